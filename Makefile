@@ -1,0 +1,40 @@
+# Two set-up commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= demo-out
+
+.PHONY: demo test lint bench clean install
+
+install: $(STAMP)
+
+# The CPU build of torch where there is no GPU (a local wheel here); the default build otherwise.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	if command -v nvidia-smi >/dev/null 2>&1; then \
+		$(BIN)/python -m pip install -q torch; \
+	else \
+		$(BIN)/python -m pip install -q torch==2.13.0 || \
+		$(BIN)/python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu; \
+	fi
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/feint demo --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -x --durations=10
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/attack_speed.py
+	$(BIN)/python benchmarks/audit_speed.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache .ruff_cache

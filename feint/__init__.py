@@ -1,0 +1,3 @@
+"""feint: craft, defend against, detect and measure adversarial examples."""
+
+__version__ = "0.1.0"

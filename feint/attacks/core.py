@@ -1,0 +1,131 @@
+"""What every gradient attack shares: input checks, query counting, eval mode, loss gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from feint.attacks.result import AttackResult, finalize
+from feint.errors import InputError
+from feint.threat import ThreatModel
+from feint.validation import check_images, check_labels, check_logits
+
+
+class QueryCounter(nn.Module):
+    """Wraps a model and counts every input row it evaluates."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.queries = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.queries += int(x.shape[0])
+        return self.model(x)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode (BatchNorm/Dropout frozen) and restore its mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+@dataclass
+class AttackRun:
+    """State of one attack call: the counted model, the checked inputs and the threat model."""
+
+    model: QueryCounter
+    original: nn.Module
+    x: Tensor
+    y: Tensor
+    threat: ThreatModel
+    target: Tensor | None
+
+    @property
+    def labels(self) -> Tensor:
+        """The labels the loss is computed against: targets for a targeted attack, else true labels."""
+        return self.target if self.target is not None else self.y
+
+    @property
+    def targeted(self) -> bool:
+        return self.target is not None
+
+    def finish(self, x_adv: Tensor) -> AttackResult:
+        return finalize(
+            self.original, self.x, self.y, x_adv, self.threat, target=self.target, queries=self.model.queries
+        )
+
+
+@contextmanager
+def attack_run(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    threat: ThreatModel,
+    *,
+    target: Tensor | None = None,
+) -> Iterator[AttackRun]:
+    """Check the inputs, count queries and hold the model in eval mode for the attack's duration."""
+    check_images(x, bounds=threat.bounds)
+    check_labels(y, n=x.shape[0])
+    with eval_mode(model):
+        with torch.no_grad():
+            probe = check_logits(model(x[:2]), n=min(2, x.shape[0]))
+        num_classes = probe.shape[1]
+        check_labels(y, n=x.shape[0], num_classes=num_classes)
+        if target is not None:
+            check_labels(target, n=x.shape[0], num_classes=num_classes, name="target")
+        yield AttackRun(QueryCounter(model), model, x.detach(), y, threat, target)
+
+
+def resolve_target(y: Tensor, target: Tensor | None, targeted: bool) -> Tensor | None:
+    """A targeted attack needs target labels; an untargeted one must not get them."""
+    if targeted and target is None:
+        raise InputError(
+            "targeted=True needs target labels: pass target=... (see feint.attacks.targets for random, "
+            "least-likely and next-class targets)"
+        )
+    if not targeted and target is not None:
+        raise InputError("target labels were given but targeted=False; pass targeted=True to use them")
+    return target
+
+
+def margin_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Per-sample max_{j != y} z_j - z_y (positive once misclassified)."""
+    true = logits.gather(1, labels[:, None]).squeeze(1)
+    other = logits.clone()
+    other.scatter_(1, labels[:, None], -torch.inf)
+    return other.amax(1) - true
+
+
+def objective(logits: Tensor, labels: Tensor, *, targeted: bool, loss: str = "ce") -> Tensor:
+    """Per-sample objective to *maximise*: the loss w.r.t. the true label, or minus it w.r.t. the target."""
+    if loss == "ce":
+        value = F.cross_entropy(logits, labels, reduction="none")
+    elif loss == "margin":
+        value = -margin_loss(logits, labels)
+    else:
+        raise InputError(f"unknown loss {loss!r}; use 'ce' or 'margin'")
+    return -value if targeted else value
+
+
+def ascent_gradient(
+    model: nn.Module, x: Tensor, labels: Tensor, *, targeted: bool, loss: str = "ce"
+) -> tuple[Tensor, Tensor]:
+    """Gradient of the objective (summed over the batch) w.r.t. ``x``, and the logits at ``x``."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = model(x)
+        value = objective(logits, labels, targeted=targeted, loss=loss).sum()
+        (grad,) = torch.autograd.grad(value, x)
+    return grad.detach(), logits.detach()

@@ -1,0 +1,78 @@
+"""A registry of attacks by name, used by the CLI (``--attack NAME --param k=v``) and configs.
+
+The functions stay the truth: an entry only records a function, its documented defaults and what
+it supports.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from feint.errors import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    name: str
+    fn: Callable[..., Any]
+    summary: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    norms: tuple[str, ...] = ("inf",)
+    targeted: bool = True
+    minimum_norm: bool = False
+
+    def parameters(self) -> dict[str, Any]:
+        """Keyword options with their defaults (registry defaults override the signature's)."""
+        sig = inspect.signature(self.fn)
+        params = {
+            p.name: (None if p.default is inspect.Parameter.empty else p.default)
+            for p in sig.parameters.values()
+            if p.kind == inspect.Parameter.KEYWORD_ONLY
+        }
+        params.update(self.defaults)
+        return params
+
+
+ATTACKS: dict[str, AttackSpec] = {}
+
+
+def register_attack(
+    name: str,
+    *,
+    defaults: dict[str, Any] | None = None,
+    norms: tuple[str, ...] = ("inf",),
+    targeted: bool = True,
+    minimum_norm: bool = False,
+) -> Callable[[F], F]:
+    """Decorator: record ``fn`` under ``name``; the first docstring line is its summary."""
+
+    def deco(fn: F) -> F:
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
+        ATTACKS[name] = AttackSpec(name, fn, summary, dict(defaults or {}), norms, targeted, minimum_norm)
+        return fn
+
+    return deco
+
+
+def get_attack(name: str) -> AttackSpec:
+    if name not in ATTACKS:
+        raise InputError(f"unknown attack {name!r}; available: {', '.join(sorted(ATTACKS))}")
+    return ATTACKS[name]
+
+
+def run_attack(name: str, model: Any, x: Any, y: Any, **params: Any) -> Any:
+    """Run the attack ``name`` with its registry defaults overridden by ``params``."""
+    spec = get_attack(name)
+    allowed = spec.parameters()
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise InputError(
+            f"attack {name!r} has no parameter {', '.join(unknown)}; its parameters are {', '.join(sorted(allowed))}"
+        )
+    kwargs = {**spec.defaults, **params}
+    return spec.fn(model, x, y, **kwargs)

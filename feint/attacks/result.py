@@ -1,0 +1,122 @@
+"""The one place where an attack's output is checked.
+
+Whatever an attack returns is projected onto its threat model, re-run through the model, and
+only then recorded as a success or not (Foolbox 3's rule: never trust an attack's own claim).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from feint.threat import ThreatModel, flat_norm
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """Outcome of one attack on a batch.
+
+    Attributes:
+        x: the clean inputs (N, C, H, W).
+        x_adv: adversarial inputs, projected onto ``threat`` (N, C, H, W).
+        y: true labels (N,).
+        target: target labels for a targeted attack, else None.
+        success: (N,) bool; untargeted: prediction != y, targeted: prediction == target.
+        adv_logits: the model's logits on ``x_adv`` (N, K), re-computed outside the attack.
+        distance: (N,) size of ``x_adv - x`` in the threat model's norm.
+        queries: model evaluations the attack spent (one per input row per forward pass).
+        threat: the threat model the result was checked against.
+    """
+
+    x: Tensor
+    x_adv: Tensor
+    y: Tensor
+    target: Tensor | None
+    success: Tensor
+    adv_logits: Tensor
+    distance: Tensor
+    queries: int
+    threat: ThreatModel
+
+    @property
+    def adv_pred(self) -> Tensor:
+        return self.adv_logits.argmax(1)
+
+    @property
+    def adv_confidence(self) -> Tensor:
+        """Softmax probability of the predicted class on the adversarial input."""
+        return self.adv_logits.softmax(1).amax(1)
+
+    @property
+    def success_rate(self) -> float:
+        return float(self.success.float().mean())
+
+    @property
+    def accuracy(self) -> float:
+        """Accuracy on the adversarial inputs (robust accuracy for an untargeted attack)."""
+        return float((self.adv_pred == self.y).float().mean())
+
+    def distances(self, norm: str) -> Tensor:
+        """(N,) size of the perturbation in another norm: ``"0"``, ``"1"``, ``"2"`` or ``"inf"``."""
+        return flat_norm(self.x_adv - self.x, norm)
+
+
+def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 512) -> Tensor:
+    """Logits of ``model`` on ``x`` in evaluation mode, without gradients, in batches."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def is_success(logits: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
+    pred = logits.argmax(1)
+    return pred == target if target is not None else pred != y
+
+
+def finalize(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    x_adv: Tensor,
+    threat: ThreatModel,
+    *,
+    target: Tensor | None = None,
+    queries: int = 0,
+) -> AttackResult:
+    """Project ``x_adv`` onto ``threat``, re-run ``model`` and record the verdict."""
+    x_adv = threat.project(x_adv.detach(), x).detach()
+    logits = predict_logits(model, x_adv)
+    return AttackResult(
+        x=x,
+        x_adv=x_adv,
+        y=y,
+        target=target,
+        success=is_success(logits, y, target),
+        adv_logits=logits,
+        distance=threat.distance(x_adv, x),
+        queries=int(queries),
+        threat=threat,
+    )
+
+
+def best_of(a: AttackResult, b: AttackResult) -> AttackResult:
+    """Per sample, keep ``b`` where it succeeds and ``a`` does not, or both succeed with a smaller distance."""
+    take_b = (b.success & ~a.success) | (b.success & a.success & (b.distance < a.distance))
+    mask = take_b.view(-1, *([1] * (a.x_adv.dim() - 1)))
+    return AttackResult(
+        x=a.x,
+        x_adv=torch.where(mask, b.x_adv, a.x_adv),
+        y=a.y,
+        target=a.target,
+        success=a.success | b.success,
+        adv_logits=torch.where(take_b[:, None], b.adv_logits, a.adv_logits),
+        distance=torch.where(take_b, b.distance, a.distance),
+        queries=a.queries + b.queries,
+        threat=a.threat,
+    )

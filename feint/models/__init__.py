@@ -1,0 +1,6 @@
+"""Architectures, save/load, and loading user models."""
+
+from feint.models.io import load_config, load_model, save_model
+from feint.models.registry import ARCHITECTURES, create_model, register_model
+
+__all__ = ["ARCHITECTURES", "create_model", "load_config", "load_model", "register_model", "save_model"]

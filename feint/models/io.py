@@ -1,0 +1,94 @@
+"""Save and load models as a directory: ``config.json`` + ``weights.safetensors``.
+
+Loading never unpickles: the weights are safetensors and the config is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+import feint
+from feint.errors import ModelError
+from feint.io import write_json, write_with
+from feint.models.registry import create_model
+
+CONFIG = "config.json"
+WEIGHTS = "weights.safetensors"
+
+
+def save_model(
+    model: nn.Module,
+    directory: str | os.PathLike[str],
+    *,
+    arch: str,
+    arch_kwargs: dict[str, Any] | None = None,
+    data: dict[str, Any],
+    training: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model``'s weights and a config that lets :func:`load_model` rebuild it.
+
+    ``data`` is the dataset metadata (``DatasetInfo.to_dict()``), which fixes the input shape and
+    the class count.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    write_with(out / WEIGHTS, lambda tmp: save_file(state, str(tmp)))
+    config = {
+        "arch": arch,
+        "arch_kwargs": arch_kwargs or {},
+        "data": data,
+        "training": training or {},
+        "feint_version": feint.__version__,
+    }
+    write_json(out / CONFIG, config)
+    return out
+
+
+def load_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(directory)
+    cfg_path = path / CONFIG
+    if not path.is_dir():
+        raise ModelError(f"no model directory at {str(path)!r}; train one with `feint train --out {path}`")
+    if not cfg_path.is_file():
+        raise ModelError(f"{cfg_path} is missing; the model directory is incomplete, train or save it again")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{cfg_path} is not valid JSON ({exc}); save the model again") from exc
+    if not isinstance(cfg, dict) or "arch" not in cfg or "data" not in cfg:
+        raise ModelError(f"{cfg_path} lacks 'arch' or 'data'; it was not written by feint.models.save_model")
+    return cfg
+
+
+def load_model(directory: str | os.PathLike[str], *, device: str | None = None) -> nn.Module:
+    """Rebuild the architecture from ``config.json`` and load ``weights.safetensors`` (no pickle)."""
+    cfg = load_config(directory)
+    data = cfg["data"]
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.get("arch_kwargs", {}).items()}
+    model = create_model(
+        cfg["arch"], input_shape=tuple(data["input_shape"]), num_classes=len(data["class_names"]), **kwargs
+    )
+    weights = Path(directory) / WEIGHTS
+    if not weights.is_file():
+        raise ModelError(f"{weights} is missing; train the model again or copy its weights file back")
+    try:
+        state = load_file(str(weights), device=device or "cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(
+            f"{weights} is corrupt or not a safetensors file ({exc}); train or save the model again"
+        ) from exc
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelError(f"{weights} does not match architecture {cfg['arch']!r} ({first}); retrain the model") from exc
+    model.eval()
+    return model.to(device) if device else model

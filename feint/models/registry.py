@@ -1,0 +1,37 @@
+"""A decorator registry of named architecture factories (timm's idea).
+
+Each factory takes ``input_shape`` (C, H, W) and ``num_classes`` plus its own keyword options, and
+returns an ``nn.Module`` that maps inputs in pixel space to logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from feint.errors import ModelError
+
+Factory = Callable[..., nn.Module]
+ARCHITECTURES: dict[str, Factory] = {}
+
+
+def register_model(name: str) -> Callable[[Factory], Factory]:
+    def deco(fn: Factory) -> Factory:
+        ARCHITECTURES[name] = fn
+        return fn
+
+    return deco
+
+
+def create_model(arch: str, *, input_shape: tuple[int, int, int], num_classes: int, **kwargs: Any) -> nn.Module:
+    """Build architecture ``arch`` for inputs of ``input_shape`` and ``num_classes`` classes."""
+    from feint.models import architectures  # noqa: F401  (registers the built-in factories)
+
+    if arch not in ARCHITECTURES:
+        raise ModelError(f"unknown architecture {arch!r}; available: {', '.join(sorted(ARCHITECTURES))}")
+    try:
+        return ARCHITECTURES[arch](input_shape=tuple(input_shape), num_classes=int(num_classes), **kwargs)
+    except TypeError as exc:
+        raise ModelError(f"bad options for architecture {arch!r}: {exc}") from exc
