@@ -1,6 +1,16 @@
 """Architectures, save/load, and loading user models."""
 
 from feint.models.io import load_config, load_model, save_model
+from feint.models.loading import load_weights, resolve_model
 from feint.models.registry import ARCHITECTURES, create_model, register_model
 
-__all__ = ["ARCHITECTURES", "create_model", "load_config", "load_model", "register_model", "save_model"]
+__all__ = [
+    "ARCHITECTURES",
+    "create_model",
+    "load_config",
+    "load_model",
+    "load_weights",
+    "register_model",
+    "resolve_model",
+    "save_model",
+]
