@@ -1,7 +1,7 @@
 """Architectures, save/load, and loading user models."""
 
-from feint.models.io import load_config, load_model, save_model
-from feint.models.loading import load_weights, resolve_model
+from feint.models.io import load_config, load_model, load_weights, save_model
+from feint.models.loading import resolve_model
 from feint.models.registry import ARCHITECTURES, create_model, register_model
 
 __all__ = [

@@ -76,19 +76,25 @@ def load_model(directory: str | os.PathLike[str], *, device: str | None = None) 
     model = create_model(
         cfg["arch"], input_shape=tuple(data["input_shape"]), num_classes=len(data["class_names"]), **kwargs
     )
-    weights = Path(directory) / WEIGHTS
-    if not weights.is_file():
-        raise ModelError(f"{weights} is missing; train the model again or copy its weights file back")
+    load_weights(model, Path(directory) / WEIGHTS, device=device)
+    model.eval()
+    return model.to(device) if device else model
+
+
+def load_weights(model: nn.Module, weights: str | os.PathLike[str], *, device: str | None = None) -> nn.Module:
+    """Load a safetensors state dict into ``model``; a clear error when missing, corrupt or mismatched."""
+    path = Path(weights)
+    if not path.is_file():
+        raise ModelError(f"weights file {str(path)!r} not found; pass an existing .safetensors file with --weights")
     try:
-        state = load_file(str(weights), device=device or "cpu")
+        state = load_file(str(path), device=device or "cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(
-            f"{weights} is corrupt or not a safetensors file ({exc}); train or save the model again"
+            f"{path} is corrupt or not a safetensors file ({exc}); save it with safetensors.torch.save_file"
         ) from exc
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
-        raise ModelError(f"{weights} does not match architecture {cfg['arch']!r} ({first}); retrain the model") from exc
-    model.eval()
-    return model.to(device) if device else model
+        raise ModelError(f"{path} does not fit the model ({first}); pass the weights saved from this model") from exc
+    return model

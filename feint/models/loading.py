@@ -12,12 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import nn
 
 from feint.errors import ModelError
-from feint.models.io import CONFIG, load_config, load_model
+from feint.models.io import CONFIG, load_config, load_model, load_weights
 
 
 def _import_factory(spec: str) -> Any:
@@ -34,23 +32,6 @@ def _import_factory(spec: str) -> Any:
     if factory is None or not callable(factory):
         raise ModelError(f"module {module_name!r} has no callable {attr!r}; name a function that returns an nn.Module")
     return factory
-
-
-def load_weights(model: nn.Module, weights: str | os.PathLike[str], *, device: str | None = None) -> nn.Module:
-    """Load a safetensors state dict into ``model``; a clear error when missing, corrupt or mismatched."""
-    path = Path(weights)
-    if not path.is_file():
-        raise ModelError(f"weights file {str(path)!r} not found; pass an existing .safetensors file with --weights")
-    try:
-        state = load_file(str(path), device=device or "cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelError(f"{path} is corrupt or not a safetensors file ({exc}); save it with safetensors.torch.save_file") from exc
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ModelError(f"{path} does not fit the model ({first}); pass the weights saved from this model") from exc
-    return model
 
 
 def resolve_model(
