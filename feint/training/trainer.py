@@ -1,0 +1,176 @@
+"""``feint.train``: seeded, resumable training with an optional attack on every batch.
+
+With ``adv`` set, each batch is attacked (the model in eval mode while the attack runs) and the
+loss is ``alpha * CE(x, y) + (1 - alpha) * CE(x_adv, y)`` — Goodfellow, Shlens & Szegedy 2015,
+"Explaining and Harnessing Adversarial Examples", eq. for adversarial training. Every later
+adversarial-training recipe plugs in here through the attack registry.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from feint.attacks.registry import get_attack
+from feint.attacks.result import predict_logits
+from feint.data.dataset import Dataset
+from feint.errors import InputError
+from feint.io import write_json
+from feint.models.io import save_model
+from feint.models.registry import create_model
+from feint.training.checkpoint import load_checkpoint, save_checkpoint
+from feint.training.config import TrainConfig
+from feint.validation import check_images, check_labels
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    history: list[dict[str, float]] = field(default_factory=list)
+    test_accuracy: float | None = None
+    out: Path | None = None
+
+
+def accuracy(model: nn.Module, data: Dataset, device: torch.device) -> float:
+    logits = predict_logits(model, data.x.to(device))
+    return float((logits.argmax(1).cpu() == data.y).float().mean())
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _adversarial_batch(model: nn.Module, x: Tensor, y: Tensor, cfg: TrainConfig, seed: int) -> Tensor:
+    """Attack one batch with the configured attack; its full strength (no early stopping) when supported."""
+    assert cfg.adv is not None
+    spec = get_attack(cfg.adv)
+    accepted = spec.parameters()
+    params: dict[str, Any] = {**spec.defaults, **cfg.adv_params}
+    if "eps" in accepted:
+        params["eps"] = cfg.adv_eps
+    if "seed" in accepted:
+        params["seed"] = seed
+    if "early_stop" in accepted:
+        params.setdefault("early_stop", False)
+    return spec.fn(model, x, y, **params).x_adv
+
+
+def _batch_loss(model: nn.Module, x: Tensor, y: Tensor, cfg: TrainConfig, seed: int) -> Tensor:
+    if cfg.adv is None:
+        return F.cross_entropy(model(x), y)
+    x_adv = _adversarial_batch(model, x, y, cfg, seed)
+    clean = F.cross_entropy(model(x), y) if cfg.adv_alpha > 0 else torch.zeros((), device=x.device)
+    return cfg.adv_alpha * clean + (1 - cfg.adv_alpha) * F.cross_entropy(model(x_adv), y)
+
+
+def _without_epochs(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings that must match to resume; the epoch count may grow (train longer)."""
+    return {k: v for k, v in settings.items() if k != "epochs"}
+
+
+def _check_data(data: Dataset, name: str) -> None:
+    check_images(data.x, bounds=data.info.bounds, name=f"{name}.x")
+    check_labels(data.y, n=len(data), num_classes=data.info.num_classes, name=f"{name}.y")
+
+
+def train(
+    model: nn.Module | str,
+    train_data: Dataset,
+    test_data: Dataset | None = None,
+    *,
+    config: TrainConfig | None = None,
+    arch_kwargs: dict[str, Any] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    **settings: Any,
+) -> TrainResult:
+    """Train ``model`` (an ``nn.Module`` or an architecture name) on ``train_data``.
+
+    ``settings`` override fields of :class:`TrainConfig` (``epochs=5, adv="fgsm", adv_eps=0.1``).
+    With ``out``, a checkpoint is written after each epoch and the final model is saved there
+    (``config.json`` + ``weights.safetensors``); ``resume=True`` continues from the last checkpoint.
+    Returns the trained model (eval mode), the per-epoch history and the clean test accuracy.
+    """
+    try:
+        cfg = TrainConfig(**{**(config.to_dict() if config else {}), **settings})
+    except TypeError as exc:
+        raise InputError(f"unknown training setting: {exc}; see feint.training.TrainConfig") from exc
+    _check_data(train_data, "train_data")
+    if test_data is not None:
+        _check_data(test_data, "test_data")
+    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(cfg.seed)
+    arch = model if isinstance(model, str) else None
+    if isinstance(model, str):
+        info = train_data.info
+        model = create_model(model, input_shape=info.input_shape, num_classes=info.num_classes, **(arch_kwargs or {}))
+    model = model.to(dev)
+    optimizer = _optimizer(model, cfg)
+    folder = Path(out) if out else None
+    history: list[dict[str, float]] = []
+    start = 0
+    if folder is not None and resume:
+        state = load_checkpoint(folder, model=model, optimizer=optimizer, device=dev)
+        if state is not None:
+            if _without_epochs(state.get("config", {})) != _without_epochs(cfg.to_dict()):
+                raise InputError(
+                    f"the checkpoint in {folder} was made with other settings; resume with the same settings "
+                    "or drop --resume and choose another --out"
+                )
+            start, history = int(state["epoch"]), list(state["history"])
+    x, y = train_data.x.to(dev), train_data.y.to(dev)
+    for epoch in range(start, cfg.epochs):
+        torch.manual_seed(cfg.seed * 1000 + epoch)
+        order = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+        model.train()
+        total, seen = 0.0, 0
+        batches = range(0, len(order), cfg.batch_size)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        for b, i in enumerate(bar):
+            idx = order[i : i + cfg.batch_size].to(dev)
+            xb, yb = x[idx], y[idx]
+            optimizer.zero_grad(set_to_none=True)
+            loss = _batch_loss(model, xb, yb, cfg, seed=(cfg.seed * 1000 + epoch) * 100_003 + b)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+            seen += len(idx)
+            if b % 10 == 0:
+                bar.set_postfix(loss=f"{total / seen:.3f}")
+        record = {"epoch": epoch + 1, "loss": total / seen}
+        if test_data is not None:
+            record["test_accuracy"] = accuracy(model, test_data, dev)
+        history.append(record)
+        if folder is not None:
+            save_checkpoint(
+                folder,
+                epoch=epoch + 1,
+                model=model,
+                optimizer=optimizer,
+                state={"config": cfg.to_dict(), "history": history},
+            )
+    model.eval()
+    test_acc = accuracy(model, test_data, dev) if test_data is not None else None
+    if folder is not None:
+        training = {**cfg.to_dict(), "test_accuracy": test_acc, "history": history}
+        save_model(
+            model,
+            folder,
+            arch=arch or type(model).__name__,
+            arch_kwargs=arch_kwargs,
+            data=train_data.info.to_dict(),
+            training=training,
+        )
+        write_json(folder / "history.json", history)
+    return TrainResult(model, history, test_acc, folder)
