@@ -1,0 +1,49 @@
+"""The ``feint`` command line. Every user error prints one line and exits with status 2."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from feint import __version__
+from feint.errors import FeintError
+
+
+class FeintGroup(click.Group):
+    """A click group that turns :class:`FeintError` into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FeintError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted; run the same command again (with --resume where offered) to continue", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=FeintGroup)
+@click.version_option(__version__, prog_name="feint")
+def main() -> None:
+    """feint: craft, defend against, detect and measure adversarial examples."""
+
+
+def _register() -> None:
+    from feint.cli.attack import attack_command
+    from feint.cli.demo import demo_command
+    from feint.cli.train import train_command
+
+    main.add_command(demo_command, "demo")
+    main.add_command(train_command, "train")
+    main.add_command(attack_command, "attack")
+    try:
+        from feint.cli.audit import audit_command
+    except ImportError:  # the audit command lands separately
+        return
+    main.add_command(audit_command, "audit")
+
+
+_register()

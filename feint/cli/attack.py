@@ -1,0 +1,100 @@
+"""``feint attack``: run one registered attack on a model and a dataset, save the adversarial inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from feint.attacks.registry import get_attack, run_attack
+from feint.attacks.result import predict_logits
+from feint.cli.common import data_options, device_option, load_data, parse_params, resolve_device
+from feint.errors import InputError
+from feint.io import write_with
+from feint.models import resolve_model
+
+TARGET_MODES = ("random", "least-likely", "next")
+
+
+def _targets(mode: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+    from feint.attacks import targets
+
+    num_classes = int(predict_logits(model, x[:1]).shape[1])
+    if mode == "random":
+        return targets.random_targets(y, num_classes, seed=seed)
+    if mode == "least-likely":
+        return targets.least_likely_targets(model, x)
+    return targets.next_class_targets(y, num_classes)
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+@click.command()
+@click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
+@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@data_options()
+@click.option("--attack", "attack_name", default="fgsm", show_default=True, help="attack name (see --list)")
+@click.option("--eps", default=None, type=float, help="perturbation size in input units (e.g. 0.1)")
+@click.option("--param", "params", multiple=True, help="attack option key=value, repeatable (e.g. steps=20)")
+@click.option("--targeted", type=click.Choice(TARGET_MODES), default=None, help="attack towards these targets")
+@click.option("--n", default=None, type=int, help="attack a seeded random subset of n inputs")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", default=None, help="write x, x_adv, y, prediction and success to this .npz")
+@device_option
+def attack_command(
+    model_spec: str,
+    weights: str | None,
+    data: str,
+    data_path: str | None,
+    split: str,
+    attack_name: str,
+    eps: float | None,
+    params: tuple[str, ...],
+    targeted: str | None,
+    n: int | None,
+    seed: int,
+    out: str | None,
+    device: str,
+) -> None:
+    """Attack a model; print clean and adversarial accuracy and the mean confidence of the fooled inputs."""
+    from feint.evaluate.metrics import goodfellow_row
+
+    if out is not None and not out.endswith(".npz"):
+        raise InputError(f"--out {out!r} must end in .npz")
+    spec = get_attack(attack_name)
+    dev = resolve_device(device)
+    model, _ = resolve_model(model_spec, weights=weights, device=str(dev))
+    dataset = load_data(data, split, data_path, n, seed)
+    x, y = dataset.x.to(dev), dataset.y.to(dev)
+    options = parse_params(params)
+    if eps is not None:
+        options["eps"] = eps
+    if "seed" in spec.parameters():
+        options.setdefault("seed", seed)
+    if targeted is not None:
+        options.update(targeted=True, target=_targets(targeted, model, x, y, seed))
+    result = run_attack(attack_name, model, x, y, **options)
+    clean_acc = float((predict_logits(model, x).argmax(1) == y).float().mean())
+    error_rate, confidence = goodfellow_row(result.adv_logits, y)
+    click.echo(f"attack: {attack_name}  inputs: {len(y)}  queries: {result.queries}")
+    click.echo(f"clean accuracy:       {clean_acc:.4f}")
+    click.echo(f"adversarial accuracy: {1 - error_rate:.4f}")
+    click.echo(f"mean confidence on misclassified adversarial inputs: {confidence:.4f}")
+    if targeted is not None:
+        click.echo(f"targets reached: {result.success_rate:.4f}")
+    click.echo(f"median perturbation ({result.threat.norm} norm): {float(result.distance.median()):.4f}")
+    if out is not None:
+        arrays = {
+            "x": result.x.cpu().numpy(),
+            "x_adv": result.x_adv.cpu().numpy(),
+            "y": y.cpu().numpy(),
+            "adv_pred": result.adv_pred.cpu().numpy(),
+            "success": result.success.cpu().numpy(),
+        }
+        write_with(out, lambda tmp: _save_npz(tmp, arrays))
+        click.echo(f"adversarial inputs saved to {out}")

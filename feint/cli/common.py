@@ -1,0 +1,78 @@
+"""Options and parsing shared by the CLI commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+import torch
+import yaml
+
+from feint.data import Dataset, load
+from feint.errors import InputError
+
+
+def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
+    """``("steps=10", "norm=2")`` -> ``{"steps": 10, "norm": 2}``; values are read as YAML scalars/lists."""
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--param {item!r} is not of the form key=value (e.g. --param steps=20)")
+        params[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return params
+
+
+def parse_floats(text: str | None, name: str) -> list[float] | None:
+    """``"0,0.1,0.2"`` -> ``[0.0, 0.1, 0.2]``; fractions like ``8/255`` are allowed."""
+    if text is None:
+        return None
+    values = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            num, _, den = part.partition("/")
+            values.append(float(num) / (float(den) if den else 1.0))
+        except ValueError as exc:
+            raise InputError(f"{name} {text!r} is not a comma-separated list of numbers (e.g. 0.05,0.1,8/255)") from exc
+    if not values:
+        raise InputError(f"{name} is empty; give at least one number")
+    return values
+
+
+def resolve_device(name: str | None) -> torch.device:
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(name).startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+    return torch.device(str(name))
+
+
+def load_data(name: str, split: str, path: str | None, n: int | None = None, seed: int = 0) -> Dataset:
+    data = load(name, split, path=path)
+    if n is not None and n < 1:
+        raise InputError(f"--n must be at least 1, got {n}")
+    return data.sample(n, seed=seed)
+
+
+def data_options(*, split: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--data``, ``--data-path`` and (unless ``split=False``) ``--split``."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if split:
+            fn = click.option("--split", default="test", show_default=True, help="train, test or all")(fn)
+        fn = click.option("--data-path", default=None, help="folder holding the dataset files (IDX, CIFAR batches)")(fn)
+        return click.option(
+            "--data",
+            default="digits",
+            show_default=True,
+            help="digits, mnist, fashion-mnist, cifar10, a .npz file or an image folder",
+        )(fn)
+
+    return deco
+
+
+def device_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")(fn)

@@ -1,0 +1,74 @@
+"""``feint demo``: the main job on the embedded default data.
+
+Trains (or reuses) a small CNN on scikit-learn's digits, audits its robustness and writes
+``report.json`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from torch import nn
+
+from feint.cli.common import device_option, resolve_device
+from feint.data import load
+from feint.errors import FeintError
+from feint.models import load_config, load_model
+from feint.training import train
+
+DEMO_ARCH = "lenet"
+DEMO_SETTINGS = {"epochs": 15, "lr": 2e-3, "seed": 0}
+
+
+def _demo_model(folder: Path, *, retrain: bool, device: str, quiet: bool) -> nn.Module:
+    """Reuse a finished demo model in ``folder`` when its settings match, else train one."""
+    if not retrain:
+        try:
+            cfg = load_config(folder)
+            same = cfg["arch"] == DEMO_ARCH and all(cfg["training"].get(k) == v for k, v in DEMO_SETTINGS.items())
+            if same:
+                click.echo(f"reusing the model in {folder}")
+                return load_model(folder, device=device)
+        except FeintError:
+            pass
+    click.echo(f"training a {DEMO_ARCH} on digits ({DEMO_SETTINGS['epochs']} epochs) -> {folder}")
+    result = train(
+        DEMO_ARCH,
+        load("digits", "train"),
+        load("digits", "test"),
+        out=folder,
+        resume=not retrain,
+        device=device,
+        progress=not quiet,
+        **DEMO_SETTINGS,
+    )
+    click.echo(f"clean test accuracy: {result.test_accuracy:.4f}")
+    return result.model
+
+
+@click.command()
+@click.option("--out", default="demo-out", show_default=True, help="folder for the model and the report")
+@click.option("--preset", default="standard", show_default=True, help="quick, standard or thorough")
+@click.option("--retrain", is_flag=True, help="train the model again even if one is saved")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@device_option
+def demo_command(out: str, preset: str, retrain: bool, quiet: bool, device: str) -> None:
+    """Train a CNN on digits, audit its robustness, write report.json and report.html."""
+    from feint.evaluate.audit import audit
+
+    folder = Path(out)
+    dev = str(resolve_device(device))
+    model = _demo_model(folder / "model", retrain=retrain, device=dev, quiet=quiet)
+    test = load("digits", "test")
+    report = audit(
+        model,
+        test.x.to(dev),
+        test.y.to(dev),
+        preset=preset,
+        out=folder,
+        data_info=test.info,
+        progress=not quiet,
+    )
+    click.echo(report.summary())
+    click.echo(f"report: {(folder / 'report.html').resolve()}")
