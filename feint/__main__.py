@@ -1,0 +1,5 @@
+"""``python -m feint`` runs the command line."""
+
+from feint.cli import main
+
+main()

@@ -1,0 +1,88 @@
+"""The command line: train, attack, one-line errors with exit code 2, resume."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from feint.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = CliRunner().invoke(
+        main, ["train", "--arch", "lenet", "--epochs", "6", "--lr", "0.003", "--out", str(out), "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "clean test accuracy" in result.output
+    return out
+
+
+def test_train_writes_a_run_directory(run_dir):
+    assert (run_dir / "config.json").is_file() and (run_dir / "weights.safetensors").is_file()
+
+
+def test_attack_prints_goodfellow_figures_and_saves_npz(run_dir, tmp_path):
+    out = tmp_path / "adv.npz"
+    result = CliRunner().invoke(
+        main,
+        ["attack", "--model", str(run_dir), "--data", "digits", "--attack", "fgsm", "--eps", "0.2", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(":", 1) for line in result.output.splitlines() if ":" in line)
+    clean = float(lines["clean accuracy"])
+    adversarial = float(lines["adversarial accuracy"])
+    assert adversarial < clean
+    assert 0 < float(lines["mean confidence on misclassified adversarial inputs"]) <= 1
+    saved = np.load(out)
+    assert saved["x_adv"].shape == saved["x"].shape
+    assert np.abs(saved["x_adv"] - saved["x"]).max() <= 0.2 + 1e-6
+
+
+def test_resume_continues_an_interrupted_training(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--arch", "mlp", "--epochs", "2", "--out", str(out), "--quiet"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    longer = CliRunner().invoke(main, [*args[:4], "3", *args[5:], "--resume"])
+    assert longer.exit_code == 0, longer.output
+    import json
+
+    assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--data", "imagenet", "--out", "x"], "unknown dataset 'imagenet'"),
+        (["train", "--arch", "vgg99", "--out", "x"], "unknown architecture"),
+        (["train", "--epochs", "0", "--out", "x"], "epochs must be an integer >= 1"),
+        (["attack", "--model", "no/such/run"], "no model directory"),
+        (["attack", "--model", "{run}", "--attack", "nope"], "unknown attack 'nope'"),
+        (["attack", "--model", "{run}", "--eps", "-1"], "eps must be a number >= 0"),
+        (["attack", "--model", "{run}", "--param", "steps"], "key=value"),
+    ],
+)
+def test_bad_input_prints_one_line_and_exits_2(run_dir, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    args = [a.replace("{run}", str(run_dir)) for a in args]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    err = result.stderr if result.stderr_bytes is not None else result.output
+    assert message in err
+    assert err.strip().count("\n") == 0
+
+
+def test_console_script_exit_code(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "feint", "train", "--data", "nope", "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: unknown dataset")
