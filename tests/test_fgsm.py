@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from feint.attacks import fgsm
+from feint.attacks import fgsm, fgsm_rs
 from feint.errors import InputError
 
 
@@ -99,3 +99,14 @@ def test_fgsm_refuses_negative_eps(lenet_digits, digits_test):
 def test_targeted_without_targets_is_refused(lenet_digits, digits_test):
     with pytest.raises(InputError, match="target"):
         fgsm(lenet_digits, digits_test.x[:4], digits_test.y[:4], eps=0.1, targeted=True)
+
+
+@settings(max_examples=10, deadline=None)
+@given(eps=st.floats(0.01, 0.4), seed=st.integers(0, 2**16))
+def test_fgsm_rs_stays_inside_the_ball_and_is_seeded(lenet_digits, digits_test, eps, seed):
+    x, y = digits_test.x[:16], digits_test.y[:16]
+    first = fgsm_rs(lenet_digits, x, y, eps=eps, seed=seed)
+    again = fgsm_rs(lenet_digits, x, y, eps=eps, seed=seed)
+    assert torch.equal(first.x_adv, again.x_adv)
+    assert float((first.x_adv - x).abs().max()) <= eps + 1e-6
+    assert first.x_adv.min() >= 0 and first.x_adv.max() <= 1

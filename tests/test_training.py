@@ -70,6 +70,15 @@ def test_fgsm_adversarial_training_raises_fgsm_accuracy(digits_train, digits_tes
     assert robust_acc > plain_acc + 0.1
 
 
+def test_fast_fgsm_rs_training_raises_fgsm_rs_accuracy(digits_train, digits_test):
+    from feint.attacks import fgsm_rs
+
+    plain = train("mlp", digits_train, epochs=6, seed=0, progress=False).model
+    fast = train("mlp", digits_train, epochs=6, seed=0, adv="fgsm_rs", adv_eps=0.1, adv_alpha=0.0, progress=False).model
+    x, y = digits_test.x, digits_test.y
+    assert fgsm_rs(fast, x, y, eps=0.1, seed=0).accuracy > fgsm_rs(plain, x, y, eps=0.1, seed=0).accuracy + 0.1
+
+
 @pytest.mark.parametrize(
     "bad",
     [{"epochs": 0}, {"lr": -1.0}, {"optimizer": "rmsprop"}, {"adv": "no-such-attack"}, {"adv_alpha": 1.5}],
