@@ -142,3 +142,10 @@ def ascent_gradient(
         value = objective(logits, labels, targeted=targeted, loss=loss).sum()
         (grad,) = torch.autograd.grad(value, x)
     return grad.detach(), logits.detach()
+
+
+def keep_smaller(best: Tensor, best_size: Tensor, candidate: Tensor, size: Tensor, ok: Tensor) -> tuple[Tensor, Tensor]:
+    """Minimum-norm bookkeeping: per sample, take ``candidate`` where ``ok`` and ``size < best_size``."""
+    better = ok & (size < best_size)
+    mask = better.view(-1, *([1] * (best.dim() - 1)))
+    return torch.where(mask, candidate, best), torch.where(better, size, best_size)
