@@ -19,3 +19,10 @@ def load(*args: Any, **kwargs: Any) -> Any:
     from feint.data import load as _load
 
     return _load(*args, **kwargs)
+
+
+def audit(*args: Any, **kwargs: Any) -> Any:
+    """Audit a model's robustness; see :func:`feint.evaluate.audit.audit`."""
+    from feint.evaluate.audit import audit as _audit
+
+    return _audit(*args, **kwargs)
