@@ -1,0 +1,108 @@
+"""Gallery entries for the report: a clean image, its adversarial version and the predictions.
+
+The images are (C, H, W) float arrays rescaled to [0, 1] whatever the data bounds were, so the
+report can draw them without knowing the bounds. :func:`gallery_items` picks the examples from
+one attack at one eps: "worst" cases are the most confident wrong predictions, "typical" ones
+are fooled inputs whose adversarial confidence lies nearest the median of the fooled inputs.
+Shapes: x, x_adv (N, C, H, W); clean_logits, adv_logits (N, K); y (N,).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from torch import Tensor
+
+from feint.errors import InputError
+from feint.validation import Bounds, check_choice
+
+KINDS = ("typical", "worst")
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    """One row of the gallery. ``image`` and ``adversarial`` are (C, H, W) arrays in [0, 1]."""
+
+    image: np.ndarray
+    adversarial: np.ndarray
+    label: str
+    clean_pred: str
+    clean_conf: float
+    adv_pred: str
+    adv_conf: float
+    attack: str
+    eps: float
+    kind: str = "typical"
+
+    def __post_init__(self) -> None:
+        check_choice(self.kind, KINDS, "gallery kind")
+        if self.image.ndim != 3 or self.image.shape != self.adversarial.shape:
+            raise InputError(
+                f"gallery images must be two (C, H, W) arrays of one shape, got {self.image.shape} "
+                f"and {self.adversarial.shape}; pass x[i] and x_adv[i] of a NCHW batch"
+            )
+
+    @property
+    def perturbation(self) -> np.ndarray:
+        """``adversarial - image`` in [0, 1] units, (C, H, W)."""
+        return self.adversarial.astype(np.float64) - self.image.astype(np.float64)
+
+
+def _unit(images: Tensor, bounds: Bounds) -> np.ndarray:
+    lo, hi = bounds
+    return ((images.detach().float().cpu() - lo) / (hi - lo)).clamp(0, 1).numpy()
+
+
+def gallery_items(
+    x: Tensor,
+    x_adv: Tensor,
+    y: Tensor,
+    clean_logits: Tensor,
+    adv_logits: Tensor,
+    *,
+    class_names: Sequence[str],
+    attack: str,
+    eps: float,
+    n_typical: int = 4,
+    n_worst: int = 4,
+    bounds: Bounds = (0.0, 1.0),
+) -> list[GalleryItem]:
+    """Pick up to ``n_worst`` worst and ``n_typical`` typical fooled inputs (clean correct,
+    adversarial wrong); fewer when fewer were fooled, none when none was."""
+    if x.shape != x_adv.shape or clean_logits.shape != adv_logits.shape or x.shape[0] != y.shape[0]:
+        raise InputError("x, x_adv, y and both logits must describe the same batch of inputs")
+    if len(class_names) != clean_logits.shape[1]:
+        raise InputError(
+            f"class_names has {len(class_names)} names but the logits have {clean_logits.shape[1]} classes"
+        )
+    clean_conf, clean_pred = clean_logits.detach().float().softmax(1).max(1)
+    adv_conf, adv_pred = adv_logits.detach().float().softmax(1).max(1)
+    fooled = ((clean_pred == y) & (adv_pred != y)).nonzero().flatten()
+    if fooled.numel() == 0:
+        return []
+    by_conf = fooled[adv_conf[fooled].argsort(descending=True, stable=True)]
+    worst = by_conf[:n_worst].tolist()
+    rest = by_conf[n_worst:]
+    median = adv_conf[fooled].median()
+    typical = rest[(adv_conf[rest] - median).abs().argsort(stable=True)][:n_typical].tolist()
+    picks = [("worst", i) for i in worst] + [("typical", i) for i in typical]
+    rows = [i for _, i in picks]
+    clean_img, adv_img = _unit(x[rows], bounds), _unit(x_adv[rows], bounds)
+    names = [str(c) for c in class_names]
+    return [
+        GalleryItem(
+            image=clean_img[j],
+            adversarial=adv_img[j],
+            label=names[int(y[i])],
+            clean_pred=names[int(clean_pred[i])],
+            clean_conf=float(clean_conf[i]),
+            adv_pred=names[int(adv_pred[i])],
+            adv_conf=float(adv_conf[i]),
+            attack=attack,
+            eps=float(eps),
+            kind=kind,
+        )
+        for j, (kind, i) in enumerate(picks)
+    ]

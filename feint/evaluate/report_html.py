@@ -1,0 +1,210 @@
+"""The audit report as one self-contained HTML file (schema ``feint.audit/1``).
+
+No network: the CSS is inline, plots and images are ``data:`` URIs, there is no script. Sections
+read top to bottom: verdict, accuracy against eps, Goodfellow et al. (2015)'s table, per-class
+accuracy, perturbation sizes, minimum-norm distances, outcome categories (Billovits et al. 2016),
+the gallery, the gradient-masking checks (Carlini et al. 2019, "On Evaluating Adversarial
+Robustness") and the provenance. Every string from the report is escaped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from feint.errors import InputError
+from feint.evaluate import plots
+from feint.evaluate import report_sections as rs
+from feint.evaluate.gallery import GalleryItem
+from feint.evaluate.html_parts import CSS, badge, definitions, esc, num, pct, section, table
+
+SCHEMA = "feint.audit/1"
+# Radii commonly reported in the literature, used for the headline when the report names none.
+REFERENCE_EPS = {
+    ("mnist", "inf"): 0.3,
+    ("mnist", "2"): 2.0,
+    ("fashion-mnist", "inf"): 0.1,
+    ("fashion-mnist", "2"): 1.5,
+    ("cifar10", "inf"): 8 / 255,
+    ("cifar10", "2"): 0.5,
+    ("digits", "inf"): 0.1,
+    ("digits", "2"): 1.0,
+}
+
+
+def reference_index(report: dict[str, Any]) -> int | None:
+    """Index in ``report["eps"]`` of the headline radius: ``reference_eps`` if the report gives one,
+    else the dataset's usual radius, else the middle non-zero eps; the nearest grid value wins."""
+    grid = [float(e) for e in report.get("eps") or []]
+    if not grid:
+        return None
+    settings, data = report.get("settings") or {}, report.get("data") or {}
+    wanted = report.get("reference_eps", settings.get("reference_eps"))
+    if wanted is None:
+        key = (str(data.get("name", "")).lower(), str(settings.get("norm", "inf")))
+        nonzero = [e for e in grid if e > 0] or grid
+        wanted = REFERENCE_EPS.get(key, nonzero[len(nonzero) // 2])
+    return min(range(len(grid)), key=lambda i: abs(grid[i] - float(wanted)))
+
+
+def _verdict(report: dict[str, Any]) -> str:
+    data, settings = report.get("data") or {}, report.get("settings") or {}
+    checks = report.get("checks") or []
+    fails = sum(str(c.get("status")).lower() == "fail" for c in checks)
+    warns = sum(str(c.get("status")).lower() == "warn" for c in checks)
+    i = reference_index(report)
+    eps = rs.at(report.get("eps"), i) if i is not None else None
+    worst = rs.at((report.get("worst_case") or {}).get("accuracy"), i) if i is not None else None
+    who = f"{num(data.get('n'))} {esc(data.get('name', 'data'))} {esc(data.get('split', ''))} inputs"
+    text = f"On {who}, the model is right on <b>{pct(report.get('clean_accuracy'))}</b> of the clean inputs."
+    if eps is not None and worst is not None:
+        text += (
+            f" Against the strongest attack per input with an {rs.norm_name(settings.get('norm', 'inf'))} perturbation"
+            f" of at most {num(eps)}, it is right on <b>{pct(worst)}</b>"
+        )
+        clean = report.get("clean_accuracy")
+        text += f", keeping {pct(worst / clean)} of its clean accuracy." if clean else "."
+    if fails or warns:
+        text += (
+            f' {fails} of {len(checks)} <a href="#checks">gradient-masking checks</a> fail and {warns} warn:'
+            " the robust accuracy may be overstated."
+        )
+    elif checks:
+        text += f" All {len(checks)} gradient-masking checks pass."
+    status = "fail" if fails else "warn" if warns else "pass"
+    boxes = [
+        (pct(report.get("clean_accuracy")), "clean accuracy"),
+        (pct(worst), f"worst-case robust accuracy at eps = {num(eps)}"),
+        (f"{fails} fail · {warns} warn", f"of {len(checks)} gradient-masking checks"),
+    ]
+    figures = "".join(
+        f'<div class="figure"><div class="value">{v}</div><div class="label">{esc(k)}</div></div>' for v, k in boxes
+    )
+    return f'<div class="verdict {status}"><p>{text}</p><div class="figures">{figures}</div></div>'
+
+
+def _card(item: GalleryItem) -> str:
+    clean, delta, adv, amplification = plots.gallery_tiles(item)
+    tiles = "".join(
+        f'<figure><img src="{uri}" alt="{esc(cap)}"><figcaption>{esc(cap)}</figcaption></figure>'
+        for uri, cap in ((clean, "original"), (delta, f"perturbation ×{amplification:.3g}"), (adv, "adversarial"))
+    )
+    text = (
+        f"true <b>{esc(item.label)}</b> · clean: {esc(item.clean_pred)} ({pct(item.clean_conf)})"
+        f" → adversarial: <b>{esc(item.adv_pred)}</b> ({pct(item.adv_conf)})<br>"
+        f'<span class="muted">{esc(item.attack)}, eps {num(item.eps)}</span>'
+    )
+    return f'<div class="card"><div class="tiles">{tiles}</div><p>{text}</p></div>'
+
+
+def _gallery(items: Sequence[GalleryItem]) -> str:
+    if not items:
+        return '<p class="muted">No examples to show: no input was fooled, or none was selected.</p>'
+    parts = []
+    for kind, title in (("worst", "Worst cases (most confident mistakes)"), ("typical", "Typical cases")):
+        cards = "".join(_card(it) for it in items if it.kind == kind)
+        parts.append(f'<h3>{esc(title)}</h3><div class="gallery">{cards}</div>' if cards else "")
+    note = "The perturbation is drawn around mid grey (no change) and amplified by the stated factor."
+    return f'<p class="muted">{esc(note)}</p>' + "".join(parts)
+
+
+def _checks(report: dict[str, Any]) -> str:
+    checks = report.get("checks") or []
+    if not checks:
+        return '<p class="muted">No checks ran.</p>'
+    items = "".join(
+        f'<li>{badge(c.get("status"))}<span class="name">{esc(c.get("name"))}</span>{esc(c.get("detail"))}</li>'
+        for c in checks
+    )
+    return f'<ul class="checks">{items}</ul>'
+
+
+def _provenance(report: dict[str, Any]) -> str:
+    s, m, d, t = (report.get(k) or {} for k in ("settings", "model", "data", "timings"))
+    eps = ", ".join(num(e) for e in report.get("eps") or [])
+    params = [
+        [esc(n), esc(", ".join(f"{k}={v}" for k, v in (p or {}).items()))] for n, p in (s.get("attacks") or {}).items()
+    ]
+    per_attack = [[esc(n), num(v)] for n, v in (t.get("per_attack") or {}).items()]
+    classes = ", ".join(str(c) for c in d.get("class_names") or [])
+    return (
+        "<h3>Settings</h3>"
+        + definitions(
+            [
+                ("preset", esc(s.get("preset"))),
+                ("norm", esc(rs.norm_name(s.get("norm", "inf")))),
+                ("eps", eps),
+                ("seed", esc(s.get("seed"))),
+            ]
+        )
+        + (table(["attack", "parameters"], params) if params else "")
+        + "<h3>Model and data</h3>"
+        + definitions(
+            [
+                ("model", esc(m.get("name"))),
+                ("parameters", num(m.get("parameters"))),
+                ("description", esc(m.get("description"))),
+                ("data", f"{esc(d.get('name'))} ({esc(d.get('split'))}, {num(d.get('n'))} inputs)"),
+                ("input shape", esc(d.get("input_shape"))),
+                ("bounds", esc(d.get("bounds"))),
+                ("classes", esc(classes)),
+                ("source", esc(d.get("source"))),
+            ]
+        )
+        + "<h3>Timings</h3>"
+        + definitions([("total", f"{num(t.get('total_seconds'))} s")])
+        + (table(["attack", "seconds"], per_attack, numeric=(1,)) if per_attack else "")
+        + "<h3>Provenance</h3>"
+        + definitions(
+            [
+                ("feint version", esc(report.get("feint_version"))),
+                ("git revision", esc(report.get("git_revision"))),
+                ("created", esc(report.get("created"))),
+                ("schema", esc(report.get("schema"))),
+            ]
+        )
+    )
+
+
+def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tuple[str, str, str, str]]:
+    """(anchor, title, intro, body) of every section after the verdict, in reading order."""
+    return [
+        ("accuracy", "Accuracy against eps", "Accuracy under each attack; the worst case counts an input as broken if any attack broke it.", rs.accuracy_section(report)),
+        ("goodfellow", "Error rate and confidence", "Goodfellow et al. (2015): error rate on adversarial inputs and how sure the model is of its mistakes.", rs.goodfellow_section(report)),
+        ("per-class", "Robust accuracy per class", "Worst-case accuracy within each true class.", rs.per_class_section(report)),
+        ("perturbations", "Perturbation sizes", "Size of the successful worst-case perturbations; L0 counts changed input features.", rs.perturbations_section(report)),
+        ("min-norm", "Minimum-norm distances", "The smallest perturbation found per input, whatever its size.", rs.min_norm_section(report)),
+        ("outcomes", "Outcome categories", "What the attacks turned predictions into (Billovits et al. 2016); the first matching category counts.", rs.outcomes_section(report)),
+        ("gallery", "Gallery", "Original, perturbation and adversarial input.", _gallery(gallery)),
+        ("checks", "Gradient-masking checks", "Signs that attacks failed for the wrong reasons (Carlini et al. 2019).", _checks(report)),
+        ("provenance", "Settings, model and data", "", _provenance(report)),
+    ]  # fmt: skip
+
+
+def render_report_html(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> str:
+    """The report as one self-contained HTML document (a string)."""
+    if not isinstance(report, dict):
+        raise InputError(f"report must be a dict in the {SCHEMA} schema, got {type(report).__name__}")
+    if report.get("schema", SCHEMA) != SCHEMA:
+        raise InputError(f"report has schema {report.get('schema')!r}; this renderer reads {SCHEMA!r}")
+    model = (report.get("model") or {}).get("name") or "model"
+    sections = _sections(report, gallery)
+    nav = "".join(f'<a href="#{a}">{esc(title)}</a>' for a, title, _, _ in sections)
+    body = "".join(section(a, title, content, intro=intro) for a, title, intro, content in sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Robustness audit: {esc(model)}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>Robustness audit: {esc(model)}</h1>"
+        f'<p class="lead">{esc(report.get("created"))} · feint {esc(report.get("feint_version"))}</p>'
+        f"<nav>{nav}</nav>{_verdict(report)}{body}</main></body></html>\n"
+    )
+
+
+def write_report_html(report: dict[str, Any], gallery: Sequence[GalleryItem], path: str | os.PathLike[str]) -> Path:
+    """Render the report and write it atomically to ``path``; returns the path."""
+    from feint.io import write_text
+
+    return write_text(path, render_report_html(report, gallery))
