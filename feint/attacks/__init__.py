@@ -1,20 +1,41 @@
 """Attacks: plain functions ``attack(model, x, y, *, eps, ...) -> AttackResult``."""
 
+from feint.attacks.apgd import apgd, apgd_t
+from feint.attacks.bim import bim, ll_class
 from feint.attacks.fgsm import fgsm
 from feint.attacks.fgsm_rs import fgsm_rs
+from feint.attacks.ifgsm import ifgsm
+from feint.attacks.mifgsm import mifgsm
+from feint.attacks.pgd import pgd
+from feint.attacks.rand_fgsm import rand_fgsm
 from feint.attacks.registry import ATTACKS, AttackSpec, get_attack, register_attack, run_attack
 from feint.attacks.result import AttackResult, best_of, finalize, predict_logits
+from feint.attacks.sweep import SweepResult, sweep
+from feint.attacks.targets import least_likely_targets, next_class_targets, random_targets
 
 __all__ = [
     "ATTACKS",
     "AttackResult",
     "AttackSpec",
+    "SweepResult",
+    "apgd",
+    "apgd_t",
     "best_of",
+    "bim",
     "fgsm",
     "fgsm_rs",
     "finalize",
     "get_attack",
+    "ifgsm",
+    "least_likely_targets",
+    "ll_class",
+    "mifgsm",
+    "next_class_targets",
+    "pgd",
     "predict_logits",
+    "rand_fgsm",
+    "random_targets",
     "register_attack",
     "run_attack",
+    "sweep",
 ]
