@@ -1,0 +1,67 @@
+"""``feint audit``: the robustness audit of a saved model, report.json + report.html in ``--out``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from feint.cli.common import data_options, device_option, load_data, parse_floats, resolve_device
+from feint.evaluate.presets import PRESETS
+from feint.models import resolve_model
+
+
+@click.command()
+@click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
+@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@data_options()
+@click.option("--n", default=None, type=int, help="audit a seeded random subset of n inputs")
+@click.option(
+    "--eps", default=None, help="comma-separated radii, e.g. 0,0.1,0.2 or 0,2/255,8/255 (default: per dataset)"
+)
+@click.option("--norm", default="inf", show_default=True, type=click.Choice(["inf", "2"]))
+@click.option("--preset", default="standard", show_default=True, type=click.Choice(PRESETS))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/audit_state")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--out", required=True, help="folder for report.json, report.html and the resumable state")
+@device_option
+def audit_command(
+    model_spec: str,
+    weights: str | None,
+    data: str,
+    data_path: str | None,
+    split: str,
+    n: int | None,
+    eps: str | None,
+    norm: str,
+    preset: str,
+    seed: int,
+    resume: bool,
+    quiet: bool,
+    out: str,
+    device: str,
+) -> None:
+    """Audit a model's robustness over an eps grid; print a summary and write the report."""
+    from feint.evaluate.audit import audit
+
+    dev = resolve_device(device)
+    model, config = resolve_model(model_spec, weights=weights, device=str(dev))
+    dataset = load_data(data, split, data_path, n, seed)
+    report = audit(
+        model,
+        dataset.x.to(dev),
+        dataset.y.to(dev),
+        eps=parse_floats(eps, "--eps"),
+        norm=norm,
+        preset=preset,
+        out=out,
+        data_info=dataset.info,
+        seed=seed,
+        progress=not quiet,
+        resume=resume,
+        split=dataset.split,
+        model_name=str(config["arch"]) if config else model_spec,
+    )
+    click.echo(report.summary())
+    click.echo(f"report: {Path(report.html_path or out).resolve()}")

@@ -1,0 +1,142 @@
+"""The audit's result: the ``feint.audit/1`` dict, its files and a short text summary.
+
+``report.json`` keeps exactly the keys of :data:`feint.evaluate.schema.REPORT_SCHEMA`;
+``report.html`` is rendered by :func:`feint.evaluate.report_html.write_report_html`. Both are
+written atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+import feint
+from feint.data.dataset import DatasetInfo
+from feint.evaluate.diagnose import run_checks
+from feint.evaluate.metrics import json_safe
+from feint.evaluate.presets import Preset
+from feint.evaluate.report import adversarial_logits, build_sections, pick_gallery
+from feint.evaluate.runner import AuditSetup
+from feint.evaluate.state import AuditState
+from feint.io import write_json
+
+SCHEMA = "feint.audit/1"
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The report dict (``to_dict()``), the paths written (None without ``out``) and notes."""
+
+    report: dict[str, Any]
+    json_path: Path | None = None
+    html_path: Path | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self.report)
+
+    @property
+    def eps(self) -> list[float]:
+        return list(self.report["eps"])
+
+    @property
+    def clean_accuracy(self) -> float:
+        return float(self.report["clean_accuracy"])
+
+    @property
+    def worst_case_accuracy(self) -> list[float]:
+        return list(self.report["worst_case"]["accuracy"])
+
+    @property
+    def checks(self) -> list[dict[str, str]]:
+        return list(self.report["checks"])
+
+    def summary(self) -> str:
+        """A few lines for a terminal: clean and worst-case accuracy per eps, checks that warn or fail."""
+        r = self.report
+        lines = [f"clean accuracy: {self.clean_accuracy:.4f}", f"{'eps':>10}  worst-case accuracy"]
+        lines += [f"{e:>10.4g}  {a:.4f}" for e, a in zip(self.eps, self.worst_case_accuracy, strict=True)]
+        flagged = [c for c in r["checks"] if c["status"] != "pass"]
+        lines.append(f"checks: {len(r['checks']) - len(flagged)} pass, {len(flagged)} warn/fail")
+        lines += [f"  [{c['status']}] {c['name']}: {c['detail']}" for c in flagged]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def git_revision() -> str | None:
+    """The git commit of the feint source tree, when it is a checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(feint.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _model_info(model: nn.Module, name: str | None) -> dict[str, Any]:
+    children = ", ".join(type(m).__name__ for m in model.children())
+    return {
+        "name": name or type(model).__name__,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "description": f"{type(model).__name__}({children})" if children else type(model).__name__,
+    }
+
+
+def build_report(
+    setup: AuditSetup,
+    state: AuditState,
+    *,
+    preset: Preset,
+    settings: dict[str, Any],
+    data_info: DatasetInfo | None,
+    split: str | None,
+    model_name: str | None,
+    started: float,
+) -> dict[str, Any]:
+    k = setup.clean_logits.shape[1]
+    info = data_info or DatasetInfo("unknown", tuple(str(i) for i in range(k)), tuple(setup.x.shape[1:]))  # type: ignore[arg-type]
+    adv = adversarial_logits(setup, state)
+    sections = build_sections(setup, state, adv, list(info.class_names))
+    checks = run_checks(setup, state, preset)
+    per_attack = {name: a["seconds"] for name, a in sections["attacks"].items()}
+    report = {
+        "schema": SCHEMA,
+        "feint_version": feint.__version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git_revision": git_revision(),
+        "model": _model_info(setup.model, model_name),
+        "data": {**info.to_dict(), "n": int(setup.x.shape[0]), "split": split},
+        "settings": {k: settings[k] for k in ("preset", "norm", "eps", "seed", "attacks")},
+        **sections,
+        "checks": [c.to_dict() for c in checks],
+        "timings": {
+            "total_seconds": max(time.perf_counter() - started, sum(per_attack.values())),
+            "per_attack": per_attack,
+        },
+    }
+    return json_safe(report)
+
+
+def write_outputs(report: dict[str, Any], setup: AuditSetup, state: AuditState, out: str | Path) -> dict[str, Path]:
+    """Write ``report.json`` and ``report.html`` into ``out``; return their paths."""
+    from feint.evaluate.report_html import write_report_html
+
+    folder = Path(out)
+    adv = adversarial_logits(setup, state)
+    gallery = pick_gallery(setup, state, adv, list(report["per_class"]["class_names"]))
+    json_path = write_json(folder / "report.json", report)
+    html_path = write_report_html(report, gallery, folder / "report.html")
+    return {"json": json_path, "html": Path(html_path)}

@@ -1,0 +1,72 @@
+"""Assembling the gradient-masking checks of :mod:`feint.evaluate.checks` from an audit's results.
+
+Each comparison is per input and per eps: FGSM and random noise run on every input, so an input
+they fool that every iterative white-box attack left robust is direct evidence against those
+attacks; the black-box attack runs last, so whatever it fools was missed by every white-box one.
+Shapes: x (N, C, H, W), y (N,).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from feint.evaluate import checks as ck
+from feint.evaluate.presets import NOISE, Preset
+from feint.evaluate.report import attack_accuracy, fresh_breaks, unit_masks, worst_case_robust
+from feint.evaluate.runner import AuditSetup, attack_params, unit_seed
+from feint.evaluate.state import AuditState
+
+GRADIENT_SAMPLES = 512
+
+
+def _huge_eps(setup: AuditSetup) -> float:
+    """A radius that covers the whole input box: the box width in Linf, its diagonal in L2."""
+    width = setup.bounds[1] - setup.bounds[0]
+    return width if setup.norm == "inf" else width * math.sqrt(setup.x[0].numel())
+
+
+def unbounded(setup: AuditSetup, state: AuditState, preset: Preset) -> ck.Check:
+    """Success of the minimum-norm attack, else of ``preset.unbounded`` with a box-sized eps."""
+    total = int(setup.clean_correct.sum())
+    minimum = next((p for p in setup.plans if p.minimum_norm), None)
+    if minimum is not None:
+        d = state.tensors[f"minnorm/{minimum.name}/distance"][setup.clean_correct]
+        return ck.check_unbounded(int(torch.isfinite(d).sum()), total, minimum.name)
+    plan = preset.unbounded
+    if plan is None:
+        return ck.Check("an unbounded attack reaches 100%", "pass", "no unbounded attack in this preset")
+    from feint.attacks.registry import run_attack
+
+    rows = setup.clean_correct.nonzero().squeeze(1)[: preset.unbounded_samples]
+    if rows.numel() == 0:
+        return ck.check_unbounded(0, 0, plan.name)
+    seed = unit_seed(setup.seed, len(setup.plans), None, 0)
+    params = attack_params(plan, eps=_huge_eps(setup), norm=setup.norm, bounds=setup.bounds, seed=seed)
+    res = run_attack(plan.name, setup.model, setup.x[rows], setup.y[rows], **params)
+    return ck.check_unbounded(int(res.success.sum()), int(rows.numel()), f"{plan.name} (eps={params.get('eps'):g})")
+
+
+def run_checks(setup: AuditSetup, state: AuditState, preset: Preset) -> list[ck.Check]:
+    eps = list(setup.eps)
+    n_correct = int(setup.clean_correct.sum())
+    out: list[ck.Check] = []
+    fgsm = [i for i, p in enumerate(setup.plans) if p.standalone and p.name != NOISE]
+    if fgsm and any(p.iterative_white_box for p in setup.plans):
+        out.append(ck.check_single_step(fresh_breaks(setup, state, fgsm[0]), eps, n_correct))
+    curves = {"worst-case": [float(r.float().mean()) for r in worst_case_robust(setup, state)]}
+    curves.update({setup.plans[i].name: attack_accuracy(setup, state, i) for i in fgsm})
+    out.append(ck.check_monotone(curves, eps, setup.x.shape[0]))
+    out.append(unbounded(setup, state, preset))
+    for plan in setup.plans:
+        if plan.kind == "black-box" and plan.name != NOISE and not plan.standalone:
+            extra = [int(unit_masks(state, plan.name, e)[1].sum()) for e in range(len(eps))]
+            out.append(ck.check_black_box(extra, eps, n_correct, plan.name))
+    noise = next(i for i, p in enumerate(setup.plans) if p.name == NOISE)
+    out.append(ck.check_noise(fresh_breaks(setup, state, noise), eps, n_correct))
+    rows = setup.clean_correct.nonzero().squeeze(1)[:GRADIENT_SAMPLES]
+    if rows.numel() > 0:
+        out.append(ck.check_gradients(setup.model, setup.x[rows], setup.y[rows]))
+    out.append(ck.check_deterministic(setup.model, setup.x[:GRADIENT_SAMPLES]))
+    return out

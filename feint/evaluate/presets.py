@@ -1,0 +1,92 @@
+"""Audit presets: which attacks run, in which order, with which budget.
+
+An audit runs *sequential* attacks (``standalone=False``) in order, each only on the inputs that
+are still robust at that eps (AutoAttack's rule, Croce & Hein 2020, "Reliable evaluation of
+adversarial robustness with an ensemble of diverse parameter-free attacks"); *standalone*
+attacks (FGSM, the noise baseline) run on every input, because the checks of Carlini et al. 2019
+("On Evaluating Adversarial Robustness") and Goodfellow's table compare them against the rest.
+A ``minimum-norm`` attack runs once, unbounded, and answers every eps.
+
+- ``quick``: FGSM + PGD.
+- ``standard``: FMN, APGD-CE, APGD-T (targeted DLR), Square, + FGSM. DLR, Square and FMN are
+  invariant to a rescaling of the logits, so a saturated softmax cannot hide non-robustness.
+- ``thorough``: the same with more iterations, restarts and queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from feint.validation import check_choice
+
+KINDS = ("white-box", "black-box", "minimum-norm")
+PRESETS = ("quick", "standard", "thorough")
+NOISE = "noise"
+
+
+@dataclass(frozen=True)
+class AttackPlan:
+    """One attack of a preset: registry ``name``, its ``kind``, extra keyword ``params``."""
+
+    name: str
+    kind: str = "white-box"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    standalone: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice(self.kind, KINDS, "attack kind")
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    @property
+    def minimum_norm(self) -> bool:
+        return self.kind == "minimum-norm"
+
+    @property
+    def iterative_white_box(self) -> bool:
+        """A white-box attack that is not the single-step reference."""
+        return self.kind in ("white-box", "minimum-norm") and not self.standalone
+
+
+@dataclass(frozen=True)
+class Preset:
+    """The attacks in the order they run; ``unbounded`` checks reachability when no min-norm attack runs."""
+
+    name: str
+    attacks: tuple[AttackPlan, ...]
+    unbounded: AttackPlan | None = None
+    unbounded_samples: int = 64
+
+    def for_norm(self, norm: str) -> Preset:
+        """Drop the attacks that do not support ``norm`` (their registry entry says which they do)."""
+        from feint.attacks.registry import get_attack
+
+        keep = tuple(a for a in self.attacks if norm in get_attack(a.name).norms)
+        return Preset(self.name, keep, self.unbounded, self.unbounded_samples)
+
+
+_FGSM = AttackPlan("fgsm", "white-box", standalone=True)
+
+
+def _standard(scale: int) -> Preset:
+    return Preset(
+        "standard" if scale == 1 else "thorough",
+        (
+            AttackPlan("fmn", "minimum-norm", {"steps": 100 * scale}),
+            AttackPlan("apgd-ce", "white-box", {"steps": 50 * scale, "restarts": 1 + 2 * (scale > 1)}),
+            AttackPlan("apgd-t", "white-box", {"steps": 50 * scale, "n_target_classes": 3 * scale}),
+            AttackPlan("square", "black-box", {"n_queries": 300 * scale}),
+            _FGSM,
+        ),
+    )
+
+
+def get_preset(name: str) -> Preset:
+    """``quick``, ``standard`` or ``thorough``."""
+    check_choice(name, PRESETS, "preset")
+    if name == "quick":
+        pgd = AttackPlan("pgd", "white-box", {"steps": 20, "restarts": 1})
+        return Preset("quick", (pgd, _FGSM), unbounded=AttackPlan("pgd", "white-box", {"steps": 50}))
+    return _standard(1 if name == "standard" else 3)

@@ -1,0 +1,178 @@
+"""Turning an audit's state into the ``feint.audit/1`` report dict and its image gallery.
+
+The per-attack ``accuracy`` of a sequential attack is AutoAttack's running figure: the accuracy
+left after it and the attacks before it in the sequence (an input they broke at a smaller eps
+counts as broken; one broken at a smaller eps only by a later attack counts as robust, since
+they never ran on it again); a standalone attack's (FGSM's) is its accuracy on its own, on
+every input. The worst case is the
+per-input minimum over all of them, so it never exceeds any attack's accuracy.
+Shapes: x (N, C, H, W), y (N,), state tensors (E, N, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from feint.attacks.result import predict_logits
+from feint.evaluate.gallery import GalleryItem, gallery_items
+from feint.evaluate.metrics import (
+    confusion_matrix,
+    goodfellow_row,
+    outcome_counts,
+    per_class_accuracy,
+    perturbation_stats,
+)
+from feint.evaluate.presets import NOISE
+from feint.evaluate.runner import AuditSetup
+from feint.evaluate.state import AuditState
+
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def _mean(mask: Tensor) -> float:
+    return float(mask.float().mean())
+
+
+def unit_masks(state: AuditState, name: str, e: int) -> tuple[Tensor, Tensor]:
+    """(pool, success) of the unit ``name`` at eps index ``e``."""
+    return state.tensors[f"pool/{name}@{e}"], state.tensors[f"success/{name}@{e}"]
+
+
+def attack_accuracy(setup: AuditSetup, state: AuditState, plan_idx: int) -> list[float]:
+    plan = setup.plans[plan_idx]
+    if plan.standalone:
+        return [float(state.records[f"{plan.name}@{e}"]["accuracy"]) for e in range(len(setup.eps))]
+    prefix = [i for i, p in enumerate(setup.plans[: plan_idx + 1]) if not p.standalone]
+    by_prefix = torch.isin(state.broken_by, torch.tensor(prefix, device=state.broken_by.device))
+    return [_mean(setup.clean_correct & ~by_prefix[e]) for e in range(len(setup.eps))]
+
+
+def worst_case_robust(setup: AuditSetup, state: AuditState) -> Tensor:
+    """(E, N) bool: clean-correct and broken by nothing at that eps."""
+    return setup.clean_correct[None] & (state.broken_by < 0)
+
+
+def robust_to_white_box(setup: AuditSetup, state: AuditState, e: int) -> Tensor:
+    """(N,) inputs that every sequential white-box attack left robust at eps index ``e``."""
+    robust = setup.clean_correct & ~state.carried[e]
+    for plan in setup.plans:
+        if plan.iterative_white_box:
+            robust = robust & ~unit_masks(state, plan.name, e)[1]
+    return robust
+
+
+def fresh_breaks(setup: AuditSetup, state: AuditState, plan_idx: int) -> list[int]:
+    """Per eps, the inputs ``plan_idx`` fooled that the white-box sequential attacks left robust."""
+    name = setup.plans[plan_idx].name
+    return [
+        int((unit_masks(state, name, e)[1] & robust_to_white_box(setup, state, e)).sum()) for e in range(len(setup.eps))
+    ]
+
+
+def min_norm_summary(setup: AuditSetup, state: AuditState) -> dict[str, Any] | None:
+    plan = next((p for p in setup.plans if p.minimum_norm), None)
+    if plan is None:
+        return None
+    d = state.tensors[f"minnorm/{plan.name}/distance"][setup.clean_correct].double()
+    if d.numel() == 0:
+        return {"attack": plan.name, "norm": setup.norm, "median": None, "distances_quantiles": {}}
+    q = torch.tensor(QUANTILES, dtype=d.dtype, device=d.device)
+    values = [float(v) for v in d.nan_to_num(posinf=float("inf")).quantile(q)]
+    quantiles = {str(k): (v if v != float("inf") else None) for k, v in zip(QUANTILES, values, strict=True)}
+    return {"attack": plan.name, "norm": setup.norm, "median": quantiles["0.5"], "distances_quantiles": quantiles}
+
+
+def adversarial_logits(setup: AuditSetup, state: AuditState) -> list[Tensor]:
+    """Logits on the worst-case point per eps (the clean input where nothing broke it)."""
+    return [predict_logits(setup.model, state.x_worst[e]) for e in range(len(setup.eps))]
+
+
+def build_sections(
+    setup: AuditSetup, state: AuditState, adv_logits: list[Tensor], class_names: list[str]
+) -> dict[str, Any]:
+    """The measured part of the report: accuracies, worst case, tables, sizes, outcomes."""
+    eps, k = list(setup.eps), len(class_names)
+    attacks = {
+        p.name: {
+            "kind": p.kind,
+            "accuracy": attack_accuracy(setup, state, i),
+            "queries": sum(int(r["queries"]) for key, r in state.records.items() if key.split("@")[0] == p.name),
+            "seconds": sum(float(r["seconds"]) for key, r in state.records.items() if key.split("@")[0] == p.name),
+        }
+        for i, p in enumerate(setup.plans)
+        if p.name != NOISE
+    }
+    noise_idx = next(i for i, p in enumerate(setup.plans) if p.name == NOISE)
+    robust = worst_case_robust(setup, state)
+    fresh = (state.broken_by >= 0) & ~state.carried
+    breaking = {p.name: int((fresh & (state.broken_by == i)).sum()) for i, p in enumerate(setup.plans)}
+    goodfellow = [
+        {"eps": eps[e], "attack": p.name, "error_rate": r[0], "mean_confidence_misclassified": r[1]}
+        for p in setup.plans
+        if p.standalone and p.name != NOISE
+        for e in range(len(eps))
+        for r in [state.records[f"{p.name}@{e}"]["goodfellow"]]
+    ]
+    goodfellow += [
+        dict(zip(("error_rate", "mean_confidence_misclassified"), goodfellow_row(adv_logits[e], setup.y), strict=True))
+        | {"eps": eps[e], "attack": "worst case"}
+        for e in range(len(eps))
+    ]
+    clean_pred = setup.clean_logits.argmax(1)
+    confusion = confusion_matrix(clean_pred, setup.y, k)
+    return {
+        "clean_accuracy": _mean(setup.clean_correct),
+        "eps": eps,
+        "attacks": attacks,
+        "baselines": {"noise": {"accuracy": attack_accuracy(setup, state, noise_idx)}},
+        "worst_case": {"accuracy": [_mean(r) for r in robust], "attack_breaking": breaking},
+        "goodfellow": goodfellow,
+        "per_class": {
+            "class_names": class_names,
+            "clean": per_class_accuracy(setup.clean_correct, setup.y, k),
+            "robust": [per_class_accuracy(r, setup.y, k) for r in robust],
+        },
+        "perturbation_sizes": [
+            {"eps": eps[e], **perturbation_stats(setup.x, state.x_worst[e], state.broken_by[e] >= 0)}
+            for e in range(len(eps))
+        ],
+        "min_norm": min_norm_summary(setup, state),
+        "outcomes": [
+            {"eps": eps[e], **outcome_counts(setup.clean_logits, adv_logits[e], setup.y, confusion)}
+            for e in range(len(eps))
+        ],
+    }
+
+
+def pick_gallery(
+    setup: AuditSetup, state: AuditState, adv_logits: list[Tensor], class_names: list[str], *, per_kind: int = 4
+) -> list[GalleryItem]:
+    """Typical and most confident fooled inputs at a middle eps, and the inputs fooled at the smallest one."""
+    nonzero = [e for e, v in enumerate(setup.eps) if v > 0 and bool((state.broken_by[e] >= 0).any())]
+    if not nonzero:
+        return []
+    items: list[GalleryItem] = []
+    for e, typical, worst in ((nonzero[len(nonzero) // 2], per_kind, per_kind), (nonzero[0], 0, 2)):
+        for i, plan in enumerate(setup.plans):
+            rows = (state.broken_by[e] == i).nonzero().squeeze(1)
+            if rows.numel() == 0:
+                continue
+            items += gallery_items(
+                setup.x[rows],
+                state.x_worst[e][rows],
+                setup.y[rows],
+                setup.clean_logits[rows],
+                adv_logits[e][rows],
+                class_names=class_names,
+                attack=plan.name,
+                eps=setup.eps[e],
+                n_typical=typical,
+                n_worst=worst,
+                bounds=setup.bounds,
+            )
+    worst_items = sorted((g for g in items if g.kind == "worst"), key=lambda g: -g.adv_conf)
+    typical_items = [g for g in items if g.kind == "typical"]
+    return worst_items[: per_kind + 2] + typical_items[:per_kind]
