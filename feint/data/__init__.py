@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from feint.data.dataset import Dataset, DatasetInfo
+from feint.data.dataset import SPLITS, Dataset, DatasetInfo, check_split
 from feint.errors import DataError
 
-SPLITS = ("train", "test", "all")
 NAMES = ("digits", "mnist", "fashion-mnist", "cifar10")
 
 
@@ -19,8 +18,7 @@ def load(name: str | os.PathLike[str], split: str = "test", *, path: str | os.Pa
     sub-folder per class. ``path`` tells where the files of a named dataset lie (MNIST-style IDX
     files, CIFAR-10 python batches); otherwise ``$FEINT_DATA_DIR`` and the Debian locations are tried.
     """
-    if split not in SPLITS:
-        raise DataError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    check_split(split)
     key = str(name).lower().replace("_", "-")
     if key == "digits":
         from feint.data.digits import load_digits_dataset

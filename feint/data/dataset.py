@@ -1,12 +1,22 @@
-"""The dataset type every loader returns: float tensors in [0, 1], NCHW, integer labels, metadata."""
+"""The dataset type every loader returns: float tensors in [0, 1], NCHW, integer labels, metadata.
+
+Also the few helpers all loaders share: split names, the fixed seeded 80/20 split, uint8 -> [0, 1].
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from feint.errors import DataError
+
+SPLITS = ("train", "test", "all")
+SPLIT_SEED = 0
+TEST_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -67,3 +77,47 @@ class Dataset:
             return self
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
         return replace(self, x=self.x[idx], y=self.y[idx])
+
+
+def check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+
+
+def split_indices(
+    y: np.ndarray, split: str, *, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED
+) -> np.ndarray:
+    """Indices of ``split`` in a fixed, seeded train/test split of labels ``y`` (N,).
+
+    Stratified by class when every class has at least two samples, plain random otherwise;
+    ``"all"`` is every index in order.
+    """
+    check_split(split)
+    n = len(y)
+    if split == "all":
+        return np.arange(n)
+    if n < 2:
+        raise DataError(f"a dataset of {n} sample(s) cannot be split into train and test; use split='all'")
+    from sklearn.model_selection import train_test_split  # lazy: sklearn is slow to import
+
+    idx = np.arange(n)
+    try:
+        train, test = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=y)
+    except ValueError:  # a class too small to stratify: fall back to a plain seeded split
+        train, test = train_test_split(idx, test_size=test_fraction, random_state=seed)
+    return np.asarray(train if split == "train" else test)
+
+
+def join_split(
+    train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of ``split`` for data that ships as separate train and test sets; ``"all"`` = both."""
+    check_split(split)
+    if split == "all":
+        return np.concatenate([train[0], test[0]]), np.concatenate([train[1], test[1]])
+    return train if split == "train" else test
+
+
+def unit_pixels(x: np.ndarray) -> Tensor:
+    """uint8 pixels (any shape) -> float32 tensor in [0, 1], always a fresh writable copy."""
+    return torch.from_numpy(np.divide(x, 255, dtype=np.float32))
