@@ -68,6 +68,8 @@ def demo_command(out: str, preset: str, retrain: bool, quiet: bool, device: str)
         preset=preset,
         out=folder,
         data_info=test.info,
+        split="test",
+        model_name=f"{DEMO_ARCH} trained on digits by feint demo",
         progress=not quiet,
     )
     click.echo(report.summary())
