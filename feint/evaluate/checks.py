@@ -12,7 +12,7 @@ model must be deterministic. Counts are per eps over the N inputs; a check toler
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -56,7 +56,7 @@ def check_single_step(misses: Sequence[int], eps: Sequence[float], n_correct: in
     return Check(name, "pass", "the iterative attacks found every input FGSM fooled (within tolerance)")
 
 
-def check_monotone(curves: dict[str, Sequence[float]], eps: Sequence[float], n: int) -> Check:
+def check_monotone(curves: Mapping[str, Sequence[float]], eps: Sequence[float], n: int) -> Check:
     """Accuracy must not rise with eps: a larger ball contains every smaller one."""
     name = "success grows with eps"
     slack = tolerance(n) / max(n, 1)

@@ -1,0 +1,109 @@
+"""Benchmark: the standard audit against PGD-100 x 10 restarts run at every eps, on Fashion-MNIST.
+
+Two CNNs are trained through ``feint.train`` on a subset of the training set (cached under
+``benchmarks/.cache``): a plain one, and one adversarially trained with FGSM from a random start
+(Wong, Rice & Kolter 2020, "Fast is better than free"). For each, the script prints the
+standard preset's worst-case accuracy at each eps beside PGD's (Madry et al. 2018) and the wall
+time of both. The target: the audit is never weaker (worst case <= PGD accuracy at each eps) and
+at least 5x faster over the whole curve.
+
+    python benchmarks/audit_speed.py [--n 1000] [--train 20000] [--epochs 4] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import feint
+from feint.attacks.pgd import pgd
+from feint.data import Dataset, load
+from feint.errors import FeintError
+from feint.evaluate.defaults import default_eps
+from feint.models import load_config, load_model
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+ARCH = {"channels": (16, 32), "hidden": 64}
+ADV_EPS = 0.1
+
+
+def trained(name: str, data: Dataset, test: Dataset, *, epochs: int, adv: str | None) -> nn.Module:
+    """The cached model ``name`` (per training size and epochs), trained through feint.train when missing."""
+    folder = CACHE / f"{name}-{len(data)}-{epochs}"
+    try:
+        load_config(folder)
+        return load_model(folder)
+    except FeintError:
+        pass
+    extra = {"adv": adv, "adv_eps": ADV_EPS, "adv_alpha": 0.0} if adv else {}
+    result = feint.train(
+        "lenet", data, test, arch_kwargs=ARCH, epochs=epochs, lr=2e-3, seed=0, out=folder, resume=True, **extra
+    )
+    print(f"trained {name}: clean test accuracy {result.test_accuracy:.4f}")
+    return result.model
+
+
+def pgd_curve(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: tuple[float, ...]) -> list[float]:
+    """PGD-100 with 10 restarts at every eps on every input (early stopping per sample)."""
+    acc = []
+    for i, e in enumerate(eps):
+        if e == 0:
+            acc.append(float((feint.attacks.predict_logits(model, x).argmax(1) == y).float().mean()))
+            continue
+        res = pgd(model, x, y, eps=e, steps=100, restarts=10, seed=i, early_stop=True)
+        acc.append(res.accuracy)
+    return acc
+
+
+def compare(name: str, model: nn.Module, test: Dataset) -> tuple[float, float, bool]:
+    eps = default_eps("fashion-mnist")
+    t0 = time.perf_counter()
+    report = feint.audit(model, test.x, test.y, eps=eps, out=CACHE / f"audit-{name}", data_info=test.info, resume=False)
+    t_audit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    reference = pgd_curve(model, test.x, test.y, eps)
+    t_pgd = time.perf_counter() - t0
+    print(f"\n{name}: {len(test)} Fashion-MNIST test images, clean accuracy {report.clean_accuracy:.4f}")
+    print(f"{'eps':>8}  {'audit worst case':>16}  {'PGD-100x10':>10}")
+    ok = True
+    for e, a, p in zip(eps, report.worst_case_accuracy, reference, strict=True):
+        ok &= a <= p + 1e-9
+        print(f"{e:>8.4g}  {a:>16.4f}  {p:>10.4f}{'' if a <= p + 1e-9 else '  <- weaker'}")
+    print(f"wall time: audit {t_audit:.1f} s, PGD {t_pgd:.1f} s, speed-up {t_pgd / t_audit:.1f}x")
+    flagged = [c for c in report.checks if c["status"] != "pass"]
+    print(f"checks flagged: {[c['name'] for c in flagged] or 'none'}")
+    return t_audit, t_pgd, ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="test images")
+    parser.add_argument("--train", type=int, default=20000, help="training images")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    (CACHE / ".gitignore").write_text("*\n")
+    train = load("fashion-mnist", "train").sample(args.train, seed=0)
+    test = load("fashion-mnist", "test").head(args.n)
+    models = {
+        "plain": trained("plain", train, test, epochs=args.epochs, adv=None),
+        "fgsm_rs": trained("fgsm_rs", train, test, epochs=args.epochs, adv="fgsm_rs"),
+    }
+    total_audit = total_pgd = 0.0
+    never_weaker = True
+    for name, model in models.items():
+        t_audit, t_pgd, ok = compare(name, model, test)
+        total_audit, total_pgd, never_weaker = total_audit + t_audit, total_pgd + t_pgd, never_weaker and ok
+    print(f"\noverall: audit {total_audit:.1f} s, PGD {total_pgd:.1f} s, speed-up {total_pgd / total_audit:.1f}x, ")
+    print(f"never weaker than PGD: {never_weaker}")
+
+
+if __name__ == "__main__":
+    main()
