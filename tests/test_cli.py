@@ -86,3 +86,13 @@ def test_console_script_exit_code(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: unknown dataset")
+
+
+def test_attack_list_shows_every_registered_attack_with_defaults():
+    from feint.attacks.registry import ATTACKS
+
+    result = CliRunner().invoke(main, ["attack", "--list"])
+    assert result.exit_code == 0
+    for name, spec in ATTACKS.items():
+        assert f"{name} " in result.output
+        assert spec.summary in result.output

@@ -34,7 +34,24 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez_compressed(handle, **arrays)
 
 
+def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """Print every registered attack with its summary and documented defaults, then exit."""
+    if not value or ctx.resilient_parsing:
+        return
+    from feint.attacks.registry import ATTACKS
+
+    for name in sorted(ATTACKS):
+        spec = ATTACKS[name]
+        options = ", ".join(f"{k}={v!r}" for k, v in spec.parameters().items() if k not in ("target", "targeted"))
+        kind = "minimum-norm" if spec.minimum_norm else "norms " + "/".join(spec.norms)
+        click.echo(f"{name:12s} {spec.summary}\n{'':12s} [{kind}] {options}")
+    ctx.exit(0)
+
+
 @click.command()
+@click.option(
+    "--list", is_flag=True, expose_value=False, is_eager=True, callback=_list_attacks, help="list the attacks and exit"
+)
 @click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
 @data_options()
