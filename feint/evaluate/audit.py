@@ -112,7 +112,7 @@ def audit(
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         grid = _eps_grid(eps, data_info, norm, x)
         _register_attacks()
-        chosen = get_preset(preset).for_norm(norm)
+        chosen = get_preset(preset).for_task(norm, num_classes)
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         clean_logits = predict_logits(model, x)
         setup = AuditSetup(model, x, y, clean_logits, clean_logits.argmax(1) == y, grid, norm, bounds, plans, seed)

@@ -36,6 +36,7 @@ class AttackPlan:
     kind: str = "white-box"
     params: Mapping[str, Any] = field(default_factory=dict)
     standalone: bool = False
+    min_classes: int = 2
 
     def __post_init__(self) -> None:
         check_choice(self.kind, KINDS, "attack kind")
@@ -60,11 +61,12 @@ class Preset:
     unbounded: AttackPlan | None = None
     unbounded_samples: int = 64
 
-    def for_norm(self, norm: str) -> Preset:
-        """Drop the attacks that do not support ``norm`` (their registry entry says which they do)."""
+    def for_task(self, norm: str, num_classes: int) -> Preset:
+        """Drop the attacks that do not support ``norm`` (their registry entry says which they do)
+        or need more classes than the model has (targeted DLR needs 4)."""
         from feint.attacks.registry import get_attack
 
-        keep = tuple(a for a in self.attacks if norm in get_attack(a.name).norms)
+        keep = tuple(a for a in self.attacks if norm in get_attack(a.name).norms and num_classes >= a.min_classes)
         return Preset(self.name, keep, self.unbounded, self.unbounded_samples)
 
 
@@ -86,7 +88,7 @@ def _ensemble(name: str) -> Preset:
         (
             AttackPlan("fmn", "minimum-norm", {"steps": b["fmn"]}),
             AttackPlan("apgd-ce", "white-box", {"steps": b["ce"], "restarts": b["ce_restarts"]}),
-            AttackPlan("apgd-t", "white-box", {"steps": b["t"], "n_target_classes": b["targets"]}),
+            AttackPlan("apgd-t", "white-box", {"steps": b["t"], "n_target_classes": b["targets"]}, min_classes=4),
             AttackPlan("square", "black-box", {"n_queries": b["square"]}),
             _FGSM,
         ),
