@@ -1,5 +1,8 @@
 """The audit's result: the ``feint.audit/1`` dict, its files and a short text summary.
 
+Provenance (version, git revision, settings) is saved with every report, as MadryLab's
+robustness library does (Engstrom et al. 2019, "Robustness (Python Library)").
+
 ``report.json`` keeps exactly the keys of :data:`feint.evaluate.schema.REPORT_SCHEMA`;
 ``report.html`` is rendered by :func:`feint.evaluate.report_html.write_report_html`. Both are
 written atomically.

@@ -1,11 +1,12 @@
 """Turning an audit's state into the ``feint.audit/1`` report dict and its image gallery.
 
-The per-attack ``accuracy`` of a sequential attack is AutoAttack's running figure: the accuracy
-left after it and the attacks before it in the sequence (an input they broke at a smaller eps
-counts as broken; one broken at a smaller eps only by a later attack counts as robust, since
-they never ran on it again); a standalone attack's (FGSM's) is its accuracy on its own, on
-every input. The worst case is the
-per-input minimum over all of them, so it never exceeds any attack's accuracy.
+The per-attack ``accuracy`` of a sequential attack is AutoAttack's running figure (Croce & Hein
+2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free
+attacks"): the accuracy left after it and the attacks before it in the sequence (an input they
+broke at a smaller eps counts as broken; one broken at a smaller eps only by a later attack
+counts as robust, since they never ran on it again). A standalone attack's (FGSM's) is its
+accuracy on its own, on every input. The worst case is the per-input minimum over all of them,
+so it never exceeds any attack's accuracy.
 Shapes: x (N, C, H, W), y (N,), state tensors (E, N, ...).
 """
 

@@ -1,5 +1,9 @@
 """Running one audit unit (an attack at one eps) on the inputs that need it, and recording it.
 
+Attacking only the inputs still robust is AutoAttack's rule (Croce & Hein 2020, "Reliable
+evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks"); a
+minimum-norm attack (FMN, Pintor et al. 2021) answers every eps from one run.
+
 Shapes: x (N, C, H, W), y (N,); the state's per-eps tensors are (E, N, ...). A sequential attack
 at eps index e runs on the inputs still robust there: clean-correct, not broken at a smaller eps
 (those are *carried*: their adversarial point lies inside every larger ball) and not broken by an

@@ -1,4 +1,7 @@
-"""Resumable audit state, saved after every attack x eps unit (AutoAttack's resumable evaluation).
+"""Resumable audit state, saved after every attack x eps unit.
+
+The idea of a resumable, per-attack evaluation state follows AutoAttack (Croce & Hein 2020,
+"Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks").
 
 The state lives in ``out/audit_state/``: ``state.json`` (fingerprint, finished units, per-unit
 numbers) points at one ``tensors-NNNN.safetensors`` file (worst-case inputs (E, N, C, H, W),
