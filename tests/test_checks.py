@@ -95,6 +95,18 @@ def test_presets_and_bad_names() -> None:
         get_preset("fast")
 
 
+def test_presets_adapt_to_the_task() -> None:
+    import feint.attacks
+    import feint.attacks.fmn
+    import feint.attacks.square  # noqa: F401  (registers the attacks)
+
+    binary = [a.name for a in get_preset("standard").for_task("inf", 2).attacks]
+    assert "apgd-t" not in binary and "apgd-ce" in binary  # targeted DLR needs 4 classes
+    assert [a.name for a in get_preset("standard").for_task("2", 10).attacks] == [
+        a.name for a in get_preset("standard").attacks
+    ]
+
+
 def test_schema_validator_finds_problems() -> None:
     good = {
         "schema": "feint.audit/1",
