@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import subprocess
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@functools.cache
 def _load(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None

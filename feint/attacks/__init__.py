@@ -2,9 +2,13 @@
 
 from feint.attacks.apgd import apgd, apgd_t
 from feint.attacks.bim import bim, ll_class
+from feint.attacks.cw import cw
+from feint.attacks.deepfool import deepfool
 from feint.attacks.fgsm import fgsm
 from feint.attacks.fgsm_rs import fgsm_rs
+from feint.attacks.fmn import fmn
 from feint.attacks.ifgsm import ifgsm
+from feint.attacks.jsma import jsma
 from feint.attacks.mifgsm import mifgsm
 from feint.attacks.pgd import pgd
 from feint.attacks.rand_fgsm import rand_fgsm
@@ -22,11 +26,15 @@ __all__ = [
     "apgd_t",
     "best_of",
     "bim",
+    "cw",
+    "deepfool",
     "fgsm",
     "fgsm_rs",
     "finalize",
+    "fmn",
     "get_attack",
     "ifgsm",
+    "jsma",
     "least_likely_targets",
     "ll_class",
     "mifgsm",
