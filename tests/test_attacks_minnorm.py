@@ -234,3 +234,19 @@ def test_bad_parameters_are_refused(lenet_digits, digits_test, attack, params, m
     x, y = _batch(digits_test, 4)
     with pytest.raises(InputError, match=match):
         attack(lenet_digits, x, y, **params)
+
+
+@pytest.mark.parametrize("targeted", [False, True])
+def test_margin_objective_points_the_same_way_as_cross_entropy(targeted):
+    """Raising the label's logit must move both objectives the same way (down untargeted, up targeted)."""
+    from feint.attacks.core import objective
+
+    torch.manual_seed(0)
+    logits = torch.randn(16, 10)
+    labels = torch.randint(0, 10, (16,))
+    raised = logits.scatter_add(1, labels[:, None], torch.full((16, 1), 0.5))
+    for loss in ("ce", "margin"):
+        change = objective(raised, labels, targeted=targeted, loss=loss) - objective(
+            logits, labels, targeted=targeted, loss=loss
+        )
+        assert bool((change > 0).all()) if targeted else bool((change < 0).all())

@@ -126,7 +126,7 @@ def objective(logits: Tensor, labels: Tensor, *, targeted: bool, loss: str = "ce
     if loss == "ce":
         value = F.cross_entropy(logits, labels, reduction="none")
     elif loss == "margin":
-        value = -margin_loss(logits, labels)
+        value = margin_loss(logits, labels)
     else:
         raise InputError(f"unknown loss {loss!r}; use 'ce' or 'margin'")
     return -value if targeted else value
