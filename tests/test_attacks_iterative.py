@@ -145,6 +145,17 @@ def test_results_are_deterministic_under_a_seed(softmax_digits, batch, name):
     assert not torch.equal(a.x_adv, c.x_adv)
 
 
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_attacks_hold_dropout_models_in_eval_mode_and_restore_it(batch, name):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 10)).train()
+    x, y = batch[0][:32], batch[1][:32]
+    a = run_attack(name, model, x, y, eps=0.2, **FAST[name])
+    b = run_attack(name, model, x, y, eps=0.2, **FAST[name])
+    assert torch.equal(a.x_adv, b.x_adv)
+    assert model.training
+
+
 @pytest.mark.parametrize("name", ["pgd", "apgd", "bim", "mifgsm"])
 def test_early_stopping_saves_queries_and_keeps_the_verdicts(lenet_digits, batch, name):
     x, y = batch

@@ -27,8 +27,9 @@ from torch import Tensor, nn
 
 from feint.attacks.core import AttackRun, attack_run, margin_loss, objective, resolve_target
 from feint.attacks.registry import register_attack
-from feint.attacks.result import AttackResult, is_success, predict_logits
+from feint.attacks.result import AttackResult, is_success
 from feint.attacks.steps import ActiveSet, over_attempts, value_and_grad
+from feint.attacks.targets import rank_other_classes
 from feint.errors import InputError
 from feint.threat import ThreatModel, make_generator
 from feint.validation import check_choice, check_positive_int
@@ -222,9 +223,9 @@ def apgd_t(
     _check(steps, restarts)
     check_positive_int(n_target_classes, "n_target_classes")
     with attack_run(model, x, y, threat) as run:
-        clean = predict_logits(run.model, run.x)
-        ranked = clean.scatter(1, run.y[:, None], -torch.inf).argsort(1, descending=True)
-        count = min(n_target_classes, clean.shape[1] - 1) * restarts
+        with torch.no_grad():
+            ranked = rank_other_classes(run.model(run.x), run.y)
+        count = min(n_target_classes, ranked.shape[1]) * restarts
         gen = make_generator(seed, run.x.device)
 
         def attempt(i: int, rows: Tensor | None) -> Tensor:

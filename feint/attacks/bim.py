@@ -16,13 +16,14 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import torch
 from torch import Tensor, nn
 
 from feint.attacks.core import attack_run, resolve_target
 from feint.attacks.registry import register_attack
 from feint.attacks.result import AttackResult
 from feint.attacks.steps import iterate
-from feint.attacks.targets import least_likely_targets
+from feint.attacks.targets import rank_other_classes
 from feint.errors import InputError
 from feint.threat import ThreatModel
 from feint.validation import check_nonnegative, check_positive_int
@@ -95,5 +96,7 @@ def ll_class(
     threat = ThreatModel("inf", eps, bounds)
     steps, step_size = bim_schedule(threat, steps, step_size)
     with attack_run(model, x, y, threat) as run:
-        run = dataclasses.replace(run, target=least_likely_targets(run.model, run.x, y=run.y))
+        with torch.no_grad():
+            clean = run.model(run.x)
+        run = dataclasses.replace(run, target=rank_other_classes(clean, run.y)[:, -1])
         return run.finish(iterate(run, run.x, steps=steps, step_size=step_size, early_stop=early_stop))

@@ -4,6 +4,7 @@
 - :func:`least_likely_targets`: the model's least-likely class on the clean input (Kurakin,
   Goodfellow & Bengio 2016, "Adversarial examples in the physical world").
 - :func:`next_class_targets`: ``(y + 1) mod K``, the deterministic choice of many papers.
+- :func:`rank_other_classes`: the wrong classes ordered by logit (APGD-T's runner-up targets).
 
 Shapes: y (N,) int64, x (N, C, H, W); every function returns (N,) int64 on the labels' device.
 """
@@ -44,6 +45,12 @@ def next_class_targets(y: Tensor, num_classes: int) -> Tensor:
     return (y + 1) % num_classes
 
 
+def rank_other_classes(logits: Tensor, y: Tensor) -> Tensor:
+    """(N, K - 1): per row, the classes other than ``y`` from the highest logit to the lowest."""
+    order = logits.argsort(1, descending=True)
+    return order[order != y[:, None]].view(order.shape[0], -1)
+
+
 def least_likely_targets(model: nn.Module, x: Tensor, *, y: Tensor | None = None) -> Tensor:
     """The class with the lowest clean logit; with ``y``, the lowest among the classes other than ``y``.
 
@@ -52,7 +59,7 @@ def least_likely_targets(model: nn.Module, x: Tensor, *, y: Tensor | None = None
     """
     check_images(x, bounds=(-math.inf, math.inf))
     logits = predict_logits(model, x)
-    if y is not None:
-        check_labels(y, n=x.shape[0], num_classes=logits.shape[1])
-        logits = logits.scatter(1, y[:, None], torch.inf)
-    return logits.argmin(1)
+    if y is None:
+        return logits.argmin(1)
+    check_labels(y, n=x.shape[0], num_classes=logits.shape[1])
+    return rank_other_classes(logits, y)[:, -1]
