@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import feint
+from feint.attacks import AttackResult
 from feint.attacks.pgd import pgd
 from feint.data import Dataset, load
 
@@ -118,7 +119,7 @@ def main() -> None:
     print(f"    bare loop at PGD's points {ms['bare']:.2f} ms/step (at the clean inputs {ms['clean']:.2f} ms/step)")
     print(f"    PGD {ms['pgd']:.2f} ms/step, ratio {ms['pgd'] / ms['bare']:.3f} (target <= 1.05)")
 
-    def robust(early_stop: bool) -> feint.attacks.AttackResult:
+    def robust(early_stop: bool) -> AttackResult:
         return pgd(model, x, y, eps=args.eps, steps=steps, seed=0, early_stop=early_stop)
 
     full, stopped = robust(False), robust(True)
