@@ -160,10 +160,27 @@ def test_linear_model_minimum_is_found_and_never_beaten(attack, norm):
 @pytest.mark.parametrize("name", ["cw", "deepfool-2", "fmn-inf"])
 def test_already_adversarial_inputs_cost_nothing(runs, lenet_digits, name):
     previous = runs[name]
-    attack, _ = ATTACKS[name]
-    again = attack(lenet_digits, previous.x_adv, previous.y)
+    again = CHEAP[name](lenet_digits, previous.x_adv, previous.y)
     assert bool(again.success[previous.success].all())
     assert bool((again.distance[previous.success] == 0).all())
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        functools.partial(cw, steps=2, binary_steps=1, initial_const=1e-6),
+        functools.partial(deepfool, max_iter=1, overshoot=0.0),
+        functools.partial(fmn, steps=1),
+    ],
+)
+def test_unfooled_samples_come_back_unchanged(lenet_digits, digits_test, attack):
+    """Starved of iterations, the attacks fail on many samples; those return x itself at distance 0."""
+    x, y = _batch(digits_test, 32)
+    result = attack(lenet_digits, x, y)
+    failed = ~result.success
+    assert failed.sum() >= 4
+    assert torch.equal(result.x_adv[failed], x[failed])
+    assert bool((result.distance[failed] == 0).all())
 
 
 def test_sweep_answers_every_eps_from_one_run(lenet_digits, digits_test):

@@ -89,8 +89,12 @@ def jsma(
     target = resolve_target(y, target, targeted)
     lo, hi = threat.bounds
     with attack_run(model, x, y, threat, target=target) as run:
-        num_classes = int(run.model(run.x[:1]).shape[1])
-        goal = target if target is not None else random_targets(y, num_classes, seed=seed)
+        if target is None:
+            with torch.no_grad():
+                num_classes = int(run.model(run.x[:1]).shape[1])
+            goal = random_targets(y, num_classes, seed=seed)
+        else:
+            goal = target
         x_adv = run.x.flatten(1).clone()
         domain = x_adv < hi if theta > 0 else x_adv > lo
         changed = torch.zeros(x_adv.shape[0], dtype=torch.long, device=x.device)
