@@ -96,3 +96,11 @@ def test_attack_list_shows_every_registered_attack_with_defaults():
     for name, spec in ATTACKS.items():
         assert f"{name} " in result.output
         assert spec.summary in result.output
+
+
+def test_attack_sweeps_several_eps_and_minimum_norm_attacks(run_dir):
+    result = CliRunner().invoke(main, ["attack", "--model", str(run_dir), "--attack", "fmn", "--eps", "0,0.1,0.3", "--n", "40"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines() if line.strip()[:1].isdigit()]
+    accuracies = [float(r[1]) for r in rows]
+    assert len(accuracies) == 3 and accuracies[0] >= accuracies[1] >= accuracies[2]

@@ -23,6 +23,7 @@ class QueryCounter(nn.Module):
         super().__init__()
         self.model = model
         self.queries = 0
+        self.train(model.training)
 
     def forward(self, x: Tensor) -> Tensor:
         self.queries += int(x.shape[0])

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 from feint.attacks.registry import get_attack, run_attack
-from feint.attacks.result import predict_logits
-from feint.cli.common import data_options, device_option, load_data, parse_params, resolve_device
+from feint.attacks.result import AttackResult, predict_logits
+from feint.attacks.sweep import sweep
+from feint.cli.common import data_options, device_option, load_data, parse_floats, parse_params, resolve_device
 from feint.errors import InputError
 from feint.io import write_with
 from feint.models import resolve_model
@@ -56,7 +57,7 @@ def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
 @data_options()
 @click.option("--attack", "attack_name", default="fgsm", show_default=True, help="attack name (see --list)")
-@click.option("--eps", default=None, type=float, help="perturbation size in input units (e.g. 0.1)")
+@click.option("--eps", default=None, help="perturbation size(s) in input units: 0.1 or 0.05,0.1,8/255")
 @click.option("--param", "params", multiple=True, help="attack option key=value, repeatable (e.g. steps=20)")
 @click.option("--targeted", type=click.Choice(TARGET_MODES), default=None, help="attack towards these targets")
 @click.option("--n", default=None, type=int, help="attack a seeded random subset of n inputs")
@@ -70,7 +71,7 @@ def attack_command(
     data_path: str | None,
     split: str,
     attack_name: str,
-    eps: float | None,
+    eps: str | None,
     params: tuple[str, ...],
     targeted: str | None,
     n: int | None,
@@ -78,9 +79,11 @@ def attack_command(
     out: str | None,
     device: str,
 ) -> None:
-    """Attack a model; print clean and adversarial accuracy and the mean confidence of the fooled inputs."""
-    from feint.evaluate.metrics import goodfellow_row
+    """Attack a model; print clean and adversarial accuracy and the mean confidence of the fooled inputs.
 
+    With several ``--eps`` (or a minimum-norm attack such as fmn, answered from one run) it prints
+    one row per eps.
+    """
     if out is not None and not out.endswith(".npz"):
         raise InputError(f"--out {out!r} must end in .npz")
     spec = get_attack(attack_name)
@@ -89,29 +92,55 @@ def attack_command(
     dataset = load_data(data, split, data_path, n, seed)
     x, y = dataset.x.to(dev), dataset.y.to(dev)
     options = parse_params(params)
-    if eps is not None:
-        options["eps"] = eps
     if "seed" in spec.parameters():
         options.setdefault("seed", seed)
     if targeted is not None:
         options.update(targeted=True, target=_targets(targeted, model, x, y, seed))
-    result = run_attack(attack_name, model, x, y, **options)
+    budgets = parse_floats(eps, "--eps")
+    if budgets is None:
+        runs = [(None, run_attack(attack_name, model, x, y, **options))]
+    else:
+        swept = sweep(attack_name, model, x, y, eps=budgets, **options)
+        runs = list(zip(swept.eps, swept.results, strict=True))
     clean_acc = float((predict_logits(model, x).argmax(1) == y).float().mean())
-    error_rate, confidence = goodfellow_row(result.adv_logits, y)
-    click.echo(f"attack: {attack_name}  inputs: {len(y)}  queries: {result.queries}")
+    click.echo(f"attack: {attack_name}  inputs: {len(y)}")
     click.echo(f"clean accuracy:       {clean_acc:.4f}")
-    click.echo(f"adversarial accuracy: {1 - error_rate:.4f}")
-    click.echo(f"mean confidence on misclassified adversarial inputs: {confidence:.4f}")
-    if targeted is not None:
-        click.echo(f"targets reached: {result.success_rate:.4f}")
-    click.echo(f"median perturbation ({result.threat.norm} norm): {float(result.distance.median()):.4f}")
+    if len(runs) == 1:
+        _print_one(runs[0][1], targeted is not None)
+    else:
+        _print_table(runs, targeted is not None)
     if out is not None:
+        last_eps, result = runs[-1]
         arrays = {
             "x": result.x.cpu().numpy(),
             "x_adv": result.x_adv.cpu().numpy(),
             "y": y.cpu().numpy(),
             "adv_pred": result.adv_pred.cpu().numpy(),
             "success": result.success.cpu().numpy(),
+            "eps": np.asarray(result.threat.eps if last_eps is None else last_eps),
         }
         write_with(out, lambda tmp: _save_npz(tmp, arrays))
         click.echo(f"adversarial inputs saved to {out}")
+
+
+def _print_one(result: AttackResult, targeted: bool) -> None:
+    from feint.evaluate.metrics import goodfellow_row
+
+    error_rate, confidence = goodfellow_row(result.adv_logits, result.y)
+    click.echo(f"adversarial accuracy: {1 - error_rate:.4f}")
+    click.echo(f"mean confidence on misclassified adversarial inputs: {confidence:.4f}")
+    if targeted:
+        click.echo(f"targets reached: {result.success_rate:.4f}")
+    click.echo(f"median perturbation ({result.threat.norm} norm): {float(result.distance.median()):.4f}")
+    click.echo(f"queries: {result.queries}")
+
+
+def _print_table(runs: list[tuple[float | None, AttackResult]], targeted: bool) -> None:
+    from feint.evaluate.metrics import goodfellow_row
+
+    extra = "  targets reached" if targeted else ""
+    click.echo(f"{'eps':>8}  adversarial accuracy  mean confidence (misclassified)  queries{extra}")
+    for budget, result in runs:
+        error_rate, confidence = goodfellow_row(result.adv_logits, result.y)
+        line = f"{budget:>8.4g}  {1 - error_rate:>20.4f}  {confidence:>31.4f}  {result.queries:>7d}"
+        click.echo(line + (f"  {result.success_rate:>15.4f}" if targeted else ""))
