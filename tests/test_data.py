@@ -390,3 +390,10 @@ def test_unknown_name_and_split(tmp_path):
         with pytest.raises(DataError, match=r"unknown split .*train, test, all"):
             call()
     assert os.listdir(tmp_path) == []  # nothing was written while failing
+
+
+def test_a_file_that_is_not_an_npz_archive_is_named(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_text("garbage")
+    with pytest.raises(DataError, match="not a .npz archive"):
+        load(bad)

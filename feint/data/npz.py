@@ -80,6 +80,12 @@ def to_labels(y: np.ndarray, n: int, *, where: str) -> np.ndarray:
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if not magic.startswith(b"PK") and not magic.startswith(b"\x93NUMPY"):
+        raise DataError(
+            f"{path} is not a .npz archive (no zip header); save the data with np.savez(path, x=..., y=...)"
+        )
     try:
         f = np.load(path, allow_pickle=False)
         if not isinstance(f, np.lib.npyio.NpzFile):
