@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+from helpers import Rescale
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -209,21 +210,10 @@ def test_deterministic(lenet_digits, digits_test, name):
 def test_results_stay_inside_the_bounds(lenet_digits, digits_test, name, start, bounds):
     lo, hi = bounds
     x, y = _batch(digits_test, 8, start=start)
-    model = nn.Sequential(_Rescale(lo, hi), lenet_digits)
+    model = nn.Sequential(Rescale(lo, hi), lenet_digits)
     attack = CHEAP[name]
     result = attack(model, lo + (hi - lo) * x, y, bounds=bounds)
     assert result.x_adv.min() >= lo and result.x_adv.max() <= hi
-
-
-class _Rescale(nn.Module):
-    """Maps inputs in [lo, hi] back to the [0, 1] the model was trained on (normalisation inside the model)."""
-
-    def __init__(self, lo: float, hi: float) -> None:
-        super().__init__()
-        self.lo, self.hi = lo, hi
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.lo) / (self.hi - self.lo)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import Rescale
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,21 +88,12 @@ def test_registered_as_an_l0_attack():
 def test_results_stay_inside_the_bounds_and_the_budget(softmax_digits, digits_test, start, theta, gamma, bounds):
     lo, hi = bounds
     x, y = digits_test.x[start : start + 8], digits_test.y[start : start + 8]
-    model = torch.nn.Sequential(_Rescale(lo, hi), softmax_digits)
+    model = torch.nn.Sequential(Rescale(lo, hi), softmax_digits)
     result = jsma(
         model, lo + (hi - lo) * x, y, theta=theta, gamma=gamma, targeted=True, target=(y + 5) % 10, bounds=bounds
     )
     assert result.x_adv.min() >= lo and result.x_adv.max() <= hi
     assert int(_changed(result).max()) <= int(gamma * FEATURES)
-
-
-class _Rescale(torch.nn.Module):
-    def __init__(self, lo: float, hi: float) -> None:
-        super().__init__()
-        self.lo, self.hi = lo, hi
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.lo) / (self.hi - self.lo)
 
 
 @pytest.mark.parametrize(
