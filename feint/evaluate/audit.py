@@ -26,6 +26,7 @@ from feint.data.dataset import DatasetInfo
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
 from feint.evaluate.presets import NOISE, AttackPlan, get_preset
+from feint.evaluate.report import adversarial_logits
 from feint.evaluate.runner import AuditSetup, run_min_norm, run_unit, unit_keys
 from feint.evaluate.state import AuditState, fingerprint
 from feint.threat import parse_norm
@@ -120,9 +121,11 @@ def audit(
         }
         state, notes = _start_state(setup, settings, out, resume)
         _run_units(setup, state, out, progress, callback)
+        adv = adversarial_logits(setup, state)
         report = build_report(
             setup,
             state,
+            adv,
             preset=chosen,
             settings=settings,
             data_info=data_info,
@@ -130,7 +133,7 @@ def audit(
             model_name=model_name,
             started=t0,
         )
-    paths = write_outputs(report, setup, state, out) if out is not None else {}
+        paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
     return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
 
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 import feint
 from feint.data.dataset import DatasetInfo
 from feint.evaluate.diagnose import run_checks
 from feint.evaluate.metrics import json_safe
 from feint.evaluate.presets import Preset
-from feint.evaluate.report import adversarial_logits, build_sections, pick_gallery
+from feint.evaluate.report import build_sections, pick_gallery
 from feint.evaluate.runner import AuditSetup
 from feint.evaluate.state import AuditState
 from feint.io import write_json
@@ -101,6 +101,7 @@ def _model_info(model: nn.Module, name: str | None) -> dict[str, Any]:
 def build_report(
     setup: AuditSetup,
     state: AuditState,
+    adv: list[Tensor],
     *,
     preset: Preset,
     settings: dict[str, Any],
@@ -111,7 +112,6 @@ def build_report(
 ) -> dict[str, Any]:
     k = setup.clean_logits.shape[1]
     info = data_info or DatasetInfo("unknown", tuple(str(i) for i in range(k)), tuple(setup.x.shape[1:]))  # type: ignore[arg-type]
-    adv = adversarial_logits(setup, state)
     sections = build_sections(setup, state, adv, list(info.class_names))
     checks = run_checks(setup, state, preset)
     per_attack = {name: a["seconds"] for name, a in sections["attacks"].items()}
@@ -133,12 +133,13 @@ def build_report(
     return json_safe(report)
 
 
-def write_outputs(report: dict[str, Any], setup: AuditSetup, state: AuditState, out: str | Path) -> dict[str, Path]:
-    """Write ``report.json`` and ``report.html`` into ``out``; return their paths."""
+def write_outputs(
+    report: dict[str, Any], setup: AuditSetup, state: AuditState, adv: list[Tensor], out: str | Path
+) -> dict[str, Path]:
+    """Write ``report.json`` and ``report.html`` (with a gallery from the worst-case logits ``adv``)."""
     from feint.evaluate.report_html import write_report_html
 
     folder = Path(out)
-    adv = adversarial_logits(setup, state)
     gallery = pick_gallery(setup, state, adv, list(report["per_class"]["class_names"]))
     json_path = write_json(folder / "report.json", report)
     html_path = write_report_html(report, gallery, folder / "report.html")
