@@ -395,5 +395,5 @@ def test_unknown_name_and_split(tmp_path):
 def test_a_file_that_is_not_an_npz_archive_is_named(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_text("garbage")
-    with pytest.raises(DataError, match="not a .npz archive"):
+    with pytest.raises(DataError, match=r"not a \.npz archive"):
         load(bad)
