@@ -99,7 +99,9 @@ def test_attack_list_shows_every_registered_attack_with_defaults():
 
 
 def test_attack_sweeps_several_eps_and_minimum_norm_attacks(run_dir):
-    result = CliRunner().invoke(main, ["attack", "--model", str(run_dir), "--attack", "fmn", "--eps", "0,0.1,0.3", "--n", "40"])
+    result = CliRunner().invoke(
+        main, ["attack", "--model", str(run_dir), "--attack", "fmn", "--eps", "0,0.1,0.3", "--n", "40"]
+    )
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines() if line.strip()[:1].isdigit()]
     accuracies = [float(r[1]) for r in rows]
