@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from torch import Tensor, nn
+from helpers import ScaledLogits
+from torch import nn
 
 import feint
 from feint.data import Dataset
@@ -17,17 +18,6 @@ from feint.errors import InputError
 from feint.evaluate.schema import validate
 
 EPS = (0.0, 0.1, 0.2, 0.3)
-
-
-class Scaled(nn.Module):
-    """The same classifier with logits x factor: a saturated softmax, zero CE gradients in float32."""
-
-    def __init__(self, model: nn.Module, factor: float) -> None:
-        super().__init__()
-        self.model, self.factor = model, factor
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model(x) * self.factor
 
 
 def _numbers(report: dict) -> dict:
@@ -79,7 +69,7 @@ def test_worst_case_is_below_every_attack_and_the_noise(standard) -> None:
 def test_unscaled_model_gets_no_warning_and_scaled_one_does(standard, lenet_digits, data) -> None:
     report, _ = standard
     assert [c for c in report.checks if c["status"] != "pass"] == []
-    scaled = feint.audit(Scaled(lenet_digits, 1e4), data.x, data.y, eps=EPS, data_info=data.info, progress=False)
+    scaled = feint.audit(ScaledLogits(lenet_digits, 1e4), data.x, data.y, eps=EPS, data_info=data.info, progress=False)
     flagged = {c["name"]: c for c in scaled.checks if c["status"] != "pass"}
     assert "gradients are non-zero and finite" in flagged
     # Scale-invariant attacks (targeted DLR, Square, FMN) still break it, as well as the plain model.

@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import torch
+from helpers import ScaledLogits
 from torch import Tensor, nn
 
 from feint.errors import InputError
@@ -13,15 +14,6 @@ from feint.evaluate import checks as ck
 from feint.evaluate.defaults import default_eps
 from feint.evaluate.presets import get_preset
 from feint.evaluate.schema import validate
-
-
-class Scaled(nn.Module):
-    def __init__(self, model: nn.Module, factor: float) -> None:
-        super().__init__()
-        self.model, self.factor = model, factor
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model(x) * self.factor
 
 
 class Noisy(nn.Module):
@@ -39,7 +31,7 @@ class Noisy(nn.Module):
 def test_saturated_softmax_has_zero_gradients_and_warns(lenet_digits: nn.Module, digits_test) -> None:
     x, y = digits_test.x[:64], digits_test.y[:64]
     assert ck.check_gradients(lenet_digits, x, y).status == "pass"
-    flagged = ck.check_gradients(Scaled(lenet_digits, 1e4), x, y)
+    flagged = ck.check_gradients(ScaledLogits(lenet_digits, 1e4), x, y)
     assert flagged.status == "warn"
     assert "zero" in flagged.detail
 
