@@ -42,18 +42,30 @@ def _worst(counts: Sequence[int], eps: Sequence[float]) -> tuple[int, float]:
     return counts[i], eps[i]
 
 
+def _weaker_beat_stronger(
+    name: str, counts: Sequence[int], eps: Sequence[float], n_correct: int, *, warn: str, passed: str
+) -> Check:
+    """Warn when, at some eps, more than the tolerance of inputs were fooled only by the weaker method.
+
+    ``warn`` is formatted with ``eps`` and ``count``.
+    """
+    count, at = _worst(counts, eps) if counts else (0, 0.0)
+    if count > tolerance(n_correct):
+        return Check(name, "warn", warn.format(eps=f"{at:g}", count=count))
+    return Check(name, "pass", passed)
+
+
 def check_single_step(misses: Sequence[int], eps: Sequence[float], n_correct: int) -> Check:
     """``misses[e]``: inputs FGSM fooled that every iterative white-box attack left robust."""
-    name = "iterative attacks beat single-step FGSM"
-    count, at = _worst(misses, eps) if misses else (0, 0.0)
-    if count > tolerance(n_correct):
-        return Check(
-            name,
-            "warn",
-            f"at eps={at:g} FGSM fooled {count} inputs the iterative attacks missed: "
-            "their gradients mislead them (masking) or their budget is too small",
-        )
-    return Check(name, "pass", "the iterative attacks found every input FGSM fooled (within tolerance)")
+    return _weaker_beat_stronger(
+        "iterative attacks beat single-step FGSM",
+        misses,
+        eps,
+        n_correct,
+        warn="at eps={eps} FGSM fooled {count} inputs the iterative attacks missed: "
+        "their gradients mislead them (masking) or their budget is too small",
+        passed="the iterative attacks found every input FGSM fooled (within tolerance)",
+    )
 
 
 def check_monotone(curves: Mapping[str, Sequence[float]], eps: Sequence[float], n: int) -> Check:
@@ -87,30 +99,28 @@ def check_unbounded(successes: int, total: int, attack: str) -> Check:
 
 def check_black_box(extra: Sequence[int], eps: Sequence[float], n_correct: int, attack: str) -> Check:
     """``extra[e]``: inputs the black-box attack fooled after every white-box attack failed."""
-    name = "white-box attacks beat black-box"
-    count, at = _worst(extra, eps) if extra else (0, 0.0)
-    if count > tolerance(n_correct):
-        return Check(
-            name,
-            "warn",
-            f"at eps={at:g} {attack}, using only scores, fooled {count} inputs the "
-            "gradient attacks missed: the gradients are uninformative (masking)",
-        )
-    return Check(name, "pass", f"{attack} found (almost) nothing the white-box attacks missed")
+    return _weaker_beat_stronger(
+        "white-box attacks beat black-box",
+        extra,
+        eps,
+        n_correct,
+        warn=f"at eps={{eps}} {attack}, using only scores, fooled {{count}} inputs the "
+        "gradient attacks missed: the gradients are uninformative (masking)",
+        passed=f"{attack} found (almost) nothing the white-box attacks missed",
+    )
 
 
 def check_noise(extra: Sequence[int], eps: Sequence[float], n_correct: int) -> Check:
     """``extra[e]``: inputs random noise fooled that every white-box attack left robust."""
-    name = "white-box attacks beat random noise"
-    count, at = _worst(extra, eps) if extra else (0, 0.0)
-    if count > tolerance(n_correct):
-        return Check(
-            name,
-            "warn",
-            f"at eps={at:g} random noise fooled {count} inputs the white-box attacks "
-            "missed: the attacks are not working on this model",
-        )
-    return Check(name, "pass", "random noise of the same size found nothing the white-box attacks missed")
+    return _weaker_beat_stronger(
+        "white-box attacks beat random noise",
+        extra,
+        eps,
+        n_correct,
+        warn="at eps={eps} random noise fooled {count} inputs the white-box attacks "
+        "missed: the attacks are not working on this model",
+        passed="random noise of the same size found nothing the white-box attacks missed",
+    )
 
 
 def check_gradients(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 512) -> Check:
