@@ -86,6 +86,24 @@ class ThreatModel:
                 delta = _keep_largest(delta, int(self.eps))
         return self.clip(x + delta)
 
+    def ball(self, x: Tensor) -> dict[str, Tensor]:
+        """Per-row tensors that pin down the feasible set around ``x`` (N, ...), for :meth:`project_ball`.
+
+        For a finite Linf ball they are the per-element limits ``low``/``high`` of the ball intersected
+        with the bounds, computed once, so that projecting in an attack's inner loop is one clamp; for
+        the other norms it is ``x0``, the centre.
+        """
+        if self.norm == "inf" and not math.isinf(self.eps):
+            lo, hi = self.bounds
+            return {"low": (x - self.eps).clamp_min(lo), "high": (x + self.eps).clamp_max(hi)}
+        return {"x0": x}
+
+    def project_ball(self, x_adv: Tensor, ball: dict[str, Tensor]) -> Tensor:
+        """:meth:`project` onto the set described by ``ball`` (from :meth:`ball`, possibly row-subset)."""
+        if "low" in ball:
+            return torch.clamp(x_adv, ball["low"], ball["high"])
+        return self.project(x_adv, ball["x0"])
+
     def steepest(self, grad: Tensor) -> Tensor:
         """Unit-norm steepest-ascent direction for a linear approximation: sign for Linf, normalised for L2."""
         if self.norm == "inf":

@@ -106,7 +106,13 @@ def _apgd_run(
     """One APGD run from ``start``; ``verdict_target``: success means reaching ``target`` (else misclassification)."""
     threat, n = run.threat, start.shape[0]
     low = torch.full((n,), -torch.inf, device=start.device, dtype=start.dtype)
-    state = {"x0": run.x, "y": run.y, "eta": torch.full_like(low, 2 * threat.eps), "x_prev": start, "x_max": start}
+    state = {
+        **threat.ball(run.x),
+        "y": run.y,
+        "eta": torch.full_like(low, 2 * threat.eps),
+        "x_prev": start,
+        "x_max": start,
+    }
     state |= {"grad_max": torch.zeros_like(start), "f_max": low, "f_prev": low, "f_max_ckpt": low}
     state |= {"rises": torch.zeros_like(low), "reduced": torch.zeros_like(low, dtype=torch.bool)}
     state |= {"found": torch.zeros_like(low, dtype=torch.bool), "x_found": start}
@@ -138,9 +144,9 @@ def _apgd_run(
         if k == 0 or k in marks:
             s["rises"], s["f_max_ckpt"], last = torch.zeros_like(s["rises"]), s["f_max"], k
         if k < steps - 1:
-            x, x0, a = s["x"], s["x0"], 1.0 if k == 0 else MOMENTUM
-            z = threat.project(x + _view(s["eta"], x) * threat.steepest(s["grad"]), x0)
-            s["x_prev"], s["x"] = x, threat.project(x + a * (z - x) + (1 - a) * (x - s["x_prev"]), x0)
+            x, a = s["x"], 1.0 if k == 0 else MOMENTUM
+            z = threat.project_ball(x + _view(s["eta"], x) * threat.steepest(s["grad"]), s)
+            s["x_prev"], s["x"] = x, threat.project_ball(x + a * (z - x) + (1 - a) * (x - s["x_prev"]), s)
     s = active.state
     return active.finish(torch.where(_view(s["found"], s["x"]), s["x_found"], s["x_max"]))
 

@@ -78,28 +78,29 @@ def iterate(
     ``m <- decay * m + g / ||g||_1`` (MI-FGSM). ``rows`` restricts the attack to some rows (the
     others keep ``start``). With ``early_stop`` a row leaves once its current point is adversarial.
     """
-    state = {"x0": run.x, "y": run.y}
+    threat = run.threat
+    state = {**threat.ball(run.x), "y": run.y}
     if run.target is not None:
         state["target"] = run.target
     if decay is not None:
         state["momentum"] = torch.zeros_like(start)
     active = ActiveSet(start, state, rows)
-    threat = run.threat
     for _ in range(steps):
         s = active.state
         target = s.get("target")
         grad, logits = ascent_gradient(
             run.model, s["x"], s["y"] if target is None else target, targeted=target is not None
         )
-        s["grad"] = grad
-        if early_stop and not active.drop(is_success(logits, s["y"], target)):
-            break
-        s = active.state
-        g = s["grad"]
+        if early_stop:
+            s["grad"] = grad
+            if not active.drop(is_success(logits, s["y"], target)):
+                break
+            s = active.state
+            grad = s.pop("grad")
         if decay is not None:
-            l1 = flat_norm(g, "1") + 1e-12
-            g = s["momentum"] = decay * s["momentum"] + g / _view(l1, g)
-        s["x"] = threat.project(s["x"] + step_size * threat.steepest(g), s["x0"])
+            l1 = flat_norm(grad, "1") + 1e-12
+            grad = s["momentum"] = decay * s["momentum"] + grad / _view(l1, grad)
+        s["x"] = threat.project_ball(torch.add(s["x"], threat.steepest(grad), alpha=step_size), s)
     return active.finish()
 
 
