@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from feint.attacks import ATTACKS, fgsm, ifgsm, least_likely_targets, mifgsm, next_class_targets, rand_fgsm, run_attack
 from feint.attacks.apgd import dlr_loss, targeted_dlr_loss
 from feint.errors import InputError
-from feint.threat import flat_norm
+from feint.threat import ThreatModel, flat_norm
 
 FAST = {
     "ifgsm": {},
@@ -231,3 +231,21 @@ def test_bim_default_schedule_follows_kurakin(lenet_digits, batch):
     result = run_attack("bim", lenet_digits, x, y, eps=eps, early_stop=False)
     e = eps * 255
     assert result.queries == x.shape[0] * math.ceil(min(e + 4, 1.25 * e))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    eps=st.floats(0.0, 0.5),
+    norm=st.sampled_from(["inf", "2"]),
+    seed=st.integers(0, 10_000),
+)
+def test_projecting_onto_a_precomputed_ball_equals_projecting(eps, norm, seed):
+    gen = torch.Generator().manual_seed(seed)
+    x0 = torch.rand(4, 1, 5, 5, generator=gen)
+    moved = x0 + (torch.rand(4, 1, 5, 5, generator=gen) * 2 - 1) * 0.6
+    threat = ThreatModel(norm, eps, (0.0, 1.0))
+    ball = threat.ball(x0)
+    assert torch.allclose(threat.project_ball(moved, ball), threat.project(moved, x0), atol=1e-6)
+    rows = torch.tensor([3, 1])
+    subset = {k: v[rows] for k, v in ball.items()}
+    assert torch.allclose(threat.project_ball(moved[rows], subset), threat.project(moved[rows], x0[rows]), atol=1e-6)
