@@ -91,7 +91,7 @@ def audit(
 
     ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
-    after every finished unit.
+    after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
     """
     t0 = time.perf_counter()
     norm = parse_norm(norm)
@@ -158,7 +158,7 @@ def _run_units(
 ) -> None:
     keys = unit_keys(setup)
     done = set(state.done)
-    with tqdm(total=len(keys), initial=len(done), desc="audit", disable=not progress, leave=False) as bar:
+    with tqdm(total=len(keys), initial=len(done), desc="audit", disable=None if progress else True, leave=False) as bar:
         for key, plan_idx, e in keys:
             if key in done:
                 continue

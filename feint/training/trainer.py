@@ -101,6 +101,7 @@ def train(
     With ``out``, a checkpoint is written after each epoch and the final model is saved there
     (``config.json`` + ``weights.safetensors``); ``resume=True`` continues from the last checkpoint.
     Returns the trained model (eval mode), the per-epoch history and the clean test accuracy.
+    ``progress`` shows a progress bar per epoch when stderr is a terminal (none in logs).
     """
     try:
         cfg = TrainConfig(**{**(config.to_dict() if config else {}), **settings})
@@ -136,7 +137,7 @@ def train(
         model.train()
         total, seen = 0.0, 0
         batches = range(0, len(order), cfg.batch_size)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=None if progress else True, leave=False)
         for b, i in enumerate(bar):
             idx = order[i : i + cfg.batch_size].to(dev)
             xb, yb = x[idx], y[idx]
