@@ -8,13 +8,16 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 from helpers import ScaledLogits
 from torch import nn
 
 import feint
+from feint.attacks.fmn import fmn
 from feint.data import Dataset
 from feint.errors import InputError
+from feint.evaluate.presets import get_preset
 from feint.evaluate.schema import validate
 
 EPS = (0.0, 0.1, 0.2, 0.3)
@@ -64,6 +67,19 @@ def test_worst_case_is_below_every_attack_and_the_noise(standard) -> None:
     assert all(b <= a for a, b in itertools.pairwise(worst))
     assert worst[-1] < 0.1 < report.clean_accuracy - 0.5  # a plain LeNet is not robust at eps=0.3
     assert sum(d["worst_case"]["attack_breaking"].values()) == round((worst[0] - worst[-1]) * 64)
+
+
+def test_minimum_norm_accuracy_is_its_own_at_every_eps(standard, lenet_digits, data) -> None:
+    """FMN answers every eps from one run, so its column is its own accuracy, not cut short by the
+    inputs another attack broke first at a smaller eps."""
+    report, _ = standard
+    steps = next(p for p in get_preset("standard").attacks if p.name == "fmn").params["steps"]
+    result = fmn(lenet_digits, data.x, data.y, norm="inf", steps=steps)
+    with torch.no_grad():
+        correct = lenet_digits(data.x).argmax(1) == data.y
+    expected = [float((correct & ~(result.success & (result.distance <= e + 1e-6))).float().mean()) for e in EPS]
+    got = report.to_dict()["attacks"]["fmn"]["accuracy"]
+    assert got == pytest.approx(expected, abs=1.5 / 64)
 
 
 def test_unscaled_model_gets_no_warning_and_scaled_one_does(standard, lenet_digits, data) -> None:

@@ -4,8 +4,10 @@ The per-attack ``accuracy`` of a sequential attack is AutoAttack's running figur
 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free
 attacks"): the accuracy left after it and the attacks before it in the sequence (an input they
 broke at a smaller eps counts as broken; one broken at a smaller eps only by a later attack
-counts as robust, since they never ran on it again). A standalone attack's (FGSM's) is its
-accuracy on its own, on every input. The worst case is the per-input minimum over all of them,
+counts as robust, since they never ran on it again). A minimum-norm attack answers every eps for
+every input from its one run, so whatever it breaks at an eps counts there, even inputs a later
+attack broke first at a smaller eps. A standalone attack's (FGSM's) is its accuracy on its own,
+on every input. The worst case is the per-input minimum over all of them,
 so it never exceeds any attack's accuracy.
 Shapes: x (N, C, H, W), y (N,), state tensors (E, N, ...).
 """
@@ -27,7 +29,7 @@ from feint.evaluate.metrics import (
     perturbation_stats,
 )
 from feint.evaluate.presets import NOISE
-from feint.evaluate.runner import AuditSetup
+from feint.evaluate.runner import AuditSetup, within_eps
 from feint.evaluate.state import AuditState
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -48,7 +50,22 @@ def attack_accuracy(setup: AuditSetup, state: AuditState, plan_idx: int) -> list
         return [float(state.records[f"{plan.name}@{e}"]["accuracy"]) for e in range(len(setup.eps))]
     prefix = [i for i, p in enumerate(setup.plans[: plan_idx + 1]) if not p.standalone]
     by_prefix = torch.isin(state.broken_by, torch.tensor(prefix, device=state.broken_by.device))
-    return [_mean(setup.clean_correct & ~by_prefix[e]) for e in range(len(setup.eps))]
+    accuracy = []
+    for e in range(len(setup.eps)):
+        broken = by_prefix[e]
+        for i in prefix:
+            if setup.plans[i].minimum_norm:
+                broken = broken | min_norm_broken(setup, state, setup.plans[i].name, e)
+        accuracy.append(_mean(setup.clean_correct & ~broken))
+    return accuracy
+
+
+def min_norm_broken(setup: AuditSetup, state: AuditState, name: str, e: int) -> Tensor:
+    """(N,) inputs the minimum-norm attack ``name`` breaks at eps index ``e``: its re-checked verdict
+    where it ran there, its perturbation size elsewhere."""
+    pool, success = unit_masks(state, name, e)
+    within = within_eps(state.tensors[f"minnorm/{name}/distance"], setup.eps[e])
+    return torch.where(pool, success, within & setup.clean_correct)
 
 
 def worst_case_robust(setup: AuditSetup, state: AuditState) -> Tensor:

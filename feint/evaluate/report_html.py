@@ -171,7 +171,7 @@ def _provenance(report: dict[str, Any]) -> str:
 def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tuple[str, str, str, str]]:
     """(anchor, title, intro, body) of every section after the verdict, in reading order."""
     return [
-        ("accuracy", "Accuracy against eps", "Accuracy under each attack; the worst case counts an input as broken if any attack broke it.", rs.accuracy_section(report)),
+        ("accuracy", "Accuracy against eps", "Accuracy under each attack, in the order they run. FGSM and the first attack show their own accuracy, as does a minimum-norm attack; every later attack shows what is left after it and the attacks before it (AutoAttack's convention). The worst case counts an input as broken if any attack broke it.", rs.accuracy_section(report)),
         ("goodfellow", "Error rate and confidence", "Goodfellow et al. (2015): error rate on adversarial inputs and how sure the model is of its mistakes.", rs.goodfellow_section(report)),
         ("per-class", "Robust accuracy per class", "Worst-case accuracy within each true class.", rs.per_class_section(report)),
         ("perturbations", "Perturbation sizes", "Size of the successful worst-case perturbations; L0 counts changed input features.", rs.perturbations_section(report)),

@@ -121,6 +121,11 @@ def robust_now(setup: AuditSetup, state: AuditState, e: int) -> Tensor:
     return setup.clean_correct & (state.broken_by[e] < 0)
 
 
+def within_eps(distance: Tensor, eps: float) -> Tensor:
+    """(N,) sizes from a minimum-norm attack that count as inside the eps-ball (float32 round-off allowed)."""
+    return distance <= eps * (1 + 1e-6) + 1e-7
+
+
 def run_min_norm(setup: AuditSetup, state: AuditState, key: str, plan_idx: int) -> None:
     """Run the minimum-norm attack once on every clean-correct input; keep its points and sizes."""
     t0 = time.perf_counter()
@@ -151,7 +156,7 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     pool = torch.ones_like(robust) if plan.standalone else robust
     ran = pool.clone()
     if plan.minimum_norm:
-        ran &= state.tensors[f"minnorm/{plan.name}/distance"] <= eps * (1 + 1e-6) + 1e-7
+        ran &= within_eps(state.tensors[f"minnorm/{plan.name}/distance"], eps)
     rows = ran.nonzero().squeeze(1)
     success = torch.zeros(n, dtype=torch.bool, device=setup.x.device)
     x_adv, adv_logits, queries = setup.x.clone(), None, 0
