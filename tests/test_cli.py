@@ -53,6 +53,18 @@ def test_resume_continues_an_interrupted_training(tmp_path):
     import json
 
     assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2, 3]
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 2 and "already holds a training run" in again.output
+
+
+def test_interrupt_names_how_to_resume(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("feint.cli.train.train", interrupted)
+    result = CliRunner().invoke(main, ["train", "--arch", "mlp", "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 130
+    assert "add --resume to the same command" in result.output
 
 
 @pytest.mark.parametrize(

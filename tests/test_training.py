@@ -91,3 +91,15 @@ def test_bad_settings_are_refused(bad):
 def test_unknown_setting_is_refused(digits_train):
     with pytest.raises(InputError, match="unknown training setting"):
         train("mlp", digits_train.head(10), epochz=3, progress=False)
+
+
+def test_training_into_a_used_folder_is_refused_unless_asked(digits_train, tmp_path):
+    small = digits_train.head(128)
+    first = train("mlp", small, epochs=1, out=tmp_path / "run", progress=False)
+    weights = (tmp_path / "run" / "weights.safetensors").read_bytes()
+    with pytest.raises(InputError, match=r"already holds a training run.*--resume.*--overwrite"):
+        train("mlp", small, epochs=1, seed=5, out=tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "weights.safetensors").read_bytes() == weights
+    again = train("mlp", small, epochs=1, seed=5, out=tmp_path / "run", overwrite=True, progress=False)
+    assert [h["epoch"] for h in again.history] == [1]
+    assert not torch.equal(next(first.model.parameters()), next(again.model.parameters()))

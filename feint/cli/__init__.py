@@ -10,6 +10,12 @@ import click
 from feint import __version__
 from feint.errors import FeintError
 
+RESUME_HINTS = {
+    "train": "add --resume to the same command to continue from the last finished epoch",
+    "audit": "run the same command again to continue; the finished attacks are kept in --out",
+    "demo": "run the same command again to continue where it stopped",
+}
+
 
 class FeintGroup(click.Group):
     """A click group that turns :class:`FeintError` into one line on stderr and exit code 2."""
@@ -21,7 +27,8 @@ class FeintGroup(click.Group):
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            click.echo("interrupted; run the same command again (with --resume where offered) to continue", err=True)
+            hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "")
+            click.echo(f"interrupted{'; ' + hint if hint else ''}", err=True)
             sys.exit(130)
 
 

@@ -39,6 +39,7 @@ def _demo_model(folder: Path, *, retrain: bool, device: str, quiet: bool) -> nn.
         load("digits", "test"),
         out=folder,
         resume=not retrain,
+        overwrite=retrain,
         device=device,
         progress=not quiet,
         **DEMO_SETTINGS,

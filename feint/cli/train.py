@@ -22,6 +22,7 @@ from feint.training import train
 @click.option("--adv-param", "adv_params", multiple=True, help="attack option key=value, repeatable")
 @click.option("--out", required=True, help="run directory (config.json, weights.safetensors, checkpoints)")
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --out")
+@click.option("--overwrite", is_flag=True, help="train afresh over a run already in --out")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @device_option
 def train_command(
@@ -39,6 +40,7 @@ def train_command(
     adv_params: tuple[str, ...],
     out: str,
     resume: bool,
+    overwrite: bool,
     quiet: bool,
     device: str,
 ) -> None:
@@ -51,6 +53,7 @@ def train_command(
         test_data,
         out=out,
         resume=resume,
+        overwrite=overwrite,
         device=resolve_device(device),
         progress=not quiet,
         epochs=epochs,

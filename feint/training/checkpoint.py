@@ -63,6 +63,11 @@ def save_checkpoint(
     return target
 
 
+def holds_run(folder: Path) -> bool:
+    """Whether ``folder`` already holds a training run: a checkpoint or a saved model."""
+    return (folder / "checkpoints" / LATEST).is_file() or (folder / "config.json").is_file()
+
+
 def load_checkpoint(
     folder: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
 ) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from feint.errors import InputError
 from feint.io import write_json
 from feint.models.io import save_model
 from feint.models.registry import create_model
-from feint.training.checkpoint import load_checkpoint, save_checkpoint
+from feint.training.checkpoint import holds_run, load_checkpoint, save_checkpoint
 from feint.training.config import TrainConfig
 from feint.validation import check_images, check_labels
 
@@ -91,6 +91,7 @@ def train(
     arch_kwargs: dict[str, Any] | None = None,
     out: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
     **settings: Any,
@@ -99,7 +100,9 @@ def train(
 
     ``settings`` override fields of :class:`TrainConfig` (``epochs=5, adv="fgsm", adv_eps=0.1``).
     With ``out``, a checkpoint is written after each epoch and the final model is saved there
-    (``config.json`` + ``weights.safetensors``); ``resume=True`` continues from the last checkpoint.
+    (``config.json`` + ``weights.safetensors``); ``resume=True`` continues from the last checkpoint,
+    ``overwrite=True`` trains afresh over a run already there (otherwise that is refused: nothing is
+    replaced unasked).
     Returns the trained model (eval mode), the per-epoch history and the clean test accuracy.
     ``progress`` shows a progress bar per epoch when stderr is a terminal (none in logs).
     """
@@ -121,6 +124,11 @@ def train(
     folder = Path(out) if out else None
     history: list[dict[str, float]] = []
     start = 0
+    if folder is not None and not (resume or overwrite) and holds_run(folder):
+        raise InputError(
+            f"{folder} already holds a training run; pass --resume (resume=True) to continue it, "
+            "--overwrite (overwrite=True) to train it again from scratch, or choose another --out"
+        )
     if folder is not None and resume:
         state = load_checkpoint(folder, model=model, optimizer=optimizer, device=dev)
         if state is not None:
