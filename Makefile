@@ -31,6 +31,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy feint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/attack_speed.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -30,7 +31,7 @@ def _targets(mode: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor
     return targets.next_class_targets(y, num_classes)
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
     with open(path, "wb") as handle:
         np.savez_compressed(handle, **arrays)
 
@@ -97,6 +98,7 @@ def attack_command(
     if targeted is not None:
         options.update(targeted=True, target=_targets(targeted, model, x, y, seed))
     budgets = parse_floats(eps, "--eps")
+    runs: list[tuple[float | None, AttackResult]]
     if budgets is None:
         runs = [(None, run_attack(attack_name, model, x, y, **options))]
     else:

@@ -7,6 +7,7 @@ Trains (or reuses) a small CNN on scikit-learn's digits, audits its robustness a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from torch import nn
@@ -18,7 +19,7 @@ from feint.models import load_config, load_model
 from feint.training import train
 
 DEMO_ARCH = "lenet"
-DEMO_SETTINGS = {"epochs": 15, "lr": 2e-3, "seed": 0}
+DEMO_SETTINGS: dict[str, Any] = {"epochs": 15, "lr": 2e-3, "seed": 0}
 
 
 def _demo_model(folder: Path, *, retrain: bool, device: str, quiet: bool) -> nn.Module:
