@@ -98,8 +98,16 @@ def check_logits(out: object, *, n: int) -> Tensor:
     return out
 
 
-def model_logits(model: nn.Module, x: Tensor) -> Tensor:
-    """Run ``model`` on a small slice of ``x`` without gradients and check that it returns logits."""
-    with torch.no_grad():
-        out = model(x[:8])
-    return check_logits(out, n=min(8, x.shape[0]))
+def model_logits(model: nn.Module, x: Tensor, *, rows: int = 8) -> Tensor:
+    """Run ``model`` on the first ``rows`` inputs of ``x`` without gradients: check that it accepts
+    their shape and returns logits, and return them."""
+    try:
+        with torch.no_grad():
+            out = model(x[:rows])
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelError(
+            f"the model fails on inputs of shape {tuple(x.shape)} ({first}); "
+            "check the channel count and image size the model expects"
+        ) from exc
+    return check_logits(out, n=min(rows, x.shape[0]))

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+import feint
 from feint.attacks import fgsm
 from feint.errors import FeintError, InputError, ModelError
 from feint.threat import ThreatModel
@@ -49,6 +50,13 @@ def test_wrong_channel_count_names_the_model_error(lenet_digits, batch):
     x, y = batch
     with pytest.raises(ModelError, match=r"shape \(8, 3, 8, 8\)"):
         fgsm(lenet_digits, x.repeat(1, 3, 1, 1), y, eps=0.1)
+
+
+def test_an_audit_on_inputs_of_the_wrong_size_names_the_model_error(lenet_digits, batch):
+    x, y = batch
+    bigger = torch.nn.functional.interpolate(x, size=(28, 28))
+    with pytest.raises(ModelError, match=r"shape \(8, 1, 28, 28\).*image size"):
+        feint.audit(lenet_digits, bigger, y, eps=[0.0, 0.1], preset="quick", progress=False)
 
 
 def test_a_model_returning_probabilities_is_detected(lenet_digits, batch):

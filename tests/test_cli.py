@@ -118,3 +118,12 @@ def test_attack_sweeps_several_eps_and_minimum_norm_attacks(run_dir):
     rows = [line.split() for line in result.output.splitlines() if line.strip()[:1].isdigit()]
     accuracies = [float(r[1]) for r in rows]
     assert len(accuracies) == 3 and accuracies[0] >= accuracies[1] >= accuracies[2]
+
+
+def test_a_run_is_refused_data_of_another_shape(run_dir, tmp_path):
+    x = np.random.default_rng(0).random((6, 1, 12, 12), dtype=np.float32)
+    np.savez(tmp_path / "other.npz", x=x, y=np.arange(6))
+    for command in (["attack", "--attack", "fgsm", "--eps", "0.1"], ["audit", "--out", str(tmp_path / "a")]):
+        result = CliRunner().invoke(main, [*command, "--model", str(run_dir), "--data", str(tmp_path / "other.npz")])
+        assert result.exit_code == 2, result.output
+        assert "trained on digits inputs of shape (1, 8, 8)" in result.output and "(1, 12, 12)" in result.output

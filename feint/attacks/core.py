@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from feint.attacks.result import AttackResult, finalize
-from feint.errors import InputError, ModelError
+from feint.errors import InputError
 from feint.threat import ThreatModel
-from feint.validation import check_images, check_labels, check_logits
+from feint.validation import check_images, check_labels, model_logits
 
 
 class QueryCounter(nn.Module):
@@ -80,26 +80,12 @@ def attack_run(
     check_images(x, bounds=threat.bounds)
     check_labels(y, n=x.shape[0])
     with eval_mode(model):
-        probe = probe_logits(model, x)
+        probe = model_logits(model, x, rows=2)
         num_classes = probe.shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         if target is not None:
             check_labels(target, n=x.shape[0], num_classes=num_classes, name="target")
         yield AttackRun(QueryCounter(model), model, x.detach(), y, threat, target)
-
-
-def probe_logits(model: nn.Module, x: Tensor) -> Tensor:
-    """Run the model on two inputs to check it accepts their shape and returns logits."""
-    try:
-        with torch.no_grad():
-            out = model(x[:2])
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ModelError(
-            f"the model fails on inputs of shape {tuple(x.shape)} ({first}); "
-            "check the channel count and image size the model expects"
-        ) from exc
-    return check_logits(out, n=min(2, x.shape[0]))
 
 
 def resolve_target(y: Tensor, target: Tensor | None, targeted: bool) -> Tensor | None:

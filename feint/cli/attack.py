@@ -12,7 +12,15 @@ import torch
 from feint.attacks.registry import get_attack, run_attack
 from feint.attacks.result import AttackResult, predict_logits
 from feint.attacks.sweep import sweep
-from feint.cli.common import data_options, device_option, load_data, parse_floats, parse_params, resolve_device
+from feint.cli.common import (
+    check_model_fits_data,
+    data_options,
+    device_option,
+    load_data,
+    parse_floats,
+    parse_params,
+    resolve_device,
+)
 from feint.errors import InputError
 from feint.io import write_with
 from feint.models import resolve_model
@@ -89,8 +97,9 @@ def attack_command(
         raise InputError(f"--out {out!r} must end in .npz")
     spec = get_attack(attack_name)
     dev = resolve_device(device)
-    model, _ = resolve_model(model_spec, weights=weights, device=str(dev))
+    model, config = resolve_model(model_spec, weights=weights, device=str(dev))
     dataset = load_data(data, split, data_path, n, seed)
+    check_model_fits_data(config, dataset, model_spec)
     x, y = dataset.x.to(dev), dataset.y.to(dev)
     options = parse_params(params)
     if "seed" in spec.parameters():

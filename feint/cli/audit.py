@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from feint.cli.common import data_options, device_option, load_data, parse_floats, resolve_device
+from feint.cli.common import check_model_fits_data, data_options, device_option, load_data, parse_floats, resolve_device
 from feint.evaluate.presets import PRESETS
 from feint.models import resolve_model
 
@@ -48,6 +48,7 @@ def audit_command(
     dev = resolve_device(device)
     model, config = resolve_model(model_spec, weights=weights, device=str(dev))
     dataset = load_data(data, split, data_path, n, seed)
+    check_model_fits_data(config, dataset, model_spec)
     report = audit(
         model,
         dataset.x.to(dev),

@@ -57,6 +57,24 @@ def load_data(name: str, split: str, path: str | None, n: int | None = None, see
     return data.sample(n, seed=seed)
 
 
+def check_model_fits_data(config: dict[str, Any] | None, data: Dataset, model_spec: str) -> None:
+    """A feint run records the data it was trained on: refuse data of another input shape or class count."""
+    trained = (config or {}).get("data") or {}
+    shape, classes = trained.get("input_shape"), trained.get("class_names")
+    have = data.info
+    if shape is not None and tuple(shape) != tuple(have.input_shape):
+        raise InputError(
+            f"the model in {model_spec} was trained on {trained.get('name')} inputs of shape {tuple(shape)}, "
+            f"but {have.name} has inputs of shape {tuple(have.input_shape)}; pass --data {trained.get('name')} "
+            "or data of that shape"
+        )
+    if classes is not None and len(classes) != have.num_classes:
+        raise InputError(
+            f"the model in {model_spec} predicts {len(classes)} classes but {have.name} has {have.num_classes}; "
+            "pass data with the classes it was trained on"
+        )
+
+
 def data_options(*, split: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--data``, ``--data-path`` and (unless ``split=False``) ``--split``."""
 
