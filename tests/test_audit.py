@@ -154,3 +154,9 @@ def test_cli_audit_on_a_saved_model(lenet_digits, data, tmp_path: Path) -> None:
     assert again.exit_code == 0 and "resumed" in again.output
     bad = CliRunner().invoke(main, [*args, "--preset", "quick", "--eps", "0,x", "--out", str(out)])
     assert bad.exit_code == 2 and "--eps" in bad.output
+
+
+def test_a_log_gets_one_line_per_eps(lenet_digits, data, capsys) -> None:
+    feint.audit(lenet_digits, data.x[:16], data.y[:16], eps=EPS, preset="quick", progress=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(",")[0] for line in lines] == [f"audit: eps {e:g} done" for e in EPS]

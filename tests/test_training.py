@@ -103,3 +103,12 @@ def test_training_into_a_used_folder_is_refused_unless_asked(digits_train, tmp_p
     again = train("mlp", small, epochs=1, seed=5, out=tmp_path / "run", overwrite=True, progress=False)
     assert [h["epoch"] for h in again.history] == [1]
     assert not torch.equal(next(first.model.parameters()), next(again.model.parameters()))
+
+
+def test_a_log_gets_one_line_per_epoch_instead_of_bars(digits_train, digits_test, capsys):
+    train("mlp", digits_train.head(128), digits_test.head(32), epochs=2, progress=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("loss" in line and "test accuracy" in line for line in lines)
+    train("mlp", digits_train.head(128), epochs=1, progress=False)
+    assert capsys.readouterr().err == ""

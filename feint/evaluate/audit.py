@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from feint.attacks.core import eval_mode
 from feint.attacks.result import predict_logits
@@ -27,8 +26,9 @@ from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
 from feint.evaluate.presets import NOISE, AttackPlan, get_preset
 from feint.evaluate.report import adversarial_logits
-from feint.evaluate.runner import AuditSetup, run_min_norm, run_unit, unit_keys
+from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
 from feint.evaluate.state import AuditState, fingerprint
+from feint.progress import bar, milestone
 from feint.threat import parse_norm
 from feint.validation import (
     check_choice,
@@ -158,17 +158,21 @@ def _run_units(
 ) -> None:
     keys = unit_keys(setup)
     done = set(state.done)
-    with tqdm(total=len(keys), initial=len(done), desc="audit", disable=None if progress else True, leave=False) as bar:
+    last_at_eps = {e: key for key, _, e in keys if e is not None}
+    with bar(progress, total=len(keys), initial=len(done), desc="audit") as shown:
         for key, plan_idx, e in keys:
             if key in done:
                 continue
-            bar.set_postfix_str(key if e is None else f"{setup.plans[plan_idx].name} eps={setup.eps[e]:g}")
+            shown.set_postfix_str(key if e is None else f"{setup.plans[plan_idx].name} eps={setup.eps[e]:g}")
             if e is None:
                 run_min_norm(setup, state, key, plan_idx)
             else:
                 run_unit(setup, state, key, plan_idx, e)
             if out is not None:
                 state.save(out)
-            bar.update(1)
+            shown.update(1)
+            if e is not None and last_at_eps[e] == key:
+                robust = float(robust_now(setup, state, e).float().mean())
+                milestone(progress, f"audit: eps {setup.eps[e]:g} done, worst-case accuracy {robust:.4f}")
             if callback is not None:
                 callback(key, len(state.done), len(keys))

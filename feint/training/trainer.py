@@ -16,7 +16,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from feint.attacks.registry import get_attack
 from feint.attacks.result import predict_logits
@@ -25,6 +24,7 @@ from feint.errors import InputError
 from feint.io import write_json
 from feint.models.io import save_model
 from feint.models.registry import create_model
+from feint.progress import bar, milestone
 from feint.training.checkpoint import holds_run, load_checkpoint, save_checkpoint
 from feint.training.config import TrainConfig
 from feint.validation import check_images, check_labels
@@ -145,8 +145,8 @@ def train(
         model.train()
         total, seen = 0.0, 0
         batches = range(0, len(order), cfg.batch_size)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=None if progress else True, leave=False)
-        for b, i in enumerate(bar):
+        shown = bar(progress, iterable=batches, desc=f"epoch {epoch + 1}/{cfg.epochs}")
+        for b, i in enumerate(shown):
             idx = order[i : i + cfg.batch_size].to(dev)
             xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
@@ -156,11 +156,13 @@ def train(
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
             if b % 10 == 0:
-                bar.set_postfix(loss=f"{total / seen:.3f}")
+                shown.set_postfix(loss=f"{total / seen:.3f}")
         record = {"epoch": epoch + 1, "loss": total / seen}
         if test_data is not None:
             record["test_accuracy"] = accuracy(model, test_data, dev)
         history.append(record)
+        tested = f", test accuracy {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
+        milestone(progress, f"epoch {epoch + 1}/{cfg.epochs}: loss {record['loss']:.4f}{tested}")
         if folder is not None:
             save_checkpoint(
                 folder,
