@@ -77,6 +77,9 @@ def test_interrupt_names_how_to_resume(tmp_path, monkeypatch):
         (["attack", "--model", "{run}", "--attack", "nope"], "unknown attack 'nope'"),
         (["attack", "--model", "{run}", "--eps", "-1"], "eps must be a number >= 0"),
         (["attack", "--model", "{run}", "--param", "steps"], "key=value"),
+        (["attack", "--model", "{run}", "--attack", "pgd", "--param", "early_stop=maybe"], "true or false"),
+        (["attack", "--model", "{run}", "--attack", "cw", "--norm", "inf"], "fixed norm"),
+        (["attack", "--model", "{run}", "--attack", "pgd", "--norm", "7"], "unknown norm"),
     ],
 )
 def test_bad_input_prints_one_line_and_exits_2(run_dir, tmp_path, monkeypatch, args, message):
@@ -127,3 +130,11 @@ def test_a_run_is_refused_data_of_another_shape(run_dir, tmp_path):
         result = CliRunner().invoke(main, [*command, "--model", str(run_dir), "--data", str(tmp_path / "other.npz")])
         assert result.exit_code == 2, result.output
         assert "trained on digits inputs of shape (1, 8, 8)" in result.output and "(1, 12, 12)" in result.output
+
+
+def test_attack_takes_the_norm_as_an_option(run_dir):
+    args = ["attack", "--model", str(run_dir), "--attack", "pgd", "--eps", "0.5", "--norm", "2", "--n", "40"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(": ", 1) for line in result.output.splitlines() if ": " in line)
+    assert float(lines["median perturbation (2 norm)"]) <= 0.5 + 1e-5

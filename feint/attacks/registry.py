@@ -74,5 +74,9 @@ def run_attack(name: str, model: Any, x: Any, y: Any, **params: Any) -> Any:
         raise InputError(
             f"attack {name!r} has no parameter {', '.join(unknown)}; its parameters are {', '.join(sorted(allowed))}"
         )
+    signature = inspect.signature(spec.fn).parameters
+    for key, value in params.items():
+        if signature[key].annotation in ("bool", bool) and not isinstance(value, bool):
+            raise InputError(f"{key} must be true or false, got {value!r}")
     kwargs = {**spec.defaults, **params}
     return spec.fn(model, x, y, **kwargs)

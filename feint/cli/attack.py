@@ -67,6 +67,7 @@ def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @data_options()
 @click.option("--attack", "attack_name", default="fgsm", show_default=True, help="attack name (see --list)")
 @click.option("--eps", default=None, help="perturbation size(s) in input units: 0.1 or 0.05,0.1,8/255")
+@click.option("--norm", default=None, help="threat-model norm, e.g. inf or 2 (default: the attack's own; see --list)")
 @click.option("--param", "params", multiple=True, help="attack option key=value, repeatable (e.g. steps=20)")
 @click.option("--targeted", type=click.Choice(TARGET_MODES), default=None, help="attack towards these targets")
 @click.option("--n", default=None, type=int, help="attack a seeded random subset of n inputs")
@@ -81,6 +82,7 @@ def attack_command(
     split: str,
     attack_name: str,
     eps: str | None,
+    norm: str | None,
     params: tuple[str, ...],
     targeted: str | None,
     n: int | None,
@@ -102,6 +104,10 @@ def attack_command(
     check_model_fits_data(config, dataset, model_spec)
     x, y = dataset.x.to(dev), dataset.y.to(dev)
     options = parse_params(params)
+    if norm is not None:
+        if "norm" not in spec.parameters():
+            raise InputError(f"attack {attack_name!r} has a fixed norm ({'/'.join(spec.norms)}); drop --norm")
+        options["norm"] = norm
     if "seed" in spec.parameters():
         options.setdefault("seed", seed)
     if targeted is not None:
