@@ -49,7 +49,12 @@ class Detector:
     kind: ClassVar[str] = ""
     model: nn.Module
 
-    def fit(self, x: Tensor, y: Tensor) -> Detector:
+    def fit(self, x: Tensor, y: Tensor, *, progress: bool = False) -> Detector:
+        """Learn from clean inputs ``x`` (N, C, H, W) and their labels ``y`` (N,); returns ``self``."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What a report says about the fitted detector: kind, settings, threshold and what was learned."""
         raise NotImplementedError
 
     def score(self, x: Tensor) -> Tensor:

@@ -11,7 +11,10 @@ from feint.detectors.kde_bu import DensityUncertaintyDetector
 from feint.detectors.mutation import MutationDetector
 from feint.errors import ModelError
 
-DETECTORS: dict[str, type[Detector]] = {"mutation": MutationDetector, "kde-bu": DensityUncertaintyDetector}
+DETECTORS: dict[str, type[MutationDetector] | type[DensityUncertaintyDetector]] = {
+    "mutation": MutationDetector,
+    "kde-bu": DensityUncertaintyDetector,
+}
 
 
 def load_detector(directory: str | os.PathLike[str], model: nn.Module) -> Detector:

@@ -33,29 +33,35 @@ def fit_reducer(
     dim = features.shape[1]
     if kind != "none" and not 0 < components < dim:
         raise InputError(f"components must lie in [1, {dim - 1}] for {dim} features, got {components}")
-    reducer = build_reducer(kind, dim, components, hidden)
+    reducer: nn.Module = nn.Identity()
     if kind == "pca":
-        from sklearn.decomposition import PCA
-
-        pca = PCA(n_components=components, random_state=seed).fit(features.detach().cpu().double().numpy())
-        basis = torch.as_tensor(pca.components_, dtype=torch.float32)
-        mean = torch.as_tensor(pca.mean_, dtype=torch.float32)
-        with torch.no_grad():
-            reducer.weight.copy_(basis)
-            reducer.bias.copy_(-basis @ mean)
+        reducer = _pca(features, components, seed)
     elif kind == "autoencoder":
-        _train_autoencoder(reducer, features.detach().cpu().float(), hidden=hidden, epochs=epochs, seed=seed)
+        reducer = _autoencoder(features.detach().cpu().float(), components, hidden=hidden, epochs=epochs, seed=seed)
     return reducer.eval().requires_grad_(False)
 
 
-def _train_autoencoder(encoder: nn.Sequential, data: Tensor, *, hidden: int, epochs: int, seed: int) -> None:
+def _pca(features: Tensor, components: int, seed: int) -> nn.Linear:
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=components, random_state=seed).fit(features.detach().cpu().double().numpy())
+    basis = torch.as_tensor(pca.components_, dtype=torch.float32)
+    mean = torch.as_tensor(pca.mean_, dtype=torch.float32)
+    linear = nn.Linear(basis.shape[1], components)
+    with torch.no_grad():
+        linear.weight.copy_(basis)
+        linear.bias.copy_(-basis @ mean)
+    return linear
+
+
+def _autoencoder(data: Tensor, components: int, *, hidden: int, epochs: int, seed: int) -> nn.Module:
+    """Train the autoencoder on ``data`` (N, D) with Adam on the per-feature scaled error; return its encoder."""
     gen = torch.Generator().manual_seed(seed)
+    dim = data.shape[1]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        dim, k = data.shape[1], encoder[-1].out_features
-        for layer in (encoder[0], encoder[2]):
-            layer.reset_parameters()
-        decoder = nn.Sequential(nn.Linear(k, hidden), nn.ReLU(), nn.Linear(hidden, dim))
+        encoder = build_reducer("autoencoder", dim, components, hidden)
+        decoder = nn.Sequential(nn.Linear(components, hidden), nn.ReLU(), nn.Linear(hidden, dim))
     scale = data.std(0).clamp_min(1e-6)
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3)
     for _ in range(epochs):
@@ -65,3 +71,4 @@ def _train_autoencoder(encoder: nn.Sequential, data: Tensor, *, hidden: int, epo
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+    return encoder
