@@ -12,11 +12,12 @@ Shapes: x (N, C, H, W), y (N,).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from feint.attacks.result import AttackResult, predict_logits
 from feint.detectors.adaptive import density_aware_pgd, high_confidence_cw
@@ -89,16 +90,40 @@ def attack_entry(result: AttackResult, seconds: float, detector: Detector, clean
     return entry
 
 
-def _timed(fn: Any) -> tuple[AttackResult, float]:
+def _timed(fn: Callable[[], AttackResult]) -> tuple[AttackResult, float]:
     start = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - start
 
 
+def craft_all(
+    model: nn.Module, x: Tensor, y: Tensor, *, settings: EvalSettings, progress: bool = False
+) -> dict[str, tuple[AttackResult, float]]:
+    """Each attack of ``settings`` on ``(x, y)``, with the seconds it took (for reuse across detectors)."""
+    crafted = {}
+    for i, name in enumerate(bar(progress, iterable=settings.attacks, desc="attacks", unit="attack")):
+        params = dict(settings.params.get(name, {}))
+        start = time.perf_counter()
+        result = craft(name, model, x, y, eps=settings.eps, seed=settings.seed + i, **params)
+        crafted[name] = (result, time.perf_counter() - start)
+        milestone(progress, f"detect eval: {name} fooled {int(result.success.sum())} of {x.shape[0]} inputs")
+    return crafted
+
+
 def evaluate_detector(
-    detector: Detector, x: Tensor, y: Tensor, *, settings: EvalSettings, progress: bool = False
+    detector: Detector,
+    x: Tensor,
+    y: Tensor,
+    *,
+    settings: EvalSettings,
+    crafted: dict[str, tuple[AttackResult, float]] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Measure ``detector`` on clean inputs ``(x, y)`` and the attacks of ``settings``; the report's measured part."""
+    """Measure ``detector`` on clean inputs ``(x, y)`` and the attacks of ``settings``; the report's measured part.
+
+    ``crafted``: attacks already run on the inputs of ``(x, y)`` the model classifies correctly (see
+    :func:`craft_all`), reused instead of crafting them again.
+    """
     model = detector.model
     correct = predict_logits(model, x).argmax(1) == y
     xc, yc = x[correct], y[correct]
@@ -112,11 +137,10 @@ def evaluate_detector(
     }
     if clean["mutants"] is not None:
         report["clean"]["mutants_histogram"] = torch.bincount(clean["mutants"].cpu()).tolist()
-    for i, name in enumerate(bar(progress, iterable=settings.attacks, desc="attacks", unit="attack")):
-        params = dict(settings.params.get(name, {}))
-        result, seconds = _timed(lambda: craft(name, model, xc, yc, eps=settings.eps, seed=settings.seed + i, **params))  # noqa: B023
-        report["attacks"][name] = attack_entry(result, seconds, detector, clean)
-        milestone(progress, f"detect eval: {name} done, ROC-AUC {report['attacks'][name]['roc_auc']}")
+    missing = replace(settings, attacks=tuple(a for a in settings.attacks if a not in (crafted or {})))
+    results = {**(crafted or {}), **craft_all(model, xc, yc, settings=missing, progress=progress)}
+    for name in settings.attacks:
+        report["attacks"][name] = attack_entry(*results[name], detector, clean)
     report["sprt"] = sprt_summary(report) if isinstance(detector, MutationDetector) else None
     report["adaptive"] = (
         adaptive_entries(detector, xc, yc, clean, report["attacks"], settings) if settings.adaptive else []

@@ -16,6 +16,7 @@ from typing import Any
 
 from torch import Tensor
 
+from feint.attacks.result import AttackResult
 from feint.data.dataset import DatasetInfo
 from feint.detectors.base import Detector
 from feint.detectors.evaluation import EvalSettings, evaluate_detector
@@ -62,12 +63,14 @@ def detect_report(
     data_info: DatasetInfo | None = None,
     split: str | None = None,
     model_name: str | None = None,
+    crafted: dict[str, tuple[AttackResult, float]] | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate ``detector`` on clean ``(x, y)`` and attacks; write ``report.json`` + ``report.html`` to ``out``."""
+    """Evaluate ``detector`` on clean ``(x, y)`` and attacks (``crafted``: already run, see
+    :func:`~feint.detectors.evaluation.craft_all`); write ``report.json`` + ``report.html`` to ``out``."""
     settings = settings or EvalSettings()
     started = time.perf_counter()
-    measured = evaluate_detector(detector, x, y, settings=settings, progress=progress)
+    measured = evaluate_detector(detector, x, y, settings=settings, crafted=crafted, progress=progress)
     data = data_info.to_dict() if data_info is not None else {"name": "unknown"}
     report = {
         **stamp(SCHEMA),
