@@ -112,33 +112,37 @@ def test_kept_mutants_keep_ninety_percent_of_the_accuracy(mutation_detector: Mut
     assert float(pool.accuracy.min()) >= 0.9 * pool.info["original_accuracy"]
 
 
-def test_adversarial_inputs_change_label_far_more_often(
-    mutation_detector: MutationDetector, lenet_digits: nn.Module, digits_test: Dataset
-) -> None:
+@pytest.fixture(scope="module")
+def clean_and_pgd(lenet_digits: nn.Module, digits_test: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test inputs the LeNet gets right, and the PGD (eps 0.1) inputs crafted from them that fool it."""
     x, y = digits_test.x, digits_test.y
     correct = predict_logits(lenet_digits, x).argmax(1) == y
-    clean = mutation_detector.score(x[correct])
     result = pgd(lenet_digits, x[correct], y[correct], eps=0.1, seed=0)
-    adversarial = mutation_detector.score(result.x_adv[result.success])
     assert int(result.success.sum()) > 30
+    return x[correct], result.x_adv[result.success]
+
+
+def test_adversarial_inputs_change_label_far_more_often(
+    mutation_detector: MutationDetector, clean_and_pgd: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    clean = mutation_detector.score(clean_and_pgd[0])
+    adversarial = mutation_detector.score(clean_and_pgd[1])
     assert float(adversarial.mean()) > 5 * float(clean.mean())
     truth = [0] * len(clean) + [1] * len(adversarial)
     assert roc_auc_score(truth, torch.cat([clean, adversarial]).numpy()) > 0.95
 
 
 def test_sprt_flags_adversarial_inputs_with_few_mutants(
-    mutation_detector: MutationDetector, lenet_digits: nn.Module, digits_test: Dataset
+    mutation_detector: MutationDetector, clean_and_pgd: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
-    x, y = digits_test.x, digits_test.y
-    correct = predict_logits(lenet_digits, x).argmax(1) == y
-    clean = mutation_detector.decide(x[correct])
-    result = pgd(lenet_digits, x[correct], y[correct], eps=0.1, seed=0)
-    adversarial = mutation_detector.decide(result.x_adv[result.success])
+    clean = mutation_detector.decide(clean_and_pgd[0])
+    adversarial = mutation_detector.decide(clean_and_pgd[1])
     assert float(clean.adversarial.float().mean()) < 0.1
     assert float(adversarial.adversarial.float().mean()) > 0.9
     assert float(adversarial.mutants_used.float().mean()) < float(clean.mutants_used.float().mean())
     assert int(clean.mutants_used.max()) <= len(mutation_detector.pool_)
-    assert torch.equal(mutation_detector.predict(x[:20]), mutation_detector.decide(x[:20]).adversarial)
+    x = clean_and_pgd[0][:20]
+    assert torch.equal(mutation_detector.predict(x), mutation_detector.decide(x).adversarial)
 
 
 def test_save_and_load_give_identical_scores(

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 import feint
 from feint.errors import InputError, ModelError
 from feint.io import write_json, write_with
-from feint.validation import check_images
+from feint.validation import check_images, check_labels, model_logits
 
 DETECTOR_JSON = "detector.json"
 STATE_FILE = "state.safetensors"
@@ -82,6 +82,14 @@ class Detector:
 
     def _check_inputs(self, x: Tensor) -> None:
         check_images(x, bounds=self.bounds)
+
+    def _check_fit_inputs(self, x: Tensor, y: Tensor) -> int:
+        """Check the settings, the clean inputs and their labels; return the model's class count."""
+        self.settings.check()  # type: ignore[attr-defined]
+        self._check_inputs(x)
+        num_classes = int(model_logits(self.model, x, rows=2).shape[1])
+        check_labels(y, n=x.shape[0], num_classes=num_classes)
+        return num_classes
 
     # -- saving -----------------------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, Tensor]]:

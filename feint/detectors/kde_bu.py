@@ -21,7 +21,6 @@ from feint.detectors.kde import select_bandwidth
 from feint.detectors.reduction import build_reducer, fit_reducer
 from feint.errors import InputError
 from feint.progress import milestone
-from feint.validation import check_labels, model_logits
 
 
 class DensityUncertaintyDetector(Detector):
@@ -70,10 +69,7 @@ class DensityUncertaintyDetector(Detector):
     def fit(self, x: Tensor, y: Tensor, *, progress: bool = False) -> DensityUncertaintyDetector:
         """Densities on part of ``(x, y)``; the regression on the rest, with adversarial inputs crafted there."""
         s = self.settings
-        s.check()
-        self._check_inputs(x)
-        k = model_logits(self.model, x, rows=2).shape[1]
-        check_labels(y, n=x.shape[0], num_classes=k)
+        k = self._check_fit_inputs(x, y)
         self.layer_ = s.layer if s.layer is not None else last_hidden_layer(self.model, x)
         named_layer(self.model, self.layer_)
         self.dropout_ = plan_dropout(self.model, x, dropout=s.dropout, p=s.dropout_p, feature_layer=self.layer_)

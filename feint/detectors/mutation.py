@@ -30,7 +30,7 @@ from feint.detectors.operators import OPERATORS, mutable_layers
 from feint.detectors.pool import MutantPool
 from feint.detectors.sprt import SPRT, SPRTResult
 from feint.errors import InputError
-from feint.validation import check_choice, check_labels, check_positive_int, model_logits
+from feint.validation import check_choice, check_positive_int
 
 MIN_CLEAN = 30  # correctly classified clean inputs needed to estimate the threshold
 
@@ -104,10 +104,7 @@ class MutationDetector(Detector):
     def fit(self, x: Tensor, y: Tensor, *, progress: bool = False) -> MutationDetector:
         """Generate the pool on ``(x, y)`` (clean inputs and labels) and set the threshold from their LCR."""
         s = self.settings
-        s.check()
-        self._check_inputs(x)
-        k = model_logits(self.model, x, rows=2).shape[1]
-        check_labels(y, n=x.shape[0], num_classes=k)
+        self._check_fit_inputs(x, y)
         correct = predict_logits(self.model, x).argmax(1) == y
         if int(correct.sum()) < MIN_CLEAN:
             raise InputError(
