@@ -20,11 +20,10 @@ COLUMNS = (
     "attacked",
     "fooled",
     "ROC-AUC",
-    "TPR @ 5% FPR",
+    "TPR at 5% FPR",
     "flagged",
     "evaded",
-    "mean score",
-    "ms / decision",
+    "ms per decision",
 )
 
 
