@@ -22,7 +22,7 @@ Printed, from this run, with the targets:
 With ``--out DIR`` the two evaluations are also written as report.json + report.html (DIR/mutation,
 DIR/kde-bu).
 
-    python benchmarks/detectors.py [--n 500] [--rate 0.01] [--mutants 200] [--eps 0.1] [--threads 1]
+    python benchmarks/detectors.py [--n 300] [--rate 0.01] [--mutants 200] [--eps 0.1] [--threads 1] [--out DIR]
 """
 
 from __future__ import annotations
@@ -30,26 +30,23 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
+from attack_speed import keep_freed_memory, timed_repeats
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attack_speed import keep_freed_memory, timed_repeats  # noqa: E402
-
-import feint  # noqa: E402
-from feint.attacks.result import predict_logits  # noqa: E402
-from feint.data import Dataset, load  # noqa: E402
-from feint.detectors import DensityUncertaintyDetector, MutationDetector  # noqa: E402
-from feint.detectors.batched import stacked_labels  # noqa: E402
-from feint.detectors.evaluation import EvalSettings, craft_all  # noqa: E402
-from feint.detectors.mutants import base_weights  # noqa: E402
-from feint.detectors.report import detect_report, summary_lines  # noqa: E402
-from feint.errors import FeintError  # noqa: E402
-from feint.models import load_config, load_model  # noqa: E402
+import feint
+from feint.attacks.result import predict_logits
+from feint.data import Dataset, load
+from feint.detectors import DensityUncertaintyDetector, MutationDetector
+from feint.detectors.batched import stacked_labels
+from feint.detectors.evaluation import EvalSettings, craft_all
+from feint.detectors.mutants import base_weights
+from feint.detectors.report import detect_report, summary_lines
+from feint.errors import FeintError
+from feint.models import load_config, load_model
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 ARCH = {"channels": (16, 32), "hidden": 64}
@@ -64,7 +61,9 @@ def trained(train: Dataset, test: Dataset, epochs: int) -> nn.Module:
         return load_model(folder)
     except FeintError:
         pass
-    result = feint.train("lenet", train, test, arch_kwargs=ARCH, epochs=epochs, lr=2e-3, seed=0, out=folder, resume=True)
+    result = feint.train(
+        "lenet", train, test, arch_kwargs=ARCH, epochs=epochs, lr=2e-3, seed=0, out=folder, resume=True
+    )
     print(f"trained the CNN: clean test accuracy {result.test_accuracy:.4f}")
     return result.model
 
@@ -130,12 +129,12 @@ def show(title: str, report: dict, targets: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=500, help="test inputs to evaluate on")
+    parser.add_argument("--n", type=int, default=300, help="test inputs to evaluate on")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--rate", type=float, default=0.01, help="NAI mutation rate")
     parser.add_argument("--mutants", type=int, default=200)
-    parser.add_argument("--fit", type=int, default=2000, help="training inputs the mutation detector is fitted on")
-    parser.add_argument("--kde-fit", type=int, default=10000, help="training inputs the KDE+BU detector is fitted on")
+    parser.add_argument("--fit", type=int, default=1000, help="training inputs the mutation detector is fitted on")
+    parser.add_argument("--kde-fit", type=int, default=5000, help="training inputs the KDE+BU detector is fitted on")
     parser.add_argument("--eps", type=float, default=0.1)
     parser.add_argument("--pairs-inputs", type=int, default=20)
     parser.add_argument("--pairs-mutants", type=int, default=20)
@@ -154,14 +153,15 @@ def main() -> None:
     print(f"fitted both detectors in {time.perf_counter() - started:.0f} s; threshold (LCR) {mutation.threshold_:.4f}")
     data = test.sample(args.n, seed=0)
     correct = predict_logits(model, data.x).argmax(1) == data.y
-    both = EvalSettings(attacks=tuple(dict.fromkeys(MUTATION_ATTACKS + KDE_ATTACKS)), eps=args.eps)
+    params = {"cw": {"binary_steps": 5, "steps": 50}}  # C&W and the adaptive C&W: 250 Adam steps, not 900
+    both = EvalSettings(attacks=tuple(dict.fromkeys(MUTATION_ATTACKS + KDE_ATTACKS)), eps=args.eps, params=params)
     crafted = craft_all(model, data.x[correct], data.y[correct], settings=both)
     for detector, attacks, targets in (
         (mutation, MUTATION_ATTACKS, dict.fromkeys(MUTATION_ATTACKS, 0.95)),
         (kde, KDE_ATTACKS, dict.fromkeys(KDE_ATTACKS, 0.90)),
     ):
         out = None if args.out is None else Path(args.out) / detector.kind
-        settings = EvalSettings(attacks=attacks, eps=args.eps)
+        settings = EvalSettings(attacks=attacks, eps=args.eps, params=params)
         report = detect_report(
             detector, data.x, data.y, settings=settings, crafted=crafted, out=out, data_info=data.info,
             split="test", model_name="LeNet (16/32 channels) on Fashion-MNIST",

@@ -139,9 +139,11 @@ class DensityUncertaintyDetector(Detector):
 
     # -- scoring ----------------------------------------------------------------------------
     def _signals(self) -> Signals:
+        """The pipeline on the model's device (moved once per call, not per batch)."""
+        device = self._device
         return Signals(
-            self.model, self.layer_, self.reducer_.to(self._device), self.points_, self.bandwidths_, self.dropout_,
-            self.scaler_, self.coef_,
+            self.model, self.layer_, self.reducer_.to(device), [p.to(device) for p in self.points_], self.bandwidths_,
+            self.dropout_, self.scaler_.to(device), self.coef_.to(device),
         )  # fmt: skip
 
     @property

@@ -38,7 +38,9 @@ MIN_CLEAN = 30  # correctly classified clean inputs needed to estimate the thres
 @dataclass(frozen=True)
 class MutationSettings:
     """``rate``: fraction of neurons (WS, NS, NAI) or weights (GF) mutated; ``sigma``: half-width of
-    the SPRT's indifference region in LCR units (None: half the threshold)."""
+    the SPRT's indifference region in LCR units (None: half the threshold); ``pairs``: (input,
+    mutant) rows per forward pass; ``sprt_chunk``: mutants evaluated per SPRT round;
+    ``filter_inputs``: the first inputs of ``fit`` that measure each candidate's accuracy."""
 
     operator: str = "nai"
     rate: float = 0.05
@@ -52,6 +54,7 @@ class MutationSettings:
     seed: int = 0
     pairs: int = 2048
     sprt_chunk: int = 8
+    filter_inputs: int = 1000
     bounds: tuple[float, float] = (0.0, 1.0)
 
     def check(self) -> None:
@@ -65,6 +68,7 @@ class MutationSettings:
             raise InputError(f"confidence must lie in (0.5, 1), got {self.confidence!r}")
         check_positive_int(self.pairs, "pairs")
         check_positive_int(self.sprt_chunk, "sprt_chunk")
+        check_positive_int(self.filter_inputs, "filter_inputs")
         SPRT(0.25, 0.75, self.alpha, self.beta)  # checks alpha and beta
 
 
@@ -93,12 +97,13 @@ class MutationDetector(Detector):
         seed: int = 0,
         pairs: int = 2048,
         sprt_chunk: int = 8,
+        filter_inputs: int = 1000,
         bounds: tuple[float, float] = (0.0, 1.0),
     ) -> None:
         self.model = model
         self.settings = MutationSettings(
             operator, rate, n_mutants, accuracy_ratio, layers, alpha, beta, sigma, confidence, seed, pairs,
-            sprt_chunk, bounds,
+            sprt_chunk, filter_inputs, bounds,
         )  # fmt: skip
 
     def fit(self, x: Tensor, y: Tensor, *, progress: bool = False) -> MutationDetector:
@@ -113,8 +118,9 @@ class MutationDetector(Detector):
             )
         layers = mutable_layers(self.model, s.layers)
         self.pool_ = generate_pool(
-            self.model, x, y, operator=s.operator, rate=s.rate, size=s.n_mutants, layers=layers,
-            accuracy_ratio=s.accuracy_ratio, seed=s.seed, pairs=s.pairs, progress=progress,
+            self.model, x[: s.filter_inputs], y[: s.filter_inputs], operator=s.operator, rate=s.rate,
+            size=s.n_mutants, layers=layers, accuracy_ratio=s.accuracy_ratio, seed=s.seed, pairs=s.pairs,
+            progress=progress,
         )  # fmt: skip
         lcr = label_changes(self.model, self.pool_, x[correct], pairs=s.pairs, progress=progress).float().mean(1)
         mean, sd = float(lcr.mean()), float(lcr.std())
