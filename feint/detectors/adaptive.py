@@ -4,11 +4,12 @@ A detector measured only against attacks that ignore it says little; these are t
 counterparts the evaluation reports beside the plain numbers.
 
 - :func:`density_aware_pgd` against :class:`~feint.detectors.DensityUncertaintyDetector`: Linf PGD
-  (Madry et al. 2018) on ``min(margin, kappa) - weight * detector_logit``: it crosses the decision
-  boundary by a margin and at the same time lowers the detector's logistic score, i.e. raises the
-  kernel density at the (new) predicted class and lowers the MC-dropout uncertainty (with fresh
-  dropout masks every step, an expectation over the randomness as Athalye et al. 2018 advise). Each
-  input keeps the iterate with the lowest detector logit among those that fool the model.
+  (Madry et al. 2018) on ``min(margin, kappa) - weight * [margin > 0] * detector_logit``: it crosses
+  the decision boundary (by up to ``kappa``), and once across it lowers the detector's logistic
+  score, i.e. raises the kernel density at the (new) predicted class and lowers the MC-dropout
+  uncertainty (with fresh dropout masks every step, an expectation over the randomness as Athalye
+  et al. 2018 advise). Each input keeps the iterate with the lowest detector logit among those that
+  fool the model.
 - :func:`high_confidence_cw` against :class:`~feint.detectors.MutationDetector`: Carlini & Wagner
   L2 with a confidence margin ``kappa`` (``confidence``): inputs pushed far past the boundary, where
   random mutants agree with the model (Wang et al. 2019 discuss exactly this limit).
@@ -62,7 +63,9 @@ def density_aware_pgd(
                 uncertainty = signals.uncertainty(point, mc_samples)
                 detector_logit = signals.combine(density, uncertainty)
                 margin = margin_loss(logits, run.y)
-                objective = margin.clamp(max=kappa) - weight * detector_logit
+                # the detector term only once the input is adversarial, so it never holds back the crossing
+                gate = weight * (margin.detach() > 0).to(margin.dtype)
+                objective = margin.clamp(max=kappa) - gate * detector_logit
                 (grad,) = torch.autograd.grad(objective.sum(), point)
             run.model.queries += x.shape[0] * (1 + mc_samples)
             better = (margin.detach() > 0) & (detector_logit.detach() < best_logit)

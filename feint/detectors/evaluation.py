@@ -184,8 +184,8 @@ def adaptive_entries(
     elif isinstance(detector, DensityUncertaintyDetector):
         counterpart = "pgd"
         description = (
-            f"Linf PGD at eps {settings.eps:g} on min(margin, 5) - {settings.adaptive_weight:g} x detector logit: "
-            "raises the density at the predicted class and lowers the MC-dropout uncertainty"
+            f"Linf PGD at eps {settings.eps:g} on min(margin, 5) - {settings.adaptive_weight:g} x detector logit once "
+            "adversarial: raises the density at the predicted class and lowers the MC-dropout uncertainty"
         )
 
         def plain() -> AttackResult:

@@ -2,8 +2,9 @@
 
 The verdict is about the adaptive attack, not the plain ones: a detector is only as good as its
 numbers against an attack that knows about it (Carlini & Wagner 2017). It fails when the adaptive
-attack brings its ROC-AUC below 0.75, warns when it lowers the ROC-AUC by more than 0.05 (or when
-no adaptive attack was run, or a plain attack already stays below 0.9), and passes otherwise.
+attack brings its ROC-AUC below 0.75, warns when it lowers the ROC-AUC by more than 0.05 or the TPR
+at 5% FPR by more than 0.1 (or when no adaptive attack was run, or a plain attack already stays
+below 0.9), and passes otherwise.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ def verdict(measured: dict[str, Any]) -> dict[str, str]:
             f"{_f(before['tpr_at_5_fpr'])} to {_f(after['tpr_at_5_fpr'])}; {after['evaded']:.1%} of the attacked "
             f"inputs now fool the model undetected (plain {entry['counterpart']}: {before['evaded']:.1%})."
         )
-        drop, auc = entry["drop"]["roc_auc"], after["roc_auc"]
+        drop, auc, tpr_drop = entry["drop"]["roc_auc"], after["roc_auc"], entry["drop"]["tpr_at_5_fpr"]
         if auc is not None and auc < 0.75:
             status = "fail"
-        elif status == "pass" and drop is not None and drop > 0.05:
+        elif status == "pass" and ((drop or 0.0) > 0.05 or (tpr_drop or 0.0) > 0.1):
             status = "warn"
     return {"status": status, "headline": text}
 
