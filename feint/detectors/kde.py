@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from feint.errors import InputError
+
 GRID_FACTORS = np.geomspace(0.25, 8.0, 11)
 CHUNK = 1 << 22  # query x point entries computed at once
 
@@ -40,6 +42,26 @@ def select_bandwidth(points: Tensor, *, folds: int = 3, seed: int = 0) -> float:
     )
     search.fit(data)
     return float(search.best_params_["bandwidth"])
+
+
+def fit_class_densities(
+    features: Tensor, y: Tensor, num_classes: int, *, max_per_class: int, folds: int, seed: int
+) -> tuple[list[Tensor], list[float]]:
+    """Per class: the KDE points (at most ``max_per_class``, a seeded subset) and the CV bandwidth."""
+    gen = torch.Generator().manual_seed(seed)
+    points, bandwidths = [], []
+    for c in range(num_classes):
+        mine = features[y == c]
+        if mine.shape[0] < 2 * folds:
+            raise InputError(
+                f"class {c} has {mine.shape[0]} inputs in the density part of the data; at least {2 * folds} "
+                "per class are needed for the kernel density and its bandwidth search; pass more data"
+            )
+        if mine.shape[0] > max_per_class:
+            mine = mine[torch.randperm(mine.shape[0], generator=gen)[:max_per_class]]
+        points.append(mine.contiguous())
+        bandwidths.append(select_bandwidth(mine, folds=folds, seed=seed))
+    return points, bandwidths
 
 
 def log_density(query: Tensor, points: Tensor, bandwidth: float) -> Tensor:

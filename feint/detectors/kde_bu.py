@@ -17,7 +17,7 @@ from feint.detectors.base import Detector, model_fingerprint
 from feint.detectors.crafting import craft, noisy_like
 from feint.detectors.density import DensitySettings, Signals, seeded
 from feint.detectors.features import DropoutPlan, hidden_features, last_hidden_layer, named_layer, plan_dropout
-from feint.detectors.kde import select_bandwidth
+from feint.detectors.kde import fit_class_densities
 from feint.detectors.reduction import build_reducer, fit_reducer
 from feint.errors import InputError
 from feint.progress import milestone
@@ -87,20 +87,9 @@ class DensityUncertaintyDetector(Detector):
         s = self.settings
         features = hidden_features(self.model, self.layer_, x, batch_size=s.batch_size).cpu()
         self.reducer_ = fit_reducer(s.reduce, features, components=s.components, hidden=s.hidden, seed=s.seed)
-        reduced = self.reducer_(features)
-        gen = torch.Generator().manual_seed(s.seed)
-        self.points_, self.bandwidths_ = [], []
-        for c in range(k):
-            points = reduced[(y == c).cpu()]
-            if points.shape[0] < 2 * s.folds:
-                raise InputError(
-                    f"class {c} has {points.shape[0]} inputs in the density part of the data; at least "
-                    f"{2 * s.folds} per class are needed for the kernel density and its bandwidth search; pass more data"
-                )
-            if points.shape[0] > s.max_per_class:
-                points = points[torch.randperm(points.shape[0], generator=gen)[: s.max_per_class]]
-            self.points_.append(points.contiguous())
-            self.bandwidths_.append(select_bandwidth(points, folds=s.folds, seed=s.seed))
+        self.points_, self.bandwidths_ = fit_class_densities(
+            self.reducer_(features), y.cpu(), k, max_per_class=s.max_per_class, folds=s.folds, seed=s.seed
+        )
         self.scaler_ = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
         self.coef_ = torch.zeros(3)
 
