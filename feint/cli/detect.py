@@ -35,11 +35,16 @@ def detector_settings(kind: str, params: tuple[str, ...]) -> dict[str, Any]:
         raise InputError(
             f"the {kind} detector has no setting {', '.join(unknown)}; its settings are {', '.join(allowed)}"
         )
+    for key in ("layer", "dropout"):  # layer names are strings even when they look like numbers ("2")
+        if key in options and options[key] is not None:
+            options[key] = str(options[key])
     attacks, layers = options.get("attacks"), options.get("layers")
     if isinstance(attacks, str):
         options["attacks"] = tuple(a.strip() for a in attacks.split(","))
-    if isinstance(layers, str):
-        options["layers"] = (layers,)
+    if isinstance(layers, (str, int)):
+        options["layers"] = (str(layers),)
+    elif isinstance(layers, tuple):
+        options["layers"] = tuple(str(name) for name in layers)
     return options
 
 

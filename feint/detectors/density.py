@@ -55,6 +55,10 @@ class DensitySettings:
         from feint.detectors.reduction import REDUCTIONS
 
         check_choice(self.reduce, REDUCTIONS, "reduction")
+        if self.layer is not None and not isinstance(self.layer, str):
+            raise InputError(f"layer must be a layer name (a string such as '2' or 'fc'), got {self.layer!r}")
+        if not isinstance(self.dropout, str):
+            raise InputError(f"dropout must be 'auto', 'model' or a layer name, got {self.dropout!r}")
         for name in ("mc_samples", "components", "hidden", "max_per_class", "batch_size"):
             check_positive_int(getattr(self, name), name)
         if self.mc_samples < 2:
