@@ -41,9 +41,8 @@ import feint
 from feint.attacks.result import predict_logits
 from feint.data import Dataset, load
 from feint.detectors import DensityUncertaintyDetector, MutationDetector
-from feint.detectors.batched import stacked_labels
 from feint.detectors.evaluation import EvalSettings, craft_all
-from feint.detectors.mutants import base_weights
+from feint.detectors.mutants import base_weights, mutant_labels
 from feint.detectors.report import detect_report, summary_lines
 from feint.errors import FeintError
 from feint.models import load_config, load_model
@@ -92,14 +91,14 @@ def naive_per_mutant(model: nn.Module, weights: list[dict[str, torch.Tensor]], x
 
 
 def batched_speed(detector: MutationDetector, x: torch.Tensor, mutants: int, repeats: int) -> None:
-    model, pool = detector.model, detector.pool_
-    stacked = pool.weights(base_weights(model), torch.arange(mutants))
+    model, pool, ids = detector.model, detector.pool_, torch.arange(mutants)
+    stacked = pool.weights(base_weights(model), ids)
     weights = [{k: v[j] for k, v in stacked.items()} for j in range(mutants)]
-    batched = stacked_labels(model, stacked, x, pairs=4096)
+    batched = mutant_labels(model, pool, x, ids, pairs=4096)
     assert torch.equal(batched, naive_per_mutant(model, weights, x)), "batched labels differ from deep copies"
     times = timed_repeats(
         {
-            "batched": lambda: stacked_labels(model, pool.weights(base_weights(model), torch.arange(mutants)), x),
+            "batched": lambda: mutant_labels(model, pool, x, ids, pairs=4096),
             "per query": lambda: naive_per_query(model, weights, x),
             "per mutant": lambda: naive_per_mutant(model, weights, x),
         },

@@ -87,17 +87,32 @@ def generate_pool(
 
 
 def mutant_labels(model: nn.Module, pool: MutantPool, x: Tensor, ids: Tensor, *, pairs: int) -> Tensor:
-    """(len(ids), N) labels of the mutants ``ids`` on ``x``."""
-    return stacked_labels(model, pool.weights(base_weights(model), ids), x, pairs=pairs)
+    """(len(ids), N) labels of the mutants ``ids`` on ``x``.
+
+    The mutants are grouped by the first parameter they change, and a group stacks only the
+    parameters its mutants change: ``vmap`` then runs every layer before them once for the whole
+    group (a mutant that only touches the dense layers does not pay for the convolutions again).
+    """
+    base = base_weights(model)
+    first = pool.first_change(list(base))[ids.cpu()]
+    out = torch.empty(len(ids), x.shape[0], dtype=torch.long, device=x.device)
+    for key in first.unique():
+        rows = (first == key).nonzero().squeeze(1)
+        stacked = pool.weights(base, ids.cpu()[rows])
+        labels = stacked_labels(model, stacked, x, pairs=pairs) if stacked else predict_logits(model, x).argmax(1)
+        out[rows.to(x.device)] = labels.expand(len(rows), -1) if not stacked else labels
+    return out
 
 
 def label_changes(
     model: nn.Module, pool: MutantPool, x: Tensor, *, pairs: int, chunk: int = 32, progress: bool = False
 ) -> Tensor:
-    """(N, M) bool: mutant ``j`` labels input ``i`` differently from the original model."""
+    """(N, M) bool: mutant ``j`` labels input ``i`` differently from the original model. Chunks hold
+    mutants that first change the same parameter, so each chunk shares the layers before it."""
     original = predict_logits(model, x).argmax(1)
-    parts = []
+    order = pool.first_change(list(base_weights(model))).argsort(stable=True)
+    changes = torch.empty(x.shape[0], len(pool), dtype=torch.bool, device=x.device)
     for start in bar(progress, iterable=range(0, len(pool), chunk), desc="label change rate", unit="chunk"):
-        ids = torch.arange(start, min(start + chunk, len(pool)))
-        parts.append((mutant_labels(model, pool, x, ids, pairs=pairs) != original[None]).T)
-    return torch.cat(parts, 1)
+        ids = order[start : start + chunk]
+        changes[:, ids.to(x.device)] = (mutant_labels(model, pool, x, ids, pairs=pairs) != original[None]).T
+    return changes

@@ -73,20 +73,30 @@ class MutantPool:
         return cls(shapes, index, value, offsets, torch.tensor(list(accuracy), dtype=torch.float32), info)
 
     def weights(self, base: dict[str, Tensor], ids: Tensor) -> dict[str, Tensor]:
-        """Stacked weights (len(ids), *shape) of the mutants ``ids``, on the device and dtype of ``base``."""
+        """Stacked weights (len(ids), *shape) of the mutants ``ids``, on the device and dtype of ``base``;
+        only the parameters some of them change (the others stay shared, unstacked)."""
         out = {}
         ids = ids.cpu()
         for name, shape in self.shapes.items():
-            ref = base[name]
-            stacked = ref.detach().reshape(1, -1).repeat(len(ids), 1)
             starts, ends = self.offsets[name][ids], self.offsets[name][ids + 1]
             counts = ends - starts
-            if int(counts.sum()):
-                pos = torch.cat([torch.arange(int(s), int(e)) for s, e in zip(starts, ends, strict=True)])
-                rows = torch.repeat_interleave(torch.arange(len(ids)), counts)
-                stacked[rows.to(ref.device), self.index[name][pos].to(ref.device)] = self.value[name][pos].to(ref)
+            if not int(counts.sum()):
+                continue
+            ref = base[name]
+            stacked = ref.detach().reshape(1, -1).repeat(len(ids), 1)
+            pos = torch.cat([torch.arange(int(s), int(e)) for s, e in zip(starts, ends, strict=True)])
+            rows = torch.repeat_interleave(torch.arange(len(ids)), counts)
+            stacked[rows.to(ref.device), self.index[name][pos].to(ref.device)] = self.value[name][pos].to(ref)
             out[name] = stacked.view(len(ids), *shape)
         return out
+
+    def first_change(self, order: Sequence[str]) -> Tensor:
+        """(M,) position in ``order`` (parameter names) of the first parameter each mutant changes."""
+        first = torch.full((len(self),), len(order), dtype=torch.long)
+        for i, name in reversed(list(enumerate(order))):
+            if name in self.offsets:
+                first = torch.where(self.offsets[name].diff() > 0, i, first)
+        return first
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         out = Path(directory)
