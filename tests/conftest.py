@@ -39,7 +39,7 @@ def mutation_detector(lenet_digits: nn.Module, digits_train: Dataset):  # type: 
 
 @pytest.fixture(scope="session")
 def kde_detector(lenet_digits: nn.Module, digits_train: Dataset):  # type: ignore[no-untyped-def]
-    """Kernel density + Bayesian uncertainty on the digits LeNet (dropout inserted after its last hidden layer)."""
+    """Kernel density + Bayesian uncertainty on the digits LeNet (dropout inserted before its dense layers)."""
     from feint.detectors import DensityUncertaintyDetector
 
     return DensityUncertaintyDetector(lenet_digits).fit(digits_train.x, digits_train.y)

@@ -36,7 +36,7 @@ class DensitySettings:
 
     layer: str | None = None
     dropout: str = "auto"
-    dropout_p: float = 0.5
+    dropout_p: float = 0.3
     mc_samples: int = 50
     reduce: str = "pca"
     components: int = 16

@@ -63,14 +63,22 @@ def call_order(model: nn.Module, x: Tensor) -> list[str]:
     return order
 
 
-def last_hidden_layer(model: nn.Module, x: Tensor) -> str:
-    """The layer called just before the model's last ``nn.Linear``: its last hidden layer."""
+def before_linear(model: nn.Module, x: Tensor, which: int = -1) -> str | None:
+    """The layer called just before the model's ``which``-th ``nn.Linear`` (-1: the last), if any."""
     modules = dict(model.named_modules())
     order = call_order(model, x)
     linear = [i for i, n in enumerate(order) if isinstance(modules[n], nn.Linear)]
-    if not linear or linear[-1] == 0:
+    if len(linear) < abs(which) or linear[which] == 0:
+        return None
+    return order[linear[which] - 1]
+
+
+def last_hidden_layer(model: nn.Module, x: Tensor) -> str:
+    """The layer called just before the model's last ``nn.Linear``: its last hidden layer."""
+    layer = before_linear(model, x)
+    if layer is None:
         raise InputError("cannot find the last hidden layer (no nn.Linear after another layer); name it with layer=...")
-    return order[linear[-1] - 1]
+    return layer
 
 
 @contextmanager
@@ -116,7 +124,13 @@ class DropoutPlan:
 
 
 def plan_dropout(model: nn.Module, x: Tensor, *, dropout: str, p: float, feature_layer: str) -> DropoutPlan:
-    """Resolve ``dropout``: ``"auto"`` (own, else insert after the feature layer), ``"model"`` or a layer name."""
+    """Resolve ``dropout``: ``"auto"``, ``"model"`` or a layer name to insert dropout after.
+
+    ``"auto"`` uses the model's own dropout; a model without any gets dropout inserted before its
+    last two dense layers (after the layer called just before the second-to-last ``nn.Linear``), so
+    the sampled predictions vary through a hidden layer, or after the feature layer when the model
+    has a single ``nn.Linear``.
+    """
     own = tuple(n for n, m in model.named_modules() if isinstance(m, DROPOUT_TYPES))
     if dropout == "model" and not own:
         raise ModelError(
@@ -126,7 +140,7 @@ def plan_dropout(model: nn.Module, x: Tensor, *, dropout: str, p: float, feature
         return DropoutPlan(own, None, p)
     if not 0 < p < 1:
         raise InputError(f"dropout_p must lie in (0, 1), got {p!r}")
-    at = feature_layer if dropout == "auto" else dropout
+    at = dropout if dropout != "auto" else (before_linear(model, x, -2) or feature_layer)
     with captured(model, at) as outs, torch.no_grad(), eval_mode(model):
         model(x[:1])
     if not outs:

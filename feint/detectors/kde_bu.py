@@ -27,8 +27,9 @@ class DensityUncertaintyDetector(Detector):
     """Kernel density + Bayesian uncertainty (Feinman et al. 2017), combined by logistic regression.
 
     Settings: ``layer`` (features: a ``named_modules`` name; None: the last hidden layer),
-    ``dropout`` (``"auto"``: the model's dropout, else inserted after ``layer``; ``"model"``; or a
-    layer name to insert dropout after), ``dropout_p``, ``mc_samples``, ``reduce`` (``"none"``,
+    ``dropout`` (``"auto"``: the model's dropout, else inserted before its last two dense layers, see
+    :func:`~feint.detectors.features.plan_dropout`; ``"model"``; or a layer name to insert dropout
+    after), ``dropout_p`` (of inserted dropout), ``mc_samples``, ``reduce`` (``"none"``,
     ``"pca"``, ``"autoencoder"``) to ``components`` dimensions (``hidden``: autoencoder width),
     ``max_per_class`` KDE points, ``folds`` for the bandwidth search, ``attacks`` and ``eps`` that
     craft the regression's adversarial inputs, ``lr_fraction``, ``fpr`` (sets ``threshold_``).
@@ -44,7 +45,7 @@ class DensityUncertaintyDetector(Detector):
         *,
         layer: str | None = None,
         dropout: str = "auto",
-        dropout_p: float = 0.5,
+        dropout_p: float = 0.3,
         mc_samples: int = 50,
         reduce: str = "pca",
         components: int = 16,
