@@ -101,7 +101,10 @@ def jsma(
         active = torch.arange(x_adv.shape[0], device=x.device)
         sign = 1.0 if theta > 0 else -1.0
         while active.numel() > 0:
-            logits, toward, others = _saliency_gradients(run.model, x_adv[active].view_as(run.x[active]), goal[active])
+            with run.model.on_rows(active):
+                logits, toward, others = _saliency_gradients(
+                    run.model, x_adv[active].view_as(run.x[active]), goal[active]
+                )
             room = (changed[active] + 2 <= max_features) & (domain[active].sum(1) >= 2)
             keep = room & ~is_success(logits, y[active], target[active] if target is not None else None)
             active, toward, others = active[keep], toward[keep], others[keep]

@@ -50,7 +50,7 @@ def _eps_grid(eps: Sequence[float] | float | None, info: DatasetInfo | None, nor
         return default_eps(name, norm, bounds=bounds, dim=int(x[0].numel()))
     values = [eps] if isinstance(eps, (int, float)) else list(eps)
     for v in values:
-        check_nonnegative(v, "every eps")
+        check_nonnegative(v, "every eps", finite=False)
         if v == float("inf"):
             from feint.errors import InputError
 
