@@ -231,7 +231,13 @@ def apgd_t(
     check_positive_int(n_target_classes, "n_target_classes")
     with attack_run(model, x, y, threat) as run:
         with torch.no_grad():
-            ranked = rank_other_classes(run.model(run.x), run.y)
+            clean = run.model(run.x)
+        if clean.shape[1] < 4:
+            raise InputError(
+                f"apgd-t needs at least 4 classes (its targeted DLR loss), the model has {clean.shape[1]}; "
+                "use apgd-ce (or apgd with loss='dlr' from 3 classes)"
+            )
+        ranked = rank_other_classes(clean, run.y)
         count = min(n_target_classes, ranked.shape[1]) * restarts
         gen = make_generator(seed, run.x.device)
 

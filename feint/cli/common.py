@@ -26,7 +26,9 @@ def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
         try:
             params[name] = yaml.safe_load(value)
         except yaml.YAMLError as exc:
-            raise InputError(f"--param {item!r}: the value is not a number, word or [list] ({exc.__class__.__name__})") from exc
+            raise InputError(
+                f"--param {item!r}: the value is not a number, word or [list] ({exc.__class__.__name__})"
+            ) from exc
     return params
 
 

@@ -28,6 +28,7 @@ from feint.evaluate.presets import NOISE, AttackPlan, get_preset
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
 from feint.evaluate.state import AuditState, fingerprint
+from feint.io import check_writable, remove_stale_temps
 from feint.progress import bar, milestone
 from feint.threat import parse_norm
 from feint.validation import (
@@ -102,6 +103,12 @@ def audit(
         x, y = x[:n], y[:n]
     check_images(x, bounds=bounds)
     check_labels(y, n=x.shape[0])
+    x = x.detach().clamp(
+        *bounds
+    )  # values within the check's tolerance outside: onto the bounds, so guarantees are exact
+    if out is not None:
+        check_writable(out, folder=True)
+        remove_stale_temps(out)
     with eval_mode(model):
         num_classes = model_logits(model, x).shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)

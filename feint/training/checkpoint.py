@@ -63,26 +63,6 @@ def save_checkpoint(
     return target
 
 
-def check_same_run(folder: Path, saved: dict[str, Any], now: dict[str, Any]) -> None:
-    """Refuse to resume when a setting other than the epoch count differs from the checkpoint's
-    (the settings, the architecture and the training data), naming each difference."""
-    differ = [key for key in sorted(set(saved) | set(now)) if key != "epochs" and saved.get(key) != now.get(key)]
-    if not differ:
-        return
-    shown = "; ".join(f"{key}: {_short(saved.get(key))} then, {_short(now.get(key))} now" for key in differ[:4])
-    raise InputError(
-        f"the checkpoint in {folder} was made with other settings ({shown}); resume with the same settings "
-        "(only --epochs may grow), or drop --resume and choose another --out"
-    )
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, dict) and "sha256" in value:
-        return f"{value.get('name')!r} ({value.get('samples')} samples, sha256 {str(value['sha256'])[:12]})"
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def holds_run(folder: Path) -> bool:
     """Whether ``folder`` already holds a training run: a checkpoint or a saved model."""
     return (folder / "checkpoints" / LATEST).is_file() or (folder / "config.json").is_file()
