@@ -86,10 +86,8 @@ def read_idx(stream: _Readable, *, source: str, size: int | None = None) -> np.n
 
 
 def _mismatch(source: str, held: int, dims: tuple[int, ...], declared: int) -> DataError:
-    return DataError(
-        f"{source} holds {held}{'+' if held > declared else ''} data bytes but its header declares shape {dims} "
-        f"({declared} bytes); {REDOWNLOAD}"
-    )
+    holds = "more data than" if held > declared else f"{held} data bytes but"
+    return DataError(f"{source} holds {holds} its header declares (shape {dims}, {declared} bytes); {REDOWNLOAD}")
 
 
 @lru_cache(maxsize=8)

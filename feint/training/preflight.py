@@ -59,8 +59,7 @@ def run_folder(out: str | os.PathLike[str] | None, *, resume: bool, overwrite: b
 
 def run_identity(
     cfg: TrainConfig,
-    arch: str | None,
-    model: nn.Module,
+    model: nn.Module | str,
     kwargs: dict[str, Any] | None,
     data: Dataset,
     test: Dataset | None,
@@ -70,7 +69,7 @@ def run_identity(
     def described(d: Dataset | None) -> dict[str, Any] | None:
         return None if d is None else {"name": d.info.name, "samples": len(d), "sha256": d.fingerprint()}
 
-    arch_name = arch or f"your module {type(model).__qualname__}"
+    arch_name = model if isinstance(model, str) else f"your module {type(model).__qualname__}"
     return {
         **cfg.to_dict(),
         "arch": arch_name,

@@ -25,7 +25,7 @@ from feint.io import write_json
 from feint.models.io import save_model
 from feint.models.registry import create_model
 from feint.progress import bar, milestone
-from feint.training.checkpoint import load_checkpoint, save_checkpoint
+from feint.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from feint.training.config import TrainConfig
 from feint.training.preflight import check_same_run, check_training_data, run_folder, run_identity
 
@@ -107,20 +107,23 @@ def train(
     folder = run_folder(out, resume=resume, overwrite=overwrite)
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
+    identity = run_identity(cfg, model, arch_kwargs, train_data, test_data) if folder is not None else {}
+    saved = None
+    if folder is not None and resume:
+        saved = read_checkpoint(folder)
+        if saved is not None:
+            check_same_run(folder, saved.get("config", {}), identity)
     arch = model if isinstance(model, str) else None
     if isinstance(model, str):
         info = train_data.info
         model = create_model(model, input_shape=info.input_shape, num_classes=info.num_classes, **(arch_kwargs or {}))
     model = model.to(dev)
     optimizer = _optimizer(model, cfg)
-    identity = run_identity(cfg, arch, model, arch_kwargs, train_data, test_data) if folder is not None else {}
     history: list[dict[str, float]] = []
     start = 0
-    if folder is not None and resume:
-        state = load_checkpoint(folder, model=model, optimizer=optimizer, device=dev)
-        if state is not None:
-            check_same_run(folder, state.get("config", {}), identity)
-            start, history = int(state["epoch"]), list(state["history"])
+    if folder is not None and saved is not None:
+        load_checkpoint(folder, saved, model=model, optimizer=optimizer, device=dev)
+        start, history = int(saved["epoch"]), list(saved["history"])
     x, y = train_data.x.to(dev), train_data.y.to(dev)
     for epoch in range(start, cfg.epochs):
         torch.manual_seed(cfg.seed * 1000 + epoch)
@@ -136,7 +139,7 @@ def train(
             loss = _batch_loss(model, xb, yb, cfg, (cfg.seed * 1000 + epoch) * 100_003 + b, train_data.info.bounds)
             if not bool(torch.isfinite(loss)):
                 raise InputError(
-                    f"training diverged in epoch {epoch + 1} (the loss is {float(loss)}); lower the learning rate "
+                    f"training diverged in epoch {epoch + 1} (the loss is {float(loss.detach())}); lower the learning rate "
                     f"(now {cfg.lr}); the last finished epoch's checkpoint is kept"
                 )
             loss.backward()
