@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, settings
 from torch import nn
 
 from feint.data import Dataset, load
 from feint.training import train
+
+# Property tests that do not fix max_examples take it from the profile: "ci" (the default:
+# derandomised, so a run is repeatable) or "nightly" (`pytest --hypothesis-profile nightly`: ten
+# times as many examples, freshly random each run).
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", max_examples=220, deadline=None, derandomize=True, suppress_health_check=_SLOW_OK)
+settings.register_profile("nightly", max_examples=2200, deadline=None, suppress_health_check=_SLOW_OK)
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

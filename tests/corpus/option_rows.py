@@ -467,7 +467,13 @@ PY_ROWS = [
     py(
         "py-train-diverges",
         lambda c: feint.train(
-            "softmax", load("digits", "train").head(256), lr=1e37, optimizer="sgd", epochs=2, batch_size=16, progress=False
+            "softmax",
+            load("digits", "train").head(256),
+            lr=1e37,
+            optimizer="sgd",
+            epochs=2,
+            batch_size=16,
+            progress=False,
         ),
         "training diverged in epoch 1",
     ),
