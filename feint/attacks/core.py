@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from feint.attacks.result import AttackResult, finalize
 from feint.errors import InputError, NonFiniteLogits
 from feint.threat import ThreatModel
-from feint.validation import call_model, check_finite_logits, check_images, check_labels, model_logits
+from feint.validation import call_model, check_images, check_labels, model_logits
 
 
 class QueryCounter(nn.Module):
@@ -50,16 +50,14 @@ class QueryCounter(nn.Module):
         return out
 
     def _refuse(self, out: Tensor) -> None:
-        where = " at points the attack evaluated"
-        try:
-            check_finite_logits(out, where=where)
-        except NonFiniteLogits as exc:
-            known = self.rows if self.rows is not None and len(self.rows) == out.shape[0] else None
-            if known is not None and exc.rows is not None:
-                raise exc.remapped(known.tolist(), total=self.n) from None
-            if out.shape[0] == self.n and self.rows is None:
-                raise
-            raise NonFiniteLogits(None, total=self.n, where=where) from None
+        bad = (~torch.isfinite(out).flatten(1).all(1)).nonzero().flatten()
+        if self.rows is not None and len(self.rows) == out.shape[0]:
+            rows: list[int] | None = self.rows[bad].tolist()
+        elif self.rows is None and out.shape[0] == self.n:
+            rows = bad.tolist()
+        else:
+            rows = None
+        raise NonFiniteLogits(rows, total=self.n, where=" at points the attack evaluated")
 
 
 @contextmanager

@@ -70,7 +70,15 @@ ATTACK_ROWS = [
         defect=5,
     ),
     attack("attack-param-bounds-text", r"bounds must be \(low, high\)", "--param", "bounds=abc", defect=5),
-    attack("attack-jsma-bounds-text", r"bounds must be \(low, high\)", "--attack", "jsma", "--param", "bounds=abc", defect=5),
+    attack(
+        "attack-jsma-bounds-text",
+        r"bounds must be \(low, high\)",
+        "--attack",
+        "jsma",
+        "--param",
+        "bounds=abc",
+        defect=5,
+    ),
     attack("attack-param-bounds-reversed", "low < high", "--param", "bounds=[1, 0]"),
     attack("attack-param-bounds-infinite", "two finite numbers", "--param", "bounds=[0, .inf]"),
     attack(
