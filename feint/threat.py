@@ -7,6 +7,7 @@ attack (Madry et al. 2018 describe PGD in exactly these terms).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -171,7 +172,7 @@ class ThreatModel:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_bounds(bounds: object) -> tuple[float, float]:
