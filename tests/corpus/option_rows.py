@@ -265,6 +265,7 @@ TRAIN_ROWS = [
         defect=5,
         make=lambda c: (c.tmp / "f").write_text("x"),
         error=OutputError,
+        forbid=("feint.cli.train.load_data",),
     ),
     train_row(
         "train-out-is-a-file",
@@ -274,6 +275,7 @@ TRAIN_ROWS = [
         defect=5,
         make=lambda c: (c.tmp / "f").write_text("x"),
         error=OutputError,
+        forbid=("feint.cli.train.load_data",),
     ),
     train_row("train-out-holds-a-run", "already holds a training run", "--out", "run", make=lambda c: c.copy_run()),
     train_row(
@@ -343,7 +345,7 @@ AUDIT_ROWS = [
         error=OutputError,
         phrase="which is a file, not a folder",
         defect=5,
-        forbid=("feint.evaluate.audit._run_units",),
+        forbid=("feint.cli.audit.resolve_model",),
     ),
     Case(
         "audit-no-model",
