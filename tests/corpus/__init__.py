@@ -20,7 +20,17 @@ from typing import Any
 
 from feint.errors import FeintError
 
-ROW_MODULES = ("data_rows", "model_rows", "option_rows", "interrupt_rows")
+ROW_MODULES = (
+    "npz_rows",
+    "dataset_rows",
+    "model_dir_rows",
+    "user_model_rows",
+    "attack_option_rows",
+    "command_rows",
+    "python_rows",
+    "budget_rows",
+    "interrupt_rows",
+)
 
 
 @dataclass
