@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
 from torch import nn
 
@@ -36,3 +37,13 @@ def lenet_digits(digits_train: Dataset) -> nn.Module:
 @pytest.fixture(scope="session")
 def softmax_digits(digits_train: Dataset) -> nn.Module:
     return train("softmax", digits_train, epochs=30, lr=1e-2, seed=0, progress=False).model
+
+
+@pytest.fixture
+def one_torch_thread():
+    """For tests of tiny models: a thread pool gains nothing there, and on shared cores its spinning
+    costs several times the work."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -27,6 +27,8 @@ from torch import Tensor, nn
 from feint.attacks import ATTACKS, run_attack
 from feint.threat import flat_norm
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 BOUNDS = [(0.0, 1.0), (-1.0, 1.0), (0.0, 255.0), (-3.0, -2.0), (100.0, 100.5), (-1e-3, 1e-3)]
 KINDS = ("linear", "conv", "bn-dropout", "zero", "saturated")
 
@@ -176,15 +178,6 @@ def check_invariants(name: str, case: dict[str, Any]) -> None:
     if name == "ll_class":
         rerun = pred == result.target
     assert torch.equal(result.success, rerun), "success differs from a re-run of the model on x_adv"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a thread pool; on shared cores its spinning costs several times the work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from click.testing import CliRunner
 from corpus import Case, Ctx, rows
 
@@ -24,6 +23,7 @@ from feint.cli import main
 from feint.training import train
 
 ROWS = rows()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +31,6 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, digits_train, digits_t
     out = tmp_path_factory.mktemp("corpus") / "run"
     train("softmax", digits_train, digits_test, epochs=2, lr=0.01, out=out, progress=False)
     return out
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The rows run tiny models: a thread pool only spins on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
