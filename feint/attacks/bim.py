@@ -32,7 +32,7 @@ from feint.validation import check_nonnegative, check_positive_int
 def bim_schedule(threat: ThreatModel, steps: int | None, step_size: float | None) -> tuple[int, float]:
     """Kurakin et al.'s defaults: a step of one grey level, ``min(eps + 4, 1.25 eps)`` steps (0-255 scale).
 
-    ``threat`` is the run's budget, whose eps is capped at the bounds' range, so at most 319 steps are derived.
+    ``threat`` is the run's budget, whose eps is capped at the bounds' range, so at most 259 steps (255 + 4) are derived.
     """
     level = (threat.bounds[1] - threat.bounds[0]) / 255.0
     if steps is None:
