@@ -12,7 +12,7 @@ from feint.cli import main
 from feint.detectors.schema import REPORT_SCHEMA
 from feint.report.schema import validate
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 EVAL = ["--n", "90", "--attacks", "fgsm,pgd,cw", "--param", "cw.binary_steps=3", "--param", "cw.steps=30", "--quiet"]
 
 

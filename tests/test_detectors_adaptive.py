@@ -13,7 +13,7 @@ from feint.detectors import DensityUncertaintyDetector, MutationDetector
 from feint.detectors.adaptive import density_aware_pgd, high_confidence_cw
 from feint.detectors.metrics import roc
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ from feint.data import Dataset
 from feint.detectors import DensityUncertaintyDetector, MutationDetector, load_detector
 from feint.errors import FeintError, InputError, ModelError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 class TupleLayer(nn.Module):
     """A layer whose output is not a tensor."""

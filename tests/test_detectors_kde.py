@@ -17,6 +17,8 @@ from feint.detectors.crafting import noisy_like
 from feint.detectors.kde import log_density
 from feint.training import train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 class SmallNet(nn.Module):
     """Not a Sequential: its own forward, its own dropout."""

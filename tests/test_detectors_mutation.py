@@ -18,6 +18,8 @@ from feint.detectors.mutants import _stack, base_weights
 from feint.detectors.operators import OPERATORS, mutable_layers, mutate
 from feint.detectors.pool import MutantPool
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _mutant(model: nn.Module, operator: str, rate: float, seed: int = 0) -> dict[str, torch.Tensor]:
     return mutate(operator, base_weights(model), mutable_layers(model), rate, torch.Generator().manual_seed(seed))

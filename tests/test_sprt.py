@@ -8,6 +8,8 @@ import torch
 from feint.detectors import SPRT
 from feint.errors import InputError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 TEST = SPRT.around(0.1, 0.05, alpha=0.05, beta=0.05)  # H0: p <= 0.05 (normal), H1: p >= 0.15 (adversarial)
 
 

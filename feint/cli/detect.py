@@ -184,6 +184,7 @@ def eval_command(
     budgets = parse_floats(eps, "--eps") or []
     if len(budgets) != 1 or budgets[0] <= 0:
         raise InputError(f"--eps takes one positive number, got {eps!r}")
+    attack_params = _eval_params(params)
     dev = resolve_device(device)
     model, config, spec = _model_for(detector_dir, model_spec, weights, str(dev))
     detector = load_detector(detector_dir, model)
@@ -191,7 +192,7 @@ def eval_command(
     check_model_fits_data(config, dataset, spec)
     settings = EvalSettings(
         attacks=names, eps=budgets[0], adaptive=adaptive, kappa=kappa, adaptive_steps=adaptive_steps, seed=seed,
-        params=_eval_params(params),
+        params=attack_params,
     )  # fmt: skip
     report = detect_report(
         detector, dataset.x.to(dev), dataset.y.to(dev), settings=settings, out=out, data_info=dataset.info,

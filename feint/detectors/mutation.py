@@ -38,9 +38,9 @@ MIN_CLEAN = 30  # correctly classified clean inputs needed to estimate the thres
 @dataclass(frozen=True)
 class MutationSettings:
     """``rate``: fraction of neurons (WS, NS, NAI) or weights (GF) mutated; ``sigma``: half-width of
-    the SPRT's indifference region in LCR units (None: half the threshold); ``pairs``: (input,
-    mutant) rows per forward pass; ``sprt_chunk``: mutants evaluated per SPRT round;
-    ``filter_inputs``: the first inputs of ``fit`` that measure each candidate's accuracy."""
+    the SPRT's indifference region in LCR units (None: half of min(threshold, 1 - threshold));
+    ``pairs``: (input, mutant) rows per forward pass; ``sprt_chunk``: mutants evaluated per SPRT
+    round; ``filter_inputs``: the first inputs of ``fit`` that measure each candidate's accuracy."""
 
     operator: str = "nai"
     rate: float = 0.05
@@ -125,17 +125,19 @@ class MutationDetector(Detector):
         lcr = label_changes(self.model, self.pool_, x[correct], pairs=s.pairs, progress=progress).float().mean(1)
         mean, sd = float(lcr.mean()), float(lcr.std())
         z = statistics.NormalDist().inv_cdf(s.confidence)
-        self._set_threshold(max(mean + z * sd, 1.0 / len(self.pool_)))
+        floor = 1.0 / len(self.pool_)  # one mutant's worth: a threshold of 0 or 1 leaves the SPRT nothing to test
+        self._set_threshold(min(max(mean + z * sd, floor), 1 - floor))
         self.clean_lcr_ = {"mean": mean, "sd": sd, "n": int(correct.sum())}
         self.model_fingerprint_ = model_fingerprint(self.model)
         return self
 
     def _set_threshold(self, threshold: float) -> None:
-        sigma = self.settings.sigma if self.settings.sigma is not None else threshold / 2
-        if not 0 < sigma < min(threshold, 1 - threshold):
+        room = min(threshold, 1 - threshold)
+        sigma = self.settings.sigma if self.settings.sigma is not None else room / 2
+        if not 0 < sigma < room:
             raise InputError(
                 f"sigma {sigma:.4g} does not fit around the threshold {threshold:.4g}: the indifference region "
-                "threshold +- sigma must lie inside (0, 1); pass a smaller sigma (or None for half the threshold)"
+                "threshold +- sigma must lie inside (0, 1); pass a smaller sigma (or None for half the room there)"
             )
         self.threshold_ = float(threshold)
         self.sigma_ = float(sigma)
