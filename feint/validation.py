@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -111,3 +112,14 @@ def model_logits(model: nn.Module, x: Tensor, *, rows: int = 8) -> Tensor:
             "check the channel count and image size the model expects"
         ) from exc
     return check_logits(out, n=min(rows, x.shape[0]))
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode (BatchNorm/Dropout frozen) and restore its mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

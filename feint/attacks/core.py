@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from feint.attacks.result import AttackResult, finalize
 from feint.errors import InputError
 from feint.threat import ThreatModel
-from feint.validation import check_images, check_labels, model_logits
+from feint.validation import check_images, check_labels, eval_mode, model_logits
 
 
 class QueryCounter(nn.Module):
@@ -28,17 +28,6 @@ class QueryCounter(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         self.queries += int(x.shape[0])
         return self.model(x)
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode (BatchNorm/Dropout frozen) and restore its mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 @dataclass
