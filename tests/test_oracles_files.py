@@ -73,7 +73,7 @@ def test_label_only_estimator_and_flattening(estimators, digits_test) -> None:
 def test_pickles_are_refused_without_trust(estimators, tmp_path) -> None:
     path = tmp_path / "model.pkl"
     path.write_bytes(pickle.dumps(estimators["svc"]))
-    with pytest.raises(ModelError, match="runs any code the file contains.*--trust-file"):
+    with pytest.raises(ModelError, match=r"runs any code the file contains.*--trust-file"):
         resolve(path)
     assert resolve(path, trust=True).access == "scores"
 

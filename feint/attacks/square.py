@@ -134,7 +134,7 @@ def _l2_step(x: Tensor, x_best: Tensor, eps: float, s: int, gen: torch.Generator
     return x + torch.where(union, new, delta)
 
 
-@register_attack("square", defaults={"eps": 0.1}, norms=("inf", "2"))
+@register_attack("square", defaults={"eps": 0.1}, norms=("inf", "2"), access="scores")
 def square(
     model: nn.Module | Oracle,
     x: Tensor,
