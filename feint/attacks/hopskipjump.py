@@ -114,7 +114,7 @@ def hopskipjump(
                 delta = (scale * search.theta * dist).clamp_min(1e-12)
             want = min(int(init_evals * math.sqrt(t)), max_evals)
             # Keep room for a step and a binary search after the estimate.
-            room = search.left(idx) - 2 - int(math.ceil(math.log2(1 / search.theta)))
+            room = search.left(idx) - 2 - math.ceil(math.log2(1 / search.theta))
             n_eval = room.clamp(max=want)
             search.stopped[idx[n_eval < 1]] = True
             keep = n_eval >= 1
