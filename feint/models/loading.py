@@ -77,9 +77,14 @@ class LoadedModel:
             str(self.config["arch"]) if self.config else Path(self.spec).name if "://" not in self.spec else self.spec
         )
 
+    @property
+    def how(self) -> str:
+        """Where the access comes from, e.g. "onnx: not converted to torch: ..."."""
+        return f"{self.source}{': ' + self.note if self.note else ''}"
+
     def describe(self) -> str:
         """One line for a terminal or a report: the access and how it was obtained."""
-        return f"{self.access} access ({self.source}{': ' + self.note if self.note else ''})"
+        return f"{self.access} access ({self.how})"
 
 
 def _import_factory(spec: str) -> Any:

@@ -104,7 +104,7 @@ def onnx_to_module(path: str | os.PathLike[str]) -> tuple[nn.Module | None, str]
         graph = convert(onnx.load(str(runner.path))).eval()
     except Exception as exc:  # onnx2torch raises NotImplementedError, KeyError, ... per unsupported graph
         return None, f"onnx2torch cannot convert it ({str(exc).splitlines()[0][:160]})"
-    probe = np.random.default_rng(0).random((3, *runner.layout.shape[1:])).astype(runner.layout.dtype)  # type: ignore[misc]
+    probe = np.random.default_rng(0).random((3, *runner.layout.shape[1:])).astype(runner.layout.dtype)  # type: ignore[misc,arg-type]
     want = runner.session.run([runner.output_name], {runner.input_name: probe})[0]
     try:
         with torch.no_grad():
