@@ -47,8 +47,8 @@ def _pick_output(outputs: list[Any], url: str) -> tuple[str, str, int | None]:
 class _Remote:
     """The endpoint as the oracles use it: the client, the input layout and the chosen output."""
 
-    def __init__(self, url: str, *, timeout: float, retries: int) -> None:
-        self.client = V2Client(url, timeout=timeout, retries=retries)
+    def __init__(self, url: str, *, timeout: float, retries: int, backoff: float, transport: Any) -> None:
+        self.client = V2Client(url, timeout=timeout, retries=retries, backoff=backoff, transport=transport)
         meta = self.client.metadata()
         url = self.client.endpoint.url
         if len(meta["inputs"]) != 1 or not isinstance(meta["inputs"][0], dict):
@@ -118,10 +118,12 @@ def http_oracle(
     batch_size: int = 256,
     timeout: float = 30.0,
     retries: int = 3,
+    backoff: float = 0.2,
+    transport: Any = None,
 ) -> Oracle:
     """An oracle over ``http(s)://host:port/v2/models/NAME``: scores when the server offers them
     (unless ``access="labels"``), else labels."""
-    remote = _Remote(url, timeout=timeout, retries=retries)
+    remote = _Remote(url, timeout=timeout, retries=retries, backoff=backoff, transport=transport)
     common: dict[str, Any] = {
         "input_shape": remote.layout.row_shape,
         "bounds": bounds,

@@ -58,14 +58,18 @@ class Endpoint:
 
 
 class V2Client:
-    """Blocking HTTP client of one served model (``timeout`` seconds per request, ``retries`` extra tries)."""
+    """Blocking HTTP client of one served model (``timeout`` seconds per request, ``retries`` extra
+    tries); ``transport`` is any httpx transport (a proxy, a test double)."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 3, backoff: float = 0.2) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 30.0, retries: int = 3, backoff: float = 0.2, transport: Any = None
+    ) -> None:
         import httpx
 
         self.endpoint = Endpoint.parse(url)
         self.retries, self.backoff = retries, backoff
-        self.http = httpx.Client(base_url=self.endpoint.base, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+        limits = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        self.http = httpx.Client(base_url=self.endpoint.base, timeout=limits, transport=transport)
         self.rows_sent = 0
         self.requests = 0
 
