@@ -191,3 +191,14 @@ def test_startup_failures_are_one_line(run_dir, tmp_path) -> None:
     (tmp_path / "bad.onnx").write_bytes(b"junk")
     res = runner.invoke(main, ["serve", "--model", str(tmp_path / "bad.onnx"), "--port", str(_free_port())])
     assert res.exit_code == 2 and "not a readable ONNX model" in res.output
+
+
+def test_attack_command_over_http(server) -> None:
+    base, _ = server
+    before = _stats(base)["queries"]
+    url = f"{base}/v2/models/lenet"
+    args = ["attack", "--model", url, "--data", "digits", "--attack", "hopskipjump", "--eps", "0.3"]
+    res = CliRunner().invoke(main, [*args, "--max-queries", "200", "--n", "10"])
+    assert res.exit_code == 0, res.output
+    sent = int(res.output.split("rows sent to the server (attack, clean check and retries):")[1].split()[0])
+    assert sent == _stats(base)["queries"] - before
