@@ -58,7 +58,7 @@ def art_hopskipjump(model: nn.Module, x: Tensor, y: Tensor, budget: int) -> tupl
             if state["used"] + len(inputs) > budget:
                 raise Budget
             state["used"] += len(inputs)
-            out = super().predict(inputs, *args, **kwargs)
+            out = super().predict(inputs.astype(np.float32), *args, **kwargs)
             adv = out.argmax(1) != state["y"]
             if adv.any():
                 d = np.linalg.norm((inputs[adv] - state["x"]).reshape(int(adv.sum()), -1), axis=1)
@@ -109,7 +109,7 @@ async def load_test(url: str, x: Tensor, clients: int, requests: int) -> tuple[f
     latencies: list[float] = []
 
     async def client(c: httpx.AsyncClient, k: int) -> None:
-        for j in range(requests // clients):
+        for j in range(max(2, requests // clients)):
             t0 = time.perf_counter()
             reply = await c.post(url, content=bodies[(k + j) % len(bodies)])
             reply.raise_for_status()
@@ -142,7 +142,9 @@ def main() -> None:
         ok = (model(test.x[:2000]).argmax(1) == test.y[:2000]).nonzero().squeeze(1)[: args.n]
     x, y = test.x[ok], test.y[ok]
     print(f"{len(y)} correctly classified Fashion-MNIST test images, L2, untargeted")
-    print(f"{'budget':>7}  {'feint median L2':>15}  {'ART median L2':>13}  {'feint s':>8}  {'ART s':>8}  {'time ratio':>10}")
+    print(
+        f"{'budget':>7}  {'feint median L2':>15}  {'ART median L2':>13}  {'feint s':>8}  {'ART s':>8}  {'time ratio':>10}"
+    )
     verdicts = []
     for budget in (int(b) for b in args.budgets.split(",")):
         ours, t_ours = feint_hopskipjump(model, x, y, budget)

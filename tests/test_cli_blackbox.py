@@ -37,7 +37,9 @@ def test_attack_a_skops_model_with_a_query_budget(mlp_file: Path) -> None:
     assert "scores access (skops: MLPClassifier)" in res.output and "not revealed (label-only access)" in res.output
     queries = int(res.output.split("queries:")[1].split()[0])
     assert 0 < queries <= 150 * 20
-    res = CliRunner().invoke(main, ["attack", "--model", str(mlp_file), "--attack", "square", "--eps", "0.2", "--n", "20"])
+    res = CliRunner().invoke(
+        main, ["attack", "--model", str(mlp_file), "--attack", "square", "--eps", "0.2", "--n", "20"]
+    )
     assert res.exit_code == 0 and "adversarial accuracy" in res.output
 
 

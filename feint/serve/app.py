@@ -4,8 +4,8 @@ Routes: ``GET /v2`` (server metadata, with the ``binary_tensor_data`` extension)
 ``GET /v2/health/live|ready``, ``GET /v2/models/{name}[/versions/{v}]`` (metadata),
 ``GET .../ready``, ``POST .../infer`` and ``GET .../stats`` (rows answered, in total and per
 client: the ``X-Feint-Client`` header when sent, else the client's address). Every refused
-request gets a JSON ``{"error": ...}`` with 400, 404, 405, 413 or 422; one model call runs at a
-time in a worker thread, so the event loop keeps accepting requests.
+request gets a JSON ``{"error": ...}`` with 400, 404, 405, 413 or 422. Requests that arrive while
+the model is busy are answered together by one model call (:mod:`feint.serve.batching`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 import feint
 from feint.oracles.v2protocol import HEADER, encode
+from feint.serve.batching import Batcher
 from feint.serve.requests import Limits, RequestError, parse_request
 from feint.serve.served import Served
 
@@ -75,7 +74,7 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     app = FastAPI(title="feint serve", version=feint.__version__, docs_url=None, redoc_url=None, openapi_url=None)
     log = QueryLog()
     app.state.log = log
-    model_lock = anyio.CapacityLimiter(1)
+    batcher = Batcher(served.answer, max_rows=limits.max_rows)
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -135,12 +134,12 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
         except RequestError as exc:
             log.refused += 1
             return _error(exc.status, str(exc))
-        x = torch.from_numpy(parsed.x)
-        answer = await anyio.to_thread.run_sync(served.answer, x, limiter=model_lock)
+        answer = await batcher.submit(parsed.x)
         client = request.headers.get("x-feint-client") or (request.client.host if request.client else "unknown")
-        log.rows += int(x.shape[0])
+        rows = int(parsed.x.shape[0])
+        log.rows += rows
         log.requests += 1
-        log.clients[client] += int(x.shape[0])
+        log.clients[client] += rows
         doc: dict[str, Any] = {"model_name": served.name, "model_version": "1"}
         if parsed.request_id is not None:
             doc["id"] = parsed.request_id

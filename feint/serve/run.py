@@ -38,7 +38,9 @@ def serve(served: Served, *, host: str = "127.0.0.1", port: int = 8080, limits: 
 
     sock = bind(host, port)
     app = create_app(served, limits=limits)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_keep_alive=30, timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     shown = f"[{host}]" if ":" in host else host
     actual = sock.getsockname()[1]
