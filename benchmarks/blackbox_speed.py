@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -71,10 +72,8 @@ def art_hopskipjump(model: nn.Module, x: Tensor, y: Tensor, budget: int) -> tupl
     for i in range(x.shape[0]):
         xi = x[i : i + 1].numpy()
         state.update(used=0, best=math.inf, x=xi, y=int(y[i]))
-        try:
+        with contextlib.suppress(Budget):
             attack.generate(x=xi)
-        except Budget:
-            pass
         best.append(state["best"])
     return best, time.perf_counter() - t0
 
