@@ -30,15 +30,10 @@ class QueryCounter(nn.Module):
         return self.model(x)
 
 
-@dataclass
-class AttackRun:
-    """State of one attack call: the counted model, the checked inputs and the threat model."""
+class Targets:
+    """What an attack's loss or decision is computed against (for AttackRun and OracleRun)."""
 
-    model: QueryCounter
-    original: nn.Module
-    x: Tensor
     y: Tensor
-    threat: ThreatModel
     target: Tensor | None
 
     @property
@@ -49,6 +44,18 @@ class AttackRun:
     @property
     def targeted(self) -> bool:
         return self.target is not None
+
+
+@dataclass
+class AttackRun(Targets):
+    """State of one attack call: the counted model, the checked inputs and the threat model."""
+
+    model: QueryCounter
+    original: nn.Module
+    x: Tensor
+    y: Tensor
+    threat: ThreatModel
+    target: Tensor | None
 
     def finish(self, x_adv: Tensor) -> AttackResult:
         return finalize(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from feint.attacks.core import Targets
 from feint.attacks.result import AttackResult, is_success
 from feint.oracles import Oracle, as_oracle
 from feint.oracles.logits import access_of, oracle_logits
@@ -24,7 +25,7 @@ from feint.validation import check_images, check_labels
 
 
 @dataclass
-class OracleRun:
+class OracleRun(Targets):
     """State of one black-box attack call: the oracle, the checked inputs, the threat model."""
 
     oracle: Oracle
@@ -34,15 +35,6 @@ class OracleRun:
     target: Tensor | None
     start: int
     held: int
-
-    @property
-    def labels(self) -> Tensor:
-        """Targets for a targeted attack, else the true labels."""
-        return self.target if self.target is not None else self.y
-
-    @property
-    def targeted(self) -> bool:
-        return self.target is not None
 
     @property
     def queries(self) -> int:

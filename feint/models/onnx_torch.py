@@ -71,14 +71,7 @@ class FromNCHW(nn.Module):
         self.graph, self.layout = graph, layout
 
     def forward(self, x: Tensor) -> Tensor:
-        kind = self.layout.layout_for(tuple(int(s) for s in x.shape[1:]))
-        if kind == "NHWC":
-            x = x.permute(0, 2, 3, 1)
-        elif kind == "flat":
-            x = x.reshape(x.shape[0], -1)
-        elif kind == "NHW":
-            x = x[:, 0]
-        return self.graph(x.to(getattr(torch, self.layout.dtype)))  # type: ignore[no-any-return]
+        return self.graph(self.layout.rearrange(x).to(getattr(torch, self.layout.dtype)))  # type: ignore[no-any-return]
 
 
 def onnx_to_module(path: str | os.PathLike[str]) -> tuple[nn.Module | None, str]:

@@ -71,16 +71,22 @@ class _Remote:
             return np.concatenate([self.run(oracle, x[:half]), self.run(oracle, x[half:])])
 
 
-class HttpScoreOracle(ScoreOracle):
+class _Sent:
+    """``rows_sent``: every row put on the wire, retries included."""
+
+    remote: _Remote
+
+    @property
+    def rows_sent(self) -> int:
+        return self.remote.client.rows_sent
+
+
+class HttpScoreOracle(_Sent, ScoreOracle):
     """Class scores from a v2 endpoint."""
 
     def __init__(self, remote: _Remote, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.remote = remote
-
-    @property
-    def rows_sent(self) -> int:
-        return self.remote.client.rows_sent
 
     def _scores(self, x: Tensor) -> Tensor:
         out = self.remote.run(self, x)
@@ -89,16 +95,12 @@ class HttpScoreOracle(ScoreOracle):
         return torch.from_numpy(out.astype(np.float32))
 
 
-class HttpLabelOracle(LabelOracle):
+class HttpLabelOracle(_Sent, LabelOracle):
     """Only labels from a v2 endpoint."""
 
     def __init__(self, remote: _Remote, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.remote = remote
-
-    @property
-    def rows_sent(self) -> int:
-        return self.remote.client.rows_sent
 
     def _labels(self, x: Tensor) -> Tensor:
         out = self.remote.run(self, x)

@@ -80,13 +80,15 @@ class InputLayout:
             f"{list(row)} (as NCHW, NHWC, flat features or NHW); pass data of the shape the model was built for"
         )
 
-    def arrange(self, x: Tensor) -> np.ndarray:
-        """(N, C, H, W) float tensor -> the contiguous NumPy array the model takes."""
+    def rearrange(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> the declared layout, as a torch tensor (differentiable)."""
         layout = self.layout_for(tuple(int(s) for s in x.shape[1:]))
         if layout == "NHWC":
-            x = x.permute(0, 2, 3, 1)
-        elif layout == "flat":
-            x = x.reshape(x.shape[0], -1)
-        elif layout == "NHW":
-            x = x[:, 0]
-        return np.ascontiguousarray(x.detach().cpu().numpy(), dtype=self.dtype)
+            return x.permute(0, 2, 3, 1)
+        if layout == "flat":
+            return x.reshape(x.shape[0], -1)
+        return x[:, 0] if layout == "NHW" else x
+
+    def arrange(self, x: Tensor) -> np.ndarray:
+        """(N, C, H, W) float tensor -> the contiguous NumPy array the model takes."""
+        return np.ascontiguousarray(self.rearrange(x).detach().cpu().numpy(), dtype=self.dtype)
