@@ -74,3 +74,8 @@ def test_audit_of_a_query_only_model_says_white_box_could_not_run(mlp_file: Path
     assert set(report["attacks"]) == {"square"} and report["model"]["parameters"] is None
     assert any(c["name"] == "white-box attacks ran" and c["status"] == "warn" for c in report["checks"])
     assert "White-box attacks could not run" in (out / "report.html").read_text()
+
+
+def test_unreachable_url_is_one_line() -> None:
+    res = CliRunner().invoke(main, ["attack", "--model", "http://127.0.0.1:9/v2/models/m", "--attack", "square"])
+    assert res.exit_code == 2 and "cannot connect" in res.output and res.output.count("\n") == 1
