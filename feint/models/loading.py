@@ -147,7 +147,7 @@ def resolve(
     if path.is_dir() or (path / CONFIG).exists():
         return LoadedModel(text, "run", load_model(path, device=device), None, load_config(path))
     if ":" not in text or path.suffix:
-        raise ModelError(f"no model at {text!r}; pass {FORMS}")
+        raise ModelError(f"no model directory or file at {text!r}; pass {FORMS}")
     model = _import_factory(text)()
     if not isinstance(model, nn.Module):
         raise ModelError(f"{text!r} returned {type(model).__name__}, not a torch.nn.Module")
