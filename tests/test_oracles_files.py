@@ -36,7 +36,7 @@ def estimators(digits_train: Dataset) -> dict[str, object]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return {
-            "mlp": MLPClassifier(hidden_layer_sizes=(64,), max_iter=300, random_state=0).fit(x, y),
+            "mlp": MLPClassifier(hidden_layer_sizes=(32,), max_iter=120, random_state=0).fit(x, y),
             "svc": SVC(gamma="scale", random_state=0).fit(x, y),
         }
 
