@@ -119,3 +119,13 @@ def test_unreachable_and_non_v2_servers() -> None:
     two = {**META, "inputs": META["inputs"] * 2}
     with pytest.raises(ModelError, match="takes 2 inputs"):
         http_oracle(URL, transport=_server(_answer, two))
+
+
+def test_timeouts_are_retried_then_reported() -> None:
+    def slow(doc: dict) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out")
+
+    oracle = http_oracle(URL, transport=_server(slow), retries=1, backoff=0.001, timeout=0.5)
+    with pytest.raises(ModelError, match="failed after 2 tries: ReadTimeout"):
+        oracle.scores(torch.rand(3, 1, 8, 8))  # type: ignore[attr-defined]
+    assert oracle.rows_sent == 6  # type: ignore[attr-defined]  # both tries reached the wire
