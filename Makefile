@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/attack_speed.py
 	$(BIN)/python benchmarks/audit_speed.py
+	$(BIN)/python benchmarks/hardening_overhead.py
 	$(BIN)/python benchmarks/blackbox_speed.py
 
 clean:

@@ -153,8 +153,6 @@ def square(
     threat = ThreatModel(norm, eps, bounds)
     if threat.norm not in ("inf", "2"):
         raise InputError(f"the Square attack supports the 'inf' and '2' norms, not {norm!r}")
-    if math.isinf(threat.eps):
-        raise InputError("the Square attack needs a finite eps; use a minimum-norm attack (fmn) for eps=inf")
     check_positive_int(n_queries, "n_queries")
     if n_queries < 2:
         raise InputError(f"n_queries must be at least 2 (a start and the final check), got {n_queries}")
@@ -163,6 +161,7 @@ def square(
         raise InputError(f"p_init must lie in (0, 1], got {p_init!r}")
     target = resolve_target(y, target, targeted)
     with oracle_run(model, x, y, threat, target=target) as run, torch.no_grad():
+        threat = threat.fitted(run.x[0].numel())
         if threat.eps == 0:
             return run.finish(run.x)
         gen = make_generator(seed, run.x.device)

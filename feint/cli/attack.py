@@ -22,7 +22,7 @@ from feint.cli.common import (
     resolve_device,
 )
 from feint.errors import InputError
-from feint.io import write_with
+from feint.io import check_writable, write_with
 from feint.models import LoadedModel, resolve
 from feint.oracles import Oracle
 
@@ -105,7 +105,11 @@ def attack_command(
     """
     if out is not None and not out.endswith(".npz"):
         raise InputError(f"--out {out!r} must end in .npz")
+    if out is not None:
+        check_writable(out, folder=False)
     spec = get_attack(attack_name)
+    options = _options(spec, parse_params(params), eps=eps, norm=norm, targeted=targeted)
+    budgets = parse_floats(eps, "--eps")
     dev = resolve_device(device)
     loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
     _check_access(loaded, spec)
@@ -113,23 +117,17 @@ def attack_command(
     dataset = load_data(data, split, data_path, n, seed)
     check_model_fits_data(loaded.config, dataset, model_spec)
     x, y = dataset.x.to(dev), dataset.y.to(dev)
-    options = parse_params(params)
     if max_queries is not None:
         budget = next((k for k in ("max_queries", "n_queries") if k in spec.parameters()), None)
         if budget is None:
-            raise InputError(f"--max-queries sets a black-box attack's budget; {attack_name!r} has none")
+            raise InputError(f"--max-queries sets a black-box attack's budget; {spec.name!r} has none")
         options[budget] = max_queries
-    if norm is not None:
-        if "norm" not in spec.parameters():
-            raise InputError(f"attack {attack_name!r} has a fixed norm ({'/'.join(spec.norms)}); drop --norm")
-        options["norm"] = norm
     if "seed" in spec.parameters():
         options.setdefault("seed", seed)
     if targeted is not None:
         options.update(targeted=True, target=_targets(targeted, model, x, y, seed))
         if "starts" in spec.parameters():
             options["starts"] = _starts(options["target"], x, y)
-    budgets = parse_floats(eps, "--eps")
     runs: list[tuple[float | None, AttackResult]]
     if budgets is None:
         runs = [(None, run_attack(attack_name, model, x, y, **options))]
@@ -178,6 +176,24 @@ def _starts(target: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Ten
     if not all(int(t) in first for t in target):
         return None
     return x[torch.tensor([first[int(t)] for t in target], device=x.device)]
+
+
+def _options(
+    spec: AttackSpec, options: dict[str, Any], *, eps: str | None, norm: str | None, targeted: str | None
+) -> dict[str, Any]:
+    """The ``--param`` options, refusing those that a dedicated option sets (each setting is given once)."""
+    for key, option in (("eps", eps), ("norm", norm), ("targeted", targeted)):
+        if key in options and option is not None:
+            raise InputError(f"--param {key}=... and --{key} both set {key}; give it once, as --{key}")
+    if "target" in options:
+        raise InputError("--param target=... cannot name target labels; use --targeted random|least-likely|next")
+    if options.get("targeted") is True:
+        raise InputError("--param targeted=true needs target labels; use --targeted random|least-likely|next")
+    if norm is not None:
+        if "norm" not in spec.parameters():
+            raise InputError(f"attack {spec.name!r} has a fixed norm ({'/'.join(spec.norms)}); drop --norm")
+        options["norm"] = norm
+    return options
 
 
 def _print_one(result: AttackResult, targeted: bool) -> None:

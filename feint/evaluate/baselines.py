@@ -39,4 +39,4 @@ def random_noise(
         delta = delta / flat_norm(delta, "2").clamp_min(1e-12).view(-1, *([1] * (x.dim() - 1)))
     access = "labels" if isinstance(model, LabelOracle) else "scores"
     with oracle_run(model, x, y, threat, access=access) as run:
-        return run.finish(run.x + threat.eps * delta)
+        return run.finish(run.x + threat.fitted(x[0].numel()).eps * delta)

@@ -97,6 +97,8 @@ def _import_factory(spec: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ModelError(f"cannot import module {module_name!r} for model {spec!r} ({exc}); check PYTHONPATH") from exc
+    except Exception as exc:  # the module's own code failed while importing
+        raise ModelError(f"importing {module_name!r} for model {spec!r} failed ({type(exc).__name__}: {exc})") from exc
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         raise ModelError(f"module {module_name!r} has no callable {attr!r}; name a function that returns an nn.Module")
@@ -148,7 +150,13 @@ def resolve(
         return LoadedModel(text, "run", load_model(path, device=device), None, load_config(path))
     if ":" not in text or path.suffix:
         raise ModelError(f"no model directory or file at {text!r}; pass {FORMS}")
-    model = _import_factory(text)()
+    factory = _import_factory(text)
+    try:
+        model = factory()
+    except Exception as exc:  # a user's factory may raise anything
+        raise ModelError(
+            f"the factory {text!r} raised {type(exc).__name__}: {exc}; it must build the model with no arguments"
+        ) from exc
     if not isinstance(model, nn.Module):
         raise ModelError(f"{text!r} returned {type(model).__name__}, not a torch.nn.Module")
     if weights is not None:
