@@ -187,7 +187,7 @@ def test_startup_failures_are_one_line(run_dir, tmp_path) -> None:
         res = runner.invoke(main, ["serve", "--model", str(run_dir), "--port", str(port)])
     assert res.exit_code == 2 and "is in use" in res.output and res.output.count("\n") == 1
     res = runner.invoke(main, ["serve", "--model", str(tmp_path / "missing"), "--port", str(_free_port())])
-    assert res.exit_code == 2 and res.output.startswith("error: no model directory or file at")
+    assert res.exit_code == 2 and res.output.startswith("error: no model directory at")
     (tmp_path / "bad.onnx").write_bytes(b"junk")
     res = runner.invoke(main, ["serve", "--model", str(tmp_path / "bad.onnx"), "--port", str(_free_port())])
     assert res.exit_code == 2 and "not a readable ONNX model" in res.output

@@ -149,7 +149,7 @@ def resolve(
     if path.is_dir() or (path / CONFIG).exists():
         return LoadedModel(text, "run", load_model(path, device=device), None, load_config(path))
     if ":" not in text or path.suffix:
-        raise ModelError(f"no model directory or file at {text!r}; pass {FORMS}")
+        raise ModelError(f"no model directory at {text!r} (nor a model file); pass {FORMS}")
     factory = _import_factory(text)
     try:
         model = factory()
