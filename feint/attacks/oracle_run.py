@@ -48,7 +48,7 @@ class OracleRun(Targets):
 
     def finish(self, x_adv: Tensor) -> AttackResult:
         """Project ``x_adv``, re-query the oracle with the held-back rows, record the verdict."""
-        x_adv = self.threat.project(x_adv.detach(), self.x).detach()
+        x_adv = self.threat.contain(x_adv.detach(), self.x).detach()
         self.oracle.release(self.held)
         self.held = 0
         logits = oracle_logits(self.oracle, x_adv, num_classes=self.num_classes)
@@ -85,7 +85,9 @@ def oracle_run(
     if target is not None:
         check_labels(target, n=x.shape[0], num_classes=k, name="target")
     oracle.hold(x.shape[0])
-    run = OracleRun(oracle, x.detach(), y, threat, target, oracle.queries, x.shape[0])
+    # Inputs within the check's tolerance outside the bounds are clipped onto them, so that the
+    # result lies in the bounds and the eps-ball around ``run.x`` exactly (as attack_run does).
+    run = OracleRun(oracle, threat.clip(x.detach()), y, threat, target, oracle.queries, x.shape[0])
     try:
         yield run
     finally:
