@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from corpus import Case, Ctx
+from corpus.blackbox_rows import _skops
 from corpus.models import digits_batch, linear
 from feint.data import load
 from feint.detectors import DensityUncertaintyDetector, MutationDetector
@@ -30,6 +31,12 @@ def _detector_of_another_model(c: Ctx) -> None:
     data = load("digits", "train")
     other = train("softmax", data, epochs=2, lr=0.01, seed=1, progress=False).model
     MutationDetector(other, n_mutants=4, rate=0.1).fit(data.x[:300], data.y[:300]).save(c.tmp / "det")
+
+
+def serve_row(id: str, phrase: str, model: str = "{run}", make=None) -> Case:  # type: ignore[no-untyped-def]
+    """``feint serve --detector det``: refused before the server starts."""
+    cli = ("serve", "--model", model, "--detector", "det", "--port", "0")
+    return Case(id, make=make, cli=cli, error=ModelError, phrase=phrase, forbid=("feint.serve.run.serve",))
 
 
 def _write(name: str, text: str):  # type: ignore[no-untyped-def]
@@ -109,6 +116,9 @@ ROWS = [
     eval_row("detect-eval-eps-zero", "--eps takes one positive number", "--eps", "0"),
     eval_row("detect-eval-unknown-attack", "unknown attack 'nope'", "--attacks", "fgsm,nope"),
     eval_row("detect-eval-param-without-attack", "must name the attack", "--param", "steps=5"),
+    serve_row("serve-detector-another-model", "fitted on another model", make=_detector_of_another_model),
+    serve_row("serve-detector-no-folder", "no detector folder"),
+    serve_row("serve-detector-query-only-model", "needs the white-box torch model", "{tmp}/svc.skops", make=_skops),
     Case(
         "py-detector-unfitted",
         call=lambda c: MutationDetector(linear()).score(X),
