@@ -7,31 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import Tensor, nn
+from helpers import PairNet
+from torch import nn
 
 from feint.data import Dataset
 from feint.detectors import DensityUncertaintyDetector, MutationDetector, load_detector
 from feint.errors import FeintError, InputError, ModelError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class TupleLayer(nn.Module):
-    """A layer whose output is not a tensor."""
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return x, x
-
-
-class TupleNet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.flat = nn.Flatten()
-        self.pair = TupleLayer()
-        self.head = nn.Linear(64, 10)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.pair(self.flat(x))[0])
 
 
 def test_a_detector_fitted_on_one_model_refuses_another(
@@ -56,7 +39,7 @@ def test_no_dropout_and_none_insertable(lenet_digits: nn.Module, digits_train: D
     with pytest.raises(ModelError, match="no dropout layer"):
         DensityUncertaintyDetector(lenet_digits, dropout="model").fit(digits_train.x, digits_train.y)
     with pytest.raises(ModelError, match="returns tuple, not a float tensor"):
-        DensityUncertaintyDetector(TupleNet(), layer="flat", dropout="pair").fit(digits_train.x, digits_train.y)
+        DensityUncertaintyDetector(PairNet(), layer="flat", dropout="pair").fit(digits_train.x, digits_train.y)
     scripted = torch.jit.script(lenet_digits)
     with pytest.raises(ModelError, match="TorchScript"):
         DensityUncertaintyDetector(scripted).fit(digits_train.x, digits_train.y)

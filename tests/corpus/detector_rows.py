@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from helpers import PairNet
 
 from corpus import Case, Ctx
 from corpus.blackbox_rows import _skops
@@ -45,22 +45,6 @@ def _write(name: str, text: str):  # type: ignore[no-untyped-def]
         (c.tmp / "det" / name).write_text(text, encoding="utf-8")
 
     return make
-
-
-class Pair(nn.Module):
-    """A layer whose output is a tuple: no dropout can be inserted after it."""
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return x, x
-
-
-class PairNet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.flat, self.pair, self.head = nn.Flatten(), Pair(), nn.Linear(64, 10)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.pair(self.flat(x))[0])
 
 
 X, Y = digits_batch(40)
