@@ -146,11 +146,22 @@ def _adaptive(report: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _value(value: Any) -> str:
+    """A setting or learned value for reading: numbers to 4 digits, lists and dicts spelled out."""
+    if isinstance(value, float):
+        return num(value, 4)
+    if isinstance(value, dict):
+        return "; ".join(f"{esc(k.replace('_', ' '))} {_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value(v) for v in value) if value else "–"
+    return esc(value)
+
+
 def _detector(report: dict[str, Any]) -> str:
     d = report["detector"]
-    pairs = [("kind", esc(d["kind"])), ("threshold", num(d["threshold"]))]
-    pairs += [(k, esc(v)) for k, v in d.items() if k not in ("kind", "threshold", "settings")]
-    pairs += [(f"setting: {k}", esc(v)) for k, v in d["settings"].items()]
+    pairs = [("kind", esc(d["kind"])), ("threshold", num(d["threshold"], 4))]
+    pairs += [(k.replace("_", " "), _value(v)) for k, v in d.items() if k not in ("kind", "threshold", "settings")]
+    pairs += [(f"setting: {k}", _value(v)) for k, v in d["settings"].items()]
     return definitions(pairs)
 
 
