@@ -46,7 +46,7 @@ class Served:
             raise InputError(f"{self.loaded.spec} answers only labels; serve it with --output label")
         probe = torch.full((1, *self.input_shape), self.bounds[0])
         try:
-            answer = self.answer(probe)
+            answer, _ = self.respond(probe)  # the detector too: a broken one fails before the port opens
         except (RuntimeError, ValueError) as exc:
             first = str(exc).splitlines()[0][:200]
             raise ModelError(
