@@ -14,6 +14,7 @@ RESUME_HINTS = {
     "train": "add --resume to the same command to continue from the last finished epoch",
     "audit": "run the same command again to continue; the finished attacks are kept in --out",
     "demo": "run the same command again to continue where it stopped",
+    "blackbox": "run the same command again to continue from the last finished substitute round",
 }
 
 
@@ -40,12 +41,14 @@ def main() -> None:
 
 def _register() -> None:
     from feint.cli.attack import attack_command
+    from feint.cli.blackbox import blackbox_command
     from feint.cli.demo import demo_command
     from feint.cli.train import train_command
 
     main.add_command(demo_command, "demo")
     main.add_command(train_command, "train")
     main.add_command(attack_command, "attack")
+    main.add_command(blackbox_command, "blackbox")
     try:
         from feint.cli.audit import audit_command
     except ImportError:  # the audit command lands separately

@@ -16,6 +16,22 @@ from feint.errors import InputError
 from feint.threat import ThreatModel, flat_norm, make_generator
 
 
+def random_perturbation(
+    x: Tensor, *, eps: float, norm: str = "inf", bounds: tuple[float, float] = (0.0, 1.0), seed: int | None = 0
+) -> Tensor:
+    """``x`` plus random sign noise (Linf) or a random L2 direction of length ``eps``, clipped to ``bounds``."""
+    threat = ThreatModel(norm, eps, bounds)
+    if threat.norm not in ("inf", "2"):
+        raise InputError(f"the noise baseline supports the 'inf' and '2' norms, not {norm!r}")
+    gen = make_generator(seed, x.device)
+    if threat.norm == "inf":
+        delta = torch.randint(0, 2, x.shape, generator=gen, device=x.device).to(x.dtype) * 2 - 1
+    else:
+        delta = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+        delta = delta / flat_norm(delta, "2").clamp_min(1e-12).view(-1, *([1] * (x.dim() - 1)))
+    return threat.clip(x + threat.eps * delta)
+
+
 def random_noise(
     model: nn.Module,
     x: Tensor,
@@ -28,13 +44,5 @@ def random_noise(
 ) -> AttackResult:
     """Random sign noise (Linf) or a random L2 direction of length ``eps``, checked like an attack."""
     threat = ThreatModel(norm, eps, bounds)
-    if threat.norm not in ("inf", "2"):
-        raise InputError(f"the noise baseline supports the 'inf' and '2' norms, not {norm!r}")
-    gen = make_generator(seed, x.device)
-    if threat.norm == "inf":
-        delta = torch.randint(0, 2, x.shape, generator=gen, device=x.device).to(x.dtype) * 2 - 1
-    else:
-        delta = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
-        delta = delta / flat_norm(delta, "2").clamp_min(1e-12).view(-1, *([1] * (x.dim() - 1)))
     with attack_run(model, x, y, threat) as run:
-        return run.finish(run.x + threat.eps * delta)
+        return run.finish(random_perturbation(run.x, eps=eps, norm=norm, bounds=bounds, seed=seed))

@@ -191,6 +191,6 @@ def pick_gallery(
                 n_worst=worst,
                 bounds=setup.bounds,
             )
-    worst_items = sorted((g for g in items if g.kind == "worst"), key=lambda g: -g.adv_conf)
+    worst_items = sorted((g for g in items if g.kind == "worst"), key=lambda g: -(g.adv_conf or 0.0))
     typical_items = [g for g in items if g.kind == "typical"]
     return worst_items[: per_kind + 2] + typical_items[:per_kind]

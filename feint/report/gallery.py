@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from feint.errors import InputError
@@ -25,15 +26,16 @@ KINDS = ("typical", "worst")
 
 @dataclass(frozen=True)
 class GalleryItem:
-    """One row of the gallery. ``image`` and ``adversarial`` are (C, H, W) arrays in [0, 1]."""
+    """One row of the gallery. ``image`` and ``adversarial`` are (C, H, W) arrays in [0, 1]; the
+    confidences are None where only labels are known (a label-only oracle)."""
 
     image: np.ndarray
     adversarial: np.ndarray
     label: str
     clean_pred: str
-    clean_conf: float
+    clean_conf: float | None
     adv_pred: str
-    adv_conf: float
+    adv_conf: float | None
     attack: str
     eps: float
     kind: str = "typical"
@@ -110,6 +112,45 @@ def gallery_items(
     ]
 
 
+def label_gallery_items(
+    x: Tensor,
+    x_adv: Tensor,
+    y: Tensor,
+    clean_pred: Tensor,
+    adv_pred: Tensor,
+    *,
+    class_names: Sequence[str],
+    attack: str,
+    eps: float,
+    n: int = 8,
+    bounds: Bounds = (0.0, 1.0),
+) -> list[GalleryItem]:
+    """Up to ``n`` fooled inputs (``clean_pred == y``, ``adv_pred != y``) from labels alone, as a
+    label-only oracle answers them; evenly spread over the fooled inputs in their given order."""
+    if x.shape != x_adv.shape or not (x.shape[0] == y.shape[0] == clean_pred.shape[0] == adv_pred.shape[0]):
+        raise InputError("x, x_adv, y and both predictions must describe the same batch of inputs")
+    fooled = ((clean_pred == y) & (adv_pred != y)).nonzero().flatten()
+    if fooled.numel() == 0 or n < 1:
+        return []
+    rows = fooled[torch.linspace(0, fooled.numel() - 1, min(n, fooled.numel())).round().long()].tolist()
+    clean_img, adv_img = _unit(x[rows], bounds), _unit(x_adv[rows], bounds)
+    names = [str(c) for c in class_names]
+    return [
+        GalleryItem(
+            image=clean_img[j],
+            adversarial=adv_img[j],
+            label=names[int(y[i])],
+            clean_pred=names[int(clean_pred[i])],
+            clean_conf=None,
+            adv_pred=names[int(adv_pred[i])],
+            adv_conf=None,
+            attack=attack,
+            eps=float(eps),
+        )
+        for j, i in enumerate(rows)
+    ]
+
+
 def gallery_tiles(item: GalleryItem, *, size: int = 112) -> tuple[str, str, str, float]:
     """Original, amplified perturbation and adversarial image as data URIs, and the amplification."""
     delta, amplification = perturbation_image(item.perturbation)
@@ -127,9 +168,11 @@ def card_html(item: GalleryItem) -> str:
         f'<figure><img src="{uri}" alt="{esc(cap)}"><figcaption>{esc(cap)}</figcaption></figure>'
         for uri, cap in ((clean, "original"), (delta, f"perturbation ×{amplification:.3g}"), (adv, "adversarial"))
     )
+    clean_conf = "" if item.clean_conf is None else f" ({pct(item.clean_conf)})"
+    adv_conf = "" if item.adv_conf is None else f" ({pct(item.adv_conf)})"
     text = (
-        f"true <b>{esc(item.label)}</b> · clean: {esc(item.clean_pred)} ({pct(item.clean_conf)})"
-        f" → adversarial: <b>{esc(item.adv_pred)}</b> ({pct(item.adv_conf)})<br>"
+        f"true <b>{esc(item.label)}</b> · clean: {esc(item.clean_pred)}{clean_conf}"
+        f" → adversarial: <b>{esc(item.adv_pred)}</b>{adv_conf}<br>"
         f'<span class="muted">{esc(item.attack)}, eps {num(item.eps)}</span>'
     )
     return f'<div class="card"><div class="tiles">{tiles}</div><p>{text}</p></div>'

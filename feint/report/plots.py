@@ -80,6 +80,10 @@ def line_plot(
             colour += 1
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if all(isinstance(v, int) for v in x):  # rounds, step counts: no fractional ticks
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if percent_axis:
         ax.set_ylim(-2, 105)
     ax.grid(alpha=0.3)
