@@ -44,11 +44,13 @@ def _register() -> None:
     from feint.cli.blackbox import blackbox_command
     from feint.cli.demo import demo_command
     from feint.cli.train import train_command
+    from feint.cli.transfer import transfer_command
 
     main.add_command(demo_command, "demo")
     main.add_command(train_command, "train")
     main.add_command(attack_command, "attack")
     main.add_command(blackbox_command, "blackbox")
+    main.add_command(transfer_command, "transfer")
     try:
         from feint.cli.audit import audit_command
     except ImportError:  # the audit command lands separately
