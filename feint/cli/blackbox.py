@@ -81,7 +81,8 @@ def blackbox_command(
     """Train a substitute of the target from its labels (Papernot et al. 2017), attack the substitute
     and measure how often the target is fooled; print a summary and write the report."""
     from feint.attacks.substitute import SubstituteConfig
-    from feint.evaluate.blackbox import blackbox, summary
+    from feint.evaluate.blackbox import blackbox
+    from feint.evaluate.blackbox_measure import summary
 
     config = SubstituteConfig(
         arch=substitute,

@@ -23,16 +23,15 @@ from typing import Any
 
 from torch import Tensor
 
-from feint.attacks.registry import get_attack, run_attack
+from feint.attacks.registry import get_attack
 from feint.attacks.substitute import SubstituteConfig, SubstituteState, train_substitute
 from feint.data.dataset import DatasetInfo
 from feint.errors import InputError
-from feint.evaluate.baselines import random_perturbation
+from feint.evaluate.blackbox_measure import measure_transfer
 from feint.evaluate.blackbox_report import REPORT_SCHEMA, SCHEMA, render_html
 from feint.evaluate.blackbox_state import fingerprint, load_state, save_state
 from feint.models.io import save_model
 from feint.oracles.base import Oracle
-from feint.progress import bar, milestone
 from feint.report.files import WrittenReport, json_safe, write_report
 from feint.report.gallery import label_gallery_items
 from feint.report.provenance import model_info, stamp
@@ -134,12 +133,12 @@ def blackbox(
     )
     substitute_dir = None
     if out is not None:
-        training = {
+        training: dict[str, Any] = {
             "substitute": config.to_dict(),
             "rounds": [r.to_dict() for r in state.records],
             "oracle": oracle.name,
+            "training_queries": state.queries,
         }
-        training |= {"training_queries": state.queries}
         substitute_dir = save_model(
             state.model,
             Path(out) / SUBSTITUTE_DIR,
@@ -148,13 +147,13 @@ def blackbox(
             data=info.to_dict(),
             training=training,
         )
-    transfer, adv = _attack_phase(oracle, state, x, y, oracle_labels, attack, params, grid, info, seed, progress)
+    transfer, adv = measure_transfer(oracle, state, x, y, oracle_labels, attack, params, grid, info, seed, progress)
     report = {
         **stamp(SCHEMA),
         "target": {
             "name": target_name or oracle.name,
             "access": oracle.access,
-            "clean_accuracy": _mean(oracle_labels == y),
+            "clean_accuracy": float((oracle_labels == y).float().mean()),
         },
         "substitute": {
             **model_info(state.model, config.arch),
@@ -193,61 +192,3 @@ def blackbox(
         )
         paths = write_report(out, report, render_html(report, gallery))
     return WrittenReport(report, paths.get("json"), paths.get("html"), tuple(notes + report["notes"]))
-
-
-def _mean(mask: Tensor) -> float:
-    return float(mask.float().mean())
-
-
-def _attack_phase(
-    oracle: Oracle,
-    state: SubstituteState,
-    x: Tensor,
-    y: Tensor,
-    oracle_labels: Tensor,
-    attack: str,
-    params: dict[str, Any],
-    grid: list[float],
-    info: DatasetInfo,
-    seed: int,
-    progress: bool,
-) -> tuple[dict[str, list[float]], list[tuple[Tensor, Tensor]]]:
-    """Per eps: attack the substitute, send the result and same-size random sign noise to the oracle."""
-    rows: dict[str, list[float]] = {"error_rate": [], "flip_rate": [], "substitute_success": [], "noise_error_rate": []}
-    adv = []
-    correct = oracle_labels == y
-    with bar(progress, total=len(grid), desc="transfer") as shown:
-        for e in grid:
-            result = run_attack(attack, state.model, x, y, eps=e, **params)
-            labels = oracle.labels(result.x_adv).to(x.device)
-            noisy = random_perturbation(x, eps=e, norm=result.threat.norm, bounds=info.bounds, seed=seed)
-            noise_labels = oracle.labels(noisy).to(x.device)
-            rows["error_rate"].append(_mean(labels != y))
-            rows["flip_rate"].append(_mean((labels != y)[correct]) if bool(correct.any()) else float("nan"))
-            rows["substitute_success"].append(result.success_rate)
-            rows["noise_error_rate"].append(_mean(noise_labels != y))
-            adv.append((result.x_adv, labels))
-            milestone(
-                progress,
-                f"transfer at eps {e:g}: target error {rows['error_rate'][-1]:.4f}, noise {rows['noise_error_rate'][-1]:.4f}",
-            )
-            shown.update(1)
-    return rows, adv
-
-
-def summary(report: dict[str, Any]) -> str:
-    """A few lines for a terminal: agreement per round, then the target's error per eps beside noise."""
-    lines = [f"{'round':>5}  {'points':>7}  {'queries':>7}  agreement"]
-    lines += [f"{r['round']:>5}  {r['set_size']:>7}  {r['queries']:>7}  {r['agreement']:.4f}" for r in report["rounds"]]
-    lines.append(f"target clean accuracy: {report['target']['clean_accuracy']:.4f}")
-    lines.append(f"{'eps':>8}  target error  noise error  substitute (white-box)")
-    t = report["transfer"]
-    for i, e in enumerate(report["eps"]):
-        lines.append(
-            f"{e:>8.4g}  {t['error_rate'][i]:>12.4f}  {t['noise_error_rate'][i]:>11.4f}  {t['substitute_success'][i]:>22.4f}"
-        )
-    q = report["queries"]
-    lines.append(
-        f"queries: {q['training']} to train the substitute (budget {q['budget']}), {q['measurement']} to measure"
-    )
-    return "\n".join(lines)
