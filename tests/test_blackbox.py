@@ -186,3 +186,21 @@ def test_cli_bad_input_is_one_line(target_dir, tmp_path, extra, message):
     result = CliRunner().invoke(main, [*args, *extra])
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error: ") and message in result.output and result.output.count("\n") == 1
+
+
+def test_a_scikit_learn_target_is_attacked_through_its_labels(digits_train, digits_test):
+    from sklearn.linear_model import LogisticRegression
+
+    from feint.evaluate.techniques import EstimatorLabels, flat, one_blas_thread
+
+    with one_blas_thread():
+        target = LogisticRegression(max_iter=300).fit(flat(digits_train.x), digits_train.y.numpy())
+    oracle = EstimatorLabels(target, input_shape=(1, 8, 8), num_classes=10, name="logistic regression")
+    seeds, x, y = _split(digits_test)
+    config = SubstituteConfig(arch="mlp", rounds=3, epochs=8)
+    r = bb.blackbox(oracle, seeds, x, y, config=config, eps=[0.2], progress=False).report
+    assert r["target"]["name"] == "logistic regression" and r["queries"]["training"] == 600
+    assert (
+        r["transfer"]["error_rate"][0] > 3 * r["transfer"]["noise_error_rate"][0]
+        and r["transfer"]["error_rate"][0] > 0.5
+    )

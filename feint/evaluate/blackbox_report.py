@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from feint.report.gallery import GalleryItem, gallery_html
-from feint.report.html import definitions, esc, figure, num, page, pct, provenance_html, table, verdict_box
+from feint.report.html import definitions, esc, figure, num, pct, provenance_html, report_page, table, verdict_box
 from feint.report.plots import line_plot
 from feint.report.schema import INT, NUM, NUM_OR_NULL, NUMS, STR, obj, report_schema
 
@@ -200,7 +200,4 @@ def render_html(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> str:
         ("notes", "Notes", "", f"<ul>{note_html}</ul>"),
         ("settings", "Settings and provenance", "", _settings(report)),
     ]  # fmt: skip
-    subtitle = f"{report.get('created')} · feint {report.get('feint_version')}"
-    return page(
-        f"Substitute attack on {report['target']['name']}", sections, subtitle=subtitle, verdict=_verdict(report)
-    )
+    return report_page(f"Substitute attack on {report['target']['name']}", sections, report, verdict=_verdict(report))

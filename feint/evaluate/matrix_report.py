@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from feint.report.html import definitions, esc, figure, num, page, pct, provenance_html, table, verdict_box
+from feint.report.html import definitions, esc, figure, num, pct, provenance_html, report_page, table, verdict_box
 from feint.report.plots import heatmap
 from feint.report.schema import INT, NUM, NUM_OR_NULL, STR, obj, report_schema
 
@@ -175,10 +175,9 @@ def render_html(report: dict[str, Any]) -> str:
         ("notes", "Notes", "", f"<ul>{notes}</ul>"),
         ("models", "Models, settings and provenance", "", _models(report)),
     ]  # fmt: skip
-    subtitle = f"{report.get('created')} · feint {report.get('feint_version')}"
-    return page(
+    return report_page(
         f"Transferability across techniques: {report['data']['name']}",
         sections,
-        subtitle=subtitle,
+        report,
         verdict=_verdict(report),
     )

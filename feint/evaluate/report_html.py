@@ -17,7 +17,7 @@ from typing import Any
 from feint.errors import InputError
 from feint.evaluate import report_sections as rs
 from feint.report.gallery import GalleryItem, gallery_html
-from feint.report.html import badge, definitions, esc, num, page, pct, provenance_html, table, verdict_box
+from feint.report.html import badge, definitions, esc, num, pct, provenance_html, report_page, table, verdict_box
 
 SCHEMA = "feint.audit/1"
 # Radii commonly reported in the literature, used for the headline when the report names none.
@@ -154,8 +154,7 @@ def render_report_html(report: dict[str, Any], gallery: Sequence[GalleryItem]) -
     if report.get("schema", SCHEMA) != SCHEMA:
         raise InputError(f"report has schema {report.get('schema')!r}; this renderer reads {SCHEMA!r}")
     model = (report.get("model") or {}).get("name") or "model"
-    subtitle = f"{report.get('created')} · feint {report.get('feint_version')}"
-    return page(f"Robustness audit: {model}", _sections(report, gallery), subtitle=subtitle, verdict=_verdict(report))
+    return report_page(f"Robustness audit: {model}", _sections(report, gallery), report, verdict=_verdict(report))
 
 
 def write_report_html(report: dict[str, Any], gallery: Sequence[GalleryItem], path: str | os.PathLike[str]) -> Path:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from feint.report.gallery import GalleryItem, gallery_html
-from feint.report.html import definitions, esc, figure, num, page, pct, provenance_html, table, verdict_box
+from feint.report.html import definitions, esc, figure, num, pct, provenance_html, report_page, table, verdict_box
 from feint.report.plots import line_panels
 from feint.report.schema import INT, NUM, NUMS, STR, obj, report_schema
 
@@ -135,6 +135,5 @@ def render_html(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> str:
         ("gallery", "Transferred examples", "Inputs the target classified correctly and misclassifies after the attack (fewest steps, largest eps); the labels are the target's answers.", gallery_html(gallery)),
         ("settings", "Settings and provenance", "", _settings(report)),
     ]  # fmt: skip
-    subtitle = f"{report.get('created')} · feint {report.get('feint_version')}"
     title = f"Transfer: {report['source']['name']} → {report['target']['name']}"
-    return page(title, sections, subtitle=subtitle, verdict=_verdict(report))
+    return report_page(title, sections, report, verdict=_verdict(report))

@@ -92,6 +92,25 @@ def gallery_items(
     median = adv_conf[fooled].median()
     typical = rest[(adv_conf[rest] - median).abs().argsort(stable=True)][:n_typical].tolist()
     picks = [("worst", i) for i in worst] + [("typical", i) for i in typical]
+    predictions = (clean_pred, clean_conf, adv_pred, adv_conf)
+    return _items(x, x_adv, y, picks, predictions, class_names=class_names, attack=attack, eps=eps, bounds=bounds)
+
+
+def _items(
+    x: Tensor,
+    x_adv: Tensor,
+    y: Tensor,
+    picks: Sequence[tuple[str, int]],
+    predictions: tuple[Tensor, Tensor | None, Tensor, Tensor | None],
+    *,
+    class_names: Sequence[str],
+    attack: str,
+    eps: float,
+    bounds: Bounds,
+) -> list[GalleryItem]:
+    """Gallery items for the rows in ``picks`` ((kind, row) pairs); ``predictions`` holds the clean
+    and adversarial labels and their confidences (None when only labels are known)."""
+    clean_pred, clean_conf, adv_pred, adv_conf = predictions
     rows = [i for _, i in picks]
     clean_img, adv_img = _unit(x[rows], bounds), _unit(x_adv[rows], bounds)
     names = [str(c) for c in class_names]
@@ -101,9 +120,9 @@ def gallery_items(
             adversarial=adv_img[j],
             label=names[int(y[i])],
             clean_pred=names[int(clean_pred[i])],
-            clean_conf=float(clean_conf[i]),
+            clean_conf=None if clean_conf is None else float(clean_conf[i]),
             adv_pred=names[int(adv_pred[i])],
-            adv_conf=float(adv_conf[i]),
+            adv_conf=None if adv_conf is None else float(adv_conf[i]),
             attack=attack,
             eps=float(eps),
             kind=kind,
@@ -133,22 +152,9 @@ def label_gallery_items(
     if fooled.numel() == 0 or n < 1:
         return []
     rows = fooled[torch.linspace(0, fooled.numel() - 1, min(n, fooled.numel())).round().long()].tolist()
-    clean_img, adv_img = _unit(x[rows], bounds), _unit(x_adv[rows], bounds)
-    names = [str(c) for c in class_names]
-    return [
-        GalleryItem(
-            image=clean_img[j],
-            adversarial=adv_img[j],
-            label=names[int(y[i])],
-            clean_pred=names[int(clean_pred[i])],
-            clean_conf=None,
-            adv_pred=names[int(adv_pred[i])],
-            adv_conf=None,
-            attack=attack,
-            eps=float(eps),
-        )
-        for j, i in enumerate(rows)
-    ]
+    picks = [("typical", i) for i in rows]
+    predictions = (clean_pred, None, adv_pred, None)
+    return _items(x, x_adv, y, picks, predictions, class_names=class_names, attack=attack, eps=eps, bounds=bounds)
 
 
 def gallery_tiles(item: GalleryItem, *, size: int = 112) -> tuple[str, str, str, float]:

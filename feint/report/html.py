@@ -162,3 +162,9 @@ def page(title: str, sections: Sequence[Section], *, subtitle: str = "", verdict
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>"
         f"<h1>{esc(title)}</h1>{lead}<nav>{nav}</nav>{verdict}{body}</main></body></html>\n"
     )
+
+
+def report_page(title: str, sections: Sequence[Section], report: dict[str, Any], *, verdict: str = "") -> str:
+    """:func:`page` for a report dict: the subtitle says when and with which feint it was made."""
+    subtitle = f"{report.get('created')} · feint {report.get('feint_version')}"
+    return page(title, sections, subtitle=subtitle, verdict=verdict)
