@@ -65,10 +65,12 @@ def test_report_files_and_the_substitute_run_directory(run, digits_test):
     assert agreement is not None and agreement > 0.8
 
 
-def test_an_interrupted_run_resumes_between_rounds_and_ends_the_same(
-    lenet_digits, digits_test, tmp_path, monkeypatch, run
-):
+def test_an_interrupted_run_resumes_between_rounds_and_ends_the_same(lenet_digits, digits_test, tmp_path, monkeypatch):
     seeds, x, y = _split(digits_test)
+    seeds, x, y = seeds[:40], x[:60], y[:60]
+    config = SubstituteConfig(arch="softmax", rounds=4, epochs=3)
+    common = {"config": config, "eps": [0.1, 0.3], "progress": False}
+    whole = bb.blackbox(as_oracle(lenet_digits, access="labels"), seeds, x, y, out=tmp_path / "whole", **common)
     real_save = bb.save_state
 
     def interrupting_save(out, fp, state, labels):
@@ -78,25 +80,15 @@ def test_an_interrupted_run_resumes_between_rounds_and_ends_the_same(
 
     monkeypatch.setattr(bb, "save_state", interrupting_save)
     with pytest.raises(KeyboardInterrupt):
-        bb.blackbox(
-            as_oracle(lenet_digits, access="labels"),
-            seeds,
-            x,
-            y,
-            config=CONFIG,
-            eps=[0.1, 0.3],
-            out=tmp_path,
-            progress=False,
-        )
+        bb.blackbox(as_oracle(lenet_digits, access="labels"), seeds, x, y, out=tmp_path / "cut", **common)
     monkeypatch.setattr(bb, "save_state", real_save)
     oracle = as_oracle(lenet_digits, access="labels")
-    resumed = bb.blackbox(oracle, seeds, x, y, config=CONFIG, eps=[0.1, 0.3], out=tmp_path, progress=False)
+    resumed = bb.blackbox(oracle, seeds, x, y, out=tmp_path / "cut", **common)
     assert any("resumed 2 finished substitute rounds" in n for n in resumed.notes)
-    measurement = x.shape[0] * 2 * 2  # the held-out labels were saved; adversarial and noise inputs asked again
-    assert oracle.queries == (1200 - 600) + measurement  # only round 3's new points were asked again
-    first = run[1].report
-    assert resumed.report["rounds"] == first["rounds"]
-    assert resumed.report["transfer"] == first["transfer"]
+    measurement = 60 * 2 * 2  # the held-out labels were saved; adversarial and noise inputs are asked again
+    assert oracle.queries == (320 - 160) + measurement  # only round 3's new points were asked again
+    assert resumed.report["rounds"] == whole.report["rounds"]
+    assert resumed.report["transfer"] == whole.report["transfer"]
 
 
 def test_bad_inputs_are_one_clear_error(lenet_digits, digits_test):
