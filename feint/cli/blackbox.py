@@ -80,6 +80,7 @@ def blackbox_command(
 ) -> None:
     """Train a substitute of the target from its labels (Papernot et al. 2017), attack the substitute
     and measure how often the target is fooled; print a summary and write the report."""
+    from feint.attacks.registry import get_attack
     from feint.attacks.substitute import SubstituteConfig
     from feint.evaluate.blackbox import blackbox
     from feint.evaluate.blackbox_measure import summary
@@ -95,6 +96,8 @@ def blackbox_command(
         max_queries=max_queries,
         seed=seed,
     )
+    get_attack(attack_name)
+    budgets = parse_floats(eps, "--eps") or []
     dev = resolve_device(device)
     dataset = load_data(data, "test", data_path)
     oracle, name = target_oracle(target_spec, weights, dataset, dev)
@@ -107,7 +110,7 @@ def blackbox_command(
         config=config,
         attack=attack_name,
         attack_params=parse_params(params),
-        eps=parse_floats(eps, "--eps") or [],
+        eps=budgets,
         data_info=dataset.info,
         split="test",
         out=out,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from feint.attacks.registry import get_attack
 from feint.cli.common import (
     check_model_fits_data,
     data_options,
@@ -81,8 +82,10 @@ def transfer_command(
         if source_spec or target_spec:
             raise InputError("--matrix trains its own models; drop --source and --target")
         from feint.evaluate.matrix import summary, transfer_matrix
-        from feint.evaluate.techniques import TechniqueSettings
+        from feint.evaluate.techniques import TechniqueSettings, parse_techniques
 
+        names = parse_techniques(techniques)
+        settings = TechniqueSettings(dnn_arch=dnn_arch, seed=seed)
         budgets = parse_floats(eps, "--eps") or [0.3]
         if len(budgets) != 1:
             raise InputError(f"--matrix takes one eps, got {len(budgets)}; run it once per eps")
@@ -92,9 +95,9 @@ def transfer_command(
         report = transfer_matrix(
             train_data,
             test_data,
-            techniques=techniques,
+            techniques=names,
             eps=budgets[0],
-            settings=TechniqueSettings(dnn_arch=dnn_arch, seed=seed),
+            settings=settings,
             out=out,
             progress=not quiet,
         )
@@ -108,20 +111,20 @@ def transfer_command(
         from feint.evaluate.transfer import transfer
         from feint.models import resolve_model
 
+        step_counts, budgets = _steps(steps), parse_floats(eps, "--eps")
+        get_attack(attack_name)
         dataset = load_data(data, split, data_path, n, seed)
         source, config = resolve_model(source_spec, weights=source_weights, device=str(dev))
         check_model_fits_data(config, dataset, source_spec)
         oracle, target_name = target_oracle(target_spec, target_weights, dataset, dev)
-        grid = parse_floats(eps, "--eps") or [
-            e for e in default_eps(dataset.info.name, "inf", bounds=dataset.info.bounds) if e > 0
-        ]
+        grid = budgets or [e for e in default_eps(dataset.info.name, "inf", bounds=dataset.info.bounds) if e > 0]
         report = transfer(
             source,
             oracle,
             dataset.x.to(dev),
             dataset.y.to(dev),
             attack=attack_name,
-            steps=_steps(steps),
+            steps=step_counts,
             eps=grid,
             targeted=targeted,
             params=parse_params(params),
