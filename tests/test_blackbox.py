@@ -196,3 +196,27 @@ def test_a_scikit_learn_target_is_attacked_through_its_labels(digits_train, digi
         r["transfer"]["error_rate"][0] > 3 * r["transfer"]["noise_error_rate"][0]
         and r["transfer"]["error_rate"][0] > 0.5
     )
+
+
+@pytest.mark.parametrize("attack", ["pgd", "mifgsm"])
+def test_any_white_box_attack_on_the_saved_substitute(run, digits_test, tmp_path, attack):
+    import shutil
+
+    shutil.copytree(run[0] / "blackbox_state", tmp_path / "blackbox_state")
+    seeds, x, y = _split(digits_test)
+    oracle = as_oracle(run[2].model, access="labels")
+    r = bb.blackbox(
+        oracle,
+        seeds,
+        x,
+        y,
+        config=CONFIG,
+        attack=attack,
+        attack_params={"steps": 10},
+        eps=[0.1],
+        out=tmp_path,
+        progress=False,
+    )
+    assert oracle.queries == 2 * x.shape[0]  # nothing retrained: only the adversarial and noisy inputs are asked
+    assert r.report["settings"]["attack"] == attack and r.report["rounds"] == run[1].report["rounds"]
+    assert r.report["transfer"]["error_rate"][0] > 2 * r.report["transfer"]["noise_error_rate"][0]

@@ -80,3 +80,12 @@ def run_attack(name: str, model: Any, x: Any, y: Any, **params: Any) -> Any:
             raise InputError(f"{key} must be true or false, got {value!r}")
     kwargs = {**spec.defaults, **params}
     return spec.fn(model, x, y, **kwargs)
+
+
+def full_strength(spec: AttackSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with early stopping off where the attack has it (an explicit value is kept): every
+    step is taken, as adversarial training and transfer need; an example stopped at its first
+    success sits at the edge of the model's decision boundary and transfers poorly."""
+    if "early_stop" in spec.parameters():
+        return {"early_stop": False, **params}
+    return dict(params)

@@ -23,7 +23,7 @@ from typing import Any
 
 from torch import Tensor
 
-from feint.attacks.registry import get_attack
+from feint.attacks.registry import full_strength, get_attack
 from feint.attacks.substitute import SubstituteConfig, SubstituteState, train_substitute
 from feint.data.dataset import DatasetInfo
 from feint.errors import InputError
@@ -103,7 +103,7 @@ def blackbox(
     grid = sorted({float(e) for e in eps})
     _check(oracle, x_seed, x, y, info, grid)
     spec = get_attack(attack)
-    params = dict(attack_params or {})
+    params = full_strength(spec, dict(attack_params or {}))
     if "seed" in spec.parameters():
         params.setdefault("seed", seed)
     fp = fingerprint(config, oracle.name, x_seed, x)

@@ -20,7 +20,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from feint.attacks.registry import get_attack, run_attack
+from feint.attacks.registry import full_strength, get_attack, run_attack
 from feint.attacks.result import predict_logits
 from feint.attacks.targets import random_targets
 from feint.data.dataset import DatasetInfo
@@ -89,8 +89,7 @@ def transfer(
         check_positive_int(t, "every step count")
     if "steps" not in spec.parameters() and steps != [1]:
         raise InputError(f"attack {attack!r} takes no step count; use ifgsm, bim, mifgsm or pgd, or --steps 1")
-    if "early_stop" in spec.parameters():
-        options.setdefault("early_stop", False)
+    options = full_strength(spec, options)
     grid = sorted({float(e) for e in eps})
     for e in grid:
         check_nonnegative(e, "every eps")

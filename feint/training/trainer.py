@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from feint.attacks.registry import get_attack
+from feint.attacks.registry import full_strength, get_attack
 from feint.attacks.result import predict_logits
 from feint.data.dataset import Dataset
 from feint.errors import InputError
@@ -59,9 +59,7 @@ def _adversarial_batch(model: nn.Module, x: Tensor, y: Tensor, cfg: TrainConfig,
         params["eps"] = cfg.adv_eps
     if "seed" in accepted:
         params["seed"] = seed
-    if "early_stop" in accepted:
-        params.setdefault("early_stop", False)
-    return spec.fn(model, x, y, **params).x_adv
+    return spec.fn(model, x, y, **full_strength(spec, params)).x_adv
 
 
 def _batch_loss(model: nn.Module, x: Tensor, y: Tensor, cfg: TrainConfig, seed: int) -> Tensor:
