@@ -86,9 +86,9 @@ def transfer_command(
 
         names = parse_techniques(techniques)
         settings = TechniqueSettings(dnn_arch=dnn_arch, seed=seed)
-        budgets = parse_floats(eps, "--eps") or [0.3]
-        if len(budgets) != 1:
-            raise InputError(f"--matrix takes one eps, got {len(budgets)}; run it once per eps")
+        radii = parse_floats(eps, "--eps") or [0.3]
+        if len(radii) != 1:
+            raise InputError(f"--matrix takes one eps, got {len(radii)}; run it once per eps")
         train_data = load_data(data, "train", data_path)
         train_data = replace(train_data, x=train_data.x.to(dev), y=train_data.y.to(dev))
         test_data = load_data(data, split, data_path, n, seed)
@@ -96,7 +96,7 @@ def transfer_command(
             train_data,
             test_data,
             techniques=names,
-            eps=budgets[0],
+            eps=radii[0],
             settings=settings,
             out=out,
             progress=not quiet,

@@ -68,6 +68,8 @@ def _check(oracle: Oracle, x_seed: Tensor, x: Tensor, y: Tensor, info: DatasetIn
             "draw S0 from the same dataset"
         )
     check_disjoint(x_seed, x)
+    if not eps:
+        raise InputError("give at least one eps to attack with")
     for e in eps:
         check_nonnegative(e, "every eps")
 
@@ -104,6 +106,8 @@ def blackbox(
     _check(oracle, x_seed, x, y, info, grid)
     spec = get_attack(attack)
     params = full_strength(spec, dict(attack_params or {}))
+    if "bounds" in spec.parameters():
+        params.setdefault("bounds", info.bounds)
     if "seed" in spec.parameters():
         params.setdefault("seed", seed)
     fp = fingerprint(config, oracle.name, x_seed, x)

@@ -83,51 +83,32 @@ def transfer(
     info = data_info or DatasetInfo("data", tuple(str(i) for i in range(k)), tuple(x.shape[1:]))  # type: ignore[arg-type]
     _check(source, target, x, y, info)
     spec = get_attack(attack)
-    options = dict(params or {})
-    steps = sorted({int(t) for t in steps})
+    if not steps or not eps:
+        raise InputError("give at least one step count and one eps")
     for t in steps:
         check_positive_int(t, "every step count")
+    steps = sorted(set(steps))
     if "steps" not in spec.parameters() and steps != [1]:
         raise InputError(f"attack {attack!r} takes no step count; use ifgsm, bim, mifgsm or pgd, or --steps 1")
-    options = full_strength(spec, options)
+    options = full_strength(spec, dict(params or {}))
+    if "bounds" in spec.parameters():
+        options.setdefault("bounds", info.bounds)
     grid = sorted({float(e) for e in eps})
     for e in grid:
         check_nonnegative(e, "every eps")
-    classes = info.num_classes
-    goal = random_targets(y, classes, seed=seed) if targeted else None
+    goal = random_targets(y, info.num_classes, seed=seed) if targeted else None
     if goal is not None:
         options |= {"targeted": True, "target": goal}
     clean_source = predict_logits(source, x).argmax(1)
     clean_target = target.labels(x).to(x.device)
-    queries = x.shape[0]
-    curves, gallery_pick = [], None
     with bar(progress, total=len(steps) * len(grid), desc="transfer") as shown:
-        for t in steps:
-            curve: dict[str, Any] = {"steps": t, "source_accuracy": [], "target_accuracy": []}
-            curve |= {
-                "source_target_success": [] if targeted else None,
-                "target_target_success": [] if targeted else None,
-            }
-            for e in grid:
-                step_option = {"steps": t} if "steps" in spec.parameters() else {}
-                result = run_attack(attack, source, x, y, eps=e, **step_option, **options)
-                labels = target.labels(result.x_adv).to(x.device)
-                queries += x.shape[0]
-                curve["source_accuracy"].append(result.accuracy)
-                curve["target_accuracy"].append(_mean(labels == y))
-                if goal is not None:
-                    curve["source_target_success"].append(result.success_rate)
-                    curve["target_target_success"].append(_mean(labels == goal))
-                if t == steps[0] and e == grid[-1]:
-                    gallery_pick = (result.x_adv, labels)
-                shown.update(1)
-            curves.append(curve)
+        curves = [_curve(source, target, x, y, goal, attack, t, grid, options, shown) for t in steps]
+    queries = x.shape[0] * (1 + len(steps) * len(grid) + len(grid))
     noise: dict[str, list[float]] = {"source_accuracy": [], "target_accuracy": []}
     for e in grid:
         noisy = random_perturbation(x, eps=e, norm=options.get("norm", "inf"), bounds=info.bounds, seed=seed)
         noise["source_accuracy"].append(_mean(predict_logits(source, noisy).argmax(1) == y))
         noise["target_accuracy"].append(_mean(target.labels(noisy).to(x.device) == y))
-        queries += x.shape[0]
     settings = {
         "attack": attack,
         "steps": steps,
@@ -145,7 +126,7 @@ def transfer(
             "settings": settings,
             "clean": {"source_accuracy": _mean(clean_source == y), "target_accuracy": _mean(clean_target == y)},
             "eps": grid,
-            "curves": curves,
+            "curves": [{k: v for k, v in c.items() if k not in ("x_adv", "labels")} for c in curves],
             "noise": noise,
             "queries": {"target": int(queries)},
             "timings": {"total_seconds": time.perf_counter() - started},
@@ -155,13 +136,45 @@ def transfer(
     if problems:  # a bug in feint, never the user's input
         raise AssertionError(f"the transfer report does not match {SCHEMA}: {problems[:3]}")
     paths: dict[str, Path] = {}
-    if out is not None and gallery_pick is not None:
+    if out is not None:
+        first = curves[0]["x_adv"], curves[0]["labels"]
         gallery = label_gallery_items(
-            x, gallery_pick[0], y, clean_target, gallery_pick[1], class_names=info.class_names,
+            x, first[0], y, clean_target, first[1], class_names=info.class_names,
             attack=f"{attack} T={steps[0]} on the source", eps=grid[-1], bounds=info.bounds,
         )  # fmt: skip
         paths = write_report(out, report, render_html(report, gallery))
     return WrittenReport(report, paths.get("json"), paths.get("html"))
+
+
+def _curve(
+    source: nn.Module,
+    target: Oracle,
+    x: Tensor,
+    y: Tensor,
+    goal: Tensor | None,
+    attack: str,
+    steps: int,
+    grid: list[float],
+    options: dict[str, Any],
+    shown: Any,
+) -> dict[str, Any]:
+    """One step count: per eps, the source's (white-box) and the target's accuracy, and with a
+    ``goal`` how often each predicts it; ``x_adv``/``labels`` keep the largest eps for the gallery."""
+    step_option = {"steps": steps} if "steps" in get_attack(attack).parameters() else {}
+    curve: dict[str, Any] = {"steps": steps, "source_accuracy": [], "target_accuracy": []}
+    curve |= {"source_target_success": [] if goal is not None else None}
+    curve |= {"target_target_success": [] if goal is not None else None}
+    for e in grid:
+        result = run_attack(attack, source, x, y, eps=e, **step_option, **options)
+        labels = target.labels(result.x_adv).to(x.device)
+        curve["source_accuracy"].append(result.accuracy)
+        curve["target_accuracy"].append(_mean(labels == y))
+        if goal is not None:
+            curve["source_target_success"].append(result.success_rate)
+            curve["target_target_success"].append(_mean(labels == goal))
+        curve |= {"x_adv": result.x_adv, "labels": labels}
+        shown.update(1)
+    return curve
 
 
 def _plain(options: dict[str, Any]) -> dict[str, Any]:
