@@ -16,13 +16,19 @@ from feint.errors import InputError
 from feint.threat import ThreatModel, flat_norm, make_generator
 
 
-def random_perturbation(
-    x: Tensor, *, eps: float, norm: str = "inf", bounds: tuple[float, float] = (0.0, 1.0), seed: int | None = 0
-) -> Tensor:
-    """``x`` plus random sign noise (Linf) or a random L2 direction of length ``eps``, clipped to ``bounds``."""
+def _noise_threat(norm: str, eps: float, bounds: tuple[float, float]) -> ThreatModel:
     threat = ThreatModel(norm, eps, bounds)
     if threat.norm not in ("inf", "2"):
         raise InputError(f"the noise baseline supports the 'inf' and '2' norms, not {norm!r}")
+    return threat
+
+
+def random_perturbation(
+    x: Tensor, *, eps: float, norm: str = "inf", bounds: tuple[float, float] = (0.0, 1.0), seed: int | None = 0
+) -> Tensor:
+    """``x`` plus random sign noise (Linf) or a random L2 direction of length ``eps`` (capped at the
+    box's diameter), clipped to ``bounds``."""
+    threat = _noise_threat(norm, eps, bounds).fitted(x[0].numel())
     gen = make_generator(seed, x.device)
     if threat.norm == "inf":
         delta = torch.randint(0, 2, x.shape, generator=gen, device=x.device).to(x.dtype) * 2 - 1
@@ -43,6 +49,6 @@ def random_noise(
     seed: int | None = 0,
 ) -> AttackResult:
     """Random sign noise (Linf) or a random L2 direction of length ``eps``, checked like an attack."""
-    threat = ThreatModel(norm, eps, bounds)
+    threat = _noise_threat(norm, eps, bounds)
     with attack_run(model, x, y, threat) as run:
         return run.finish(random_perturbation(run.x, eps=eps, norm=norm, bounds=bounds, seed=seed))
