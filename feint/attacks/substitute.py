@@ -43,6 +43,7 @@ __all__ = [
     "RoundRecord",
     "SubstituteConfig",
     "SubstituteState",
+    "check_seed_budget",
     "jacobian_augment",
     "planned_queries",
     "start_substitute",
@@ -96,6 +97,15 @@ def _budget(oracle: Oracle, config: SubstituteConfig, spent: int) -> float:
     return min(math.inf if config.max_queries is None else config.max_queries - spent, oracle.remaining)
 
 
+def check_seed_budget(n0: int, budget: float | None) -> None:
+    """The budget must at least label S_0 (``n0`` inputs); ``None`` is no budget."""
+    if budget is not None and n0 > budget:
+        raise InputError(
+            f"the query budget ({budget:g}) is smaller than |S0| = {n0}: the oracle could not even "
+            "label the initial set; raise --max-queries or pass fewer initial inputs (--seed-size)"
+        )
+
+
 def start_substitute(
     oracle: Oracle, x0: Tensor, *, config: SubstituteConfig, num_classes: int, bounds: Bounds = (0.0, 1.0)
 ) -> SubstituteState:
@@ -116,12 +126,7 @@ def start_substitute(
             f"{oracle.name} has {oracle.num_classes} classes but the substitute would have {num_classes}; "
             "pass data with the target's classes"
         )
-    budget = _budget(oracle, config, 0)
-    if x0.shape[0] > budget:
-        raise InputError(
-            f"the query budget ({budget:g}) is smaller than |S0| = {x0.shape[0]}: the oracle could not even "
-            "label the initial set; raise --max-queries or pass fewer initial inputs (--seed-size)"
-        )
+    check_seed_budget(int(x0.shape[0]), _budget(oracle, config, 0))
     torch.manual_seed(config.seed)
     shape = tuple(int(s) for s in x0.shape[1:])
     model = create_model(config.arch, input_shape=shape, num_classes=num_classes, **config.arch_kwargs)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ import click
 
 from feint.cli.common import data_options, device_option, load_data, parse_floats, parse_params, resolve_device
 from feint.cli.targets import held_out_split, target_oracle
+from feint.io import check_writable
 
 
 @click.command()
@@ -81,7 +82,7 @@ def blackbox_command(
     """Train a substitute of the target from its labels (Papernot et al. 2017), attack the substitute
     and measure how often the target is fooled; print a summary and write the report."""
     from feint.attacks.registry import get_attack
-    from feint.attacks.substitute import SubstituteConfig
+    from feint.attacks.substitute import SubstituteConfig, check_seed_budget
     from feint.evaluate.blackbox import blackbox
     from feint.evaluate.blackbox_measure import summary
 
@@ -96,6 +97,8 @@ def blackbox_command(
         max_queries=max_queries,
         seed=seed,
     )
+    check_seed_budget(seed_size, max_queries)
+    check_writable(out, folder=True)
     get_attack(attack_name)
     budgets = parse_floats(eps, "--eps") or []
     dev = resolve_device(device)

@@ -19,6 +19,7 @@ from feint.cli.common import (
     resolve_device,
 )
 from feint.errors import InputError
+from feint.io import check_writable
 
 
 def _steps(text: str) -> list[int]:
@@ -77,6 +78,7 @@ def transfer_command(
     device: str,
 ) -> None:
     """Measure how adversarial examples transfer; print a summary and write the report."""
+    check_writable(out, folder=True)
     dev = resolve_device(device)
     if matrix:
         if source_spec or target_spec:

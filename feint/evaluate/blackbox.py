@@ -16,6 +16,7 @@ feint run directory in ``out/substitute``. Shapes: x_seed (N0, C, H, W), x (N, C
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,12 +25,13 @@ from typing import Any
 from torch import Tensor
 
 from feint.attacks.registry import full_strength, get_attack
-from feint.attacks.substitute import SubstituteConfig, SubstituteState, train_substitute
+from feint.attacks.substitute import SubstituteConfig, SubstituteState, check_seed_budget, train_substitute
 from feint.data.dataset import DatasetInfo
 from feint.errors import InputError
 from feint.evaluate.blackbox_measure import measure_transfer
 from feint.evaluate.blackbox_report import REPORT_SCHEMA, SCHEMA, render_html
 from feint.evaluate.blackbox_state import fingerprint, load_state, save_state
+from feint.io import check_writable, remove_stale_temps
 from feint.models.io import save_model
 from feint.oracles.base import Oracle
 from feint.report.files import WrittenReport, json_safe, write_report
@@ -104,6 +106,10 @@ def blackbox(
     info = data_info or DatasetInfo("data", tuple(str(i) for i in range(k)), tuple(x.shape[1:]))  # type: ignore[arg-type]
     grid = sorted({float(e) for e in eps})
     _check(oracle, x_seed, x, y, info, grid)
+    check_seed_budget(int(x_seed.shape[0]), min(config.max_queries or math.inf, oracle.remaining))
+    if out is not None:
+        check_writable(out, folder=True)
+        remove_stale_temps(out)
     spec = get_attack(attack)
     params = full_strength(spec, dict(attack_params or {}))
     if "bounds" in spec.parameters():

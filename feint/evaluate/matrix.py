@@ -32,6 +32,7 @@ from feint.evaluate.crafting import Crafted, craft
 from feint.evaluate.matrix_report import REPORT_SCHEMA, SCHEMA, render_html
 from feint.evaluate.metrics import perturbation_stats
 from feint.evaluate.techniques import TECHNIQUES, TechniqueSettings, fit_techniques, parse_techniques, technique_oracle
+from feint.io import check_writable
 from feint.oracles.base import Oracle
 from feint.progress import milestone
 from feint.report.files import WrittenReport, json_safe, write_report
@@ -89,6 +90,8 @@ def transfer_matrix(
     names = parse_techniques(list(techniques) if not isinstance(techniques, str) else techniques)
     check_nonnegative(eps, "eps")
     settings = settings or TechniqueSettings()
+    if out is not None:
+        check_writable(out, folder=True)
     if train.info.input_shape != test.info.input_shape or train.info.num_classes != test.info.num_classes:
         raise InputError("the training and test data must come from the same dataset (same input shape and classes)")
     half_a, half_b = split_halves(train, settings.seed)

@@ -27,6 +27,7 @@ from feint.data.dataset import DatasetInfo
 from feint.errors import InputError
 from feint.evaluate.baselines import random_perturbation
 from feint.evaluate.transfer_report import REPORT_SCHEMA, SCHEMA, render_html
+from feint.io import check_writable
 from feint.oracles.base import Oracle
 from feint.progress import bar
 from feint.report.files import WrittenReport, json_safe, write_report
@@ -82,6 +83,8 @@ def transfer(
     k = int(y.max()) + 1 if isinstance(y, Tensor) and y.numel() else 2
     info = data_info or DatasetInfo("data", tuple(str(i) for i in range(k)), tuple(x.shape[1:]))  # type: ignore[arg-type]
     _check(source, target, x, y, info)
+    if out is not None:
+        check_writable(out, folder=True)
     spec = get_attack(attack)
     if not steps or not eps:
         raise InputError("give at least one step count and one eps")
