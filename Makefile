@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/attack_speed.py
 	$(BIN)/python benchmarks/audit_speed.py
 	$(BIN)/python benchmarks/hardening_overhead.py
+	$(BIN)/python benchmarks/blackbox_transfer.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache
