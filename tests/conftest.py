@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
@@ -39,11 +42,27 @@ def softmax_digits(digits_train: Dataset) -> nn.Module:
     return train("softmax", digits_train, epochs=30, lr=1e-2, seed=0, progress=False).model
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture
 def one_torch_thread():
     """For tests of tiny models: a thread pool gains nothing there, and on shared cores its spinning
     costs several times the work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with _one_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread_per_module():
+    """:func:`one_torch_thread` for a whole module, its module-scoped fixtures included
+    (``pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")``)."""
+    with _one_thread():
+        yield

@@ -21,6 +21,8 @@ from feint.report.schema import validate
 
 CONFIG = SubstituteConfig(arch="mlp", rounds=4, epochs=8)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
+
 
 def _split(digits_test):
     x, y = digits_test.x, digits_test.y

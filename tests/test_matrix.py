@@ -17,6 +17,8 @@ from feint.report.schema import validate
 
 SETTINGS = TechniqueSettings(dnn_arch="mlp", dnn_epochs=20, dnn_lr=1e-3, substitute_epochs=20)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
+
 
 @pytest.fixture(scope="module")
 def matrix(digits_train, digits_test, tmp_path_factory):

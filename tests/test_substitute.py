@@ -11,6 +11,8 @@ from feint.attacks.substitute import SubstituteConfig, planned_queries, train_su
 from feint.errors import InputError
 from feint.oracles import ModuleLabelOracle, as_oracle
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
+
 
 class SpyOracle(ModuleLabelOracle):
     """Records every input row the oracle is asked about."""

@@ -16,6 +16,8 @@ from feint.oracles import as_oracle
 from feint.report.schema import validate
 from feint.training import train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
+
 
 @pytest.fixture(scope="module")
 def mlp_digits(digits_train):

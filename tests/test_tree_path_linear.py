@@ -15,6 +15,8 @@ from feint.attacks.tree_path import tree_path_attack
 from feint.errors import InputError
 from feint.evaluate.techniques import one_blas_thread
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
+
 
 def _flat(x: torch.Tensor) -> np.ndarray:
     return x.flatten(1).numpy()
