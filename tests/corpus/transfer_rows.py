@@ -31,6 +31,10 @@ def blackbox(id: str, phrase: str, *args: str, error: type[BaseException] = Inpu
     )
 
 
+def matrix(id: str, phrase: str, *args: str) -> Case:
+    return Case(id, cli=(*MATRIX, "--out", "mx", *args), error=InputError, phrase=phrase, forbid=NO_MATRIX)
+
+
 def _digits_shaped(name: str, side: int):  # type: ignore[no-untyped-def]
     def make(c: Ctx) -> None:
         f.npz(c.tmp / name, **f.images(60, side, classes=10, seed=4))
@@ -102,26 +106,8 @@ ROWS = [
     Case(
         "transfer-no-target", cli=("transfer", "--source", "{run}", "--out", "tr"), error=InputError, phrase="--matrix"
     ),
-    Case(
-        "transfer-matrix-unknown-technique",
-        cli=(*MATRIX, "--techniques", "dnn,rf", "--out", "mx"),
-        error=InputError,
-        phrase="unknown technique 'rf'",
-        forbid=NO_MATRIX,
-    ),
-    Case(
-        "transfer-matrix-two-eps",
-        cli=(*MATRIX, "--eps", "0.1,0.3", "--out", "mx"),
-        error=InputError,
-        phrase="takes one eps",
-        forbid=NO_MATRIX,
-    ),
-    Case(
-        "transfer-matrix-with-source",
-        cli=(*MATRIX, "--source", "{run}", "--out", "mx"),
-        error=InputError,
-        phrase="drop --source",
-        forbid=NO_MATRIX,
-    ),
+    matrix("transfer-matrix-unknown-technique", "unknown technique 'rf'", "--techniques", "dnn,rf"),
+    matrix("transfer-matrix-two-eps", "takes one eps", "--eps", "0.1,0.3"),
+    matrix("transfer-matrix-with-source", "drop --source", "--source", "{run}"),
     Case("tree-path-over-budget", call=_tree_over_budget, check=_tree_says_what_it_did),
 ]
