@@ -10,9 +10,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from feint.attacks.core import attack_run
+from feint.attacks.oracle_run import oracle_run
 from feint.attacks.result import AttackResult
 from feint.errors import InputError
+from feint.oracles import LabelOracle, Oracle
 from feint.threat import ThreatModel, flat_norm, make_generator
 
 
@@ -39,7 +40,7 @@ def random_perturbation(
 
 
 def random_noise(
-    model: nn.Module,
+    model: nn.Module | Oracle,
     x: Tensor,
     y: Tensor,
     *,
@@ -50,5 +51,6 @@ def random_noise(
 ) -> AttackResult:
     """Random sign noise (Linf) or a random L2 direction of length ``eps``, checked like an attack."""
     threat = _noise_threat(norm, eps, bounds)
-    with attack_run(model, x, y, threat) as run:
+    access = "labels" if isinstance(model, LabelOracle) else "scores"
+    with oracle_run(model, x, y, threat, access=access) as run:
         return run.finish(random_perturbation(run.x, eps=eps, norm=norm, bounds=bounds, seed=seed))

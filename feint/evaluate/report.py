@@ -14,6 +14,7 @@ Shapes: x (N, C, H, W), y (N,), state tensors (E, N, ...).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -139,6 +140,8 @@ def build_sections(
         | {"eps": eps[e], "attack": "worst case"}
         for e in range(len(eps))
     ]
+    if setup.access == "labels":  # a label-only model never revealed a confidence
+        goodfellow = [{**row, "mean_confidence_misclassified": None} for row in goodfellow]
     clean_pred = setup.clean_logits.argmax(1)
     confusion = confusion_matrix(clean_pred, setup.y, k)
     return {
@@ -191,6 +194,8 @@ def pick_gallery(
                 n_worst=worst,
                 bounds=setup.bounds,
             )
+    if setup.access == "labels":  # a label-only model never revealed a confidence
+        items = [dataclasses.replace(g, clean_conf=None, adv_conf=None) for g in items]
     worst_items = sorted((g for g in items if g.kind == "worst"), key=lambda g: -(g.adv_conf or 0.0))
     typical_items = [g for g in items if g.kind == "typical"]
     return worst_items[: per_kind + 2] + typical_items[:per_kind]
