@@ -82,15 +82,17 @@ def jacobian_augment(model: nn.Module, x: Tensor, labels: Tensor, *, step: float
     return torch.cat(out)
 
 
-def _ask(oracle: Oracle, x: Tensor, num_classes: int) -> Tensor:
-    """The oracle's labels of ``x``; a class the substitute does not have is an error."""
+def _ask(oracle: Oracle, x: Tensor, num_classes: int) -> tuple[Tensor, int]:
+    """The oracle's labels of ``x`` and the queries its own counter charged for them; a class the
+    substitute does not have is an error."""
+    before = oracle.queries
     labels = oracle.labels(x).to(x.device)
     if labels.numel() and int(labels.max()) >= num_classes:
         raise InputError(
             f"{oracle.name} answered class {int(labels.max())} but the substitute has {num_classes} classes; "
             "the target and the substitute must share their classes (pass data with the target's classes)"
         )
-    return labels
+    return labels, oracle.queries - before
 
 
 def _budget(oracle: Oracle, config: SubstituteConfig, spent: int) -> float:
@@ -130,9 +132,9 @@ def start_substitute(
     torch.manual_seed(config.seed)
     shape = tuple(int(s) for s in x0.shape[1:])
     model = create_model(config.arch, input_shape=shape, num_classes=num_classes, **config.arch_kwargs)  # type: ignore[arg-type]
-    labels = _ask(oracle, x0, num_classes)
+    labels, queries = _ask(oracle, x0, num_classes)
     fresh = torch.arange(x0.shape[0], device=x0.device)
-    return SubstituteState(model.to(x0.device), x0.detach().clone(), labels, fresh, num_classes, queries=len(labels))
+    return SubstituteState(model.to(x0.device), x0.detach().clone(), labels, fresh, num_classes, queries=queries)
 
 
 def _train_round(state: SubstituteState, config: SubstituteConfig, rho: int, bounds: Bounds) -> None:
@@ -170,11 +172,11 @@ def _augment(state: SubstituteState, oracle: Oracle, config: SubstituteConfig, r
         pick = pick[torch.randperm(pick.numel(), generator=gen)[: int(budget)].to(pick.device)]
     step = config.step(rho)
     new = jacobian_augment(state.model, state.x[pick], state.labels[pick], step=step, bounds=bounds)
-    labels = _ask(oracle, new, state.num_classes)
+    labels, queries = _ask(oracle, new, state.num_classes)
     start = state.x.shape[0]
     state.x, state.labels = torch.cat([state.x, new]), torch.cat([state.labels, labels])
     state.fresh = torch.arange(start, state.x.shape[0], device=state.x.device)
-    state.queries += int(new.shape[0])
+    state.queries += queries
     state.step = step
 
 

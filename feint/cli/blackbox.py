@@ -16,9 +16,10 @@ from feint.io import check_writable
     "--target",
     "target_spec",
     required=True,
-    help="the model to attack: a feint run directory or package.module:factory",
+    help="the model to attack, at label-only access: run dir, module:factory, file.onnx, file.skops or a v2 URL",
 )
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory target")
+@click.option("--trust-file", is_flag=True, help="load a pickle/joblib target (runs code from the file)")
 @data_options(split=False)
 @click.option(
     "--seed-size", default=150, show_default=True, type=int, help="|S0|: held-out test inputs the attacker starts from"
@@ -58,6 +59,7 @@ from feint.io import check_writable
 def blackbox_command(
     target_spec: str,
     weights: str | None,
+    trust_file: bool,
     data: str,
     data_path: str | None,
     seed_size: int,
@@ -103,7 +105,7 @@ def blackbox_command(
     budgets = parse_floats(eps, "--eps") or []
     dev = resolve_device(device)
     dataset = load_data(data, "test", data_path)
-    oracle, name = target_oracle(target_spec, weights, dataset, dev)
+    oracle, name = target_oracle(target_spec, weights, dataset, dev, trust=trust_file)
     seeds, held_out = held_out_split(dataset, seed_size, n, seed)
     report = blackbox(
         oracle,

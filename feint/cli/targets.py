@@ -10,25 +10,53 @@ import torch
 from feint.cli.common import check_model_fits_data
 from feint.data import Dataset
 from feint.errors import InputError
-from feint.models import resolve_model
+from feint.models import resolve
 from feint.oracles import Oracle, as_oracle
 
 
-def target_oracle(spec: str, weights: str | None, data: Dataset, device: torch.device) -> tuple[Oracle, str]:
-    """The target ``spec`` at label-only access, and a name for reports. A feint run directory must
-    have been trained on the same dataset as ``data`` (the attacker's inputs come from its task)."""
-    model, config = resolve_model(spec, weights=weights, device=str(device))
-    check_model_fits_data(config, data, spec)
-    trained_on = ((config or {}).get("data") or {}).get("name")
-    if trained_on is not None and trained_on != data.info.name:
+def _check_oracle_fits_data(oracle: Oracle, data: Dataset, spec: str) -> None:
+    """A query-only target states what it can (input shape, classes): it must match ``data``'s."""
+    info = data.info
+    if oracle.input_shape is not None and tuple(oracle.input_shape) != tuple(info.input_shape):
         raise InputError(
-            f"the target in {spec} was trained on {trained_on} but --data is {data.info.name}; the attacker's inputs "
+            f"the target {spec} takes inputs of shape {tuple(oracle.input_shape)} but {info.name} has "
+            f"{tuple(info.input_shape)}; pass --data with the target's inputs"
+        )
+    if oracle.num_classes is not None and oracle.num_classes != info.num_classes:
+        raise InputError(
+            f"the target {spec} predicts {oracle.num_classes} classes but {info.name} has {info.num_classes}; "
+            "pass --data with the target's classes"
+        )
+
+
+def target_oracle(
+    spec: str, weights: str | None, data: Dataset, device: torch.device, *, trust: bool = False
+) -> tuple[Oracle, str]:
+    """The target ``spec`` (any form :func:`feint.models.resolve` takes: a run directory, a factory,
+    an ONNX or skops file, a ``feint serve`` URL) at label-only access, and a name for reports.
+
+    A feint run directory must have been trained on the same dataset as ``data`` (the attacker's
+    inputs come from its task); a query-only target must take ``data``'s input shape and classes.
+    Every query goes through the returned oracle's counter (``oracle.queries``).
+    """
+    loaded = resolve(spec, weights=weights, device=str(device), trust=trust)
+    info = data.info
+    if loaded.oracle is not None:
+        _check_oracle_fits_data(loaded.oracle, data, spec)
+        oracle = as_oracle(loaded.oracle, access="labels")
+        if oracle.num_classes is None:  # a label-only target: answers outside the data's classes are errors
+            oracle.num_classes = info.num_classes
+        return oracle, loaded.name
+    check_model_fits_data(loaded.config, data, spec)
+    trained_on = ((loaded.config or {}).get("data") or {}).get("name")
+    if trained_on is not None and trained_on != info.name:
+        raise InputError(
+            f"the target in {spec} was trained on {trained_on} but --data is {info.name}; the attacker's inputs "
             f"must come from the target's task: pass --data {trained_on}"
         )
-    info = data.info
-    name = Path(spec).name if config is not None else spec
+    name = Path(spec).name if loaded.config is not None else spec
     oracle = as_oracle(
-        model,
+        loaded.target,
         access="labels",
         input_shape=info.input_shape,
         num_classes=info.num_classes,

@@ -38,8 +38,14 @@ def _steps(text: str) -> list[int]:
     help="the model examples are crafted on (white-box): a run directory or package.module:factory",
 )
 @click.option("--source-weights", default=None, help="safetensors weights for a package.module:factory source")
-@click.option("--target", "target_spec", default=None, help="the model they are sent to (labels only)")
+@click.option(
+    "--target",
+    "target_spec",
+    default=None,
+    help="the model they are sent to, at label-only access: run dir, module:factory, file.onnx, file.skops or a v2 URL",
+)
 @click.option("--target-weights", default=None, help="safetensors weights for a package.module:factory target")
+@click.option("--trust-file", is_flag=True, help="load a pickle/joblib target (runs code from the file)")
 @data_options()
 @click.option("--attack", "attack_name", default="ifgsm", show_default=True, help="iterative attack with eta = eps / T")
 @click.option("--steps", default="1,2,5,10", show_default=True, help="step counts T to compare")
@@ -61,6 +67,7 @@ def transfer_command(
     source_weights: str | None,
     target_spec: str | None,
     target_weights: str | None,
+    trust_file: bool,
     data: str,
     data_path: str | None,
     split: str,
@@ -118,7 +125,7 @@ def transfer_command(
         dataset = load_data(data, split, data_path, n, seed)
         source, config = resolve_model(source_spec, weights=source_weights, device=str(dev))
         check_model_fits_data(config, dataset, source_spec)
-        oracle, target_name = target_oracle(target_spec, target_weights, dataset, dev)
+        oracle, target_name = target_oracle(target_spec, target_weights, dataset, dev, trust=trust_file)
         grid = budgets or [e for e in default_eps(dataset.info.name, "inf", bounds=dataset.info.bounds) if e > 0]
         report = transfer(
             source,

@@ -123,8 +123,10 @@ def blackbox(
         notes.append(
             f"resumed {len(state.records)} finished substitute rounds from {Path(str(out)) / 'blackbox_state'}"
         )
+    counted_at_start = oracle.queries
     if oracle_labels is None:
         oracle_labels = oracle.labels(x).to(x.device)
+    labelling = oracle.queries - counted_at_start
 
     def save(st: SubstituteState) -> None:
         if out is not None:
@@ -157,6 +159,7 @@ def blackbox(
             data=info.to_dict(),
             training=training,
         )
+    counted_before_measuring = oracle.queries
     transfer, adv = measure_transfer(oracle, state, x, y, oracle_labels, attack, params, grid, info, seed, progress)
     report = {
         **stamp(SCHEMA),
@@ -175,7 +178,8 @@ def blackbox(
         "queries": {
             "training": state.queries,
             "budget": config.max_queries,
-            "measurement": int(x.shape[0]) * (1 + 2 * len(grid)),
+            "measurement": labelling + oracle.queries - counted_before_measuring,
+            "oracle_counted": oracle.queries - counted_at_start,
         },
         "eps": grid,
         "transfer": transfer,

@@ -46,7 +46,7 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
             "required": ["arch", "rounds", "lam", "tau", "sigma", "kappa", "epochs", "max_queries", "attack", "eps"],
         },
         "rounds": {"type": "array", "items": _ROUND},
-        "queries": obj({"training": INT, "budget": _INT_OR_NULL, "measurement": INT}),
+        "queries": obj({"training": INT, "budget": _INT_OR_NULL, "measurement": INT, "oracle_counted": INT}),
         "eps": NUMS,
         "transfer": obj(
             {
@@ -183,7 +183,11 @@ def _settings(r: dict[str, Any]) -> str:
         ),
         ("training per round", f"{num(s['epochs'])} epochs, Adam lr {num(s['lr'])}, batch {num(s['batch_size'])}"),
         ("attack", f"{esc(s['attack'])} {esc(s.get('attack_params') or '')}"),
-        ("queries", f"{num(q['training'])} training (budget {esc(q['budget'])}), {num(q['measurement'])} measurement"),
+        (
+            "queries",
+            f"{num(q['training'])} training (budget {esc(q['budget'])}), {num(q['measurement'])} measurement; "
+            f"the target's query counter counted {num(q['oracle_counted'])} in this run",
+        ),
         ("time", f"{num(r['timings']['total_seconds'])} s"),
     ]
     return definitions(pairs) + "<h3>Provenance</h3>" + provenance_html(r)
