@@ -185,11 +185,11 @@ def test_cli_bad_input_is_one_line(target_dir, tmp_path, extra, message):
 def test_a_scikit_learn_target_is_attacked_through_its_labels(digits_train, digits_test):
     from sklearn.linear_model import LogisticRegression
 
-    from feint.evaluate.techniques import EstimatorLabels, flat, one_blas_thread
+    from feint.evaluate.techniques import flat, one_blas_thread, technique_oracle
 
     with one_blas_thread():
         target = LogisticRegression(max_iter=300).fit(flat(digits_train.x), digits_train.y.numpy())
-    oracle = EstimatorLabels(target, input_shape=(1, 8, 8), num_classes=10, name="logistic regression")
+    oracle = technique_oracle(target, input_shape=(1, 8, 8), num_classes=10, name="logistic regression")
     seeds, x, y = _split(digits_test)
     config = SubstituteConfig(arch="mlp", rounds=3, epochs=8)
     r = bb.blackbox(oracle, seeds, x, y, config=config, eps=[0.2], progress=False).report

@@ -54,7 +54,7 @@ def target_oracle(
             f"the target in {spec} was trained on {trained_on} but --data is {info.name}; the attacker's inputs "
             f"must come from the target's task: pass --data {trained_on}"
         )
-    name = Path(spec).name if loaded.config is not None else spec
+    name = spec if loaded.source == "factory" else Path(spec).name
     oracle = as_oracle(
         loaded.target,
         access="labels",

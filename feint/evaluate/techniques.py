@@ -24,7 +24,8 @@ from torch import Tensor, nn
 from feint.data.dataset import Dataset
 from feint.errors import InputError
 from feint.models.registry import ARCHITECTURES
-from feint.oracles import LabelOracle, Oracle, as_oracle
+from feint.oracles import Oracle, as_oracle
+from feint.oracles.sklearn import SklearnLabelOracle
 from feint.validation import check_positive_int
 
 TECHNIQUES = ("dnn", "lr", "svm", "dt", "knn", "ens")
@@ -165,21 +166,19 @@ def fit_techniques(names: list[str], data: Dataset, *, settings: TechniqueSettin
     return {n: models[n] for n in names}
 
 
-class EstimatorLabels(LabelOracle):
-    """Label-only access to a fitted scikit-learn classifier on flattened inputs."""
-
-    def __init__(self, estimator: Any, *, input_shape: tuple[int, ...], num_classes: int, name: str) -> None:
-        super().__init__(input_shape=input_shape, num_classes=num_classes, name=name)
-        self.estimator = estimator
+class _OneThreadLabels(SklearnLabelOracle):
+    """A fitted estimator's labels (:class:`feint.oracles.sklearn.SklearnLabelOracle`), predicted with BLAS on one thread."""
 
     def _labels(self, x: Tensor) -> Tensor:
         with one_blas_thread():
-            answer = self.estimator.predict(flat(x))
-        return torch.as_tensor(np.asarray(answer), device=x.device).long()
+            return super()._labels(x)
 
 
 def technique_oracle(model: Any, *, input_shape: tuple[int, ...], num_classes: int, name: str) -> Oracle:
     """A technique as a target: label-only, whatever it is."""
     if isinstance(model, nn.Module):
         return as_oracle(model, access="labels", input_shape=input_shape, num_classes=num_classes, name=name)
-    return EstimatorLabels(model, input_shape=input_shape, num_classes=num_classes, name=name)
+    oracle = _OneThreadLabels(model, input_shape=input_shape, name=name)
+    if oracle.num_classes != num_classes:
+        raise InputError(f"{name} was fitted on {oracle.num_classes} classes, the data has {num_classes}")
+    return oracle

@@ -102,11 +102,11 @@ def transfer(
     goal = random_targets(y, info.num_classes, seed=seed) if targeted else None
     if goal is not None:
         options |= {"targeted": True, "target": goal}
+    counted_at_start = target.queries
     clean_source = predict_logits(source, x).argmax(1)
     clean_target = target.labels(x).to(x.device)
     with bar(progress, total=len(steps) * len(grid), desc="transfer") as shown:
         curves = [_curve(source, target, x, y, goal, attack, t, grid, options, shown) for t in steps]
-    queries = x.shape[0] * (1 + len(steps) * len(grid) + len(grid))
     noise: dict[str, list[float]] = {"source_accuracy": [], "target_accuracy": []}
     for e in grid:
         noisy = random_perturbation(x, eps=e, norm=options.get("norm", "inf"), bounds=info.bounds, seed=seed)
@@ -131,7 +131,7 @@ def transfer(
             "eps": grid,
             "curves": [{k: v for k, v in c.items() if k not in ("x_adv", "labels")} for c in curves],
             "noise": noise,
-            "queries": {"target": int(queries)},
+            "queries": {"target": target.queries - counted_at_start},  # the target's own counter
             "timings": {"total_seconds": time.perf_counter() - started},
         }
     )
