@@ -10,7 +10,7 @@ from corpus import Case, Ctx
 from corpus import files as f
 from feint.attacks.substitute import SubstituteConfig, train_substitute
 from feint.attacks.tree_path import tree_path_attack
-from feint.errors import InputError, OutputError
+from feint.errors import InputError, ModelError, OutputError
 from feint.oracles import as_oracle
 
 BLACKBOX = ("blackbox", "--target", "{run}", "--data", "digits", "--rounds", "2", "--epochs", "1", "--quiet")
@@ -68,7 +68,62 @@ def _tree_says_what_it_did(c: Ctx, outcome: object) -> None:
     assert torch.equal(result.x_adv[over], x[over])  # left unchanged, and reported as such
 
 
+def _skops_fitted(name: str, features: int, classes: int):  # type: ignore[no-untyped-def]
+    def make(c: Ctx) -> None:
+        import skops.io as sio
+        from sklearn.tree import DecisionTreeClassifier
+
+        rng = np.random.default_rng(0)
+        tree = DecisionTreeClassifier(random_state=0).fit(rng.random((60, features)), np.arange(60) % classes)
+        sio.dump(tree, c.tmp / name)
+
+    return make
+
+
+def _pickled(c: Ctx) -> None:
+    import pickle
+
+    from sklearn.dummy import DummyClassifier
+
+    (c.tmp / "m.pkl").write_bytes(pickle.dumps(DummyClassifier().fit(np.zeros((10, 64)), np.arange(10))))
+
+
+def query_only_target(
+    id: str,
+    target: str,
+    phrase: str,
+    make: object,
+    *,
+    error: type[BaseException] = InputError,
+    before_training: bool = False,
+) -> Case:
+    """A query-only ``--target`` that cannot be attacked: refused before any oracle query, or (when
+    only an answer reveals it) before the substitute is trained."""
+    cli = tuple(target if a == "{run}" else a for a in BLACKBOX)
+    forbid = ("feint.attacks.substitute._train_round",) if before_training else NO_SUBSTITUTE
+    return Case(id, make=make, cli=(*cli, "--out", "bb"), error=error, phrase=phrase, forbid=forbid)  # type: ignore[arg-type]
+
+
 ROWS = [
+    query_only_target(
+        "blackbox-target-unreachable-url", "http://127.0.0.1:9/v2/models/m", "cannot connect", None, error=ModelError
+    ),
+    query_only_target(
+        "blackbox-target-untrusted-pickle", "{tmp}/m.pkl", "is a pickle.*--trust-file", _pickled, error=ModelError
+    ),
+    query_only_target(
+        "blackbox-target-other-classes",
+        "{tmp}/t3.skops",
+        "predicts 3 classes but digits has 10",
+        _skops_fitted("t3.skops", 64, 3),
+    ),
+    query_only_target(
+        "blackbox-target-other-features",
+        "{tmp}/t.skops",
+        "takes 100 features",
+        _skops_fitted("t.skops", 100, 10),
+        before_training=True,
+    ),
     blackbox("blackbox-lambda-zero", "lambda .* must be a number > 0", "--lambda", "0"),
     blackbox("blackbox-lambda-negative", "lambda .* must be a number > 0", "--lambda", "-0.1"),
     blackbox("blackbox-budget-below-s0", r"smaller than \|S0\| = 150", "--max-queries", "100"),
