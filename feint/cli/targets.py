@@ -37,9 +37,10 @@ def target_oracle(
 
     A feint run directory must have been trained on the same dataset as ``data`` (the attacker's
     inputs come from its task); a query-only target must take ``data``'s input shape and classes.
-    Every query goes through the returned oracle's counter (``oracle.queries``).
+    Every query goes through the returned oracle's counter (``oracle.queries``); an ONNX file is
+    queried through onnxruntime (a black-box target needs no torch conversion).
     """
-    loaded = resolve(spec, weights=weights, device=str(device), trust=trust)
+    loaded = resolve(spec, weights=weights, device=str(device), trust=trust, convert=False)  # ONNX: onnxruntime
     info = data.info
     if loaded.oracle is not None:
         _check_oracle_fits_data(loaded.oracle, data, spec)
