@@ -88,7 +88,8 @@ def over_http(run: Callable[[Oracle, str], dict], local: dict, run_dir: Path, po
     same = remote["transfer"] == local["transfer"] and remote["rounds"] == local["rounds"]
     counted = served == remote["queries"]["oracle_counted"]
     print(
-        f"through feint serve --output label ({seconds:.0f} s): target error {remote['transfer']['error_rate']} "
+        f"through feint serve --output label ({seconds:.0f} s): target error "
+        f"{', '.join(f'{e:.1%}' for e in remote['transfer']['error_rate'])} at eps {remote['eps']} "
         f"(same result: {same}); the server answered {served} queries, the report counts "
         f"{remote['queries']['oracle_counted']} ({'PASS' if same and counted else 'FAIL'})"
     )
