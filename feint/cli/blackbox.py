@@ -7,19 +7,12 @@ from pathlib import Path
 import click
 
 from feint.cli.common import data_options, device_option, load_data, parse_floats, parse_params, resolve_device
-from feint.cli.targets import held_out_split, target_oracle
+from feint.cli.targets import held_out_split, target_options, target_oracle
 from feint.io import check_writable
 
 
 @click.command()
-@click.option(
-    "--target",
-    "target_spec",
-    required=True,
-    help="the model to attack, at label-only access: run dir, module:factory, file.onnx, file.skops or a v2 URL",
-)
-@click.option("--weights", default=None, help="safetensors weights for a package.module:factory target")
-@click.option("--trust-file", is_flag=True, help="load a pickle/joblib target (runs code from the file)")
+@target_options(weights="--weights", required=True)
 @data_options(split=False)
 @click.option(
     "--seed-size", default=150, show_default=True, type=int, help="|S0|: held-out test inputs the attacker starts from"

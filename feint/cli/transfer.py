@@ -18,6 +18,7 @@ from feint.cli.common import (
     parse_params,
     resolve_device,
 )
+from feint.cli.targets import target_options
 from feint.errors import InputError
 from feint.io import check_writable
 
@@ -38,14 +39,7 @@ def _steps(text: str) -> list[int]:
     help="the model examples are crafted on (white-box): a run directory or package.module:factory",
 )
 @click.option("--source-weights", default=None, help="safetensors weights for a package.module:factory source")
-@click.option(
-    "--target",
-    "target_spec",
-    default=None,
-    help="the model they are sent to, at label-only access: run dir, module:factory, file.onnx, file.skops or a v2 URL",
-)
-@click.option("--target-weights", default=None, help="safetensors weights for a package.module:factory target")
-@click.option("--trust-file", is_flag=True, help="load a pickle/joblib target (runs code from the file)")
+@target_options(weights="--target-weights", required=False)
 @data_options()
 @click.option("--attack", "attack_name", default="ifgsm", show_default=True, help="iterative attack with eta = eps / T")
 @click.option("--steps", default="1,2,5,10", show_default=True, help="step counts T to compare")
