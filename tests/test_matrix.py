@@ -57,6 +57,8 @@ def test_methods_fit_their_sources_and_report_sizes(matrix):
     for t in TECHNIQUES:
         assert c[t]["linf"]["median"] <= 0.3 + 1e-6
     assert c["dt"]["over_budget"] is not None and c["dnn"]["over_budget"] is None
+    half = r["data"]["halves"][0]  # kNN and the ensemble were asked one label per training input of their half
+    assert c["knn"]["label_queries"] == c["ens"]["label_queries"] == half and c["dnn"]["label_queries"] is None
     clean = [m["clean_error"] for m in r["models"].values()]
     assert all(0 <= e < 0.3 for pair in clean for e in pair)
 

@@ -8,7 +8,8 @@ Papernot, McDaniel & Goodfellow 2016, "Transferability in Machine Learning", sec
 - ``dt``: the path attack (:func:`feint.attacks.tree_path.tree_path_attack`); an input it cannot
   move into another class's leaf within eps is left unchanged and counted (``over_budget``);
 - ``knn`` and ``ens``: not differentiable, so FGSM on a differentiable substitute (a feint
-  network) trained on the source's own labels of its training inputs.
+  network) trained on the source's own labels of its training inputs, asked of the source
+  through a label-only oracle whose counter gives the queries (``label_queries``).
 
 Every method works under the same Linf budget eps; the sizes the methods actually use differ
 (the path attack changes a few features, the hyperplane step has a smaller L2 than FGSM), so
@@ -27,7 +28,8 @@ from feint.attacks.fgsm import fgsm
 from feint.attacks.linear import hyperplane_step, linear_module
 from feint.attacks.tree_path import tree_path_attack
 from feint.data.dataset import Dataset
-from feint.evaluate.techniques import TechniqueSettings, flat, one_blas_thread
+from feint.evaluate.techniques import TechniqueSettings, one_blas_thread, technique_oracle
+from feint.oracles.base import Oracle
 
 METHODS = {
     "dnn": "FGSM on the network's gradients",
@@ -43,13 +45,15 @@ METHODS = {
 class Crafted:
     """The adversarial inputs of one source. ``over_budget``/``needed_max``: for the path attack,
     the inputs it left unchanged because no other class's leaf was within eps, and the largest
-    Linf change such an input would need (None for the other methods)."""
+    Linf change such an input would need (None for the other methods). ``label_queries``: the
+    labels a substitute cost, as the source's oracle counted them (None without a substitute)."""
 
     technique: str
     method: str
     x_adv: Tensor
     over_budget: int | None = None
     needed_max: float | None = None
+    label_queries: int | None = None
 
     def note(self, eps: float, n: int) -> str | None:
         if not self.over_budget:
@@ -61,12 +65,11 @@ class Crafted:
         )
 
 
-def substitute_for(model: Any, data: Dataset, settings: TechniqueSettings) -> torch.nn.Module:
-    """A feint network trained on ``data``'s inputs labelled by ``model`` (a non-differentiable source)."""
+def substitute_for(oracle: Oracle, data: Dataset, settings: TechniqueSettings) -> torch.nn.Module:
+    """A feint network trained on ``data``'s inputs labelled by ``oracle`` (a non-differentiable source)."""
     from feint.training import train
 
-    with one_blas_thread():
-        labels = torch.as_tensor(model.predict(flat(data.x)), device=data.x.device).long()
+    labels = oracle.labels(data.x).to(data.x.device)
     labelled = Dataset(data.x, labels, data.info, data.split)
     seed, epochs = settings.seed, settings.substitute_epochs
     return train(
@@ -100,5 +103,8 @@ def craft(
         over = ~result.within_budget
         needed_max = float(result.needed[over].max()) if bool(over.any()) else None
         return Crafted(technique, method, result.x_adv, int(over.sum()), needed_max)
-    substitute = substitute_for(model, train_data, settings)
-    return Crafted(technique, method, fgsm(substitute, x, y, eps=eps, bounds=bounds).x_adv)
+    info = train_data.info
+    oracle = technique_oracle(model, input_shape=info.input_shape, num_classes=info.num_classes, name=technique)
+    substitute = substitute_for(oracle, train_data, settings)
+    x_adv = fgsm(substitute, x, y, eps=eps, bounds=bounds).x_adv
+    return Crafted(technique, method, x_adv, label_queries=oracle.queries)

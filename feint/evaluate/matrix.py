@@ -123,7 +123,12 @@ def transfer_matrix(
             for t in names
         },
         "crafting": {
-            t: {"method": crafted[t].method, "over_budget": crafted[t].over_budget, **_sizes(x, crafted[t])}
+            t: {
+                "method": crafted[t].method,
+                "over_budget": crafted[t].over_budget,
+                "label_queries": crafted[t].label_queries,
+                **_sizes(x, crafted[t]),
+            }
             for t in names
         },
         "same_data": {"sources": names, "targets": names, "rates": same},

@@ -45,6 +45,7 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
                 {
                     "method": STR,
                     "over_budget": {"type": ["integer", "null"]},
+                    "label_queries": {"type": ["integer", "null"]},
                     "changed": INT,
                     "l0": _SUMMARY,
                     "l2": _SUMMARY,
@@ -118,6 +119,7 @@ def _crafting(r: dict[str, Any]) -> str:
     for t, c in r["crafting"].items():
         white = r["same_data"]["rates"][r["same_data"]["sources"].index(t)][r["same_data"]["targets"].index(t)]
         over = "–" if c["over_budget"] is None else num(c["over_budget"])
+        queries = "–" if c["label_queries"] is None else num(c["label_queries"])
         rows.append(
             [
                 esc(t),
@@ -128,6 +130,7 @@ def _crafting(r: dict[str, Any]) -> str:
                 num(c["l2"]["median"]),
                 num(c["linf"]["median"]),
                 over,
+                queries,
             ]
         )
     headers = [
@@ -139,8 +142,9 @@ def _crafting(r: dict[str, Any]) -> str:
         "L2 (median)",
         "L∞ (median)",
         "over budget",
+        "label queries",
     ]
-    return table(headers, rows, numeric=range(2, 8))
+    return table(headers, rows, numeric=range(2, 9))
 
 
 def _models(r: dict[str, Any]) -> str:
