@@ -43,9 +43,9 @@ def softmax_digits(digits_train: Dataset) -> nn.Module:
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
+def torch_threads(count: int) -> Iterator[None]:
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(count)
     try:
         yield
     finally:
@@ -56,7 +56,7 @@ def _one_thread() -> Iterator[None]:
 def one_torch_thread():
     """For tests of tiny models: a thread pool gains nothing there, and on shared cores its spinning
     costs several times the work."""
-    with _one_thread():
+    with torch_threads(1):
         yield
 
 
@@ -64,5 +64,23 @@ def one_torch_thread():
 def one_torch_thread_per_module():
     """:func:`one_torch_thread` for a whole module, its module-scoped fixtures included
     (``pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")``)."""
-    with _one_thread():
+    with torch_threads(1):
         yield
+
+
+@pytest.fixture(scope="session")
+def mutation_detector(lenet_digits: nn.Module, digits_train: Dataset):  # type: ignore[no-untyped-def]
+    """NAI mutation testing on the digits LeNet: a small pool, fitted on 400 training inputs."""
+    from feint.detectors import MutationDetector
+
+    with torch_threads(1):
+        return MutationDetector(lenet_digits, rate=0.05, n_mutants=60).fit(digits_train.x[:400], digits_train.y[:400])
+
+
+@pytest.fixture(scope="session")
+def kde_detector(lenet_digits: nn.Module, digits_train: Dataset):  # type: ignore[no-untyped-def]
+    """Kernel density + Bayesian uncertainty on the digits LeNet (dropout inserted before its dense layers)."""
+    from feint.detectors import DensityUncertaintyDetector
+
+    with torch_threads(1):
+        return DensityUncertaintyDetector(lenet_digits).fit(digits_train.x, digits_train.y)

@@ -1,17 +1,9 @@
-"""Small model wrappers and a real ``feint serve`` subprocess, shared by several test files."""
+"""Small model wrappers and an ONNX export shared by several test files."""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import httpx
 import torch
 from torch import Tensor, nn
 
@@ -47,38 +39,19 @@ def export_onnx(model: nn.Module, path: str | os.PathLike[str], *, dynamic: bool
     )  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class PairLayer(nn.Module):
+    """A layer whose output is a tuple, not a tensor: no dropout can be inserted after it."""
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return x, x
 
 
-@contextmanager
-def feint_server(*args: str, ready_within: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``feint serve ARGS`` on 127.0.0.1 and a free port, as a subprocess: yields (base URL, process)
-    once it is ready; always stopped with SIGTERM (killed if it does not stop within 30 s), and a
-    clean shutdown is asserted when the body did not fail."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "feint", "serve", *args, "--port", str(port)]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + ready_within
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(base + "/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError(f"feint serve did not start: {proc.stderr.read() if proc.stderr else ''}")
-        yield base, proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise
-    assert proc.returncode == 0 and "stopped after answering" in err  # clean shutdown on SIGTERM
+class PairNet(nn.Module):
+    """An 8x8 classifier with a :class:`PairLayer` named ``pair`` between ``flat`` and ``head``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flat, self.pair, self.head = nn.Flatten(), PairLayer(), nn.Linear(64, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.pair(self.flat(x))[0])

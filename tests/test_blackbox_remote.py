@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from helpers import export_onnx, feint_server
+from helpers import export_onnx
+from serving import feint_server
 
 from feint.cli import main
 from feint.evaluate.techniques import one_blas_thread

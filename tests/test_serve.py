@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from helpers import feint_server, free_port
+from serving import feint_server, free_port
 
 from feint.attacks import hopskipjump
 from feint.cli import main
@@ -40,8 +40,8 @@ def run_dir(lenet_digits, digits_train, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(run_dir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    with feint_server("--model", str(run_dir), "--name", "lenet") as served:
-        yield served
+    with feint_server("--model", str(run_dir), "--name", "lenet") as started:
+        yield started
 
 
 def _stats(base: str) -> dict:

@@ -47,6 +47,8 @@ def _register() -> None:
     from feint.cli.attack import attack_command
     from feint.cli.blackbox import blackbox_command
     from feint.cli.demo import demo_command
+    from feint.cli.detect import detect_command
+    from feint.cli.serve import serve_command
     from feint.cli.train import train_command
     from feint.cli.transfer import transfer_command
 
@@ -55,8 +57,7 @@ def _register() -> None:
     main.add_command(attack_command, "attack")
     main.add_command(blackbox_command, "blackbox")
     main.add_command(transfer_command, "transfer")
-    from feint.cli.serve import serve_command
-
+    main.add_command(detect_command, "detect")
     main.add_command(serve_command, "serve")
     try:
         from feint.cli.audit import audit_command
