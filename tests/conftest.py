@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-from torch import nn
+import os
 
-from feint.data import Dataset, load
-from feint.training import train
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see feint/__init__.py
+
+import pytest  # noqa: E402
+from torch import nn  # noqa: E402
+
+from feint.data import Dataset, load  # noqa: E402
+from feint.training import train  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,16 @@
-"""``feint.train``: seeded, resumable training with an optional attack on every batch.
+"""``feint.train``: seeded, resumable training; a defense recipe supplies the loss of every batch.
 
-With ``adv`` set, each batch is attacked (the model in eval mode while the attack runs) and the
-loss is ``alpha * CE(x, y) + (1 - alpha) * CE(x_adv, y)`` — Goodfellow, Shlens & Szegedy 2015,
-"Explaining and Harnessing Adversarial Examples", eq. for adversarial training. Every later
-adversarial-training recipe plugs in here through the attack registry.
+Without a recipe the loss is the cross-entropy. With one (:mod:`feint.defenses`: ``goodfellow``,
+``pgd-at``, ``fast-at``, ``trades``, ``ensemble-at``, ``distill``) each batch's loss is
+``recipe.batch_loss(model, x, y, step)`` — a plain function of the model, the batch and its
+:class:`~feint.defenses.base.Step`, which a distributed wrapper can wrap — the learning rate
+follows ``recipe.lr_factor(step)``, and a recipe's guard may stop the run after an epoch and roll
+it back to the last good one. Every epoch reports the clean and the robust test accuracy.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +18,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
-from feint.attacks.registry import get_attack
-from feint.attacks.result import predict_logits
 from feint.data.dataset import Dataset
+from feint.defenses.base import Recipe, Step
+from feint.defenses.context import TrainContext
 from feint.errors import InputError
 from feint.io import write_json
 from feint.models.io import save_model
@@ -27,49 +30,22 @@ from feint.models.registry import create_model
 from feint.progress import bar, milestone
 from feint.training.checkpoint import holds_run, load_checkpoint, save_checkpoint
 from feint.training.config import TrainConfig
+from feint.training.epoch import EpochReport, evaluate_epoch
 from feint.validation import check_images, check_labels
 
 
 @dataclass
 class TrainResult:
     model: nn.Module
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
     test_accuracy: float | None = None
     out: Path | None = None
 
 
-def accuracy(model: nn.Module, data: Dataset, device: torch.device) -> float:
-    logits = predict_logits(model, data.x.to(device))
-    return float((logits.argmax(1).cpu() == data.y).float().mean())
-
-
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-def _adversarial_batch(model: nn.Module, x: Tensor, y: Tensor, cfg: TrainConfig, seed: int) -> Tensor:
-    """Attack one batch with the configured attack; its full strength (no early stopping) when supported."""
-    assert cfg.adv is not None
-    spec = get_attack(cfg.adv)
-    accepted = spec.parameters()
-    params: dict[str, Any] = {**spec.defaults, **cfg.adv_params}
-    if "eps" in accepted:
-        params["eps"] = cfg.adv_eps
-    if "seed" in accepted:
-        params["seed"] = seed
-    if "early_stop" in accepted:
-        params.setdefault("early_stop", False)
-    return spec.fn(model, x, y, **params).x_adv
-
-
-def _batch_loss(model: nn.Module, x: Tensor, y: Tensor, cfg: TrainConfig, seed: int) -> Tensor:
-    if cfg.adv is None:
-        return F.cross_entropy(model(x), y)
-    x_adv = _adversarial_batch(model, x, y, cfg, seed)
-    clean = F.cross_entropy(model(x), y) if cfg.adv_alpha > 0 else torch.zeros((), device=x.device)
-    return cfg.adv_alpha * clean + (1 - cfg.adv_alpha) * F.cross_entropy(model(x_adv), y)
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)  # type: ignore[arg-type]
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # type: ignore[arg-type]
 
 
 def _without_epochs(settings: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +56,22 @@ def _without_epochs(settings: dict[str, Any]) -> dict[str, Any]:
 def _check_data(data: Dataset, name: str) -> None:
     check_images(data.x, bounds=data.info.bounds, name=f"{name}.x")
     check_labels(data.y, n=len(data), num_classes=data.info.num_classes, name=f"{name}.y")
+
+
+def _config(config: TrainConfig | None, settings: dict[str, Any]) -> TrainConfig:
+    base = config.to_dict() if config else {}
+    if "recipe" in settings and "recipe_options" not in settings:
+        base.pop("recipe_options", None)  # a new recipe does not inherit the old one's options
+    try:
+        return TrainConfig(**{**base, **settings})
+    except TypeError as exc:
+        raise InputError(f"unknown training setting: {exc}; see feint.training.TrainConfig") from exc
+
+
+def _batch_loss(recipe: Recipe | None, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: Step) -> torch.Tensor:
+    if recipe is None:
+        return F.cross_entropy(model(xb), yb)
+    return recipe.batch_loss(model, xb, yb, step)
 
 
 def train(
@@ -98,32 +90,32 @@ def train(
 ) -> TrainResult:
     """Train ``model`` (an ``nn.Module`` or an architecture name) on ``train_data``.
 
-    ``settings`` override fields of :class:`TrainConfig` (``epochs=5, adv="fgsm", adv_eps=0.1``).
-    With ``out``, a checkpoint is written after each epoch and the final model is saved there
-    (``config.json`` + ``weights.safetensors``); ``resume=True`` continues from the last checkpoint,
-    ``overwrite=True`` trains afresh over a run already there (otherwise that is refused: nothing is
-    replaced unasked).
-    Returns the trained model (eval mode), the per-epoch history and the clean test accuracy.
-    ``progress`` shows a progress bar per epoch when stderr is a terminal (none in logs).
+    ``settings`` override fields of :class:`TrainConfig` (``epochs=5, recipe="pgd-at",
+    recipe_options={"eps": 0.1}``, or ``recipe=FastAT(eps=0.1)``). With ``out``, a checkpoint is
+    written after each epoch and the final model is saved there (``config.json`` +
+    ``weights.safetensors``); ``resume=True`` continues from the last checkpoint (the same weights
+    as an uninterrupted run), ``overwrite=True`` trains afresh over a run already there (otherwise
+    that is refused: nothing is replaced unasked). Every setting is checked, and a recipe's sources
+    loaded, before the first batch. Returns the trained model (eval mode), the per-epoch history
+    (loss, clean and robust test accuracy, the guard's figures) and the clean test accuracy.
+    ``progress`` shows a progress bar per epoch when stderr is a terminal, a line per epoch otherwise.
     """
-    try:
-        cfg = TrainConfig(**{**(config.to_dict() if config else {}), **settings})
-    except TypeError as exc:
-        raise InputError(f"unknown training setting: {exc}; see feint.training.TrainConfig") from exc
+    cfg = _config(config, settings)
     _check_data(train_data, "train_data")
     if test_data is not None:
         _check_data(test_data, "test_data")
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
     arch = model if isinstance(model, str) else None
+    info = train_data.info
     if isinstance(model, str):
-        info = train_data.info
         model = create_model(model, input_shape=info.input_shape, num_classes=info.num_classes, **(arch_kwargs or {}))
+    initial = copy.deepcopy(model)
     model = model.to(dev)
     optimizer = _optimizer(model, cfg)
     folder = Path(out) if out else None
-    history: list[dict[str, float]] = []
-    start = 0
+    history: list[dict[str, Any]] = []
+    start, stopped, guard_state = 0, False, None
     if folder is not None and not (resume or overwrite) and holds_run(folder):
         raise InputError(
             f"{folder} already holds a training run; pass --resume (resume=True) to continue it, "
@@ -138,50 +130,92 @@ def train(
                     "or drop --resume and choose another --out"
                 )
             start, history = int(state["epoch"]), list(state["history"])
+            stopped, guard_state = bool(state.get("stopped", False)), state.get("guard")
+    context = TrainContext(
+        train_data,
+        test_data,
+        dev,
+        cfg.to_dict(),
+        lambda: copy.deepcopy(initial).to(dev),
+        arch,
+        arch_kwargs,
+        folder,
+        resume,
+        overwrite,
+        progress,
+    )
+    base = cfg.build_recipe()
+    recipe = base.prepare(context) if base is not None else None
+    guard = base.guard_for(context) if base is not None else None
+    if guard is not None and guard_state is not None:
+        guard.load_state(guard_state)
+    threat = _monitor_threat(cfg, base, info.bounds)
     x, y = train_data.x.to(dev), train_data.y.to(dev)
-    for epoch in range(start, cfg.epochs):
+    epochs, batch_size, lr = int(cfg.epochs or 1), int(cfg.batch_size or 1), float(cfg.lr or 0.0)
+    batches = -(-len(train_data) // batch_size)
+    for epoch in range(start, epochs):
+        if stopped:
+            break
+        good = copy.deepcopy(model.state_dict()) if guard is not None else None
         torch.manual_seed(cfg.seed * 1000 + epoch)
         order = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
         model.train()
         total, seen = 0.0, 0
-        batches = range(0, len(order), cfg.batch_size)
-        shown = bar(progress, iterable=batches, desc=f"epoch {epoch + 1}/{cfg.epochs}")
-        for b, i in enumerate(shown):
-            idx = order[i : i + cfg.batch_size].to(dev)
-            xb, yb = x[idx], y[idx]
+        shown = bar(progress, iterable=range(batches), desc=f"epoch {epoch + 1}/{epochs}")
+        for b in shown:
+            idx = order[b * batch_size : (b + 1) * batch_size].to(dev)
+            step = Step(epoch, b, batches, epochs, (cfg.seed * 1000 + epoch) * 100_003 + b)
+            if recipe is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * recipe.lr_factor(step)
             optimizer.zero_grad(set_to_none=True)
-            loss = _batch_loss(model, xb, yb, cfg, seed=(cfg.seed * 1000 + epoch) * 100_003 + b)
+            loss = _batch_loss(recipe, model, x[idx], y[idx], step)
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
             if b % 10 == 0:
                 shown.set_postfix(loss=f"{total / seen:.3f}")
-        record = {"epoch": epoch + 1, "loss": total / seen}
-        if test_data is not None:
-            record["test_accuracy"] = accuracy(model, test_data, dev)
+        report: EpochReport = evaluate_epoch(model, test_data, threat, guard, seed=cfg.seed)
+        if report.collapsed and good is not None:
+            model.load_state_dict(good)
+            stopped = True
+        record = {"epoch": epoch + 1, "loss": total / seen, **report.numbers()}
+        if recipe is not None:
+            record.update(recipe.statistics())
         history.append(record)
-        tested = f", test accuracy {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
-        milestone(progress, f"epoch {epoch + 1}/{cfg.epochs}: loss {record['loss']:.4f}{tested}")
+        milestone(progress, f"epoch {epoch + 1}/{epochs}: loss {record['loss']:.4f}{report.line()}")
         if folder is not None:
             save_checkpoint(
                 folder,
                 epoch=epoch + 1,
                 model=model,
                 optimizer=optimizer,
-                state={"config": cfg.to_dict(), "history": history},
+                state={
+                    "config": cfg.to_dict(),
+                    "history": history,
+                    "stopped": stopped,
+                    "guard": guard.state() if guard is not None else None,
+                },
             )
     model.eval()
+    from feint.training.epoch import accuracy
+
     test_acc = accuracy(model, test_data, dev) if test_data is not None else None
     if folder is not None:
         training = {**cfg.to_dict(), "test_accuracy": test_acc, "history": history}
-        save_model(
-            model,
-            folder,
-            arch=arch or type(model).__name__,
-            arch_kwargs=arch_kwargs,
-            data=train_data.info.to_dict(),
-            training=training,
-        )
+        save_model(model, folder, arch=arch or type(model).__name__, arch_kwargs=arch_kwargs, data=info.to_dict(), training=training)
         write_json(folder / "history.json", history)
     return TrainResult(model, history, test_acc, folder)
+
+
+def _monitor_threat(cfg: TrainConfig, recipe: Recipe | None, bounds: tuple[float, float]) -> Any:
+    from feint.threat import ThreatModel
+
+    if cfg.robust_eps is not None:
+        eps = cfg.robust_eps
+    elif recipe is not None and recipe.threat is not None:
+        eps = recipe.threat.eps
+    else:
+        eps = 0.1 * (bounds[1] - bounds[0])
+    return ThreatModel("inf", eps, bounds) if eps > 0 else None
