@@ -42,7 +42,8 @@ def trained(name: str, data: Dataset, test: Dataset, *, epochs: int, adv: str | 
         return load_model(folder)
     except FeintError:
         pass
-    extra = {"adv": adv, "adv_eps": ADV_EPS, "adv_alpha": 0.0} if adv else {}
+    # Goodfellow's objective with alpha = 0 and the given attack: training on its examples only.
+    extra = {"recipe": "goodfellow", "recipe_options": {"eps": ADV_EPS, "alpha": 0.0, "attack": adv}} if adv else {}
     result = feint.train(
         "lenet", data, test, arch_kwargs=ARCH, epochs=epochs, lr=2e-3, seed=0, out=folder, resume=True, **extra
     )

@@ -6,11 +6,11 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see feint/__init__.py
 
-import pytest  # noqa: E402
-from torch import nn  # noqa: E402
+import pytest
+from torch import nn
 
-from feint.data import Dataset, load  # noqa: E402
-from feint.training import train  # noqa: E402
+from feint.data import Dataset, load
+from feint.training import train
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,9 @@ def recipe_options(recipe: str | None, given: dict[str, Any], params: tuple[str,
     if recipe is None:
         if options:
             flags = ", ".join(FLAGS.get(k, f"--recipe-param {k}=...") for k in options)
-            raise InputError(f"{flags} set options of a defense recipe; choose one with --recipe (e.g. --recipe pgd-at)")
+            raise InputError(
+                f"{flags} set options of a defense recipe; choose one with --recipe (e.g. --recipe pgd-at)"
+            )
         return {}
     takes = option_names(recipe)
     for key in options:
@@ -60,7 +62,11 @@ def _sources(text: str | None) -> list[str] | None:
 @click.command()
 @data_options(split=False)
 @click.option("--recipe", default=None, help="defense: goodfellow, pgd-at, fast-at, trades, ensemble-at or distill")
-@click.option("--arch", default=None, help="softmax, mlp, lenet, convnet, maxout or resnet [default: convnet with a recipe, else lenet]")
+@click.option(
+    "--arch",
+    default=None,
+    help="softmax, mlp, lenet, convnet, maxout or resnet [default: convnet with a recipe, else lenet]",
+)
 @click.option("--epochs", default=None, type=int, help="[default: the recipe's, else 10]")
 @click.option("--batch-size", default=None, type=int, help="[default: the recipe's, else 64]")
 @click.option("--lr", default=None, type=float, help="(peak) learning rate [default: the recipe's, else 0.001]")
@@ -68,7 +74,9 @@ def _sources(text: str | None) -> list[str] | None:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--adv-eps", default=None, type=float, help="radius the recipe trains against (Linf) [default: 0.1]")
 @click.option("--adv-alpha", default=None, type=float, help="goodfellow: weight of the clean loss [default: 0.5]")
-@click.option("--adv", default=None, help="goodfellow: attack making its examples [default: fgsm]; implies --recipe goodfellow")
+@click.option(
+    "--adv", default=None, help="goodfellow: attack making its examples [default: fgsm]; implies --recipe goodfellow"
+)
 @click.option("--adv-param", "adv_params", multiple=True, help="goodfellow: option key=value of --adv, repeatable")
 @click.option("--steps", default=None, type=int, help="pgd-at, trades: inner-maximisation steps [default: 10]")
 @click.option("--step-size", default=None, type=float, help="pgd-at, fast-at, trades: inner step size")
@@ -78,7 +86,9 @@ def _sources(text: str | None) -> list[str] | None:
 @click.option("--temperature", default=None, type=float, help="distill: softmax temperature T [default: 100]")
 @click.option("--teacher-epochs", default=None, type=int, help="distill: teacher's epochs [default: --epochs]")
 @click.option("--recipe-param", "recipe_params", multiple=True, help="any other recipe option key=value")
-@click.option("--robust-eps", default=None, type=float, help="eps of the per-epoch robust accuracy [default: the recipe's]")
+@click.option(
+    "--robust-eps", default=None, type=float, help="eps of the per-epoch robust accuracy [default: the recipe's]"
+)
 @click.option("--out", required=True, help="run directory (config.json, weights.safetensors, checkpoints)")
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --out")
 @click.option("--overwrite", is_flag=True, help="train afresh over a run already in --out")
@@ -142,7 +152,9 @@ def train_command(
     last = result.history[-1] if result.history else {}
     click.echo(f"clean test accuracy: {result.test_accuracy:.4f}")
     if "robust_accuracy" in last:
-        click.echo(f"robust test accuracy: {last['robust_accuracy']:.4f} (APGD-DLR, eps {last['robust_eps']:g}; audit it for the real figure)")
+        click.echo(
+            f"robust test accuracy: {last['robust_accuracy']:.4f} (APGD-DLR, eps {last['robust_eps']:g}; audit it for the real figure)"
+        )
     if any(h.get("collapsed") for h in result.history):
         click.echo("the guard caught catastrophic overfitting: the model is the last good epoch's")
     click.echo(f"model saved to {out}")

@@ -179,7 +179,5 @@ def make_recipe(name: str, options: dict[str, Any] | None = None) -> Recipe:
     takes = option_names(name)
     unknown = sorted(set(options) - set(takes))
     if unknown:
-        raise InputError(
-            f"recipe {name!r} takes no option {', '.join(unknown)}; its options are {', '.join(takes)}"
-        )
+        raise InputError(f"recipe {name!r} takes no option {', '.join(unknown)}; its options are {', '.join(takes)}")
     return cls(**options)

@@ -105,4 +105,3 @@ class _EnsembleRun(Recipe):
         counts = {name: self.draws[name] for name in self.names}
         self.draws.clear()
         return {"source_draws": counts}
-

@@ -37,14 +37,19 @@ def cyclic(progress: float, *, peak: float = PEAK) -> float:
 @register_recipe("fast-at")
 @dataclass(frozen=True, kw_only=True)
 class FastAT(AdversarialRecipe):
-    """FGSM-RS training (step_size default 1.25 eps), cyclic lr, catastrophic-overfitting guard."""
+    """FGSM-RS training (step_size default 1.25 eps), cyclic lr, catastrophic-overfitting guard.
+
+    The guard checks ``guard_samples`` training inputs after each epoch and stops when their robust
+    accuracy falls below ``1 - guard_drop`` of the best so far (``guard=False`` turns it off).
+    """
 
     step_size: float | None = None
     guard: bool = True
     guard_samples: int = 512
-    guard_drop: float = 0.2
+    guard_drop: float = 0.5
 
-    train_defaults: ClassVar[dict[str, Any]] = {"epochs": 6, "lr": 5e-3, "batch_size": 128, "optimizer": "adam"}
+    # Tuned for Fashion-MNIST at eps 0.1 on the default convnet: about 2 CPU-minutes (see the README).
+    train_defaults: ClassVar[dict[str, Any]] = {"epochs": 10, "lr": 5e-3, "batch_size": 128, "optimizer": "adam"}
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -4,8 +4,10 @@ Wong, Rice & Kolter 2020 ("Fast is better than free", sec. 5.3): FGSM training c
 overfit to its own single-step examples, after which its robust accuracy against PGD collapses
 to near zero within an epoch. They check PGD accuracy on a training minibatch each epoch and stop
 when it drops. Here: after each epoch, robust accuracy on a fixed seeded subset of the training
-data (:func:`feint.defenses.monitor.robust_accuracy`); when it falls more than ``drop`` below the
-best seen so far, the run rolls back to the last good epoch and stops. Shapes: x (N, C, H, W).
+data (:func:`feint.defenses.monitor.robust_accuracy`); when it falls below ``1 - drop`` times the
+best seen so far (by at least ``MIN_DROP``, far beyond the check's noise, so that wobbling near
+chance level early in training is no collapse), the run rolls back to the last good epoch and stops.
+Shapes: x (N, C, H, W).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from torch import Tensor, nn
 
 from feint.defenses.monitor import robust_accuracy
 from feint.threat import ThreatModel
+
+MIN_DROP = 0.1
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,9 @@ class OverfitGuard:
         self.best = 0.0
 
     def check(self, model: nn.Module) -> GuardVerdict:
-        """Measure the model now; collapsed when more than ``drop`` below the best (which it then keeps)."""
+        """Measure the model now; collapsed when below ``(1 - drop)`` of the best (which it then keeps)."""
         acc = robust_accuracy(model, self.x, self.y, self.threat, seed=self.seed)
-        collapsed = acc < self.best - self.drop
+        collapsed = acc < (1 - self.drop) * self.best and acc < self.best - MIN_DROP
         if not collapsed:
             self.best = max(self.best, acc)
         return GuardVerdict(acc, collapsed)

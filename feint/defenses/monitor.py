@@ -8,6 +8,7 @@ Shapes: x (N, C, H, W), y (N,).
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from feint.attacks.apgd import apgd
@@ -18,10 +19,16 @@ CHECK_STEPS = 10
 
 
 def robust_accuracy(model: nn.Module, x: Tensor, y: Tensor, threat: ThreatModel, *, seed: int = 0) -> float:
-    """Accuracy under APGD-DLR (``CHECK_STEPS`` steps) in ``threat``; clean accuracy when eps is 0."""
+    """Accuracy under APGD-DLR (``CHECK_STEPS`` steps) in ``threat``; clean accuracy when eps is 0.
+
+    A model whose outputs are no longer finite (training diverged) scores 0.
+    """
+    logits = predict_logits(model, x)
+    if not bool(torch.isfinite(logits).all()):
+        return 0.0
     if threat.eps == 0:
-        return float((predict_logits(model, x).argmax(1) == y).float().mean())
-    loss = "dlr" if predict_logits(model, x[:1]).shape[1] >= 3 else "ce"
+        return float((logits.argmax(1) == y).float().mean())
+    loss = "dlr" if logits.shape[1] >= 3 else "ce"
     result = apgd(
         model, x, y, eps=threat.eps, norm=threat.norm, bounds=threat.bounds, steps=CHECK_STEPS, loss=loss, seed=seed
     )

@@ -9,6 +9,7 @@ approximated by PGD from a uniform random start (``steps`` steps of ``step_size`
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 

@@ -24,6 +24,7 @@ from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
+from feint.evaluate.escalate import escalate
 from feint.evaluate.presets import NOISE, AttackPlan, get_preset
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
@@ -117,10 +118,16 @@ def audit(
             "eps": list(grid),
             "seed": seed,
             "bounds": list(bounds),
-            "attacks": {p.name: dict(p.params) for p in plans},
+            "attacks": {p.key: dict(p.params) for p in plans},
+            "escalation": {p.key: dict(p.params) for p in chosen.escalation},
         }
         state, notes = _start_state(setup, settings, out, resume)
-        _run_units(setup, state, out, progress, callback)
+        _run_units(setup, state, out, progress, callback, unit_keys(setup))
+        setup = escalate(
+            setup, state, chosen, lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating")
+        )
+        if out is not None:
+            state.save(out)
         adv = adversarial_logits(setup, state)
         report = build_report(
             setup,
@@ -154,16 +161,26 @@ def _start_state(
 
 
 def _run_units(
-    setup: AuditSetup, state: AuditState, out: str | Path | None, progress: bool, callback: Callback | None
+    setup: AuditSetup,
+    state: AuditState,
+    out: str | Path | None,
+    progress: bool,
+    callback: Callback | None,
+    keys: list[tuple[str, int, int | None]],
+    stage: str = "",
 ) -> None:
-    keys = unit_keys(setup)
+    """Run the units ``keys`` not done yet, saving the state after each."""
     done = set(state.done)
+    if all(key in done for key, _, _ in keys):
+        return
     last_at_eps = {e: key for key, _, e in keys if e is not None}
-    with bar(progress, total=len(keys), initial=len(done), desc="audit") as shown:
+    desc = f"audit: {stage} with {setup.plans[keys[0][1]].key}" if stage else "audit"
+    initial = sum(key in done for key, _, _ in keys)
+    with bar(progress, total=len(keys), initial=initial, desc=desc) as shown:
         for key, plan_idx, e in keys:
             if key in done:
                 continue
-            shown.set_postfix_str(key if e is None else f"{setup.plans[plan_idx].name} eps={setup.eps[e]:g}")
+            shown.set_postfix_str(key if e is None else f"{setup.plans[plan_idx].key} eps={setup.eps[e]:g}")
             if e is None:
                 run_min_norm(setup, state, key, plan_idx)
             else:
@@ -173,6 +190,6 @@ def _run_units(
             shown.update(1)
             if e is not None and last_at_eps[e] == key:
                 robust = float(robust_now(setup, state, e).float().mean())
-                milestone(progress, f"audit: eps {setup.eps[e]:g} done, worst-case accuracy {robust:.4f}")
+                milestone(progress, f"{desc}: eps {setup.eps[e]:g} done, worst-case accuracy {robust:.4f}")
             if callback is not None:
                 callback(key, len(state.done), len(keys))

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 import feint
 from feint.data.dataset import DatasetInfo
 from feint.evaluate.diagnose import run_checks
+from feint.evaluate.escalate import summary as escalation_summary
 from feint.evaluate.metrics import json_safe
 from feint.evaluate.presets import Preset
 from feint.evaluate.report import build_sections, pick_gallery
@@ -69,8 +70,22 @@ class AuditReport:
         flagged = [c for c in r["checks"] if c["status"] != "pass"]
         lines.append(f"checks: {len(r['checks']) - len(flagged)} pass, {len(flagged)} warn/fail")
         lines += [f"  [{c['status']}] {c['name']}: {c['detail']}" for c in flagged]
+        lines += escalation_lines(r.get("escalation") or {})
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def escalation_lines(escalation: dict[str, Any]) -> list[str]:
+    """Where and why the audit escalated, and what each rung broke, for the terminal summary."""
+    if not escalation.get("escalated"):
+        return []
+    where = ", ".join(f"{r['eps']:g}" for r in escalation["reasons"])
+    why = sorted({reason for r in escalation["reasons"] for reason in r["reasons"]})
+    lines = [f"escalated at eps {where}: " + "; ".join(why)]
+    for rung in escalation["rungs"]:
+        broke = ", ".join(f"{b} at {e:g}" for e, b in zip(rung["eps"], rung["broke"], strict=True))
+        lines.append(f"  {rung['attack']} on the inputs still robust broke {broke}")
+    return lines
 
 
 def git_revision() -> str | None:
@@ -125,6 +140,7 @@ def build_report(
         "settings": {k: settings[k] for k in ("preset", "norm", "eps", "seed", "attacks")},
         **sections,
         "checks": [c.to_dict() for c in checks],
+        "escalation": escalation_summary(setup, state, preset),
         "timings": {
             "total_seconds": max(time.perf_counter() - started, sum(per_attack.values())),
             "per_attack": per_attack,

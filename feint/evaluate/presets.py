@@ -12,12 +12,18 @@ A ``minimum-norm`` attack runs once, unbounded, and answers every eps.
   invariant to a rescaling of the logits, so a saturated softmax cannot hide non-robustness.
 - ``thorough``: the same with AutoAttack's budgets (APGD 100 steps, 3 restarts, 9 target
   classes, Square 1,000 queries) and FMN 200 steps.
+
+``standard`` adapts (:mod:`feint.evaluate.escalate`): where a gradient-masking check warns, or
+where its targeted attack (the *gauge*, APGD-T with one target class) still broke more than
+``gain_threshold`` of the inputs, the evaluation has not converged, and the preset's
+``escalation`` ladder runs on the inputs still robust there — first APGD-T over every target
+class with twice the iterations, then each next rung only where the previous one was still gaining.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -37,10 +43,17 @@ class AttackPlan:
     params: Mapping[str, Any] = field(default_factory=dict)
     standalone: bool = False
     min_classes: int = 2
+    label: str = ""
+    gauge: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.kind, KINDS, "attack kind")
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    @property
+    def key(self) -> str:
+        """The attack's name in the audit's state and report: its ``label``, else the registry name."""
+        return self.label or self.name
 
     @property
     def minimum_norm(self) -> bool:
@@ -60,14 +73,18 @@ class Preset:
     attacks: tuple[AttackPlan, ...]
     unbounded: AttackPlan | None = None
     unbounded_samples: int = 64
+    escalation: tuple[AttackPlan, ...] = ()
+    gain_threshold: float = 0.005
 
     def for_task(self, norm: str, num_classes: int) -> Preset:
         """Drop the attacks that do not support ``norm`` (their registry entry says which they do)
         or need more classes than the model has (targeted DLR needs 4)."""
         from feint.attacks.registry import get_attack
 
-        keep = tuple(a for a in self.attacks if norm in get_attack(a.name).norms and num_classes >= a.min_classes)
-        return Preset(self.name, keep, self.unbounded, self.unbounded_samples)
+        def fits(plans: tuple[AttackPlan, ...]) -> tuple[AttackPlan, ...]:
+            return tuple(a for a in plans if norm in get_attack(a.name).norms and num_classes >= a.min_classes)
+
+        return replace(self, attacks=fits(self.attacks), escalation=fits(self.escalation))
 
 
 _FGSM = AttackPlan("fgsm", "white-box", standalone=True)
@@ -82,17 +99,33 @@ _BUDGETS = {
 }
 
 
+# Where the standard budget has not converged, it escalates (rung by rung, each only where the one
+# before was still gaining) towards the thorough budget: more target classes and iterations, then
+# the black-box search with its full query budget, then restarts.
+_ESCALATION = (
+    AttackPlan("apgd-t", "white-box", {"steps": 100, "n_target_classes": 9}, min_classes=4, label="apgd-t x9"),
+    AttackPlan("square", "black-box", {"n_queries": 1000}, label="square x1000"),
+    AttackPlan(
+        "apgd-t", "white-box", {"steps": 100, "n_target_classes": 9, "restarts": 2}, min_classes=4, label="apgd-t x9 x2"
+    ),
+)
+
+
 def _ensemble(name: str) -> Preset:
     b = _BUDGETS[name]
+    gauge = name == "standard"
     return Preset(
         name,
         (
             AttackPlan("fmn", "minimum-norm", {"steps": b["fmn"]}),
             AttackPlan("apgd-ce", "white-box", {"steps": b["ce"], "restarts": b["ce_restarts"]}),
-            AttackPlan("apgd-t", "white-box", {"steps": b["t"], "n_target_classes": b["targets"]}, min_classes=4),
+            AttackPlan(
+                "apgd-t", "white-box", {"steps": b["t"], "n_target_classes": b["targets"]}, min_classes=4, gauge=gauge
+            ),
             AttackPlan("square", "black-box", {"n_queries": b["square"]}),
             _FGSM,
         ),
+        escalation=_ESCALATION if gauge else (),
     )
 
 

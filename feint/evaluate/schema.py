@@ -13,6 +13,7 @@ NUM: dict[str, Any] = {"type": "number"}
 NUM_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
 NUMS: dict[str, Any] = {"type": "array", "items": NUM}
 STR: dict[str, Any] = {"type": "string"}
+INTS: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
 
 
 def _obj(props: dict[str, Any], *, extra: bool | dict[str, Any] = False) -> dict[str, Any]:
@@ -100,6 +101,19 @@ REPORT_SCHEMA: dict[str, Any] = _obj(
             "type": "array",
             "items": _obj({"name": STR, "status": {"enum": ["pass", "warn", "fail"]}, "detail": STR}),
         },
+        "escalation": _obj(
+            {
+                "escalated": {"type": "boolean"},
+                "gain_threshold": NUM,
+                "reasons": {"type": "array", "items": _obj({"eps": NUM, "reasons": {"type": "array", "items": STR}})},
+                "rungs": {
+                    "type": "array",
+                    "items": _obj(
+                        {"attack": STR, "params": {"type": "object"}, "eps": NUMS, "broke": INTS, "seconds": NUM}
+                    ),
+                },
+            }
+        ),
         "timings": _obj(
             {"total_seconds": NUM, "per_attack": {"type": "object", "additionalProperties": NUM}},
         ),

@@ -1,0 +1,128 @@
+"""An audit that adapts: where the evidence says its attacks have not converged, it escalates.
+
+AutoAttack (Croce & Hein 2020) fixes one budget; the checks of Carlini et al. 2019 ("On
+Evaluating Adversarial Robustness") only warn. A defensively distilled network (Papernot et al.
+2016) shows why warning is not enough: its saturated softmax zeroes the cross-entropy gradient,
+the scale-invariant attacks still break most inputs, and a fixed small budget stops short of
+what more target classes find. So after the preset's attacks have run at every eps, the audit
+decides, per eps:
+
+- where a gradient-masking check warns (or fails), or
+- where the preset's *gauge* — its targeted attack, APGD-T with one target class — broke more
+  than ``gain_threshold`` of the inputs (it was still gaining when it stopped: further target
+  classes are likely to break more),
+
+it runs the preset's escalation ladder on the inputs still robust there: the first rung
+everywhere it was triggered, each next rung only where the rung before still broke more than
+the threshold. Nothing runs where nothing warns and the gauge gained little, so a model the
+standard budget already measures costs no more. The decision and its reasons are kept in the
+resumable state and in the report. Shapes as in :mod:`feint.evaluate.runner`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from feint.evaluate.presets import Preset
+from feint.evaluate.runner import AuditSetup, carry, robust_now
+from feint.evaluate.state import AuditState
+
+RECORD = "escalation"
+Keys = list[tuple[str, int, int | None]]
+
+
+def gain_limit(setup: AuditSetup, preset: Preset) -> int:
+    """Inputs an attack may break at one eps and still count as converged."""
+    return max(1, math.floor(preset.gain_threshold * setup.x.shape[0]))
+
+
+def decide(setup: AuditSetup, state: AuditState, preset: Preset) -> dict[str, list[str]]:
+    """Reasons to escalate, per eps index (as a string key); eps with none are left out."""
+    from feint.evaluate.diagnose import run_checks
+
+    flagged = [c for c in run_checks(setup, state, preset) if c.status != "pass"]
+    limit = gain_limit(setup, preset)
+    reasons: dict[str, list[str]] = {}
+    for e, eps in enumerate(setup.eps):
+        if eps == 0 or not bool(robust_now(setup, state, e).any()):
+            continue
+        why = [f"the check '{c.name}' {'warned' if c.status == 'warn' else 'failed'}" for c in flagged]
+        for plan in setup.plans:
+            broke = int(state.records.get(f"{plan.key}@{e}", {}).get("broke", 0)) if plan.gauge else 0
+            if broke > limit:
+                why.append(f"{plan.key} was still gaining: it broke {broke} inputs the attacks before it missed")
+        if why:
+            reasons[str(e)] = why
+    return reasons
+
+
+def escalate(
+    setup: AuditSetup, state: AuditState, preset: Preset, run_keys: Callable[[AuditSetup, Keys], None]
+) -> AuditSetup:
+    """Run the escalation ladder where :func:`decide` says so; returns the setup with the rungs that
+    ran appended to its plans (unchanged when nothing escalated).
+
+    ``run_keys(setup, keys)`` runs the units not yet done, saving the state after each. A rung is
+    recorded at every eps (an empty unit where it did not run) so that every report figure is
+    defined; the worst case is carried to larger eps afterwards.
+    """
+    if not preset.escalation:
+        return setup
+    if RECORD not in state.records:
+        state.records[RECORD] = {"reasons": decide(setup, state, preset)}
+    active = {int(e) for e in state.records[RECORD]["reasons"]}
+    limit = gain_limit(setup, preset)
+    for plan in preset.escalation:
+        if not active:
+            break
+        setup = replace(setup, plans=(*setup.plans, plan))
+        idx = len(setup.plans) - 1
+        for e in range(len(setup.eps)):
+            if e not in active and f"{plan.key}@{e}" not in state.done:
+                skip_unit(setup, state, f"{plan.key}@{e}")
+        run_keys(setup, [(f"{plan.key}@{e}", idx, e) for e in sorted(active)])
+        active = {e for e in active if int(state.records[f"{plan.key}@{e}"]["broke"]) > limit}
+    for e in range(1, len(setup.eps)):
+        carry(state, e)
+    return setup
+
+
+def skip_unit(setup: AuditSetup, state: AuditState, key: str) -> None:
+    """Record a rung that did not run at an eps: an empty pool, no successes."""
+    empty = torch.zeros(setup.x.shape[0], dtype=torch.bool, device=setup.x.device)
+    state.tensors[f"pool/{key}"] = empty
+    state.tensors[f"success/{key}"] = empty.clone()
+    state.finish_unit(key, {"queries": 0, "seconds": 0.0, "broke": 0, "skipped": True})
+
+
+def summary(setup: AuditSetup, state: AuditState, preset: Preset) -> dict[str, Any]:
+    """The report's ``escalation`` section: whether, where and why it escalated, and what each rung broke."""
+    reasons = state.records.get(RECORD, {}).get("reasons", {})
+    eps = list(setup.eps)
+    rungs = []
+    for plan in preset.escalation:
+        ran = {e: r for e in range(len(eps)) if (r := state.records.get(f"{plan.key}@{e}")) and not r.get("skipped")}
+        if not ran:
+            break
+        rungs.append(
+            {
+                "attack": plan.key,
+                "params": dict(plan.params),
+                "eps": [eps[e] for e in ran],
+                "broke": [int(r["broke"]) for r in ran.values()],
+                "seconds": sum(float(r["seconds"]) for r in ran.values()),
+            }
+        )
+    return {
+        "escalated": bool(rungs),
+        "gain_threshold": preset.gain_threshold,
+        "reasons": [
+            {"eps": eps[int(e)], "reasons": list(r)} for e, r in sorted(reasons.items(), key=lambda kv: int(kv[0]))
+        ],
+        "rungs": rungs,
+    }
