@@ -67,6 +67,15 @@ def training_time(folder: Path) -> tuple[float, float]:
     return wall, cpu
 
 
+def robust_against_minutes(folder: Path) -> list[tuple[float, float]]:
+    """(training minutes so far, robust test accuracy) after each epoch, from the run's history."""
+    minutes, curve = 0.0, []
+    for h in json.loads((folder / "history.json").read_text()):
+        minutes += h["seconds"] / 60
+        curve.append((minutes, h["robust_accuracy"]))
+    return curve
+
+
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((predict_logits(model, x).argmax(1) == y).float().mean())
 
@@ -109,6 +118,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="test images")
     parser.add_argument("--no-thorough", dest="thorough", action="store_false", help="skip the thorough audits")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--train-only", action="store_true", help="train (and cache) the models, then stop")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -120,6 +130,8 @@ def main() -> None:
     for source in ("source-wide", "source-mlp"):
         models.pop(source)
     models["fast-at"] = load_model(CACHE / "fast-at")
+    if args.train_only:
+        return
     transfer = {
         "fgsm": fgsm(holdout, test.x, test.y, eps=EPS).x_adv,
         "mifgsm": mifgsm(holdout, test.x, test.y, eps=EPS, steps=10).x_adv,
@@ -130,6 +142,7 @@ def main() -> None:
         results[name] = evaluate(name, model, test, transfer, args.thorough)
         results[name]["train_wall"], results[name]["train_cpu"] = training_time(CACHE / name)
     results["fast-at"]["command"] = command_time
+    results["fast-at"]["curve"] = robust_against_minutes(CACHE / "fast-at")
     for name in ("undefended", "distill"):
         results[name]["jsma"] = jsma_rates(models[name], test)
     (CACHE / f"results-{args.n}.json").write_text(json.dumps(results, indent=2))
