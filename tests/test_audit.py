@@ -18,7 +18,8 @@ from feint.attacks.fmn import fmn
 from feint.data import Dataset
 from feint.errors import InputError
 from feint.evaluate.presets import get_preset
-from feint.evaluate.schema import validate
+from feint.evaluate.schema import REPORT_SCHEMA
+from feint.report.schema import validate
 
 EPS = (0.0, 0.1, 0.2, 0.3)
 
@@ -45,7 +46,7 @@ def standard(lenet_digits: nn.Module, data: Dataset, tmp_path_factory: pytest.Te
 def test_report_validates_and_html_is_self_contained(standard) -> None:
     report, out = standard
     on_disk = json.loads((out / "report.json").read_text())
-    assert validate(on_disk) == []
+    assert validate(on_disk, REPORT_SCHEMA) == []
     assert on_disk == json.loads(json.dumps(report.to_dict()))
     assert on_disk["data"]["name"] == "digits" and on_disk["data"]["n"] == 64
     assert set(on_disk["attacks"]) == {"fmn", "apgd-ce", "apgd-t", "square", "fgsm"}
@@ -149,7 +150,7 @@ def test_cli_audit_on_a_saved_model(lenet_digits, data, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "worst-case accuracy" in result.output and "report:" in result.output
     report = json.loads((out / "report.json").read_text())
-    assert validate(report) == [] and report["model"]["name"] == "lenet" and report["data"]["n"] == 48
+    assert validate(report, REPORT_SCHEMA) == [] and report["model"]["name"] == "lenet" and report["data"]["n"] == 48
     again = CliRunner().invoke(main, [*args, "--preset", "quick", "--quiet", "--out", str(out)])
     assert again.exit_code == 0 and "resumed" in again.output
     bad = CliRunner().invoke(main, [*args, "--preset", "quick", "--eps", "0,x", "--out", str(out)])

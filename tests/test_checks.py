@@ -13,7 +13,8 @@ from feint.errors import InputError
 from feint.evaluate import checks as ck
 from feint.evaluate.defaults import default_eps
 from feint.evaluate.presets import get_preset
-from feint.evaluate.schema import validate
+from feint.evaluate.schema import REPORT_SCHEMA
+from feint.report.schema import validate
 
 
 class Noisy(nn.Module):
@@ -111,7 +112,7 @@ def test_schema_validator_finds_problems() -> None:
     bad["schema"] = "other/2"
     errors = validate(bad, sub)
     assert any("$.checks[0].status" in e for e in errors) and any("$.schema" in e for e in errors)
-    assert any("missing key 'eps'" in e for e in validate(good))
+    assert any("missing key 'eps'" in e for e in validate(good, REPORT_SCHEMA))
 
 
 def _schema_props() -> dict:

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from feint.cli import main
-from feint.evaluate.schema import validate
+from feint.evaluate.schema import REPORT_SCHEMA
+from feint.report.schema import validate
 
 
 @pytest.mark.slow
@@ -19,7 +20,7 @@ def test_demo_runs_end_to_end_and_reuses_its_model(tmp_path):
     assert first.exit_code == 0, first.output
     assert "report:" in first.output and "training a lenet" in first.output
     report = json.loads((out / "report.json").read_text())
-    assert validate(report) == []
+    assert validate(report, REPORT_SCHEMA) == []
     assert report["clean_accuracy"] >= 0.95
     assert report["worst_case"]["accuracy"][-1] < report["clean_accuracy"]
     HTMLParser().feed((out / "report.html").read_text())

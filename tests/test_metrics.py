@@ -18,12 +18,12 @@ from feint.evaluate.metrics import (
     OUTCOMES,
     confusion_matrix,
     goodfellow_row,
-    json_safe,
     outcome_categories,
     outcome_counts,
     per_class_accuracy,
     perturbation_stats,
 )
+from feint.report.files import json_safe
 
 
 def test_confusion_matrix_counts_rows_by_true_class() -> None:

@@ -18,17 +18,17 @@ from torch import nn
 from feint.attacks import fgsm, predict_logits
 from feint.data import Dataset
 from feint.errors import InputError
-from feint.evaluate.gallery import GalleryItem, gallery_items
 from feint.evaluate.metrics import (
     confusion_matrix,
     goodfellow_row,
-    json_safe,
     outcome_counts,
     per_class_accuracy,
     perturbation_stats,
 )
-from feint.evaluate.plots import perturbation_image
 from feint.evaluate.report_html import render_report_html, write_report_html
+from feint.report.files import json_safe
+from feint.report.gallery import GalleryItem, gallery_items
+from feint.report.plots import perturbation_image
 
 EPS = [0.0, 0.05, 0.1, 0.2]
 SECTIONS = ("accuracy", "goodfellow", "per-class", "perturbations", "min-norm", "outcomes", "gallery", "checks")

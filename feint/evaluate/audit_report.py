@@ -4,34 +4,30 @@ Provenance (version, git revision, settings) is saved with every report, as Madr
 robustness library does (Engstrom et al. 2019, "Robustness (Python Library)").
 
 ``report.json`` keeps exactly the keys of :data:`feint.evaluate.schema.REPORT_SCHEMA`;
-``report.html`` is rendered by :func:`feint.evaluate.report_html.write_report_html`. Both are
-written atomically.
+``report.html`` is rendered by :func:`feint.evaluate.report_html.render_report_html`; both are
+written atomically by :func:`feint.report.files.write_report`.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torch import Tensor, nn
+from torch import Tensor
 
-import feint
 from feint.data.dataset import DatasetInfo
 from feint.evaluate.diagnose import run_checks
 from feint.evaluate.escalate import summary as escalation_summary
-from feint.evaluate.metrics import json_safe
 from feint.evaluate.presets import Preset
 from feint.evaluate.report import build_sections, pick_gallery
 from feint.evaluate.runner import AuditSetup
+from feint.evaluate.schema import SCHEMA
 from feint.evaluate.state import AuditState
-from feint.io import write_json
-
-SCHEMA = "feint.audit/1"
+from feint.report.files import json_safe, write_report
+from feint.report.provenance import model_info, stamp
 
 
 @dataclass(frozen=True)
@@ -88,31 +84,6 @@ def escalation_lines(escalation: dict[str, Any]) -> list[str]:
     return lines
 
 
-def git_revision() -> str | None:
-    """The git commit of the feint source tree, when it is a checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(feint.__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _model_info(model: nn.Module, name: str | None) -> dict[str, Any]:
-    children = ", ".join(type(m).__name__ for m in model.children())
-    return {
-        "name": name or type(model).__name__,
-        "parameters": int(sum(p.numel() for p in model.parameters())),
-        "description": f"{type(model).__name__}({children})" if children else type(model).__name__,
-    }
-
-
 def build_report(
     setup: AuditSetup,
     state: AuditState,
@@ -131,11 +102,8 @@ def build_report(
     checks = run_checks(setup, state, preset)
     per_attack = {name: a["seconds"] for name, a in sections["attacks"].items()}
     report = {
-        "schema": SCHEMA,
-        "feint_version": feint.__version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_revision": git_revision(),
-        "model": _model_info(setup.model, model_name),
+        **stamp(SCHEMA),
+        "model": model_info(setup.model, model_name),
         "data": {**info.to_dict(), "n": int(setup.x.shape[0]), "split": split},
         "settings": {k: settings[k] for k in ("preset", "norm", "eps", "seed", "attacks")},
         **sections,
@@ -153,10 +121,7 @@ def write_outputs(
     report: dict[str, Any], setup: AuditSetup, state: AuditState, adv: list[Tensor], out: str | Path
 ) -> dict[str, Path]:
     """Write ``report.json`` and ``report.html`` (with a gallery from the worst-case logits ``adv``)."""
-    from feint.evaluate.report_html import write_report_html
+    from feint.evaluate.report_html import render_report_html
 
-    folder = Path(out)
     gallery = pick_gallery(setup, state, adv, list(report["per_class"]["class_names"]))
-    json_path = write_json(folder / "report.json", report)
-    html_path = write_report_html(report, gallery, folder / "report.html")
-    return {"json": json_path, "html": Path(html_path)}
+    return write_report(out, report, render_report_html(report, gallery))

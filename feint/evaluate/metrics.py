@@ -15,10 +15,7 @@ Everything stays on the tensors' device; only the final Python numbers leave it.
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -152,23 +149,3 @@ def outcome_counts(
     codes = outcome_categories(clean_logits, adv_logits, y, confusion, top_confused=top_confused)
     counts = torch.bincount(codes[codes >= 0], minlength=len(OUTCOMES)).tolist()
     return dict(zip(OUTCOMES, (int(c) for c in counts), strict=True))
-
-
-def json_safe(obj: Any) -> Any:
-    """A copy of ``obj`` that ``json.dumps`` accepts: nan/inf -> None, tensors and arrays -> lists,
-    NumPy scalars -> Python numbers, tuples -> lists, paths -> strings, dict keys -> strings."""
-    if isinstance(obj, Tensor):
-        return json_safe(obj.detach().cpu().tolist())
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, np.generic):
-        return json_safe(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

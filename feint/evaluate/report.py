@@ -20,7 +20,6 @@ import torch
 from torch import Tensor
 
 from feint.attacks.result import predict_logits
-from feint.evaluate.gallery import GalleryItem, gallery_items
 from feint.evaluate.metrics import (
     confusion_matrix,
     goodfellow_row,
@@ -31,6 +30,7 @@ from feint.evaluate.metrics import (
 from feint.evaluate.presets import NOISE
 from feint.evaluate.runner import AuditSetup, within_eps
 from feint.evaluate.state import AuditState
+from feint.report.gallery import GalleryItem, gallery_items
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 

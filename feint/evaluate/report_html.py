@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from feint.errors import InputError
-from feint.evaluate import plots
 from feint.evaluate import report_sections as rs
-from feint.evaluate.gallery import GalleryItem
-from feint.evaluate.html_parts import CSS, badge, definitions, esc, num, pct, section, table
+from feint.report.gallery import GalleryItem, gallery_html
+from feint.report.html import badge, definitions, esc, num, page, pct, provenance_html, table, verdict_box
 
 SCHEMA = "feint.audit/1"
 # Radii commonly reported in the literature, used for the headline when the report names none.
@@ -81,35 +80,7 @@ def _verdict(report: dict[str, Any]) -> str:
         (pct(worst), f"worst-case robust accuracy at eps = {num(eps)}"),
         (f"{fails} fail · {warns} warn", f"of {len(checks)} gradient-masking checks"),
     ]
-    figures = "".join(
-        f'<div class="figure"><div class="value">{v}</div><div class="label">{esc(k)}</div></div>' for v, k in boxes
-    )
-    return f'<div class="verdict {status}"><p>{text}</p><div class="figures">{figures}</div></div>'
-
-
-def _card(item: GalleryItem) -> str:
-    clean, delta, adv, amplification = plots.gallery_tiles(item)
-    tiles = "".join(
-        f'<figure><img src="{uri}" alt="{esc(cap)}"><figcaption>{esc(cap)}</figcaption></figure>'
-        for uri, cap in ((clean, "original"), (delta, f"perturbation ×{amplification:.3g}"), (adv, "adversarial"))
-    )
-    text = (
-        f"true <b>{esc(item.label)}</b> · clean: {esc(item.clean_pred)} ({pct(item.clean_conf)})"
-        f" → adversarial: <b>{esc(item.adv_pred)}</b> ({pct(item.adv_conf)})<br>"
-        f'<span class="muted">{esc(item.attack)}, eps {num(item.eps)}</span>'
-    )
-    return f'<div class="card"><div class="tiles">{tiles}</div><p>{text}</p></div>'
-
-
-def _gallery(items: Sequence[GalleryItem]) -> str:
-    if not items:
-        return '<p class="muted">No examples to show: no input was fooled, or none was selected.</p>'
-    parts = []
-    for kind, title in (("worst", "Worst cases (most confident mistakes)"), ("typical", "Typical cases")):
-        cards = "".join(_card(it) for it in items if it.kind == kind)
-        parts.append(f'<h3>{esc(title)}</h3><div class="gallery">{cards}</div>' if cards else "")
-    note = "The perturbation is drawn around mid grey (no change) and amplified by the stated factor."
-    return f'<p class="muted">{esc(note)}</p>' + "".join(parts)
+    return verdict_box(status, text, boxes)
 
 
 def _checks(report: dict[str, Any]) -> str:
@@ -159,14 +130,7 @@ def _provenance(report: dict[str, Any]) -> str:
         + definitions([("total", f"{num(t.get('total_seconds'))} s")])
         + (table(["attack", "seconds"], per_attack, numeric=(1,)) if per_attack else "")
         + "<h3>Provenance</h3>"
-        + definitions(
-            [
-                ("feint version", esc(report.get("feint_version"))),
-                ("git revision", esc(report.get("git_revision"))),
-                ("created", esc(report.get("created"))),
-                ("schema", esc(report.get("schema"))),
-            ]
-        )
+        + provenance_html(report)
     )
 
 
@@ -179,7 +143,7 @@ def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tu
         ("perturbations", "Perturbation sizes", "Size of the successful worst-case perturbations; L0 counts changed input features.", rs.perturbations_section(report)),
         ("min-norm", "Minimum-norm distances", "The smallest perturbation found per input, whatever its size.", rs.min_norm_section(report)),
         ("outcomes", "Outcome categories", "What the attacks turned predictions into (Billovits et al. 2016); the first matching category counts.", rs.outcomes_section(report)),
-        ("gallery", "Gallery", "Original, perturbation and adversarial input.", _gallery(gallery)),
+        ("gallery", "Gallery", "Original, perturbation and adversarial input.", gallery_html(gallery)),
         ("checks", "Gradient-masking checks", "Signs that attacks failed for the wrong reasons (Carlini et al. 2019).", _checks(report)),
         ("escalation", "Escalation", "Where a check warned or the targeted attack was still gaining, the audit ran stronger attacks on the inputs still robust before reporting.", rs.escalation_section(report)),
         ("provenance", "Settings, model and data", "", _provenance(report)),
@@ -193,17 +157,8 @@ def render_report_html(report: dict[str, Any], gallery: Sequence[GalleryItem]) -
     if report.get("schema", SCHEMA) != SCHEMA:
         raise InputError(f"report has schema {report.get('schema')!r}; this renderer reads {SCHEMA!r}")
     model = (report.get("model") or {}).get("name") or "model"
-    sections = _sections(report, gallery)
-    nav = "".join(f'<a href="#{a}">{esc(title)}</a>' for a, title, _, _ in sections)
-    body = "".join(section(a, title, content, intro=intro) for a, title, intro, content in sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Robustness audit: {esc(model)}</title><style>{CSS}</style></head><body><main>"
-        f"<h1>Robustness audit: {esc(model)}</h1>"
-        f'<p class="lead">{esc(report.get("created"))} · feint {esc(report.get("feint_version"))}</p>'
-        f"<nav>{nav}</nav>{_verdict(report)}{body}</main></body></html>\n"
-    )
+    subtitle = f"{report.get('created')} · feint {report.get('feint_version')}"
+    return page(f"Robustness audit: {model}", _sections(report, gallery), subtitle=subtitle, verdict=_verdict(report))
 
 
 def write_report_html(report: dict[str, Any], gallery: Sequence[GalleryItem], path: str | os.PathLike[str]) -> Path:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from feint.evaluate import plots
-from feint.evaluate.html_parts import definitions, esc, figure, num, pct, table
+from feint.report.html import definitions, esc, figure, num, pct, table
 
 OUTCOME_TEXT = {
     "benign": "the clean input was misclassified; the adversarial one is classified correctly.",

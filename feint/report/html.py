@@ -1,4 +1,4 @@
-"""Small HTML building blocks and the stylesheet of the audit report.
+"""HTML building blocks every report shares: the page shell, stylesheet, tables, verdict boxes.
 
 Every function that puts a value into markup escapes it (``html.escape``); only strings already
 built by these helpers are passed through as markup. No external resources: the CSS is inline
@@ -125,3 +125,40 @@ def section(anchor: str, title: str, body: str, *, intro: str = "") -> str:
     """A titled section; ``intro`` is plain text shown under the title."""
     lead = f'<p class="lead">{esc(intro)}</p>' if intro else ""
     return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{lead}{body}</section>'
+
+
+Section = tuple[str, str, str, str]  # (anchor, title, intro as plain text, body as markup)
+
+
+def verdict_box(status: str, text: str, figures: Sequence[tuple[str, str]]) -> str:
+    """The headline box: ``status`` (pass/warn/fail colours the border), ``text`` (markup) and
+    ``figures`` as (value markup, label text) pairs shown large."""
+    boxes = "".join(
+        f'<div class="figure"><div class="value">{v}</div><div class="label">{esc(k)}</div></div>' for v, k in figures
+    )
+    return f'<div class="verdict {esc(status)}"><p>{text}</p><div class="figures">{boxes}</div></div>'
+
+
+def provenance_html(report: dict[str, Any]) -> str:
+    """feint version, git revision, creation time and schema of a report (the keys of ``stamp``)."""
+    return definitions(
+        [
+            ("feint version", esc(report.get("feint_version"))),
+            ("git revision", esc(report.get("git_revision"))),
+            ("created", esc(report.get("created"))),
+            ("schema", esc(report.get("schema"))),
+        ]
+    )
+
+
+def page(title: str, sections: Sequence[Section], *, subtitle: str = "", verdict: str = "") -> str:
+    """One self-contained HTML document: inline CSS, no script, a table of contents, then sections."""
+    nav = "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t, _, _ in sections)
+    body = "".join(section(a, t, content, intro=intro) for a, t, intro, content in sections)
+    lead = f'<p class="lead">{esc(subtitle)}</p>' if subtitle else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>{esc(title)}</h1>{lead}<nav>{nav}</nav>{verdict}{body}</main></body></html>\n"
+    )

@@ -1,4 +1,4 @@
-"""Gallery entries for the report: a clean image, its adversarial version and the predictions.
+"""Gallery entries for a report: a clean image, its adversarial version and the predictions.
 
 The images are (C, H, W) float arrays rescaled to [0, 1] whatever the data bounds were, so the
 report can draw them without knowing the bounds. :func:`gallery_items` picks the examples from
@@ -16,6 +16,8 @@ import numpy as np
 from torch import Tensor
 
 from feint.errors import InputError
+from feint.report.html import esc, num, pct
+from feint.report.plots import image_uri, perturbation_image
 from feint.validation import Bounds, check_choice
 
 KINDS = ("typical", "worst")
@@ -106,3 +108,39 @@ def gallery_items(
         )
         for j, (kind, i) in enumerate(picks)
     ]
+
+
+def gallery_tiles(item: GalleryItem, *, size: int = 112) -> tuple[str, str, str, float]:
+    """Original, amplified perturbation and adversarial image as data URIs, and the amplification."""
+    delta, amplification = perturbation_image(item.perturbation)
+    return (
+        image_uri(item.image, size=size),
+        image_uri(delta, size=size),
+        image_uri(item.adversarial, size=size),
+        amplification,
+    )
+
+
+def card_html(item: GalleryItem) -> str:
+    clean, delta, adv, amplification = gallery_tiles(item)
+    tiles = "".join(
+        f'<figure><img src="{uri}" alt="{esc(cap)}"><figcaption>{esc(cap)}</figcaption></figure>'
+        for uri, cap in ((clean, "original"), (delta, f"perturbation ×{amplification:.3g}"), (adv, "adversarial"))
+    )
+    text = (
+        f"true <b>{esc(item.label)}</b> · clean: {esc(item.clean_pred)} ({pct(item.clean_conf)})"
+        f" → adversarial: <b>{esc(item.adv_pred)}</b> ({pct(item.adv_conf)})<br>"
+        f'<span class="muted">{esc(item.attack)}, eps {num(item.eps)}</span>'
+    )
+    return f'<div class="card"><div class="tiles">{tiles}</div><p>{text}</p></div>'
+
+
+def gallery_html(items: Sequence[GalleryItem]) -> str:
+    if not items:
+        return '<p class="muted">No examples to show: no input was fooled, or none was selected.</p>'
+    parts = []
+    for kind, title in (("worst", "Worst cases (most confident mistakes)"), ("typical", "Typical cases")):
+        cards = "".join(card_html(it) for it in items if it.kind == kind)
+        parts.append(f'<h3>{esc(title)}</h3><div class="gallery">{cards}</div>' if cards else "")
+    note = "The perturbation is drawn around mid grey (no change) and amplified by the stated factor."
+    return f'<p class="muted">{esc(note)}</p>' + "".join(parts)

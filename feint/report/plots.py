@@ -1,0 +1,136 @@
+"""Figures for every report, returned as ``data:image/png;base64,...`` URIs (no files).
+
+Matplotlib is used through ``Figure`` + the Agg canvas only, so drawing never touches pyplot's
+global state or the user's backend. Images are (C, H, W) arrays in [0, 1], upscaled by pixel
+repetition (nearest neighbour). Colours: Okabe & Ito's colour-blind safe palette.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# Okabe & Ito's colour-blind safe palette (black is kept for a headline series).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+Values = Sequence[float | None]
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A matplotlib ``Figure`` on the Agg canvas (no pyplot), constrained layout."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def figure_uri(fig: Figure) -> str:
+    """Render ``fig`` to a PNG data URI."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def nan_list(values: Values) -> list[float]:
+    """``None`` -> NaN, so matplotlib leaves a gap."""
+    return [math.nan if v is None else float(v) for v in values]
+
+
+def percent(values: Values) -> list[float]:
+    """Fractions -> percentages (``None`` -> NaN)."""
+    return [100 * v for v in nan_list(values)]
+
+
+def line_plot(
+    x: Sequence[float],
+    series: Mapping[str, Values],
+    *,
+    xlabel: str,
+    ylabel: str,
+    percent_axis: bool = True,
+    dashed: Sequence[str] = (),
+    bold: Sequence[str] = (),
+    width: float = 7.5,
+    height: float = 4.2,
+) -> str:
+    """One line per series against ``x``; fractions drawn as 0-100 % when ``percent_axis``.
+
+    Series named in ``bold`` are drawn thick and black-first (a headline), those in ``dashed``
+    dashed grey-ish (a baseline such as random noise).
+    """
+    fig = new_figure(width, height)
+    ax = fig.add_subplot()
+    scale = percent if percent_axis else nan_list
+    colour = 0
+    for name, values in series.items():
+        if name in bold:
+            ax.plot(x, scale(values), marker="s", ms=7, lw=4.5, color="black", label=name, zorder=1)
+        elif name in dashed:
+            ax.plot(x, scale(values), ls="--", lw=1.5, marker="x", ms=5, color="#777777", label=name, zorder=2)
+        else:
+            ax.plot(
+                x, scale(values), marker="o", ms=4, lw=1.5, color=PALETTE[colour % len(PALETTE)], label=name, zorder=3
+            )
+            colour += 1
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if percent_axis:
+        ax.set_ylim(-2, 105)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    return figure_uri(fig)
+
+
+def heatmap(
+    values: Sequence[Values],
+    *,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    xlabel: str = "",
+    ylabel: str = "",
+    colorbar: str = "accuracy (%)",
+    cmap: str = "viridis",
+) -> str:
+    """Heat map of fractions (rows x columns) shown as 0-100 %, each cell annotated when small enough."""
+    data = np.array([nan_list(r) for r in values], dtype=float) * 100
+    fig = new_figure(1.6 + 0.62 * len(col_labels), 0.9 + 0.34 * len(row_labels))
+    ax = fig.add_subplot()
+    image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(len(col_labels)), [str(c) for c in col_labels], fontsize=8)
+    ax.set_yticks(range(len(row_labels)), [str(r) for r in row_labels], fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if data.size <= 400:
+        for (row, col), value in np.ndenumerate(data):
+            text = "–" if math.isnan(value) else f"{value:.0f}"
+            ax.text(col, row, text, ha="center", va="center", fontsize=7, color="white" if value < 60 else "black")
+    fig.colorbar(image, ax=ax, label=colorbar, shrink=0.8)
+    return figure_uri(fig)
+
+
+def image_uri(image: np.ndarray, *, size: int = 112) -> str:
+    """(C, H, W) array in [0, 1] -> PNG data URI, upscaled by pixel repetition to about ``size`` px."""
+    from matplotlib.image import imsave
+
+    scale = max(1, size // max(image.shape[1:]))
+    pixels = np.clip(image, 0, 1).repeat(scale, axis=1).repeat(scale, axis=2)
+    buf = io.BytesIO()
+    if pixels.shape[0] == 1:
+        imsave(buf, pixels[0], cmap="gray", vmin=0, vmax=1, format="png")
+    else:
+        imsave(buf, pixels[:3].transpose(1, 2, 0), format="png")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def perturbation_image(delta: np.ndarray) -> tuple[np.ndarray, float]:
+    """Map a perturbation to [0, 1] with 0 at mid grey, amplified so the largest change fills the
+    range; returns the image and the amplification factor (1.0 for a zero perturbation)."""
+    peak = float(np.abs(delta).max())
+    amplification = 0.5 / peak if peak > 0 else 1.0
+    return np.clip(0.5 + delta * amplification, 0, 1), amplification
