@@ -49,7 +49,7 @@ def test_report_validates_and_html_is_self_contained(standard) -> None:
     assert validate(on_disk, REPORT_SCHEMA) == []
     assert on_disk == json.loads(json.dumps(report.to_dict()))
     assert on_disk["data"]["name"] == "digits" and on_disk["data"]["n"] == 64
-    assert set(on_disk["attacks"]) == {"fmn", "apgd-ce", "apgd-t", "square", "fgsm"}
+    assert set(on_disk["attacks"]) == {"fmn", "apgd-ce", "apgd-t", "apgd-t #2", "square", "fgsm"}
     html = (out / "report.html").read_text()
     assert report.html_path == out / "report.html"
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, flags=re.I)

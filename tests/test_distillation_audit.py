@@ -55,7 +55,7 @@ def test_standard_audit_breaks_distillation_warns_and_escalates(distilled: nn.Mo
     escalation = d["escalation"]
     assert escalation["escalated"]
     assert any("gradients are non-zero" in why for r in escalation["reasons"] for why in r["reasons"])
-    assert escalation["rungs"][0]["attack"] == "apgd-t x9"
+    assert escalation["rungs"][0]["attack"] == "apgd-t #3-9"
     assert "escalated at eps" in report.summary()
 
 
@@ -64,5 +64,5 @@ def test_no_escalation_on_a_plain_model(lenet_digits: nn.Module, digits_test: Da
     report = feint.audit(lenet_digits, data.x, data.y, eps=EPS, data_info=data.info, progress=False)
     d = report.to_dict()
     assert not d["escalation"]["escalated"] and d["escalation"]["rungs"] == []
-    assert set(d["attacks"]) == {"fmn", "apgd-ce", "apgd-t", "square", "fgsm"}
+    assert set(d["attacks"]) == {"fmn", "apgd-ce", "apgd-t", "apgd-t #2", "square", "fgsm"}
     assert "escalated" not in report.summary()

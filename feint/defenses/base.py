@@ -50,6 +50,11 @@ class Step:
         return gen
 
 
+# The CNN every defense trains by default on the command line: the one fast-at's time target was
+# tuned on, so that the recipes compare on one architecture (see benchmarks/defenses.py).
+DEFENSE_ARCH: tuple[str, dict[str, Any]] = ("convnet", {})
+
+
 class Recipe:
     """Base of the training recipes; subclasses are frozen dataclasses registered by name.
 
@@ -61,7 +66,7 @@ class Recipe:
     name: ClassVar[str] = ""
     public: ClassVar[bool] = True
     train_defaults: ClassVar[dict[str, Any]] = {}
-    default_arch: ClassVar[tuple[str, dict[str, Any]]] = ("lenet", {})
+    default_arch: ClassVar[tuple[str, dict[str, Any]]] = DEFENSE_ARCH
 
     def batch_loss(self, model: nn.Module, x: Tensor, y: Tensor, step: Step) -> Tensor:
         """The scalar loss to minimise on the batch ``(x, y)``."""
@@ -105,16 +110,9 @@ def _user_fields(cls: type[Recipe]) -> list[dataclasses.Field[Any]]:
     return [f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")]  # type: ignore[arg-type]
 
 
-# The CNN every defense trains by default on the command line: the one fast-at's time target was
-# tuned on, so that the recipes compare on one architecture (see benchmarks/defenses.py).
-DEFENSE_ARCH: tuple[str, dict[str, Any]] = ("convnet", {})
-
-
 @dataclass(frozen=True, kw_only=True)
 class AdversarialRecipe(Recipe):
     """A recipe that trains against an Linf ``eps``-ball; the data's bounds are filled in by ``prepare``."""
-
-    default_arch: ClassVar[tuple[str, dict[str, Any]]] = DEFENSE_ARCH
 
     eps: float = 0.1
     bounds: tuple[float, float] = field(default=(0.0, 1.0), metadata={"internal": True})

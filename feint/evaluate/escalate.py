@@ -8,13 +8,13 @@ what more target classes find. So after the preset's attacks have run at every e
 decides, per eps:
 
 - where a gradient-masking check warns (or fails), or
-- where the preset's *gauge* — its targeted attack, APGD-T with one target class — broke more
-  than ``gain_threshold`` of the inputs (it was still gaining when it stopped: further target
-  classes are likely to break more),
+- where the targeted attack was still gaining when it stopped: the preset's *gauge*, APGD-T on
+  its last target class (the second runner-up), broke at least ``gain_threshold`` of the inputs
+  the attacks before it missed — further target classes are then likely to break more,
 
 it runs the preset's escalation ladder on the inputs still robust there: the first rung
-everywhere it was triggered, each next rung only where the rung before still broke more than
-the threshold. Nothing runs where nothing warns and the gauge gained little, so a model the
+everywhere it was triggered, each next rung only where the rung before still broke at least
+the threshold. Nothing runs where nothing warns and the gauge gained less, so a model the
 standard budget already measures costs no more. The decision and its reasons are kept in the
 resumable state and in the report. Shapes as in :mod:`feint.evaluate.runner`.
 """
@@ -37,8 +37,13 @@ Keys = list[tuple[str, int, int | None]]
 
 
 def gain_limit(setup: AuditSetup, preset: Preset) -> int:
-    """Inputs an attack may break at one eps and still count as converged."""
-    return max(1, math.floor(preset.gain_threshold * setup.x.shape[0]))
+    """Inputs an attack must break at one eps to count as still gaining: ``gain_threshold`` of them, at least one.
+
+    The standard preset's 0.15%: where the second target class broke k inputs, the later classes
+    break about 2-4 k more (measured on digits and Fashion-MNIST models), so an audit that stops
+    below the limit stays within about half a point of the thorough one.
+    """
+    return max(1, math.ceil(preset.gain_threshold * setup.x.shape[0]))
 
 
 def decide(setup: AuditSetup, state: AuditState, preset: Preset) -> dict[str, list[str]]:
@@ -54,8 +59,11 @@ def decide(setup: AuditSetup, state: AuditState, preset: Preset) -> dict[str, li
         why = [f"the check '{c.name}' {'warned' if c.status == 'warn' else 'failed'}" for c in flagged]
         for plan in setup.plans:
             broke = int(state.records.get(f"{plan.key}@{e}", {}).get("broke", 0)) if plan.gauge else 0
-            if broke > limit:
-                why.append(f"{plan.key} was still gaining: it broke {broke} inputs the attacks before it missed")
+            if broke >= limit:
+                why.append(
+                    f"the targeted attack was still gaining: {plan.key} (its last target class) broke {broke} "
+                    "inputs the attacks before it missed"
+                )
         if why:
             reasons[str(e)] = why
     return reasons
@@ -86,7 +94,7 @@ def escalate(
             if e not in active and f"{plan.key}@{e}" not in state.done:
                 skip_unit(setup, state, f"{plan.key}@{e}")
         run_keys(setup, [(f"{plan.key}@{e}", idx, e) for e in sorted(active)])
-        active = {e for e in active if int(state.records[f"{plan.key}@{e}"]["broke"]) > limit}
+        active = {e for e in active if int(state.records[f"{plan.key}@{e}"]["broke"]) >= limit}
     for e in range(1, len(setup.eps)):
         carry(state, e)
     return setup
