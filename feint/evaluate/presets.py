@@ -129,7 +129,7 @@ _ESCALATION = (
         "apgd-t",
         "white-box",
         {"steps": 25, "n_target_classes": 7, "first_target": 3},
-        min_classes=5,
+        min_classes=4,
         label="apgd-t #3-9",
     ),
     AttackPlan("apgd-t", "white-box", {"steps": 100, "n_target_classes": 9}, min_classes=4, label="apgd-t x9"),
