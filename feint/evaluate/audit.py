@@ -123,7 +123,7 @@ def audit(
         }
         state, notes = _start_state(setup, settings, out, resume)
         _run_units(setup, state, out, progress, callback, unit_keys(setup))
-        setup = escalate(
+        setup, checks = escalate(
             setup, state, chosen, lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating")
         )
         if out is not None:
@@ -139,6 +139,7 @@ def audit(
             split=split,
             model_name=model_name,
             started=t0,
+            checks=checks,
         )
         paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
     return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))

@@ -19,6 +19,7 @@ from typing import Any
 from torch import Tensor
 
 from feint.data.dataset import DatasetInfo
+from feint.evaluate.checks import Check
 from feint.evaluate.diagnose import run_checks
 from feint.evaluate.escalate import summary as escalation_summary
 from feint.evaluate.presets import Preset
@@ -95,11 +96,14 @@ def build_report(
     split: str | None,
     model_name: str | None,
     started: float,
+    checks: list[Check] | None = None,
 ) -> dict[str, Any]:
+    """The ``feint.audit/1`` dict; ``checks`` are the gradient-masking checks when already run on
+    these results (else they run here)."""
     k = setup.clean_logits.shape[1]
     info = data_info or DatasetInfo("unknown", tuple(str(i) for i in range(k)), tuple(setup.x.shape[1:]))  # type: ignore[arg-type]
     sections = build_sections(setup, state, adv, list(info.class_names))
-    checks = run_checks(setup, state, preset)
+    checks = run_checks(setup, state, preset) if checks is None else checks
     per_attack = {name: a["seconds"] for name, a in sections["attacks"].items()}
     report = {
         **stamp(SCHEMA),

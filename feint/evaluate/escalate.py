@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from feint.evaluate.checks import Check
 from feint.evaluate.presets import Preset
 from feint.evaluate.runner import AuditSetup, carry, robust_now
 from feint.evaluate.state import AuditState
@@ -46,11 +47,10 @@ def gain_limit(setup: AuditSetup, preset: Preset) -> int:
     return max(1, math.ceil(preset.gain_threshold * setup.x.shape[0]))
 
 
-def decide(setup: AuditSetup, state: AuditState, preset: Preset) -> dict[str, list[str]]:
-    """Reasons to escalate, per eps index (as a string key); eps with none are left out."""
-    from feint.evaluate.diagnose import run_checks
-
-    flagged = [c for c in run_checks(setup, state, preset) if c.status != "pass"]
+def decide(setup: AuditSetup, state: AuditState, preset: Preset, checks: list[Check]) -> dict[str, list[str]]:
+    """Reasons to escalate, per eps index (as a string key), given the checks run on the results so
+    far; eps with none are left out."""
+    flagged = [c for c in checks if c.status != "pass"]
     limit = gain_limit(setup, preset)
     reasons: dict[str, list[str]] = {}
     for e, eps in enumerate(setup.eps):
@@ -71,18 +71,25 @@ def decide(setup: AuditSetup, state: AuditState, preset: Preset) -> dict[str, li
 
 def escalate(
     setup: AuditSetup, state: AuditState, preset: Preset, run_keys: Callable[[AuditSetup, Keys], None]
-) -> AuditSetup:
-    """Run the escalation ladder where :func:`decide` says so; returns the setup with the rungs that
-    ran appended to its plans (unchanged when nothing escalated).
+) -> tuple[AuditSetup, list[Check] | None]:
+    """Run the escalation ladder where :func:`decide` says so. Returns the setup with the rungs that
+    ran appended to its plans, and the checks it ran when they still hold (nothing escalated), so
+    that the report does not run them again.
 
     ``run_keys(setup, keys)`` runs the units not yet done, saving the state after each. A rung is
     recorded at every eps (an empty unit where it did not run) so that every report figure is
     defined; the worst case is carried to larger eps afterwards.
     """
     if not preset.escalation:
-        return setup
+        return setup, None
+    checks = None
     if RECORD not in state.records:
-        state.records[RECORD] = {"reasons": decide(setup, state, preset)}
+        from feint.evaluate.diagnose import run_checks
+
+        checks = run_checks(setup, state, preset)
+        state.records[RECORD] = {"reasons": decide(setup, state, preset, checks)}
+    if not state.records[RECORD]["reasons"]:
+        return setup, checks
     active = {int(e) for e in state.records[RECORD]["reasons"]}
     limit = gain_limit(setup, preset)
     for plan in preset.escalation:
@@ -97,7 +104,7 @@ def escalate(
         active = {e for e in active if int(state.records[f"{plan.key}@{e}"]["broke"]) >= limit}
     for e in range(1, len(setup.eps)):
         carry(state, e)
-    return setup
+    return setup, None
 
 
 def skip_unit(setup: AuditSetup, state: AuditState, key: str) -> None:
