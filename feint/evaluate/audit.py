@@ -25,7 +25,7 @@ from feint.data.dataset import DatasetInfo
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
 from feint.evaluate.escalate import escalate
-from feint.evaluate.presets import NOISE, AttackPlan, get_preset
+from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
 from feint.evaluate.state import AuditState, fingerprint
@@ -77,7 +77,7 @@ def audit(
     *,
     eps: Sequence[float] | float | None = None,
     norm: str = "inf",
-    preset: str = "standard",
+    preset: str | Preset = "standard",
     out: str | Path | None = None,
     data_info: DatasetInfo | None = None,
     seed: int = 0,
@@ -90,7 +90,9 @@ def audit(
 ) -> AuditReport:
     """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
 
-    ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
+    ``preset`` is ``"quick"``, ``"standard"`` (adaptive: it escalates where its attacks have not
+    converged, see :mod:`feint.evaluate.escalate`), ``"thorough"`` or a
+    :class:`~feint.evaluate.presets.Preset` of your own. ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
     """
@@ -108,7 +110,7 @@ def audit(
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         grid = _eps_grid(eps, data_info, norm, x)
         _register_attacks()
-        chosen = get_preset(preset).for_task(norm, num_classes)
+        chosen = (preset if isinstance(preset, Preset) else get_preset(preset)).for_task(norm, num_classes)
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         clean_logits = predict_logits(model, x)
         setup = AuditSetup(model, x, y, clean_logits, clean_logits.argmax(1) == y, grid, norm, bounds, plans, seed)
