@@ -2,9 +2,9 @@
 
 A recipe is a frozen dataclass of its settings with one hook that :func:`feint.train` calls on
 every batch, ``batch_loss(model, x, y, step) -> loss``: a plain function of the model, the batch
-and :class:`Step` (where the batch sits in training and the seed of its randomness). It keeps no
-state between batches, so a wrapper (``DistributedDataParallel``) can wrap ``model`` and a
-resumed run replays the same batches. Recipes that need resources (the static source models of
+and :class:`Step` (where the batch sits in training and the seed of its randomness). The loss
+depends on nothing else (ensemble-at's draw counter only counts), so a wrapper
+(``DistributedDataParallel``) can wrap ``model`` and a resumed run replays the same batches. Recipes that need resources (the static source models of
 ensemble adversarial training, the teacher of distillation) return a bound copy from
 :meth:`Recipe.prepare`. Shapes: x (N, C, H, W), y (N,).
 """
