@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import torch
+
 from feint.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,6 +27,7 @@ class AttackSpec:
     norms: tuple[str, ...] = ("inf",)
     targeted: bool = True
     minimum_norm: bool = False
+    access: str = "white-box"
 
     def parameters(self) -> dict[str, Any]:
         """Keyword options with their defaults (registry defaults override the signature's)."""
@@ -48,12 +51,14 @@ def register_attack(
     norms: tuple[str, ...] = ("inf",),
     targeted: bool = True,
     minimum_norm: bool = False,
+    access: str = "white-box",
 ) -> Callable[[F], F]:
-    """Decorator: record ``fn`` under ``name``; the first docstring line is its summary."""
+    """Decorator: record ``fn`` under ``name``; the first docstring line is its summary. ``access`` is
+    what the attack needs: "white-box" (gradients), "scores" or "labels" (it takes an oracle)."""
 
     def deco(fn: F) -> F:
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
-        ATTACKS[name] = AttackSpec(name, fn, summary, dict(defaults or {}), norms, targeted, minimum_norm)
+        ATTACKS[name] = AttackSpec(name, fn, summary, dict(defaults or {}), norms, targeted, minimum_norm, access)
         return fn
 
     return deco
@@ -75,8 +80,30 @@ def run_attack(name: str, model: Any, x: Any, y: Any, **params: Any) -> Any:
             f"attack {name!r} has no parameter {', '.join(unknown)}; its parameters are {', '.join(sorted(allowed))}"
         )
     signature = inspect.signature(spec.fn).parameters
-    for key, value in params.items():
-        if signature[key].annotation in ("bool", bool) and not isinstance(value, bool):
-            raise InputError(f"{key} must be true or false, got {value!r}")
-    kwargs = {**spec.defaults, **params}
+    checked = {key: check_param(key, value, signature[key].annotation) for key, value in params.items()}
+    kwargs = {**spec.defaults, **checked}
     return spec.fn(model, x, y, **kwargs)
+
+
+def check_param(key: str, value: Any, annotation: Any) -> Any:
+    """``value`` checked against the type its parameter is annotated with (options often come from text:
+    ``--param seed=abc``); a number given for a string option (``norm=2``) becomes its text."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    kinds = {part.strip() for part in text.split("|")}
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if value is None and "None" in kinds:
+        return value
+    if "bool" in kinds and not isinstance(value, bool):
+        raise InputError(f"{key} must be true or false, got {value!r}")
+    if "int" in kinds and "float" not in kinds and (not isinstance(value, int) or isinstance(value, bool)):
+        raise InputError(f"{key} must be an integer, got {value!r}")
+    if "float" in kinds and not number:
+        raise InputError(f"{key} must be a number, got {value!r}")
+    if "str" in kinds:
+        if number:
+            return "inf" if value == float("inf") else str(int(value)) if float(value).is_integer() else str(value)
+        if not isinstance(value, str):
+            raise InputError(f"{key} must be text, got {value!r}")
+    if "Tensor" in kinds and not isinstance(value, torch.Tensor):
+        raise InputError(f"{key} must be a tensor (give target labels with targeted=True, target=...), got {value!r}")
+    return value

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from feint.attacks.registry import ATTACKS, AttackSpec, get_attack, run_attack
 from feint.attacks.result import AttackResult, predict_logits
 from feint.errors import InputError
+from feint.oracles import Oracle
 from feint.validation import check_nonnegative
 
 TOLERANCE = 1e-6
@@ -71,7 +72,7 @@ def _within(result: AttackResult, eps: float, clean_logits: Tensor) -> AttackRes
 
 def sweep(
     attack: str | Callable[..., AttackResult],
-    model: nn.Module,
+    model: nn.Module | Oracle,
     x: Tensor,
     y: Tensor,
     *,
@@ -83,7 +84,7 @@ def sweep(
     if not budgets:
         raise InputError(f"eps must be a non-empty sequence of budgets, e.g. eps=[0.0, 0.1, 0.2], got {eps!r}")
     for e in budgets:
-        check_nonnegative(e, "every eps")
+        check_nonnegative(e, "every eps", finite=False)
     spec = _spec_of(attack)
 
     def call(**kw: Any) -> AttackResult:

@@ -13,6 +13,7 @@ import click
 
 from feint.cli.common import data_options, device_option, load_data, parse_params, resolve_device
 from feint.errors import InputError
+from feint.io import check_writable
 from feint.training import train
 
 # Command-line flag of each recipe option that has one; the rest go through --recipe-param.
@@ -119,6 +120,8 @@ def train_command(
     """Train a model; print the clean and robust test accuracy at the end."""
     from feint.defenses.base import get_recipe_class
 
+    check_writable(out, folder=True)
+    dev = resolve_device(device)
     if adv is not None and recipe is None:
         recipe = "goodfellow"
     given = {"attack": adv, "attack_params": parse_params(adv_params) or None, "sources": _sources(sources)}
@@ -138,7 +141,7 @@ def train_command(
         out=out,
         resume=resume,
         overwrite=overwrite,
-        device=resolve_device(device),
+        device=dev,
         progress=not quiet,
         epochs=epochs,
         batch_size=batch_size,

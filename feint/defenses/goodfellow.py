@@ -9,6 +9,7 @@ Shapes: x (N, C, H, W), y (N,).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,12 +17,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from feint.attacks.registry import get_attack
+from feint.attacks.registry import check_param, get_attack
 from feint.defenses.base import AdversarialRecipe, Step, register_recipe
 from feint.defenses.perturb import fgsm_points
 from feint.errors import InputError
 from feint.validation import check_fraction
 
+# Attack options the training run sets itself: given by the user they would be silently ignored.
+_SET_BY_TRAINING = {
+    "eps": "the attack's eps is --adv-eps (the recipe's eps)",
+    "seed": "each batch's attack seed comes from the training --seed",
+    "bounds": "the attack works in the bounds of the training data",
+    "targeted": "adversarial training attacks the true labels (untargeted)",
+    "target": "adversarial training attacks the true labels (untargeted)",
+}
 
 @register_recipe("goodfellow")
 @dataclass(frozen=True, kw_only=True)
@@ -40,9 +49,15 @@ class Goodfellow(AdversarialRecipe):
             raise InputError(f"attack {self.attack!r} is minimum-norm (no eps); choose one with a radius, e.g. fgsm")
         if not isinstance(self.attack_params, dict):
             raise InputError(f"attack_params must be a dict of attack options, got {self.attack_params!r}")
-        unknown = sorted(set(self.attack_params) - set(spec.parameters()))
-        if unknown:
-            raise InputError(f"attack {self.attack!r} has no parameter {', '.join(unknown)}")
+        accepted = spec.parameters()
+        annotations = inspect.signature(spec.fn).parameters
+        for key, value in self.attack_params.items():
+            if key in _SET_BY_TRAINING:
+                raise InputError(f"--adv-param {key}=... would be ignored: {_SET_BY_TRAINING[key]}")
+            if key not in accepted:
+                options = ", ".join(sorted(set(accepted) - set(_SET_BY_TRAINING)))
+                raise InputError(f"attack {self.attack!r} has no option {key!r}; its options are {options}")
+            check_param(key, value, annotations[key].annotation)
 
     def _points(self, model: nn.Module, x: Tensor, y: Tensor, step: Step) -> Tensor:
         if self.attack == "fgsm" and not self.attack_params:

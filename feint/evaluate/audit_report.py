@@ -97,6 +97,7 @@ def build_report(
     model_name: str | None,
     started: float,
     checks: list[Check] | None = None,
+    access: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``feint.audit/1`` dict; ``checks`` are the gradient-masking checks when already run on
     these results (else they run here)."""
@@ -108,6 +109,7 @@ def build_report(
     report = {
         **stamp(SCHEMA),
         "model": model_info(setup.model, model_name),
+        "access": access or {"level": "white-box", "note": "", "white_box_attacks": True},
         "data": {**info.to_dict(), "n": int(setup.x.shape[0]), "split": split},
         "settings": {k: settings[k] for k in ("preset", "norm", "eps", "seed", "attacks")},
         **sections,

@@ -18,8 +18,12 @@ A ``minimum-norm`` attack runs once, unbounded, and answers every eps.
 where its targeted attack was still gaining when it stopped — its last target class (the
 *gauge*, ``apgd-t #2``) broke more than ``gain_threshold`` of the inputs — the evaluation has not
 converged, and the preset's ``escalation`` ladder runs on the inputs still robust there: first
-APGD-T over every target class with 4x the iterations, then each next rung only where the one
-before was still gaining.
+APGD-T on the remaining target classes, then every class with 4x the iterations, the black-box
+search with its full budget and restarts, each rung only where the one before was still gaining.
+
+A query-only model (an ONNX file without conversion, a scikit-learn model, an HTTP endpoint)
+gets the preset's black-box part (:meth:`Preset.for_access`): Square with the preset's budget
+when it answers scores, HopSkipJump (Chen et al. 2020) when it answers only labels.
 """
 
 from __future__ import annotations
@@ -88,6 +92,17 @@ class Preset:
 
         return replace(self, attacks=fits(self.attacks), escalation=fits(self.escalation))
 
+    def for_access(self, access: str) -> Preset:
+        """The attacks a model at ``access`` ("white-box", "scores" or "labels") allows."""
+        if access == "white-box":
+            return self
+        b = _BLACK_BOX_BUDGETS.get(self.name, _BLACK_BOX_BUDGETS["standard"])
+        if access == "scores":
+            plan = AttackPlan("square", "black-box", {"n_queries": b["square"]})
+        else:
+            plan = AttackPlan("hopskipjump", "black-box", {"max_queries": b["hsj"]})
+        return Preset(self.name, (plan,), None, self.unbounded_samples)
+
 
 _FGSM = AttackPlan("fgsm", "white-box", standalone=True)
 
@@ -138,6 +153,12 @@ _ESCALATION = (
         "apgd-t", "white-box", {"steps": 100, "n_target_classes": 9, "restarts": 2}, min_classes=4, label="apgd-t x9 x2"
     ),
 )
+# The black-box part a query-only model gets (the quick preset has none of its own: it takes the standard's).
+_BLACK_BOX_BUDGETS = {
+    "quick": {"square": 60, "hsj": 500},
+    "standard": {"square": 60, "hsj": 500},
+    "thorough": {"square": 1000, "hsj": 2000},
+}
 
 
 def get_preset(name: str) -> Preset:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +25,11 @@ from torch import Tensor, nn
 
 from feint.attacks.registry import get_attack, run_attack
 from feint.attacks.result import AttackResult, finalize
+from feint.errors import NonFiniteLogits
 from feint.evaluate.baselines import random_noise
 from feint.evaluate.presets import NOISE, AttackPlan
 from feint.evaluate.state import AuditState
+from feint.oracles import Oracle
 from feint.threat import ThreatModel
 
 
@@ -33,7 +37,7 @@ from feint.threat import ThreatModel
 class AuditSetup:
     """Everything fixed during an audit; ``plans`` include the noise baseline, last."""
 
-    model: nn.Module
+    model: nn.Module | Oracle
     x: Tensor
     y: Tensor
     clean_logits: Tensor
@@ -44,6 +48,7 @@ class AuditSetup:
     plans: tuple[AttackPlan, ...]
     seed: int
     batch_size: int = 1000
+    access: str = "white-box"
 
 
 def unit_keys(setup: AuditSetup) -> list[tuple[str, int, int | None]]:
@@ -81,13 +86,23 @@ def _run_chunks(setup: AuditSetup, plan_idx: int, e: int | None, rows: Tensor, e
         idx = rows[start : start + setup.batch_size]
         seed = unit_seed(setup.seed, plan_idx, e, c)
         x, y = setup.x[idx], setup.y[idx]
-        if plan.name == NOISE:
-            assert eps is not None
-            parts.append(random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed))
-        else:
-            params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
-            parts.append(run_attack(plan.name, setup.model, x, y, **params))
+        with naming_rows(idx, setup):
+            if plan.name == NOISE:
+                assert eps is not None
+                parts.append(random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed))
+            else:
+                params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
+                parts.append(run_attack(plan.name, setup.model, x, y, **params))
     return _concat(parts)
+
+
+@contextmanager
+def naming_rows(idx: Tensor, setup: AuditSetup) -> Iterator[None]:
+    """An attack on the audit's rows ``idx`` that meets non-finite logits names the audit's rows, not its own."""
+    try:
+        yield
+    except NonFiniteLogits as exc:
+        raise exc.remapped(idx.tolist(), total=setup.x.shape[0]) from None
 
 
 def _concat(parts: list[AttackResult]) -> AttackResult:
@@ -163,8 +178,10 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     x_adv, adv_logits, queries = setup.x.clone(), None, 0
     if rows.numel() > 0 and eps > 0:
         if plan.minimum_norm:
+            assert isinstance(setup.model, nn.Module)  # minimum-norm attacks are white-box
             points = state.tensors[f"minnorm/{plan.key}/x_adv"][rows]
-            res = finalize(setup.model, setup.x[rows], setup.y[rows], points, threat)
+            with naming_rows(rows, setup):
+                res = finalize(setup.model, setup.x[rows], setup.y[rows], points, threat)
         else:
             res = _run_chunks(setup, plan_idx, e, rows, eps)
             queries = res.queries

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from feint.defenses.base import Recipe, Step
+from feint.errors import InputError
 from feint.progress import bar
 
 
@@ -56,6 +57,11 @@ def train_epoch(
                 group["lr"] = lr * recipe.lr_factor(step)
         optimizer.zero_grad(set_to_none=True)
         loss = batch_loss(recipe, model, x[idx], y[idx], step)
+        if not bool(torch.isfinite(loss)):
+            raise InputError(
+                f"training diverged in epoch {epoch + 1} (the loss is {float(loss.detach())}); lower the learning rate "
+                f"(now {lr}); the last finished epoch's checkpoint is kept"
+            )
         loss.backward()
         optimizer.step()
         total += float(loss.detach()) * len(idx)

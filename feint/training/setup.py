@@ -1,5 +1,5 @@
-"""Everything :func:`feint.train` settles before the first batch: the settings, the data checks,
-the optimizer, the state restored from a checkpoint and the radius of the per-epoch robust check."""
+"""Everything :func:`feint.train` settles before the first batch besides the preflight checks: the
+settings, the optimizer, the state restored from a checkpoint and the radius of the per-epoch robust check."""
 
 from __future__ import annotations
 
@@ -9,29 +9,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from feint.data.dataset import Dataset
 from feint.defenses.base import Recipe
 from feint.errors import InputError
 from feint.threat import ThreatModel
-from feint.training.checkpoint import holds_run, load_checkpoint
+from feint.training.checkpoint import load_checkpoint
 from feint.training.config import TrainConfig
-from feint.validation import check_images, check_labels
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)  # type: ignore[arg-type]
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # type: ignore[arg-type]
-
-
-def without_epochs(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings that must match to resume; the epoch count may grow (train longer)."""
-    return {k: v for k, v in settings.items() if k != "epochs"}
-
-
-def check_data(data: Dataset, name: str) -> None:
-    check_images(data.x, bounds=data.info.bounds, name=f"{name}.x")
-    check_labels(data.y, n=len(data), num_classes=data.info.num_classes, name=f"{name}.y")
 
 
 def resolve_config(config: TrainConfig | None, settings: dict[str, Any]) -> TrainConfig:
@@ -46,30 +34,17 @@ def resolve_config(config: TrainConfig | None, settings: dict[str, Any]) -> Trai
 
 def restore(
     folder: Path | None,
-    cfg: TrainConfig,
+    saved: dict[str, Any] | None,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     device: torch.device,
-    *,
-    resume: bool,
-    overwrite: bool,
 ) -> tuple[int, list[dict[str, Any]], bool, dict[str, Any] | None]:
-    """(first epoch to run, history so far, whether a guard stopped the run, the guard's state):
-    from the last checkpoint with ``resume``, else a fresh start (refused over a run unless ``overwrite``)."""
-    if folder is not None and not (resume or overwrite) and holds_run(folder):
-        raise InputError(
-            f"{folder} already holds a training run; pass --resume (resume=True) to continue it, "
-            "--overwrite (overwrite=True) to train it again from scratch, or choose another --out"
-        )
-    state = load_checkpoint(folder, model=model, optimizer=optimizer, device=device) if folder and resume else None
-    if state is None:
+    """(first epoch to run, history so far, whether a guard stopped the run, the guard's state): from
+    the checkpoint state ``saved`` (read and checked by :mod:`feint.training.preflight`), else a fresh start."""
+    if folder is None or saved is None:
         return 0, [], False, None
-    if without_epochs(state.get("config", {})) != without_epochs(cfg.to_dict()):
-        raise InputError(
-            f"the checkpoint in {folder} was made with other settings; resume with the same settings "
-            "or drop --resume and choose another --out"
-        )
-    return int(state["epoch"]), list(state["history"]), bool(state.get("stopped", False)), state.get("guard")
+    load_checkpoint(folder, saved, model=model, optimizer=optimizer, device=device)
+    return int(saved["epoch"]), list(saved["history"]), bool(saved.get("stopped", False)), saved.get("guard")
 
 
 def monitor_threat(cfg: TrainConfig, recipe: Recipe | None, bounds: tuple[float, float]) -> ThreatModel | None:

@@ -26,11 +26,12 @@ from feint.io import write_json
 from feint.models.io import save_model
 from feint.models.registry import create_model
 from feint.progress import milestone
-from feint.training.checkpoint import save_checkpoint
+from feint.training.checkpoint import read_checkpoint, save_checkpoint
 from feint.training.config import TrainConfig
 from feint.training.epoch import EpochReport, accuracy, evaluate_epoch
 from feint.training.loop import train_epoch
-from feint.training.setup import check_data, make_optimizer, monitor_threat, resolve_config, restore
+from feint.training.preflight import check_same_run, check_training_data, run_folder, run_identity
+from feint.training.setup import make_optimizer, monitor_threat, resolve_config, restore
 
 
 @dataclass
@@ -68,11 +69,14 @@ def train(
     ``progress`` shows a progress bar per epoch when stderr is a terminal, a line per epoch otherwise.
     """
     cfg = resolve_config(config, settings)
-    check_data(train_data, "train_data")
-    if test_data is not None:
-        check_data(test_data, "test_data")
+    check_training_data(train_data, test_data)
+    folder = run_folder(out, resume=resume, overwrite=overwrite)
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
+    identity = run_identity(cfg, model, arch_kwargs, train_data, test_data) if folder is not None else {}
+    saved = read_checkpoint(folder) if folder is not None and resume else None
+    if folder is not None and saved is not None:
+        check_same_run(folder, saved.get("config", {}), identity)
     arch = model if isinstance(model, str) else None
     info = train_data.info
     if isinstance(model, str):
@@ -80,10 +84,7 @@ def train(
     initial = copy.deepcopy(model)
     model = model.to(dev)
     optimizer = make_optimizer(model, cfg)
-    folder = Path(out) if out else None
-    start, history, stopped, guard_state = restore(
-        folder, cfg, model, optimizer, dev, resume=resume, overwrite=overwrite
-    )
+    start, history, stopped, guard_state = restore(folder, saved, model, optimizer, dev)
     context = TrainContext(
         train_data,
         test_data,
@@ -140,7 +141,7 @@ def train(
                 model=model,
                 optimizer=optimizer,
                 state={
-                    "config": cfg.to_dict(),
+                    "config": identity,
                     "history": history,
                     "stopped": stopped,
                     "guard": guard.state() if guard is not None else None,
@@ -153,7 +154,7 @@ def train(
         save_model(
             model,
             folder,
-            arch=arch or type(model).__name__,
+            arch=arch,
             arch_kwargs=arch_kwargs,
             data=info.to_dict(),
             training=training,
