@@ -1,5 +1,6 @@
-"""Defense recipes: bad settings are refused with one clear error before anything trains; the CLI
-records every recipe setting in config.json."""
+"""Defense recipes: sources of other data and bad Python settings are refused with one clear error
+before anything trains (the command line's bad settings are rows of tests/corpus/recipe_rows.py);
+the CLI records every recipe setting in config.json."""
 
 from __future__ import annotations
 
@@ -36,39 +37,6 @@ def other_data(tmp_path_factory: pytest.TempPathFactory, digits_test) -> dict[st
     np.savez(files["other"], x=digits_test.x.numpy(), y=digits_test.y.numpy())
     np.savez(files["three"], x=digits_test.x[keep].numpy(), y=digits_test.y[keep].numpy())
     return files
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--recipe", "madry"], "unknown recipe 'madry'; choose one of distill, ensemble-at, fast-at, goodfellow"),
-        (["--recipe", "pgd-at", "--adv-eps", "0"], "pgd-at needs eps > 0"),
-        (["--recipe", "fast-at", "--adv-eps", "-0.1"], "fast-at needs eps > 0"),
-        (["--recipe", "goodfellow", "--adv-alpha", "1.5"], "alpha (the weight of the clean loss) must lie in [0, 1]"),
-        (["--recipe", "goodfellow", "--adv-alpha", "-0.5"], "must lie in [0, 1]"),
-        (["--recipe", "distill", "--temperature", "0"], "temperature must be a finite number > 0"),
-        (["--recipe", "distill", "--temperature", "-3"], "temperature must be a finite number > 0"),
-        (["--recipe", "distill", "--adv-eps", "0.1"], "--adv-eps does not apply to recipe 'distill'"),
-        (["--recipe", "fast-at", "--temperature", "10"], "--temperature does not apply to recipe 'fast-at'"),
-        (["--recipe", "pgd-at", "--beta", "6"], "--beta does not apply to recipe 'pgd-at'"),
-        (["--recipe", "trades", "--sources", "a,b"], "--sources does not apply to recipe 'trades'"),
-        (["--recipe", "fast-at", "--recipe-param", "gamma=2"], "--recipe-param gamma does not apply"),
-        (["--adv-eps", "0.1"], "--adv-eps set options of a defense recipe; choose one with --recipe"),
-        (["--recipe", "ensemble-at"], "ensemble-at needs 2 to 5 static source models"),
-        (
-            ["--recipe", "ensemble-at", "--sources", "no/such/a,no/such/b"],
-            "--sources no/such/a, no/such/b: no feint run",
-        ),
-        (["--recipe", "ensemble-at", "--method", "pgd", "--sources", "x,y"], "unknown ensemble-at method 'pgd'"),
-    ],
-)
-def test_bad_recipe_settings_get_one_line_and_nothing_trains(tmp_path: Path, args: list[str], message: str) -> None:
-    out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", *args, "--epochs", "1", "--out", str(out), "--quiet"])
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
-    assert not out.exists()
 
 
 def test_sources_of_other_data_are_refused_before_training(tmp_path: Path, digits_run: Path, other_data) -> None:

@@ -18,7 +18,8 @@ from feint.threat import ThreatModel
 
 
 def _run(model: nn.Module, x: Tensor, y: Tensor, threat: ThreatModel, target: Tensor | None = None) -> AttackRun:
-    return AttackRun(QueryCounter(model), model, x.detach(), y, threat, target)
+    budget = threat.fitted(x[0].numel())
+    return AttackRun(QueryCounter(model, n=x.shape[0]), model, x.detach(), y, threat, target, budget)
 
 
 def pgd_points(
