@@ -151,6 +151,7 @@ def main() -> None:
         models.pop(source, None)
     if command_time is not None:
         models["fast-at"] = load_model(CACHE / "fast-at")
+    models = {name: models[name] for name in chosen}
     if args.train_only:
         return
     transfer = {

@@ -32,6 +32,7 @@ _SET_BY_TRAINING = {
     "target": "adversarial training attacks the true labels (untargeted)",
 }
 
+
 @register_recipe("goodfellow")
 @dataclass(frozen=True, kw_only=True)
 class Goodfellow(AdversarialRecipe):

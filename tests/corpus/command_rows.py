@@ -60,7 +60,14 @@ TRAIN_ROWS = [
     train_row("train-unknown-optimizer", "unknown optimizer 'rmsprop'", "--optimizer", "rmsprop", "--out", "run"),
     train_row("train-unknown-adv", "unknown attack 'nope'", "--adv", "nope", "--out", "run"),
     train_row(
-        "train-adv-alpha-over-1", r"alpha .* must lie in \[0, 1\]", "--adv", "fgsm", "--adv-alpha", "1.5", "--out", "run"
+        "train-adv-alpha-over-1",
+        r"alpha .* must lie in \[0, 1\]",
+        "--adv",
+        "fgsm",
+        "--adv-alpha",
+        "1.5",
+        "--out",
+        "run",
     ),
     train_row(
         "train-adv-param-eps-ignored",
@@ -95,7 +102,15 @@ TRAIN_ROWS = [
         "run",
         defect=4,
     ),
-    train_row("train-adv-param-without-adv", "--adv-param set options of a defense recipe", "--adv-param", "steps=3", "--out", "run", defect=4),
+    train_row(
+        "train-adv-param-without-adv",
+        "--adv-param set options of a defense recipe",
+        "--adv-param",
+        "steps=3",
+        "--out",
+        "run",
+        defect=4,
+    ),
     train_row(
         "train-adv-param-wrong-type",
         "steps must be an integer",
