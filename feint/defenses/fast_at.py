@@ -23,20 +23,14 @@ from feint.defenses.base import AdversarialRecipe, Step, register_recipe
 from feint.defenses.context import TrainContext
 from feint.defenses.guard import OverfitGuard
 from feint.defenses.perturb import pgd_points
+from feint.defenses.schedule import CYCLIC_DEFAULTS, CyclicLR
 from feint.errors import InputError
 from feint.validation import check_fraction, check_nonnegative, check_positive_int
-
-PEAK = 0.4  # the learning rate peaks after 2/5 of training
-
-
-def cyclic(progress: float, *, peak: float = PEAK) -> float:
-    """Triangular schedule in [0, 1]: 0 at the start, 1 at ``peak``, 0 at the end."""
-    return progress / peak if progress < peak else max(0.0, (1 - progress) / (1 - peak))
 
 
 @register_recipe("fast-at")
 @dataclass(frozen=True, kw_only=True)
-class FastAT(AdversarialRecipe):
+class FastAT(CyclicLR, AdversarialRecipe):
     """FGSM-RS training (step_size default 1.25 eps), cyclic lr, catastrophic-overfitting guard.
 
     The guard checks ``guard_samples`` training inputs after each epoch and stops when their robust
@@ -49,7 +43,7 @@ class FastAT(AdversarialRecipe):
     guard_drop: float = 0.5
 
     # Tuned for Fashion-MNIST at eps 0.1 on the default convnet: about 2 CPU-minutes (see the README).
-    train_defaults: ClassVar[dict[str, Any]] = {"epochs": 10, "lr": 5e-3, "batch_size": 128, "optimizer": "adam"}
+    train_defaults: ClassVar[dict[str, Any]] = CYCLIC_DEFAULTS
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -64,9 +58,6 @@ class FastAT(AdversarialRecipe):
         size = 1.25 * self.eps if self.step_size is None else self.step_size
         x_adv = pgd_points(model, x, y, self.threat, steps=1, step_size=size, generator=step.generator(x.device))
         return F.cross_entropy(model(x_adv), y)
-
-    def lr_factor(self, step: Step) -> float:
-        return cyclic(step.progress)
 
     def guard_for(self, context: TrainContext) -> OverfitGuard | None:
         if not self.guard:

@@ -9,19 +9,23 @@ approximated by PGD from a uniform random start (``steps`` steps of ``step_size`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from feint.defenses.base import AdversarialRecipe, Step, register_recipe
 from feint.defenses.perturb import pgd_points
+from feint.defenses.schedule import CYCLIC_DEFAULTS, CyclicLR
 from feint.validation import check_nonnegative, check_positive_int
 
 
 @register_recipe("pgd-at")
 @dataclass(frozen=True, kw_only=True)
-class PGDAT(AdversarialRecipe):
+class PGDAT(CyclicLR, AdversarialRecipe):
     """Train on PGD points (``steps`` steps of ``step_size``, default 2.5 eps / steps, random start)."""
+
+    train_defaults: ClassVar[dict[str, Any]] = CYCLIC_DEFAULTS  # with the cyclic learning rate
 
     steps: int = 10
     step_size: float | None = None

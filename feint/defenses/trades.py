@@ -12,6 +12,7 @@ Shapes: x (N, C, H, W), y (N,).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 from feint.attacks.core import eval_mode
 from feint.attacks.steps import value_and_grad
 from feint.defenses.base import AdversarialRecipe, Step, register_recipe
+from feint.defenses.schedule import CYCLIC_DEFAULTS, CyclicLR
 from feint.validation import check_nonnegative, check_positive_int
 
 START_NOISE = 0.001
@@ -32,8 +34,10 @@ def kl_to(clean_log_probs: Tensor, logits: Tensor) -> Tensor:
 
 @register_recipe("trades")
 @dataclass(frozen=True, kw_only=True)
-class TRADES(AdversarialRecipe):
+class TRADES(CyclicLR, AdversarialRecipe):
     """CE(x) + beta * KL(f(x) || f(x')), x' maximising the KL by ``steps`` sign steps of ``step_size`` (eps/4)."""
+
+    train_defaults: ClassVar[dict[str, Any]] = CYCLIC_DEFAULTS  # with the cyclic learning rate
 
     beta: float = 6.0
     steps: int = 10
