@@ -30,6 +30,7 @@ ROW_MODULES = (
     "python_rows",
     "budget_rows",
     "interrupt_rows",
+    "detector_rows",
     "blackbox_rows",
     "recipe_rows",
 )
