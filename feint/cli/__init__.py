@@ -41,11 +41,13 @@ def main() -> None:
 def _register() -> None:
     from feint.cli.attack import attack_command
     from feint.cli.demo import demo_command
+    from feint.cli.fool import fool_command
     from feint.cli.train import train_command
 
     main.add_command(demo_command, "demo")
     main.add_command(train_command, "train")
     main.add_command(attack_command, "attack")
+    main.add_command(fool_command, "fool")
     try:
         from feint.cli.audit import audit_command
     except ImportError:  # the audit command lands separately

@@ -24,7 +24,9 @@ def _warp(x: Tensor, matrix: Tensor) -> Tensor:
     return warp_perspective(x, matrix.to(x.dtype), (height, width), align_corners=False)
 
 
-def affine(x: Tensor, *, angle: Tensor | None = None, scale: Tensor | None = None, shift: Tensor | None = None) -> Tensor:
+def affine(
+    x: Tensor, *, angle: Tensor | None = None, scale: Tensor | None = None, shift: Tensor | None = None
+) -> Tensor:
     """Rotate by ``angle`` degrees (clockwise), scale by ``scale``, then shift by ``shift`` (N, 2)
     fractions of the width and height, all about the centre; each (N,) or (N, 2) per image."""
     n, _, height, width = x.shape

@@ -39,7 +39,14 @@ class CPPNMutation:
     change_activation: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("weight_rate", "add_node", "add_connection", "remove_node", "remove_connection", "change_activation"):
+        for name in (
+            "weight_rate",
+            "add_node",
+            "add_connection",
+            "remove_node",
+            "remove_connection",
+            "change_activation",
+        ):
             check_fraction(getattr(self, name), f"CPPN {name.replace('_', ' ')} probability")
         check_nonnegative(self.weight_step, "CPPN weight step")
         check_nonnegative(self.weight_limit, "CPPN weight limit")

@@ -105,9 +105,7 @@ def fool_direct(
     if rate <= 0:
         raise InputError(f"mutation rate must be above 0, got {rate!r}")
     device = model_device(model)
-    encoding = DirectEncoding(
-        image_shape(oracle, input_shape), oracle.bounds, rate, halve_every, eta, device
-    )
+    encoding = DirectEncoding(image_shape(oracle, input_shape), oracle.bounds, rate, halve_every, eta, device)
     return map_elites(
         oracle, encoding, generations=generations, population=population, seed=seed, progress=progress, device=device
     )

@@ -48,7 +48,9 @@ class Encoding(Protocol):
         ...
 
 
-def score_oracle(model: nn.Module | Oracle, *, input_shape: Sequence[int] | None, max_queries: int | None) -> ScoreOracle:
+def score_oracle(
+    model: nn.Module | Oracle, *, input_shape: Sequence[int] | None, max_queries: int | None
+) -> ScoreOracle:
     """``model`` as score-only access; an oracle that answers only labels cannot drive evolution."""
     if isinstance(model, Oracle) and not isinstance(model, ScoreOracle):
         raise InputError(
@@ -147,4 +149,3 @@ def _line(name: str, generation: int, fitness: Tensor, queries: int) -> str:
         f"fool ({name}): generation {generation}, confidence median {float(fitness.median()):.4f} "
         f"min {float(fitness.min()):.4f}, {queries} queries"
     )
-
