@@ -42,12 +42,14 @@ def _register() -> None:
     from feint.cli.attack import attack_command
     from feint.cli.demo import demo_command
     from feint.cli.fool import fool_command
+    from feint.cli.physical import physical_command
     from feint.cli.train import train_command
 
     main.add_command(demo_command, "demo")
     main.add_command(train_command, "train")
     main.add_command(attack_command, "attack")
     main.add_command(fool_command, "fool")
+    main.add_command(physical_command, "physical")
     try:
         from feint.cli.audit import audit_command
     except ImportError:  # the audit command lands separately

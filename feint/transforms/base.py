@@ -103,6 +103,7 @@ class Transform(ABC):
 
     def check_size(self, height: int, width: int) -> None:
         """Raise :class:`InputError` when images of this size are too small for the transform."""
+        return None
 
     def at(self, value: float) -> Self:
         """The same transform with its main parameter fixed at ``value`` (for severity sweeps)."""
