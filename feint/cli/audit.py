@@ -23,6 +23,7 @@ from feint.models import resolve_model
 @click.option("--preset", default="standard", show_default=True, type=click.Choice(PRESETS))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/audit_state")
+@click.option("--natural", is_flag=True, help="add accuracy under natural transformations (rotation, blur, JPEG, ...)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json, report.html and the resumable state")
 @device_option
@@ -38,6 +39,7 @@ def audit_command(
     preset: str,
     seed: int,
     resume: bool,
+    natural: bool,
     quiet: bool,
     out: str,
     device: str,
@@ -63,6 +65,10 @@ def audit_command(
         resume=resume,
         split=dataset.split,
         model_name=str(config["arch"]) if config else model_spec,
+        natural=natural,
     )
     click.echo(report.summary())
+    if natural:
+        grid = report.report["natural"]["grid"]
+        click.echo(f"natural variation: worst case over rotations x translations {grid['worst_case_accuracy']:.4f}")
     click.echo(f"report: {Path(report.html_path or out).resolve()}")

@@ -29,6 +29,7 @@ from feint.evaluate.report import adversarial_logits
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
 from feint.evaluate.state import AuditState, fingerprint
 from feint.progress import bar, milestone
+from feint.report.files import json_safe
 from feint.threat import parse_norm
 from feint.validation import (
     check_choice,
@@ -86,12 +87,14 @@ def audit(
     split: str | None = None,
     model_name: str | None = None,
     callback: Callback | None = None,
+    natural: bool = False,
 ) -> AuditReport:
     """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
 
     ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
+    ``natural`` adds the natural-variation section (:mod:`feint.evaluate.natural`).
     """
     t0 = time.perf_counter()
     norm = parse_norm(norm)
@@ -133,6 +136,10 @@ def audit(
             model_name=model_name,
             started=t0,
         )
+        if natural:
+            from feint.evaluate.natural import natural_variation
+
+            report["natural"] = json_safe(natural_variation(model, x, y, bounds=bounds, progress=progress))
         paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
     return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
 
