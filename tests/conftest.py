@@ -27,3 +27,14 @@ def lenet_digits(digits_train: Dataset) -> nn.Module:
 @pytest.fixture(scope="session")
 def softmax_digits(digits_train: Dataset) -> nn.Module:
     return train("softmax", digits_train, epochs=30, lr=1e-2, seed=0, progress=False).model
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for tests of small batches: faster, and no stalls when other jobs share the CPUs."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -48,7 +48,12 @@ class PhysicalSettings:
         if not self.attacks or not self.eps:
             raise InputError("give at least one attack and one eps")
         for name in self.attacks:
-            get_attack(name)
+            spec = get_attack(name)
+            if spec.minimum_norm or "inf" not in spec.norms:
+                raise InputError(
+                    f"attack {name!r} does not take an Linf eps budget; the physical-world evaluation compares "
+                    "attacks at the same Linf eps (e.g. fgsm, bim, ll_class, pgd)"
+                )
         if any(not e > 0 for e in self.eps):
             raise InputError(f"every eps must be above 0, got {list(self.eps)}")
         check_positive_int(self.draws, "draws")

@@ -43,7 +43,7 @@ def _start(kind: str, shape: tuple[int, ...], bounds: Bounds, seed: int, device:
 def fool_gradient(
     model: nn.Module,
     *,
-    input_shape: Sequence[int],
+    input_shape: Sequence[int] | None,
     steps: int = 200,
     step_size: float = 0.01,
     start: str = "noise",
@@ -69,6 +69,8 @@ def fool_gradient(
     check_nonnegative(l2, "l2")
     check_choice(start, STARTS, "start")
     check_positive_int(blur_every, "blur_every")
+    if input_shape is None or len(input_shape) != 3:
+        raise InputError(f"gradient ascent needs input_shape=(C, H, W) of the model's inputs, got {input_shape!r}")
     shape = tuple(int(s) for s in input_shape)
     blur = Blur(blur_sigma) if blur_sigma > 0 else None
     if blur is not None:
