@@ -15,9 +15,8 @@ from feint.attacks.fooling import (
     polynomial_mutation,
     save_cppns,
 )
-from feint.attacks.fooling.cppn_evolution import add_connection, add_node, minimal, mutate, remove_node
+from feint.attacks.fooling.cppn_evolution import CPPNMutation, add_connection, add_node, minimal, mutate, remove_node
 from feint.attacks.fooling.direct import DirectEncoding
-from feint.attacks.fooling.cppn_evolution import CPPNMutation
 from feint.errors import InputError
 from feint.oracles import ScoreOracle, as_oracle
 from feint.oracles.base import QueryBudgetExhausted
@@ -161,5 +160,5 @@ def test_cppn_files_that_are_not_genomes_are_refused(tmp_path):
     with pytest.raises(InputError, match="cycle"):
         CPPN.from_dict({**cyclic.to_dict(), "connections": [[5, 6, 1.0], [6, 5, 1.0], [6, 4, 1.0]]})
     (tmp_path / "plain.json").write_text("[1, 2]")
-    with pytest.raises(InputError, match="not a feint.cppn/1 file"):
+    with pytest.raises(InputError, match=r"not a feint\.cppn/1 file"):
         load_cppns(tmp_path / "plain.json")

@@ -26,7 +26,7 @@ def parse_shape(text: str | None) -> tuple[int, int, int] | None:
     return shape  # type: ignore[return-value]
 
 
-def _shape_and_classes(config: dict[str, Any] | None, shape: tuple[int, int, int] | None) -> tuple[Any, Any]:
+def _shape_and_classes(config: dict[str, Any] | None, shape: tuple[int, int, int] | None) -> tuple[Any, Any, Any]:
     data = (config or {}).get("data") or {}
     shape = shape or (tuple(data["input_shape"]) if data.get("input_shape") else None)
     if shape is None:

@@ -81,7 +81,7 @@ def build_fooling_report(
         "classes": classes,
         "summary": {
             "classes": len(classes),
-            "fooled": sum(c["fooled"] for c in classes),
+            "fooled": sum(bool(c["fooled"]) for c in classes),
             "threshold": THRESHOLD,
             "median_confidence": float(conf.median()),
             "min_confidence": float(conf.min()),

@@ -113,7 +113,7 @@ class Transform(ABC):
 
     def describe(self) -> dict[str, Any]:
         """Name and parameter ranges, JSON-safe."""
-        fields = dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}
+        fields: dict[str, Any] = dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}
         return {"name": self.name, **{k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}}
 
 

@@ -33,7 +33,10 @@ from feint.validation import check_positive_int
 class Encoding(Protocol):
     """How genomes become images and how they vary; ``rng`` drives every random choice."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """``"direct"`` or ``"cppn"``: the method the result records."""
+        ...
 
     def initial(self, n: int, rng: np.random.Generator) -> list[Any]:
         """``n`` random genomes."""
