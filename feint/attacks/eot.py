@@ -17,11 +17,12 @@ import torch
 from torch import Tensor, nn
 
 from feint.attacks.core import attack_run, objective, resolve_target
+from feint.attacks.pgd import pgd_step_size
 from feint.attacks.registry import register_attack
 from feint.attacks.result import AttackResult
 from feint.threat import ThreatModel, make_generator
 from feint.transforms import Transform, print_and_photo
-from feint.validation import check_nonnegative, check_positive_int
+from feint.validation import check_positive_int
 
 
 def expected_gradient(
@@ -70,10 +71,8 @@ def eot_pgd(
     since an input that fools the model untransformed may not yet survive the transformations.
     """
     threat = ThreatModel(norm, eps, bounds)
-    check_positive_int(steps, "steps")
     check_positive_int(samples, "samples")
-    step_size = 2.5 * threat.eps / steps if step_size is None else step_size
-    check_nonnegative(step_size, "step_size")
+    step_size = pgd_step_size(threat, steps, step_size)
     target = resolve_target(y, target, targeted)
     chain = transform if transform is not None else print_and_photo()
     chain.check_size(int(x.shape[-2]), int(x.shape[-1]))
