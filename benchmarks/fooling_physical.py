@@ -39,7 +39,7 @@ def first_generation(history: Tensor, threshold: float) -> int | None:
 def fooling(name: str, model: nn.Module, shape: tuple[int, ...], args: argparse.Namespace) -> None:
     print(f"\nfooling images, {name} ({args.runs} runs x {args.generations} generations x {args.population} offspring)")
     print(
-        f"{'encoding':>8}  {'median per class (over runs)':>48}  {'lowest':>8}  {'>=99% at':>8}  {'>=99.99% at':>11}  {'queries/run':>11}  {'s/run':>6}"
+        f"{'encoding':>8}  {'median confidence per class over runs (%)':<60}  {'lowest':>8}  {'>=99% at':>8}  {'>=99.99% at':>11}  {'queries/run':>11}  {'s/run':>6}"
     )
     for label, method in (("direct", fool_direct), ("cppn", fool_cppn)):
         results, seconds = [], []
@@ -53,7 +53,7 @@ def fooling(name: str, model: nn.Module, shape: tuple[int, ...], args: argparse.
         at99, at9999 = first_generation(history, 0.99), first_generation(history, 0.9999)
         per_class = " ".join(f"{100 * float(c):.2f}" for c in medians)
         print(
-            f"{label:>8}  {per_class:>48}  {100 * float(medians.min()):>7.3f}%  {at99!s:>8}  {at9999!s:>11}"
+            f"{label:>8}  {per_class:<60}  {100 * float(medians.min()):>7.3f}%  {at99!s:>8}  {at9999!s:>11}"
             f"  {results[0].queries:>11}  {statistics.median(seconds):>6.1f}"
         )
         if label == "direct":
