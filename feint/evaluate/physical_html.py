@@ -38,7 +38,10 @@ def _verdict(report: dict[str, Any]) -> str:
         f"{pct(clean_under)} on transformed clean inputs."
     )
     if survivors:
-        text += f" Most of {', '.join(esc(a) for a in survivors)}'s examples survive: the model can be fooled through a camera."
+        text += (
+            f" Most of {', '.join(esc(a) for a in survivors)}'s examples survive the simulated print and photo: "
+            "they may well fool the model through a real camera (print the sheet to check)."
+        )
     status = "fail" if survivors else "warn" if known else "pass"
     figures = [(pct(r), f"{a} destroyed at eps {num(eps)}") for a, r in rates.items()]
     return verdict_box(status, text, figures[:5])
