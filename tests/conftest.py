@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import pytest
+import torch
+from hypothesis import HealthCheck, settings
 from torch import nn
 
 from feint.data import Dataset, load
 from feint.training import train
+
+# Property tests that do not fix max_examples take it from the profile: "ci" (the default:
+# derandomised, so a run is repeatable) or "nightly" (`pytest --hypothesis-profile nightly`: ten
+# times as many examples, freshly random each run).
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", max_examples=220, deadline=None, derandomize=True, suppress_health_check=_SLOW_OK)
+settings.register_profile("nightly", max_examples=2200, deadline=None, suppress_health_check=_SLOW_OK)
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +40,9 @@ def softmax_digits(digits_train: Dataset) -> nn.Module:
 
 
 @pytest.fixture
-def one_thread():
-    """One torch thread for tests of small batches: faster, and no stalls when other jobs share the CPUs."""
-    import torch
-
+def one_torch_thread():
+    """For tests of tiny models: a thread pool gains nothing there, and on shared cores its spinning
+    costs several times the work."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -13,7 +13,7 @@ from feint.cli import main
 from feint.models import load_model, save_model
 from feint.report.schema import validate
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from feint.errors import InputError
 from feint.oracles import ScoreOracle, as_oracle
 from feint.oracles.base import QueryBudgetExhausted
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SHAPE = (1, 8, 8)
 
 

@@ -11,7 +11,7 @@ from feint.evaluate.natural import FAMILIES, SpatialGrid, natural_variation
 from feint.evaluate.physical import PIPELINE, PhysicalSettings, physical_world, rate_of
 from feint.transforms import Compose, Rotate, print_and_photo
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _logits(predictions: list[int], classes: int = 10) -> torch.Tensor:

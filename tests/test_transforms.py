@@ -23,7 +23,7 @@ from feint.transforms import (
     print_and_photo,
 )
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ALL = [
     Perspective((0.0, 0.1)),
     Rotate((-15.0, 15.0)),

@@ -26,6 +26,10 @@ class FeintGroup(click.Group):
         except FeintError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except click.UsageError as exc:  # a bad option value: one line too, not click's usage block
+            where = f"; see feint {ctx.invoked_subcommand} --help" if ctx.invoked_subcommand else ""
+            click.echo(f"error: {exc.format_message().rstrip('.')}{where}", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
             hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "")
             click.echo(f"interrupted{'; ' + hint if hint else ''}", err=True)

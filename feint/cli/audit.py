@@ -8,6 +8,7 @@ import click
 
 from feint.cli.common import check_model_fits_data, data_options, device_option, load_data, parse_floats, resolve_device
 from feint.evaluate.presets import PRESETS
+from feint.io import check_writable
 from feint.models import resolve_model
 
 
@@ -47,6 +48,7 @@ def audit_command(
     """Audit a model's robustness over an eps grid; print a summary and write the report."""
     from feint.evaluate.audit import audit
 
+    check_writable(out, folder=True)
     dev = resolve_device(device)
     model, config = resolve_model(model_spec, weights=weights, device=str(dev))
     dataset = load_data(data, split, data_path, n, seed)

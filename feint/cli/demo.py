@@ -15,6 +15,8 @@ from torch import nn
 from feint.cli.common import device_option, resolve_device
 from feint.data import load
 from feint.errors import FeintError
+from feint.evaluate.presets import PRESETS
+from feint.io import check_writable
 from feint.models import load_config, load_model
 from feint.training import train
 
@@ -51,7 +53,7 @@ def _demo_model(folder: Path, *, retrain: bool, device: str, quiet: bool) -> nn.
 
 @click.command()
 @click.option("--out", default="demo-out", show_default=True, help="folder for the model and the report")
-@click.option("--preset", default="standard", show_default=True, help="quick, standard or thorough")
+@click.option("--preset", default="standard", show_default=True, type=click.Choice(PRESETS))
 @click.option("--retrain", is_flag=True, help="train the model again even if one is saved")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @device_option
@@ -59,7 +61,7 @@ def demo_command(out: str, preset: str, retrain: bool, quiet: bool, device: str)
     """Train a CNN on digits, audit its robustness, write report.json and report.html."""
     from feint.evaluate.audit import audit
 
-    folder = Path(out)
+    folder = check_writable(out, folder=True)
     dev = str(resolve_device(device))
     model = _demo_model(folder / "model", retrain=retrain, device=dev, quiet=quiet)
     test = load("digits", "test")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from feint.cli.common import data_options, device_option, load_data, parse_params, resolve_device
+from feint.io import check_writable
 from feint.training import train
 
 
@@ -45,6 +46,8 @@ def train_command(
     device: str,
 ) -> None:
     """Train a model; the test split's clean accuracy is printed at the end."""
+    check_writable(out, folder=True)
+    dev = resolve_device(device)
     train_data = load_data(data, "train", data_path)
     test_data = load_data(data, "test", data_path)
     result = train(
@@ -54,7 +57,7 @@ def train_command(
         out=out,
         resume=resume,
         overwrite=overwrite,
-        device=resolve_device(device),
+        device=dev,
         progress=not quiet,
         epochs=epochs,
         batch_size=batch_size,

@@ -28,6 +28,7 @@ from feint.evaluate.presets import NOISE, AttackPlan, get_preset
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
 from feint.evaluate.state import AuditState, fingerprint
+from feint.io import check_writable, remove_stale_temps
 from feint.progress import bar, milestone
 from feint.report.files import json_safe
 from feint.threat import parse_norm
@@ -51,7 +52,7 @@ def _eps_grid(eps: Sequence[float] | float | None, info: DatasetInfo | None, nor
         return default_eps(name, norm, bounds=bounds, dim=int(x[0].numel()))
     values = [eps] if isinstance(eps, (int, float)) else list(eps)
     for v in values:
-        check_nonnegative(v, "every eps")
+        check_nonnegative(v, "every eps", finite=False)
         if v == float("inf"):
             from feint.errors import InputError
 
@@ -105,6 +106,12 @@ def audit(
         x, y = x[:n], y[:n]
     check_images(x, bounds=bounds)
     check_labels(y, n=x.shape[0])
+    x = x.detach().clamp(
+        *bounds
+    )  # values within the check's tolerance outside: onto the bounds, so guarantees are exact
+    if out is not None:
+        check_writable(out, folder=True)
+        remove_stale_temps(out)
     with eval_mode(model):
         num_classes = model_logits(model, x).shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from torch import Tensor, nn
 
 from feint.attacks.registry import get_attack, run_attack
 from feint.attacks.result import AttackResult, finalize
+from feint.errors import NonFiniteLogits
 from feint.evaluate.baselines import random_noise
 from feint.evaluate.presets import NOISE, AttackPlan
 from feint.evaluate.state import AuditState
@@ -81,13 +84,23 @@ def _run_chunks(setup: AuditSetup, plan_idx: int, e: int | None, rows: Tensor, e
         idx = rows[start : start + setup.batch_size]
         seed = unit_seed(setup.seed, plan_idx, e, c)
         x, y = setup.x[idx], setup.y[idx]
-        if plan.name == NOISE:
-            assert eps is not None
-            parts.append(random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed))
-        else:
-            params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
-            parts.append(run_attack(plan.name, setup.model, x, y, **params))
+        with naming_rows(idx, setup):
+            if plan.name == NOISE:
+                assert eps is not None
+                parts.append(random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed))
+            else:
+                params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
+                parts.append(run_attack(plan.name, setup.model, x, y, **params))
     return _concat(parts)
+
+
+@contextmanager
+def naming_rows(idx: Tensor, setup: AuditSetup) -> Iterator[None]:
+    """An attack on the audit's rows ``idx`` that meets non-finite logits names the audit's rows, not its own."""
+    try:
+        yield
+    except NonFiniteLogits as exc:
+        raise exc.remapped(idx.tolist(), total=setup.x.shape[0]) from None
 
 
 def _concat(parts: list[AttackResult]) -> AttackResult:
@@ -163,7 +176,8 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     if rows.numel() > 0 and eps > 0:
         if plan.minimum_norm:
             points = state.tensors[f"minnorm/{plan.name}/x_adv"][rows]
-            res = finalize(setup.model, setup.x[rows], setup.y[rows], points, threat)
+            with naming_rows(rows, setup):
+                res = finalize(setup.model, setup.x[rows], setup.y[rows], points, threat)
         else:
             res = _run_chunks(setup, plan_idx, e, rows, eps)
             queries = res.queries
