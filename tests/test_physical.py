@@ -52,7 +52,7 @@ def physical(lenet_digits, digits_subset):
         attacks=("fgsm", "bim", "ll_class"), eps=(0.15,), draws=2, eot=True, eot_samples=4, eot_steps=10
     )
     before = torch.get_num_threads()
-    torch.set_num_threads(1)  # small batches (see the one_thread fixture)
+    torch.set_num_threads(1)  # small batches (see the one_torch_thread fixture)
     try:
         return physical_world(lenet_digits, x, y, settings=settings)
     finally:

@@ -17,12 +17,11 @@ import torch
 from torch import Tensor, nn
 
 from feint.attacks.core import attack_run, objective, resolve_target
-from feint.attacks.pgd import pgd_step_size
 from feint.attacks.registry import register_attack
 from feint.attacks.result import AttackResult
 from feint.threat import ThreatModel, make_generator
 from feint.transforms import Transform, print_and_photo
-from feint.validation import check_positive_int
+from feint.validation import check_nonnegative, check_positive_int
 
 
 def expected_gradient(
@@ -71,15 +70,19 @@ def eot_pgd(
     since an input that fools the model untransformed may not yet survive the transformations.
     """
     threat = ThreatModel(norm, eps, bounds)
+    check_positive_int(steps, "steps")
     check_positive_int(samples, "samples")
-    step_size = pgd_step_size(threat, steps, step_size)
+    if step_size is not None:
+        check_nonnegative(step_size, "step_size")
     target = resolve_target(y, target, targeted)
     chain = transform if transform is not None else print_and_photo()
     chain.check_size(int(x.shape[-2]), int(x.shape[-1]))
     with attack_run(model, x, y, threat, target=target) as run:
         gen = make_generator(seed, run.x.device)
-        ball = threat.ball(run.x)
-        x_adv = threat.random_start(run.x, generator=gen) if random_start else run.x
+        budget = run.budget
+        size = run.step(2.5 * budget.eps / steps if step_size is None else step_size)
+        ball = budget.ball(run.x)
+        x_adv = budget.random_start(run.x, generator=gen) if random_start else run.x
         for _ in range(steps):
             grad = expected_gradient(
                 run.model,
@@ -91,5 +94,5 @@ def eot_pgd(
                 bounds=threat.bounds,
                 generator=gen,
             )
-            x_adv = threat.project_ball(x_adv + step_size * threat.steepest(grad), ball)
+            x_adv = budget.project_ball(x_adv + size * budget.steepest(grad), ball)
         return run.finish(x_adv)

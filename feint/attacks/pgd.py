@@ -20,14 +20,6 @@ from feint.threat import ThreatModel, make_generator
 from feint.validation import check_nonnegative, check_positive_int
 
 
-def pgd_step_size(threat: ThreatModel, steps: int, step_size: float | None) -> float:
-    """Madry et al.'s default step, ``2.5 * eps / steps``, unless ``step_size`` is given; both checked."""
-    check_positive_int(steps, "steps")
-    step_size = 2.5 * threat.eps / steps if step_size is None else step_size
-    check_nonnegative(step_size, "step_size")
-    return step_size
-
-
 @register_attack("pgd", defaults={"eps": 0.1}, norms=("inf", "2"))
 def pgd(
     model: nn.Module,
@@ -48,13 +40,10 @@ def pgd(
 ) -> AttackResult:
     """PGD (Madry et al. 2018), Linf or L2, random start, restarts; step_size defaults to 2.5 * eps / steps."""
     threat = ThreatModel(norm, eps, bounds)
+    check_positive_int(steps, "steps")
     check_positive_int(restarts, "restarts")
-<<<<<<< HEAD
-    step_size = pgd_step_size(threat, steps, step_size)
-=======
     if step_size is not None:
         check_nonnegative(step_size, "step_size")
->>>>>>> main
     target = resolve_target(y, target, targeted)
     with attack_run(model, x, y, threat, target=target) as run:
         gen = make_generator(seed, run.x.device)

@@ -9,6 +9,7 @@ import click
 
 from feint.cli.common import device_option, resolve_device
 from feint.errors import InputError
+from feint.io import check_writable
 
 OUT_FILES = {"images": "fooling.npz", "genomes": "cppn_genomes.json"}
 
@@ -78,6 +79,7 @@ def fool_command(
 
     if generations < 1:
         raise InputError(f"--generations must be at least 1, got {generations}")
+    check_writable(out, folder=True)
     model, config = resolve_model(model_spec, weights=weights, device=str(resolve_device(device)))
     shape, class_names, bounds = _shape_and_classes(config, parse_shape(input_shape))
     if method == "gradient":

@@ -15,6 +15,7 @@ from feint.cli.common import (
     resolve_device,
 )
 from feint.errors import InputError
+from feint.io import check_writable
 
 
 @click.command()
@@ -68,6 +69,7 @@ def physical_command(
         attacks=names, eps=tuple(budgets), draws=draws, seed=seed, eot=eot, eot_samples=eot_samples, eot_steps=eot_steps
     )
     cell_size(1 + len(settings.all_attacks))
+    check_writable(out, folder=True)
     dev = resolve_device(device)
     model, config = resolve_model(model_spec, weights=weights, device=str(dev))
     dataset = load_data(data, split, data_path, n, seed)

@@ -30,6 +30,7 @@ ROW_MODULES = (
     "python_rows",
     "budget_rows",
     "interrupt_rows",
+    "fool_physical_rows",
 )
 
 
