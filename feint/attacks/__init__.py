@@ -8,6 +8,7 @@ from feint.attacks.eot import eot_pgd
 from feint.attacks.fgsm import fgsm
 from feint.attacks.fgsm_rs import fgsm_rs
 from feint.attacks.fmn import fmn
+from feint.attacks.hopskipjump import hopskipjump
 from feint.attacks.ifgsm import ifgsm
 from feint.attacks.jsma import jsma
 from feint.attacks.mifgsm import mifgsm
@@ -36,6 +37,7 @@ __all__ = [
     "finalize",
     "fmn",
     "get_attack",
+    "hopskipjump",
     "ifgsm",
     "jsma",
     "least_likely_targets",

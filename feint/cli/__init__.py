@@ -54,6 +54,9 @@ def _register() -> None:
     main.add_command(attack_command, "attack")
     main.add_command(fool_command, "fool")
     main.add_command(physical_command, "physical")
+    from feint.cli.serve import serve_command
+
+    main.add_command(serve_command, "serve")
     try:
         from feint.cli.audit import audit_command
     except ImportError:  # the audit command lands separately

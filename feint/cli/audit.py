@@ -9,12 +9,13 @@ import click
 from feint.cli.common import check_model_fits_data, data_options, device_option, load_data, parse_floats, resolve_device
 from feint.evaluate.presets import PRESETS
 from feint.io import check_writable
-from feint.models import resolve_model
+from feint.models import resolve
 
 
 @click.command()
-@click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
+@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
 @data_options()
 @click.option("--n", default=None, type=int, help="audit a seeded random subset of n inputs")
 @click.option(
@@ -31,6 +32,7 @@ from feint.models import resolve_model
 def audit_command(
     model_spec: str,
     weights: str | None,
+    trust_file: bool,
     data: str,
     data_path: str | None,
     split: str,
@@ -45,16 +47,19 @@ def audit_command(
     out: str,
     device: str,
 ) -> None:
-    """Audit a model's robustness over an eps grid; print a summary and write the report."""
+    """Audit a model's robustness over an eps grid; print a summary and write the report.
+
+    A query-only model (ONNX that does not convert, .skops, a v2 URL) gets the preset's black-box part.
+    """
     from feint.evaluate.audit import audit
 
     check_writable(out, folder=True)
     dev = resolve_device(device)
-    model, config = resolve_model(model_spec, weights=weights, device=str(dev))
+    loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
     dataset = load_data(data, split, data_path, n, seed)
-    check_model_fits_data(config, dataset, model_spec)
+    check_model_fits_data(loaded.config, dataset, model_spec)
     report = audit(
-        model,
+        loaded.target,
         dataset.x.to(dev),
         dataset.y.to(dev),
         eps=parse_floats(eps, "--eps"),
@@ -66,7 +71,8 @@ def audit_command(
         progress=not quiet,
         resume=resume,
         split=dataset.split,
-        model_name=str(config["arch"]) if config else model_spec,
+        model_name=loaded.name,
+        model_note=loaded.how,
         natural=natural,
     )
     click.echo(report.summary())

@@ -7,6 +7,10 @@ et al. 2019 ("On Evaluating Adversarial Robustness") and writes ``report.json`` 
 2020 ("Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free
 attacks"): each attack only runs on the inputs still robust, and the state is saved after every
 attack x eps unit so an interrupted audit resumes where it stopped. Shapes: x (N, C, H, W), y (N,).
+
+A query-only model (an :class:`~feint.oracles.Oracle`: ONNX without conversion, scikit-learn, an
+HTTP endpoint) gets the preset's black-box part and a report that says plainly that white-box
+attacks could not run, so its robust accuracies are upper bounds.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,8 @@ from feint.evaluate.report import adversarial_logits
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
 from feint.evaluate.state import AuditState, fingerprint
 from feint.io import check_writable, remove_stale_temps
+from feint.oracles import Oracle
+from feint.oracles.logits import access_of, oracle_logits
 from feint.progress import bar, milestone
 from feint.report.files import json_safe
 from feint.threat import parse_norm
@@ -64,15 +71,22 @@ def _register_attacks() -> None:
     """Import the attack modules so that the registry knows every preset's attacks."""
     import importlib
 
-    for module in ("feint.attacks", "feint.attacks.square", "feint.attacks.fmn"):
+    for module in ("feint.attacks", "feint.attacks.square", "feint.attacks.fmn", "feint.attacks.hopskipjump"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError:  # get_attack then names the missing attack
             continue
 
 
+def _clean_logits(model: nn.Module | Oracle, x: Tensor, y: Tensor) -> Tensor:
+    if isinstance(model, Oracle):
+        return oracle_logits(model, x, num_classes=int(y.max()) + 1)
+    model_logits(model, x)  # one clear error for a model that does not fit or returns probabilities
+    return predict_logits(model, x)
+
+
 def audit(
-    model: nn.Module,
+    model: nn.Module | Oracle,
     x: Tensor,
     y: Tensor,
     *,
@@ -87,12 +101,14 @@ def audit(
     n: int | None = None,
     split: str | None = None,
     model_name: str | None = None,
+    model_note: str | None = None,
     callback: Callback | None = None,
     natural: bool = False,
 ) -> AuditReport:
     """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
 
-    ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
+    ``model`` is a torch module (white-box) or an oracle (the preset's black-box part runs);
+    ``model_note`` says in the report how the access was obtained. ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
     ``natural`` adds the natural-variation section (:mod:`feint.evaluate.natural`).
@@ -106,21 +122,22 @@ def audit(
         x, y = x[:n], y[:n]
     check_images(x, bounds=bounds)
     check_labels(y, n=x.shape[0])
-    x = x.detach().clamp(
-        *bounds
-    )  # values within the check's tolerance outside: onto the bounds, so guarantees are exact
+    x = x.detach().clamp(*bounds)  # values within the check's tolerance outside: onto the bounds
     if out is not None:
         check_writable(out, folder=True)
         remove_stale_temps(out)
-    with eval_mode(model):
-        num_classes = model_logits(model, x).shape[1]
+    access = access_of(model) if isinstance(model, Oracle) else "white-box"
+    with eval_mode(model) if isinstance(model, nn.Module) else nullcontext():
+        clean_logits = _clean_logits(model, x, y)
+        num_classes = clean_logits.shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         grid = _eps_grid(eps, data_info, norm, x)
         _register_attacks()
-        chosen = get_preset(preset).for_task(norm, num_classes)
+        chosen = get_preset(preset).for_access(access).for_task(norm, num_classes)
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
-        clean_logits = predict_logits(model, x)
-        setup = AuditSetup(model, x, y, clean_logits, clean_logits.argmax(1) == y, grid, norm, bounds, plans, seed)
+        setup = AuditSetup(
+            model, x, y, clean_logits, clean_logits.argmax(1) == y, grid, norm, bounds, plans, seed, access=access
+        )
         settings = {
             "preset": chosen.name,
             "norm": norm,
@@ -142,6 +159,7 @@ def audit(
             split=split,
             model_name=model_name,
             started=t0,
+            access={"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
         )
         if natural:
             from feint.evaluate.natural import natural_variation

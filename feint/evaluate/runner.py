@@ -29,6 +29,7 @@ from feint.errors import NonFiniteLogits
 from feint.evaluate.baselines import random_noise
 from feint.evaluate.presets import NOISE, AttackPlan
 from feint.evaluate.state import AuditState
+from feint.oracles import Oracle
 from feint.threat import ThreatModel
 
 
@@ -36,7 +37,7 @@ from feint.threat import ThreatModel
 class AuditSetup:
     """Everything fixed during an audit; ``plans`` include the noise baseline, last."""
 
-    model: nn.Module
+    model: nn.Module | Oracle
     x: Tensor
     y: Tensor
     clean_logits: Tensor
@@ -47,6 +48,7 @@ class AuditSetup:
     plans: tuple[AttackPlan, ...]
     seed: int
     batch_size: int = 1000
+    access: str = "white-box"
 
 
 def unit_keys(setup: AuditSetup) -> list[tuple[str, int, int | None]]:
@@ -175,6 +177,7 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     x_adv, adv_logits, queries = setup.x.clone(), None, 0
     if rows.numel() > 0 and eps > 0:
         if plan.minimum_norm:
+            assert isinstance(setup.model, nn.Module)  # minimum-norm attacks are white-box
             points = state.tensors[f"minnorm/{plan.name}/x_adv"][rows]
             with naming_rows(rows, setup):
                 res = finalize(setup.model, setup.x[rows], setup.y[rows], points, threat)

@@ -24,15 +24,20 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from feint.io import write_json, write_with
+from feint.oracles import Oracle
 
 STATE_DIR = "audit_state"
 STATE_FILE = "state.json"
 
 
-def fingerprint(settings: dict[str, Any], x: Tensor, y: Tensor, model: nn.Module) -> str:
-    """sha256 over the settings (as sorted JSON), the inputs, the labels and the model's state."""
+def fingerprint(settings: dict[str, Any], x: Tensor, y: Tensor, model: nn.Module | Oracle) -> str:
+    """sha256 over the settings (as sorted JSON), the inputs, the labels and the model's state (an
+    oracle's name: a query-only model cannot show its weights)."""
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    for t in (x, y, *model.state_dict().values()):
+    state = model.state_dict().values() if isinstance(model, nn.Module) else ()
+    if not isinstance(model, nn.Module):
+        h.update(f"{type(model).__name__}:{model.name}".encode())
+    for t in (x, y, *state):
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 

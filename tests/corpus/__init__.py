@@ -31,6 +31,7 @@ ROW_MODULES = (
     "budget_rows",
     "interrupt_rows",
     "fool_physical_rows",
+    "blackbox_rows",
 )
 
 
