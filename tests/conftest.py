@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
@@ -47,3 +49,22 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def mlp_file(digits_train: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scikit-learn MLP on the flattened digits, saved as mlp.skops (and mlp.pkl): a query-only model."""
+    import pickle
+    import warnings
+
+    import skops.io as sio
+    from sklearn.neural_network import MLPClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MLPClassifier(hidden_layer_sizes=(32,), max_iter=200, random_state=0)
+        est.fit(digits_train.x.flatten(1).numpy(), digits_train.y.numpy())
+    folder = tmp_path_factory.mktemp("sk")
+    sio.dump(est, folder / "mlp.skops")
+    (folder / "mlp.pkl").write_bytes(pickle.dumps(est))
+    return folder / "mlp.skops"

@@ -152,3 +152,47 @@ def test_audit_natural_adds_its_section(model_dir, tmp_path):
     assert rotation["accuracy"][rotation["values"].index(0.0)] == pytest.approx(report["clean_accuracy"])
     assert 'id="natural"' in (out / "report.html").read_text()
     assert "natural variation: worst case" in result.output
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_fool_a_query_only_model_from_its_scores(mlp_file, tmp_path):
+    """A scikit-learn model in a .skops file: no torch module, no gradients, only predict_proba."""
+    import skops.io as sio
+
+    out = tmp_path / "sk"
+    args = ["--method", "direct", "--generations", "60", "--population", "30", "--max-queries", "3000"]
+    result = invoke("fool", "--model", str(mlp_file), "--input-shape", "1,8,8", *args, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "scores access (skops: MLPClassifier)" in result.output
+    saved = np.load(out / "fooling.npz")
+    est = sio.load(mlp_file, trusted=sio.get_untrusted_types(file=mlp_file))
+    probs = est.predict_proba(saved["x"].reshape(10, -1))
+    assert np.allclose(probs[np.arange(10), saved["target"]], saved["confidence"], atol=1e-5)
+    report = json.loads((out / "report.json").read_text())
+    assert report["model"]["access"] == "scores" and 0 < report["queries"] <= 3000
+    assert (saved["confidence"] >= 0.99).sum() >= 8, saved["confidence"]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fool", "--method", "gradient", "--input-shape", "1,8,8"], "--method gradient needs a white-box torch model"),
+        (["fool", "--method", "direct"], "does not record its input shape; pass --input-shape"),
+        (["physical", "--n", "5"], "feint physical runs gradient attacks"),
+    ],
+)
+def test_query_only_model_errors_are_one_line(mlp_file, tmp_path, args, message):
+    result = invoke(args[0], "--model", str(mlp_file), *args[1:], "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output, result.output
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_audit_natural_on_a_query_only_model(mlp_file, tmp_path):
+    out = tmp_path / "audit"
+    args = ["--preset", "quick", "--n", "30", "--eps", "0,0.1", "--natural", "--out", str(out)]
+    result = invoke("audit", "--model", str(mlp_file), *args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    rotation = report["natural"]["families"][0]
+    assert rotation["accuracy"][rotation["values"].index(0.0)] == pytest.approx(report["clean_accuracy"])

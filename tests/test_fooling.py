@@ -147,6 +147,10 @@ def test_a_query_budget_stops_evolution_with_its_champions(lenet_digits):
     assert oracle.queries == oracle.max_queries and result.generations == 4
     with pytest.raises(QueryBudgetExhausted):
         fool_direct(as_oracle(lenet_digits, input_shape=SHAPE, max_queries=5), generations=3, population=10)
+    # max_queries on an oracle built without a budget holds too, and every row reaches that oracle
+    unbudgeted = CallCounting(lenet_digits)
+    result = fool_cppn(unbudgeted, generations=100, population=10, max_queries=10 * 3 + 10, seed=0)
+    assert result.stopped == "query budget spent after 2 generations" and result.queries == unbudgeted.queries == 40
 
 
 def test_cppn_files_that_are_not_genomes_are_refused(tmp_path):

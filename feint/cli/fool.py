@@ -27,17 +27,22 @@ def parse_shape(text: str | None) -> tuple[int, int, int] | None:
     return shape  # type: ignore[return-value]
 
 
-def _shape_and_classes(config: dict[str, Any] | None, shape: tuple[int, int, int] | None) -> tuple[Any, Any, Any]:
-    data = (config or {}).get("data") or {}
+def _shape_classes_bounds(loaded: Any, shape: tuple[int, int, int] | None) -> tuple[Any, Any, Any]:
+    """(C, H, W), class names and bounds from ``--input-shape``, the run's config or the oracle."""
+    data = (loaded.config or {}).get("data") or {}
+    oracle = loaded.oracle
     shape = shape or (tuple(data["input_shape"]) if data.get("input_shape") else None)
+    shape = shape or (oracle.input_shape if oracle is not None else None)
     if shape is None:
         raise InputError("the model does not record its input shape; pass --input-shape C,H,W (e.g. 1,28,28)")
-    return shape, data.get("class_names"), data.get("bounds") or (0.0, 1.0)
+    bounds = data.get("bounds") or (oracle.bounds if oracle is not None else (0.0, 1.0))
+    return shape, data.get("class_names"), tuple(bounds)
 
 
 @click.command()
-@click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
+@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
 @click.option("--method", type=click.Choice(["direct", "cppn", "gradient"]), default="direct", show_default=True)
 @click.option("--generations", default=200, show_default=True, type=int, help="generations (gradient: steps)")
 @click.option(
@@ -57,6 +62,7 @@ def _shape_and_classes(config: dict[str, Any] | None, shape: tuple[int, int, int
 def fool_command(
     model_spec: str,
     weights: str | None,
+    trust_file: bool,
     method: str,
     generations: int,
     population: int,
@@ -70,26 +76,34 @@ def fool_command(
     out: str,
     device: str,
 ) -> None:
-    """Make an unrecognisable image per class that the model labels with high confidence."""
+    """Make an unrecognisable image per class that the model labels with high confidence.
+
+    direct and cppn need only class scores: the model may be query-only (.skops, ONNX, a v2 URL).
+    """
     from feint.attacks.fooling import fool, save_cppns
     from feint.evaluate.fooling_report import build_fooling_report, write_fooling_report
-    from feint.models import resolve_model
+    from feint.models import resolve
     from feint.oracles import as_oracle
     from feint.report.provenance import model_info
 
     if generations < 1:
         raise InputError(f"--generations must be at least 1, got {generations}")
     check_writable(out, folder=True)
-    model, config = resolve_model(model_spec, weights=weights, device=str(resolve_device(device)))
-    shape, class_names, bounds = _shape_and_classes(config, parse_shape(input_shape))
+    loaded = resolve(model_spec, weights=weights, device=str(resolve_device(device)), trust=trust_file)
+    shape, class_names, bounds = _shape_classes_bounds(loaded, parse_shape(input_shape))
     if method == "gradient":
-        target: Any = model
-        options: dict[str, Any] = {"start": start, "l2": l2, "blur_sigma": blur_sigma, "bounds": tuple(bounds)}
-        access = "white-box"
+        if loaded.module is None:
+            raise InputError(
+                f"--method gradient needs a white-box torch model, but {model_spec} gives {loaded.describe()}; "
+                "use --method direct or cppn, which need only class scores"
+            )
+        target: Any = loaded.module
+        options: dict[str, Any] = {"start": start, "l2": l2, "blur_sigma": blur_sigma, "bounds": bounds}
     else:
-        target = as_oracle(model, access="scores", input_shape=shape, bounds=tuple(bounds), max_queries=max_queries)
-        options = {"population": population}
-        access = "scores"
+        target = loaded.target
+        if loaded.module is not None:
+            target = as_oracle(loaded.module, access="scores", input_shape=shape, bounds=bounds)
+        options = {"population": population, "max_queries": max_queries}
     result = fool(
         target, method=method, generations=generations, input_shape=shape, seed=seed, progress=not quiet, **options
     )
@@ -100,16 +114,21 @@ def fool_command(
         save_cppns(folder / OUT_FILES["genomes"], result.genomes, shape=shape)
         files["genomes"] = OUT_FILES["genomes"]
     names = class_names or [str(k) for k in range(int(result.target.numel()))]
-    info = {**model_info(model, str(config["arch"]) if config else model_spec), "access": access}
+    access = "white-box" if method == "gradient" else "scores"
+    info = {**model_info(loaded.target, loaded.name), "access": access, "loaded_as": loaded.describe()}
     settings = {"generations": generations, "seed": seed, "input_shape": list(shape), **options}
-    if max_queries is not None:
-        settings["max_queries"] = max_queries
+    if max_queries is None:
+        settings.pop("max_queries", None)
     report = build_fooling_report(result, class_names=names, model=info, settings=settings, files=files)
     paths = write_fooling_report(folder, report, result, tuple(bounds))
     s = report["summary"]
     click.echo(f"method: {method}  classes fooled at >= 99%: {s['fooled']}/{s['classes']}")
     click.echo(f"median confidence: {s['median_confidence']:.4f}  lowest: {s['min_confidence']:.4f}")
+    click.echo(f"model: {loaded.spec}, {loaded.describe()}")
     click.echo(f"queries: {result.queries}  time: {result.seconds:.1f} s")
+    sent = getattr(loaded.oracle, "rows_sent", None)
+    if sent is not None:
+        click.echo(f"rows sent to the server (search, final check and retries): {sent}")
     if result.stopped:
         click.echo(f"stopped early: {result.stopped}")
     click.echo(f"images: {(folder / OUT_FILES['images']).resolve()}")

@@ -19,8 +19,11 @@ from feint.io import check_writable
 
 
 @click.command()
-@click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
+@click.option(
+    "--model", "model_spec", required=True, help="run dir, module:factory or a file.onnx that converts to torch"
+)
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@click.option("--trust-file", is_flag=True, help="load a pickled torch model (runs code from the file)")
 @data_options()
 @click.option("--attacks", default="fgsm,bim,ll_class", show_default=True, help="comma-separated attack names")
 @click.option("--eps", default="0.05,0.1", show_default=True, help="comma-separated Linf radii, e.g. 0.05,0.1 or 8/255")
@@ -37,6 +40,7 @@ from feint.io import check_writable
 def physical_command(
     model_spec: str,
     weights: str | None,
+    trust_file: bool,
     data: str,
     data_path: str | None,
     split: str,
@@ -56,7 +60,7 @@ def physical_command(
     """Attack, then simulate printing and photographing the adversarial inputs (Kurakin et al. 2016)."""
     from feint.evaluate.physical import PIPELINE, PhysicalSettings, physical_world, rate_of
     from feint.evaluate.physical_report import build_physical_report, sheet_choice, write_physical_outputs
-    from feint.models import resolve_model
+    from feint.models import resolve
     from feint.report.provenance import model_info
     from feint.report.sheet import cell_size
     from feint.transforms import print_and_photo
@@ -71,7 +75,13 @@ def physical_command(
     cell_size(1 + len(settings.all_attacks))
     check_writable(out, folder=True)
     dev = resolve_device(device)
-    model, config = resolve_model(model_spec, weights=weights, device=str(dev))
+    loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
+    if loaded.module is None:
+        raise InputError(
+            f"feint physical runs gradient attacks (FGSM, BIM, least-likely class, EOT-PGD), but {model_spec} "
+            f"gives {loaded.describe()}; give a white-box torch model (a run directory, module:factory or .onnx)"
+        )
+    model, config = loaded.module, loaded.config
     dataset = load_data(data, split, data_path, n, seed)
     check_model_fits_data(config, dataset, model_spec)
     x, y, bounds = dataset.x.to(dev), dataset.y.to(dev), dataset.info.bounds
@@ -81,7 +91,7 @@ def physical_command(
         result,
         settings=settings,
         pipeline=pipeline,
-        model=model_info(model, str(config["arch"]) if config else model_spec),
+        model=model_info(model, loaded.name),
         data={**dataset.info.to_dict(), "n": len(dataset), "split": dataset.split},
         sheet=sheet_choice(settings, len(dataset), sheet_count),
     )

@@ -6,7 +6,8 @@ that leaves the image as it is (rotation by 0, ...) gives the clean accuracy bac
 Tran, Tsipras, Schmidt & Madry 2019 ("Exploring the Landscape of Spatial Robustness") showed
 that a grid search over combined small rotations and translations finds a transformation that
 fools a model on many inputs: the worst case here counts an input as robust only if every
-combination of the grid leaves it correctly classified. The figures join the audit report
+combination of the grid leaves it correctly classified. Only labels are needed, so a query-only
+model gets the section too. The figures join the audit report
 (``feint audit --natural``) as an optional section. Shapes: x (N, C, H, W), y (N,).
 """
 
@@ -22,6 +23,7 @@ from torch import Tensor, nn
 
 from feint.attacks.result import predict_logits
 from feint.errors import InputError
+from feint.oracles import Oracle
 from feint.progress import bar
 from feint.report.schema import NUM, NUMS, STR, obj
 from feint.transforms import JPEG, Blur, Brightness, Crop, Rotate, Scale, Transform, Translate, affine
@@ -67,11 +69,11 @@ class SpatialGrid:
             raise InputError("the rotation-translation grid needs at least one rotation and one translation")
 
 
-def _accuracy(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+def _accuracy(model: nn.Module | Oracle, x: Tensor, y: Tensor) -> Tensor:
     return predict_logits(model, x).argmax(1) == y
 
 
-def _family(model: nn.Module, x: Tensor, y: Tensor, family: Family, bounds: Bounds) -> dict[str, Any]:
+def _family(model: nn.Module | Oracle, x: Tensor, y: Tensor, family: Family, bounds: Bounds) -> dict[str, Any]:
     name, make, values = family
     kept, accuracy = [], []
     for v in values:
@@ -85,7 +87,9 @@ def _family(model: nn.Module, x: Tensor, y: Tensor, family: Family, bounds: Boun
     return {"name": name, "values": kept, "accuracy": accuracy}
 
 
-def _grid(model: nn.Module, x: Tensor, y: Tensor, grid: SpatialGrid, bounds: Bounds, progress: bool) -> dict[str, Any]:
+def _grid(
+    model: nn.Module | Oracle, x: Tensor, y: Tensor, grid: SpatialGrid, bounds: Bounds, progress: bool
+) -> dict[str, Any]:
     lo, hi = bounds
     unit = (x - lo) / (hi - lo)
     n = x.shape[0]
@@ -119,7 +123,7 @@ def _grid(model: nn.Module, x: Tensor, y: Tensor, grid: SpatialGrid, bounds: Bou
 
 
 def natural_variation(
-    model: nn.Module,
+    model: nn.Module | Oracle,
     x: Tensor,
     y: Tensor,
     *,
@@ -127,7 +131,9 @@ def natural_variation(
     bounds: Bounds = (0.0, 1.0),
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Accuracy against severity per family and the worst case over ``grid`` (a ``NATURAL_SCHEMA`` dict)."""
+    """Accuracy against severity per family and the worst case over ``grid`` (a ``NATURAL_SCHEMA`` dict).
+
+    Only top-1 labels are used, so ``model`` may be any oracle (every transformed batch is counted)."""
     t0 = time.perf_counter()
     grid = grid or SpatialGrid()
     families = [_family(model, x, y, f, bounds) for f in FAMILIES]

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from feint.attacks.fooling.result import FoolingResult, finish, oracle_confidence
 from feint.errors import InputError
 from feint.oracles import Oracle, ScoreOracle, as_oracle
-from feint.oracles.base import QueryBudgetExhausted
+from feint.oracles.base import BudgetedScores, QueryBudgetExhausted
 from feint.progress import bar, milestone
 from feint.validation import check_positive_int
 
@@ -54,7 +54,8 @@ class Encoding(Protocol):
 def score_oracle(
     model: nn.Module | Oracle, *, input_shape: Sequence[int] | None, max_queries: int | None
 ) -> ScoreOracle:
-    """``model`` as score-only access; an oracle that answers only labels cannot drive evolution."""
+    """``model`` as score-only access under ``max_queries`` (an oracle's own budget holds as well);
+    an oracle that answers only labels cannot drive evolution."""
     if isinstance(model, Oracle) and not isinstance(model, ScoreOracle):
         raise InputError(
             f"{model.name} answers only labels, but evolving fooling images needs class scores; "
@@ -64,7 +65,7 @@ def score_oracle(
         return as_oracle(model, access="scores", input_shape=input_shape, max_queries=max_queries)  # type: ignore[return-value]
     if not isinstance(model, ScoreOracle):
         raise InputError(f"expected a torch.nn.Module or a ScoreOracle, got {type(model).__name__}")
-    return model
+    return model if max_queries is None else BudgetedScores(model, max_queries=max_queries)
 
 
 def model_device(model: nn.Module | Oracle) -> torch.device:
