@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from corpus import Case, Ctx
+from corpus.blackbox_rows import _skops
 from corpus.models import linear
 from feint.attacks.fooling import fool_cppn, fool_direct, fool_gradient, load_cppns
 from feint.errors import InputError, OutputError
@@ -66,6 +67,20 @@ FOOL_ROWS = [
         forbid=False,
     ),
     Case(
+        "fool-gradient-on-a-query-only-model",
+        make=_skops,
+        cli=("fool", "--model", "{tmp}/svc.skops", "--method", "gradient", "--input-shape", "1,8,8", "--out", "out"),
+        phrase=r"--method gradient needs a white-box torch model, but .*svc.skops gives scores access",
+        forbid=NO_FOOLING,
+    ),
+    Case(
+        "fool-query-only-model-without-input-shape",
+        make=_skops,
+        cli=("fool", "--model", "{tmp}/svc.skops", "--out", "out"),
+        phrase=r"does not record its input shape; pass --input-shape C,H,W",
+        forbid=NO_FOOLING,
+    ),
+    Case(
         "fool-out-is-a-file",
         make=_a_file_named_out,
         cli=(*FOOL, "--out", "out"),
@@ -89,6 +104,13 @@ PHYSICAL_ROWS = [
         r"a sheet row holds at most 11 images, got 12",
         "--attacks",
         "fgsm,bim,ll_class,pgd,fgsm_rs,mifgsm,ifgsm,apgd,apgd-t,rand_fgsm,square",
+    ),
+    Case(
+        "physical-query-only-model",
+        make=_skops,
+        cli=("physical", "--model", "{tmp}/svc.skops", "--n", "8", "--out", "out"),
+        phrase=r"feint physical runs gradient attacks .* gives scores access \(skops: SVC\); give a white-box",
+        forbid=NO_PHYSICAL,
     ),
     Case(
         "physical-out-is-a-file",
