@@ -45,8 +45,10 @@ def main() -> None:
 def _register() -> None:
     from feint.cli.attack import attack_command
     from feint.cli.demo import demo_command
+    from feint.cli.detect import detect_command
     from feint.cli.fool import fool_command
     from feint.cli.physical import physical_command
+    from feint.cli.serve import serve_command
     from feint.cli.train import train_command
 
     main.add_command(demo_command, "demo")
@@ -54,8 +56,7 @@ def _register() -> None:
     main.add_command(attack_command, "attack")
     main.add_command(fool_command, "fool")
     main.add_command(physical_command, "physical")
-    from feint.cli.serve import serve_command
-
+    main.add_command(detect_command, "detect")
     main.add_command(serve_command, "serve")
     try:
         from feint.cli.audit import audit_command
