@@ -48,6 +48,8 @@ def _register() -> None:
     from feint.cli.blackbox import blackbox_command
     from feint.cli.demo import demo_command
     from feint.cli.detect import detect_command
+    from feint.cli.fool import fool_command
+    from feint.cli.physical import physical_command
     from feint.cli.serve import serve_command
     from feint.cli.train import train_command
     from feint.cli.transfer import transfer_command
@@ -57,6 +59,8 @@ def _register() -> None:
     main.add_command(attack_command, "attack")
     main.add_command(blackbox_command, "blackbox")
     main.add_command(transfer_command, "transfer")
+    main.add_command(fool_command, "fool")
+    main.add_command(physical_command, "physical")
     main.add_command(detect_command, "detect")
     main.add_command(serve_command, "serve")
     try:

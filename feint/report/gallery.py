@@ -193,3 +193,16 @@ def gallery_html(items: Sequence[GalleryItem]) -> str:
         parts.append(f'<h3>{esc(title)}</h3><div class="gallery">{cards}</div>' if cards else "")
     note = "The perturbation is drawn around mid grey (no change) and amplified by the stated factor."
     return f'<p class="muted">{esc(note)}</p>' + "".join(parts)
+
+
+def tile_grid(tiles: Sequence[tuple[np.ndarray, str]], *, size: int = 112, columns: int | None = None) -> str:
+    """A grid of single images, each (C, H, W) in [0, 1] with a caption given as markup;
+    ``columns`` fixes the number per row (default: as many as fit)."""
+    if not tiles:
+        return '<p class="muted">No images.</p>'
+    cells = "".join(
+        f'<div class="tile"><img src="{image_uri(image, size=size)}" alt="image {i}"><div>{caption}</div></div>'
+        for i, (image, caption) in enumerate(tiles)
+    )
+    style = f' style="grid-template-columns: repeat({int(columns)}, minmax(0, 132px))"' if columns else ""
+    return f'<div class="tilegrid"{style}>{cells}</div>'

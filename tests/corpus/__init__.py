@@ -31,6 +31,7 @@ ROW_MODULES = (
     "budget_rows",
     "interrupt_rows",
     "transfer_rows",
+    "fool_physical_rows",
     "detector_rows",
     "blackbox_rows",
     "recipe_rows",
