@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see feint/__init__.py
+
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,6 +47,15 @@ def softmax_digits(digits_train: Dataset) -> nn.Module:
     return train("softmax", digits_train, epochs=30, lr=1e-2, seed=0, progress=False).model
 
 
+@pytest.fixture(scope="session")
+def distilled_digits(digits_train: Dataset) -> nn.Module:
+    """A convnet defensively distilled at T = 100 (Papernot et al. 2016): teacher and student 8 epochs each."""
+    options = {"epochs": 8, "lr": 1e-2, "batch_size": 32, "seed": 0}
+    return train(
+        "convnet", digits_train, recipe="distill", recipe_options={"temperature": 100.0}, progress=False, **options
+    ).model
+
+
 @contextmanager
 def torch_threads(count: int) -> Iterator[None]:
     before = torch.get_num_threads()
@@ -56,6 +70,14 @@ def torch_threads(count: int) -> Iterator[None]:
 def one_torch_thread():
     """For tests of tiny models: a thread pool gains nothing there, and on shared cores its spinning
     costs several times the work."""
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread_per_module():
+    """:func:`one_torch_thread` for a whole module, its module-scoped fixtures included
+    (``pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")``)."""
     with torch_threads(1):
         yield
 
@@ -76,3 +98,22 @@ def kde_detector(lenet_digits: nn.Module, digits_train: Dataset):  # type: ignor
 
     with torch_threads(1):
         return DensityUncertaintyDetector(lenet_digits).fit(digits_train.x, digits_train.y)
+
+
+@pytest.fixture(scope="session")
+def mlp_file(digits_train: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scikit-learn MLP on the flattened digits, saved as mlp.skops (and mlp.pkl): a query-only model."""
+    import pickle
+    import warnings
+
+    import skops.io as sio
+    from sklearn.neural_network import MLPClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MLPClassifier(hidden_layer_sizes=(32,), max_iter=200, random_state=0)
+        est.fit(digits_train.x.flatten(1).numpy(), digits_train.y.numpy())
+    folder = tmp_path_factory.mktemp("sk")
+    sio.dump(est, folder / "mlp.skops")
+    (folder / "mlp.pkl").write_bytes(pickle.dumps(est))
+    return folder / "mlp.skops"

@@ -29,7 +29,8 @@ from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
-from feint.evaluate.presets import NOISE, AttackPlan, get_preset
+from feint.evaluate.escalate import escalate
+from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
 from feint.evaluate.state import AuditState, fingerprint
@@ -37,6 +38,7 @@ from feint.io import check_writable, remove_stale_temps
 from feint.oracles import Oracle
 from feint.oracles.logits import access_of, oracle_logits
 from feint.progress import bar, milestone
+from feint.report.files import json_safe
 from feint.threat import parse_norm
 from feint.validation import (
     check_choice,
@@ -91,7 +93,7 @@ def audit(
     *,
     eps: Sequence[float] | float | None = None,
     norm: str = "inf",
-    preset: str = "standard",
+    preset: str | Preset = "standard",
     out: str | Path | None = None,
     data_info: DatasetInfo | None = None,
     seed: int = 0,
@@ -102,13 +104,18 @@ def audit(
     model_name: str | None = None,
     model_note: str | None = None,
     callback: Callback | None = None,
+    natural: bool = False,
 ) -> AuditReport:
     """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
 
     ``model`` is a torch module (white-box) or an oracle (the preset's black-box part runs);
-    ``model_note`` says in the report how the access was obtained. ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
+    ``model_note`` says in the report how the access was obtained. ``preset`` is ``"quick"``,
+    ``"standard"`` (adaptive: it escalates where its attacks have not converged, see
+    :mod:`feint.evaluate.escalate`), ``"thorough"`` or a :class:`~feint.evaluate.presets.Preset` of
+    your own. ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
+    ``natural`` adds the natural-variation section (:mod:`feint.evaluate.natural`).
     """
     t0 = time.perf_counter()
     norm = parse_norm(norm)
@@ -130,7 +137,8 @@ def audit(
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         grid = _eps_grid(eps, data_info, norm, x)
         _register_attacks()
-        chosen = get_preset(preset).for_access(access).for_task(norm, num_classes)
+        base = preset if isinstance(preset, Preset) else get_preset(preset)
+        chosen = base.for_access(access).for_task(norm, num_classes)
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         setup = AuditSetup(
             model, x, y, clean_logits, clean_logits.argmax(1) == y, grid, norm, bounds, plans, seed, access=access
@@ -141,10 +149,16 @@ def audit(
             "eps": list(grid),
             "seed": seed,
             "bounds": list(bounds),
-            "attacks": {p.name: dict(p.params) for p in plans},
+            "attacks": {p.key: dict(p.params) for p in plans},
+            "escalation": {p.key: dict(p.params) for p in chosen.escalation},
         }
         state, notes = _start_state(setup, settings, out, resume)
-        _run_units(setup, state, out, progress, callback)
+        _run_units(setup, state, out, progress, callback, unit_keys(setup))
+        setup, checks = escalate(
+            setup, state, chosen, lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating")
+        )
+        if out is not None:
+            state.save(out)
         adv = adversarial_logits(setup, state)
         report = build_report(
             setup,
@@ -156,8 +170,13 @@ def audit(
             split=split,
             model_name=model_name,
             started=t0,
+            checks=checks,
             access={"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
         )
+        if natural:
+            from feint.evaluate.natural import natural_variation
+
+            report["natural"] = json_safe(natural_variation(model, x, y, bounds=bounds, progress=progress))
         paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
     return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
 
@@ -179,16 +198,26 @@ def _start_state(
 
 
 def _run_units(
-    setup: AuditSetup, state: AuditState, out: str | Path | None, progress: bool, callback: Callback | None
+    setup: AuditSetup,
+    state: AuditState,
+    out: str | Path | None,
+    progress: bool,
+    callback: Callback | None,
+    keys: list[tuple[str, int, int | None]],
+    stage: str = "",
 ) -> None:
-    keys = unit_keys(setup)
+    """Run the units ``keys`` not done yet, saving the state after each."""
     done = set(state.done)
+    if all(key in done for key, _, _ in keys):
+        return
     last_at_eps = {e: key for key, _, e in keys if e is not None}
-    with bar(progress, total=len(keys), initial=len(done), desc="audit") as shown:
+    desc = f"audit: {stage} with {setup.plans[keys[0][1]].key}" if stage else "audit"
+    initial = sum(key in done for key, _, _ in keys)
+    with bar(progress, total=len(keys), initial=initial, desc=desc) as shown:
         for key, plan_idx, e in keys:
             if key in done:
                 continue
-            shown.set_postfix_str(key if e is None else f"{setup.plans[plan_idx].name} eps={setup.eps[e]:g}")
+            shown.set_postfix_str(key if e is None else f"{setup.plans[plan_idx].key} eps={setup.eps[e]:g}")
             if e is None:
                 run_min_norm(setup, state, key, plan_idx)
             else:
@@ -198,6 +227,6 @@ def _run_units(
             shown.update(1)
             if e is not None and last_at_eps[e] == key:
                 robust = float(robust_now(setup, state, e).float().mean())
-                milestone(progress, f"audit: eps {setup.eps[e]:g} done, worst-case accuracy {robust:.4f}")
+                milestone(progress, f"{desc}: eps {setup.eps[e]:g} done, worst-case accuracy {robust:.4f}")
             if callback is not None:
                 callback(key, len(state.done), len(keys))

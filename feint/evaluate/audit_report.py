@@ -10,36 +10,29 @@ written atomically by :func:`feint.report.files.write_report`.
 
 from __future__ import annotations
 
-import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor
 
 from feint.data.dataset import DatasetInfo
+from feint.evaluate.checks import Check
 from feint.evaluate.diagnose import run_checks
+from feint.evaluate.escalate import summary as escalation_summary
 from feint.evaluate.presets import Preset
 from feint.evaluate.report import build_sections, pick_gallery
 from feint.evaluate.runner import AuditSetup
 from feint.evaluate.schema import SCHEMA
 from feint.evaluate.state import AuditState
-from feint.report.files import json_safe, write_report
+from feint.report.files import WrittenReport, json_safe, write_report
 from feint.report.provenance import model_info, stamp
 
 
 @dataclass(frozen=True)
-class AuditReport:
+class AuditReport(WrittenReport):
     """The report dict (``to_dict()``), the paths written (None without ``out``) and notes."""
-
-    report: dict[str, Any]
-    json_path: Path | None = None
-    html_path: Path | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def to_dict(self) -> dict[str, Any]:
-        return copy.deepcopy(self.report)
 
     @property
     def eps(self) -> list[float]:
@@ -65,8 +58,22 @@ class AuditReport:
         flagged = [c for c in r["checks"] if c["status"] != "pass"]
         lines.append(f"checks: {len(r['checks']) - len(flagged)} pass, {len(flagged)} warn/fail")
         lines += [f"  [{c['status']}] {c['name']}: {c['detail']}" for c in flagged]
+        lines += escalation_lines(r.get("escalation") or {})
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def escalation_lines(escalation: dict[str, Any]) -> list[str]:
+    """Where and why the audit escalated, and what each rung broke, for the terminal summary."""
+    if not escalation.get("escalated"):
+        return []
+    where = ", ".join(f"{r['eps']:g}" for r in escalation["reasons"])
+    why = sorted({reason for r in escalation["reasons"] for reason in r["reasons"]})
+    lines = [f"escalated at eps {where}: " + "; ".join(why)]
+    for rung in escalation["rungs"]:
+        broke = ", ".join(f"{b} at {e:g}" for e, b in zip(rung["eps"], rung["broke"], strict=True))
+        lines.append(f"  {rung['attack']} on the inputs still robust broke {broke}")
+    return lines
 
 
 def build_report(
@@ -80,12 +87,15 @@ def build_report(
     split: str | None,
     model_name: str | None,
     started: float,
+    checks: list[Check] | None = None,
     access: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The ``feint.audit/1`` dict; ``checks`` are the gradient-masking checks when already run on
+    these results (else they run here)."""
     k = setup.clean_logits.shape[1]
     info = data_info or DatasetInfo("unknown", tuple(str(i) for i in range(k)), tuple(setup.x.shape[1:]))  # type: ignore[arg-type]
     sections = build_sections(setup, state, adv, list(info.class_names))
-    checks = run_checks(setup, state, preset)
+    checks = run_checks(setup, state, preset) if checks is None else checks
     per_attack = {name: a["seconds"] for name, a in sections["attacks"].items()}
     report = {
         **stamp(SCHEMA),
@@ -95,6 +105,7 @@ def build_report(
         "settings": {k: settings[k] for k in ("preset", "norm", "eps", "seed", "attacks")},
         **sections,
         "checks": [c.to_dict() for c in checks],
+        "escalation": escalation_summary(setup, state, preset),
         "timings": {
             "total_seconds": max(time.perf_counter() - started, sum(per_attack.values())),
             "per_attack": per_attack,

@@ -54,12 +54,12 @@ class AuditSetup:
 def unit_keys(setup: AuditSetup) -> list[tuple[str, int, int | None]]:
     """``(key, plan index, eps index or None)`` in run order: min-norm runs, then per eps the
     sequential attacks in order followed by the standalone ones."""
-    keys: list[tuple[str, int, int | None]] = [(p.name, i, None) for i, p in enumerate(setup.plans) if p.minimum_norm]
+    keys: list[tuple[str, int, int | None]] = [(p.key, i, None) for i, p in enumerate(setup.plans) if p.minimum_norm]
     order = [i for i, p in enumerate(setup.plans) if not p.standalone] + [
         i for i, p in enumerate(setup.plans) if p.standalone
     ]
     for e in range(len(setup.eps)):
-        keys += [(f"{setup.plans[i].name}@{e}", i, e) for i in order]
+        keys += [(f"{setup.plans[i].key}@{e}", i, e) for i in order]
     return keys
 
 
@@ -123,13 +123,14 @@ def _concat(parts: list[AttackResult]) -> AttackResult:
 
 
 def carry(state: AuditState, e: int) -> None:
-    """Inputs broken at eps index e - 1 stay broken at e with the same point (idempotent)."""
+    """Inputs broken at eps index e - 1 and not yet at e become broken at e with the same point
+    (idempotent; an input some attack broke at e keeps that attack's point)."""
     if e == 0:
         return
-    prev = state.broken_by[e - 1] >= 0
-    state.carried[e] = prev
-    state.broken_by[e] = torch.where(prev, state.broken_by[e - 1], state.broken_by[e])
-    state.x_worst[e][prev] = state.x_worst[e - 1][prev]
+    new = (state.broken_by[e - 1] >= 0) & (state.broken_by[e] < 0)
+    state.carried[e] |= new
+    state.broken_by[e] = torch.where(new, state.broken_by[e - 1], state.broken_by[e])
+    state.x_worst[e][new] = state.x_worst[e - 1][new]
 
 
 def robust_now(setup: AuditSetup, state: AuditState, e: int) -> Tensor:
@@ -171,14 +172,14 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     pool = torch.ones_like(robust) if plan.standalone else robust
     ran = pool.clone()
     if plan.minimum_norm:
-        ran &= within_eps(state.tensors[f"minnorm/{plan.name}/distance"], eps)
+        ran &= within_eps(state.tensors[f"minnorm/{plan.key}/distance"], eps)
     rows = ran.nonzero().squeeze(1)
     success = torch.zeros(n, dtype=torch.bool, device=setup.x.device)
     x_adv, adv_logits, queries = setup.x.clone(), None, 0
     if rows.numel() > 0 and eps > 0:
         if plan.minimum_norm:
             assert isinstance(setup.model, nn.Module)  # minimum-norm attacks are white-box
-            points = state.tensors[f"minnorm/{plan.name}/x_adv"][rows]
+            points = state.tensors[f"minnorm/{plan.key}/x_adv"][rows]
             with naming_rows(rows, setup):
                 res = finalize(setup.model, setup.x[rows], setup.y[rows], points, threat)
         else:
@@ -190,7 +191,7 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     new = success & robust
     state.broken_by[e][new] = plan_idx
     state.x_worst[e][new] = x_adv[new]
-    record: dict[str, Any] = {"queries": queries, "seconds": time.perf_counter() - t0}
+    record: dict[str, Any] = {"queries": queries, "seconds": time.perf_counter() - t0, "broke": int(new.sum())}
     if plan.standalone:
         record.update(standalone_numbers(setup, success, adv_logits, rows))
     state.tensors[f"pool/{key}"] = pool
