@@ -21,3 +21,7 @@ class DataError(FeintError):
 
 class ModelError(FeintError):
     """A model that cannot be built, loaded, or that does not return logits."""
+
+
+class DistributedError(FeintError):
+    """A run under torchrun whose ranks disagree (arguments, data, version, folders) or lost a rank."""

@@ -11,6 +11,7 @@ attack x eps unit so an interrupted audit resumes where it stopped. Shapes: x (N
 
 from __future__ import annotations
 
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,15 +20,17 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from feint import distributed as fd
 from feint.attacks.core import eval_mode
 from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
-from feint.evaluate.presets import NOISE, AttackPlan, get_preset
+from feint.evaluate.points import PointStore
+from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.evaluate.report import adversarial_logits
-from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
-from feint.evaluate.state import AuditState, fingerprint
+from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, store_slots, unit_keys
+from feint.evaluate.state import AuditState, digests, fingerprint, points_path
 from feint.progress import bar, milestone
 from feint.threat import parse_norm
 from feint.validation import (
@@ -40,6 +43,7 @@ from feint.validation import (
 )
 
 AUDIT_NORMS = ("inf", "2")
+DEFAULT_BATCH = 1000
 Callback = Callable[[str, int, int], None]
 
 
@@ -86,22 +90,33 @@ def audit(
     split: str | None = None,
     model_name: str | None = None,
     callback: Callback | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    distributed: bool | None = None,
 ) -> AuditReport:
     """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
 
     ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
+    Attacks run on batches of ``batch_size`` inputs, each with its own seed (the results depend on it).
+
+    Under torchrun (``distributed=None``, the default, notices it; ``True`` insists, ``False``
+    runs the whole audit in this process) every rank calls ``audit`` with the same arguments: the
+    batches are shared out by rank, the per-sample results gathered, rank 0 alone writes ``out``,
+    and every rank returns the same report, equal to a single process's (timings aside).
     """
     t0 = time.perf_counter()
     norm = parse_norm(norm)
     check_choice(norm, AUDIT_NORMS, "audit norm")
+    check_positive_int(batch_size, "batch_size")
     bounds = data_info.bounds if data_info is not None else (0.0, 1.0)
     if n is not None:
         check_positive_int(n, "n")
         x, y = x[:n], y[:n]
     check_images(x, bounds=bounds)
     check_labels(y, n=x.shape[0])
+    shared = fd.join(distributed, x.device)
+    progress = progress and fd.is_root()
     with eval_mode(model):
         num_classes = model_logits(model, x).shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)
@@ -110,47 +125,110 @@ def audit(
         chosen = get_preset(preset).for_task(norm, num_classes)
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         clean_logits = predict_logits(model, x)
-        setup = AuditSetup(model, x, y, clean_logits, clean_logits.argmax(1) == y, grid, norm, bounds, plans, seed)
+        setup = AuditSetup(
+            model, x, y, clean_logits, clean_logits.argmax(1) == y, grid, norm, bounds, plans, seed, batch_size
+        )
         settings = {
             "preset": chosen.name,
             "norm": norm,
             "eps": list(grid),
             "seed": seed,
             "bounds": list(bounds),
+            "batch_size": batch_size,
             "attacks": {p.name: dict(p.params) for p in plans},
         }
-        state, notes = _start_state(setup, settings, out, resume)
-        _run_units(setup, state, out, progress, callback)
+        parts = digests(settings, x, y, model)
+        if shared:
+            fd.check_same_job(parts)
+            fd.check_enough_inputs(x.shape[0], "inputs to audit")
+        with tempfile.TemporaryDirectory(prefix="feint-audit-") as scratch:
+            state, notes = _start_state(setup, fingerprint(parts), out, resume, scratch)
+            try:
+                _run_units(setup, state, out, progress, callback)
+                report, paths = _finish(setup, state, chosen, settings, out, data_info, split, model_name, t0)
+            finally:
+                if state.points is not None:
+                    state.points.close()
+    return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
+
+
+def _finish(
+    setup: AuditSetup,
+    state: AuditState,
+    preset: Preset,
+    settings: dict[str, Any],
+    out: str | Path | None,
+    data_info: DatasetInfo | None,
+    split: str | None,
+    model_name: str | None,
+    started: float,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Rank 0 builds the report and writes it; every rank gets the same report."""
+    paths: dict[str, Path] = {}
+    report = None
+    if fd.is_root():
         adv = adversarial_logits(setup, state)
         report = build_report(
             setup,
             state,
             adv,
-            preset=chosen,
+            preset=preset,
             settings=settings,
             data_info=data_info,
             split=split,
             model_name=model_name,
-            started=t0,
+            started=started,
         )
         paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
-    return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
+    return fd.broadcast_json(report, "sharing the report"), paths
 
 
 def _start_state(
-    setup: AuditSetup, settings: dict[str, Any], out: str | Path | None, resume: bool
+    setup: AuditSetup, fp: str, out: str | Path | None, resume: bool, scratch: str
 ) -> tuple[AuditState, list[str]]:
-    fp = fingerprint(settings, setup.x, setup.y, setup.model)
+    """Rank 0 resumes the saved state (or starts afresh) with its point store; the others receive
+    the per-sample figures from it."""
     notes: list[str] = []
+    state = None
+    if fd.is_root():
+        state, notes = _root_state(setup, fp, out, resume, scratch)
+    if fd.active():
+        notes = fd.broadcast_json(notes, "sharing the audit state")
+        meta = fd.broadcast_json(state.to_meta() if state else None, "sharing the audit state")
+        blob = fd.broadcast_tensors(
+            state.to_tensors() if state else None, "sharing the audit state", device=setup.x.device
+        )
+        if state is None:
+            state = AuditState.from_parts(blob, meta)
+    assert state is not None
+    return state, notes
+
+
+def _root_state(
+    setup: AuditSetup, fp: str, out: str | Path | None, resume: bool, scratch: str
+) -> tuple[AuditState, list[str]]:
+    notes: list[str] = []
+    store = PointStore(
+        points_path(out if out is not None else scratch, fp),
+        slots=store_slots(setup),
+        n=setup.x.shape[0],
+        shape=tuple(setup.x.shape[1:]),
+        dtype=setup.x.dtype,
+    )
     if out is not None and resume:
         loaded, note = AuditState.load(out, fp, setup.x.device)
+        if loaded is not None and store.open() is None:
+            loaded, note = None, f"the worst-case points in {store.path} are missing or cut short; starting afresh"
         if note:
             notes.append(note)
-            warnings.warn(note, stacklevel=3)
+            warnings.warn(note, stacklevel=4)
         if loaded is not None:
             notes.append(f"resumed {len(loaded.done)} finished units from {Path(out) / 'audit_state'}")
+            loaded.points = store
             return loaded, notes
-    return AuditState.fresh(fp, setup.x, len(setup.eps)), notes
+    state = AuditState.fresh(fp, len(setup.eps), setup.clean_logits)
+    state.points = store.create()
+    return state, notes
 
 
 def _run_units(
@@ -168,7 +246,7 @@ def _run_units(
                 run_min_norm(setup, state, key, plan_idx)
             else:
                 run_unit(setup, state, key, plan_idx, e)
-            if out is not None:
+            if out is not None and fd.is_root():
                 state.save(out)
             shown.update(1)
             if e is not None and last_at_eps[e] == key:

@@ -1,0 +1,57 @@
+"""Data-parallel training: DistributedDataParallel around the model, a distributed sampler for the data.
+
+DistributedDataParallel (Li et al. 2020, "PyTorch Distributed: Experiences on Accelerating Data
+Parallel Training") averages the gradients of every rank during ``backward``. Training recipes
+attack the model inside their per-batch loss; those extra forward passes (eval mode, gradients
+with respect to the input only) must not enter DDP, whose buffer broadcasts would then need every
+rank to run the same number of attack steps. :class:`TrainingModel` therefore sends train-mode
+forward passes with gradients through DDP and every other call straight to the model.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from feint.distributed.env import active, rank, world_size
+
+
+class TrainingModel(nn.Module):
+    """``model`` for one rank of a data-parallel run; ``.module`` is the model itself."""
+
+    def __init__(self, model: nn.Module, device: torch.device) -> None:
+        super().__init__()
+        ids = [device] if device.type == "cuda" else None
+        self.ddp = DistributedDataParallel(model, device_ids=ids)
+        self.train(model.training)
+
+    @property
+    def module(self) -> nn.Module:
+        return self.ddp.module
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and torch.is_grad_enabled():
+            return self.ddp(x)
+        return self.module(x)
+
+
+def for_training(model: nn.Module, device: torch.device) -> nn.Module:
+    """The model a training step calls: a :class:`TrainingModel` under torchrun, ``model`` alone."""
+    return TrainingModel(model, device) if active() else model
+
+
+def epoch_order(n: int, *, seed: int, epoch: int) -> Tensor:
+    """This rank's sample indices for ``epoch``: one seeded permutation of ``range(n)`` shared by all
+    ranks (``torch.randperm`` seeded with ``seed + epoch``), padded to a multiple of K and dealt
+    round-robin, so every rank runs the same number of batches. Alone: the whole permutation."""
+    indices = cast("Dataset[int]", range(n))  # the sampler only needs len()
+    sampler: DistributedSampler[int] = DistributedSampler(
+        indices, num_replicas=world_size(), rank=rank(), shuffle=True, seed=seed
+    )
+    sampler.set_epoch(epoch)
+    return torch.tensor(list(sampler), dtype=torch.long)
