@@ -25,3 +25,7 @@ class ModelError(FeintError):
 
 class DistributedError(FeintError):
     """A run under torchrun whose ranks disagree (arguments, data, version, folders) or lost a rank."""
+
+
+class RankLostError(DistributedError):
+    """Another rank of a torchrun job died or stopped answering; the job stops everywhere."""

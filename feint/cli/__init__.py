@@ -1,35 +1,65 @@
-"""The ``feint`` command line. Every user error prints one line and exits with status 2."""
+"""The ``feint`` command line. Every user error prints one line and exits with status 2.
+
+Under torchrun (``torchrun --nproc-per-node K -m feint COMMAND ...``) the commands in
+:data:`DISTRIBUTED_COMMANDS` share their work among the ranks (see :mod:`feint.distributed`); the
+others refuse to run K times over. torchrun stops the surviving ranks when one fails: they say so
+in one line, with the command's resume hint.
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from feint import __version__
-from feint.errors import FeintError
+from feint import distributed as fd
+from feint.errors import DistributedError, FeintError, RankLostError
 
 RESUME_HINTS = {
     "train": "add --resume to the same command to continue from the last finished epoch",
     "audit": "run the same command again to continue; the finished attacks are kept in --out",
     "demo": "run the same command again to continue where it stopped",
 }
+# Commands that share their work among the ranks of a torchrun job; wire a command in before adding it.
+DISTRIBUTED_COMMANDS = frozenset({"audit", "train", "demo"})
+
+
+def _stopped_by_torchrun(signum: int, _frame: Any) -> NoReturn:
+    raise RankLostError(f"rank {fd.rank()} was stopped by torchrun (signal {signum}): another rank failed")
 
 
 class FeintGroup(click.Group):
     """A click group that turns :class:`FeintError` into one line on stderr and exit code 2."""
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if fd.launched() and name not in DISTRIBUTED_COMMANDS:
+            raise DistributedError(
+                f"feint {name} does not share its work among torchrun's ranks; run it without torchrun "
+                f"(feint {name} ...). Under torchrun: {', '.join(sorted(DISTRIBUTED_COMMANDS))}"
+            )
+        return name, cmd, rest
+
     def invoke(self, ctx: click.Context) -> Any:
+        if fd.launched():
+            signal.signal(signal.SIGTERM, _stopped_by_torchrun)
         try:
             return super().invoke(ctx)
         except FeintError as exc:
-            click.echo(f"error: {exc}", err=True)
+            hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "") if isinstance(exc, RankLostError) else ""
+            click.echo(f"error: {exc}{'; ' + hint if hint else ''}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "")
             click.echo(f"interrupted{'; ' + hint if hint else ''}", err=True)
             sys.exit(130)
+        finally:
+            fd.finish()
 
 
 @click.group(cls=FeintGroup)

@@ -1,4 +1,8 @@
-"""``feint audit``: the robustness audit of a saved model, report.json + report.html in ``--out``."""
+"""``feint audit``: the robustness audit of a saved model, report.json + report.html in ``--out``.
+
+Under ``torchrun --nproc-per-node K -m feint audit ...`` the ranks share the batches; rank 0
+prints the summary and writes ``--out`` (which need not be shared with the other ranks).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,17 @@ from pathlib import Path
 
 import click
 
-from feint.cli.common import check_model_fits_data, data_options, device_option, load_data, parse_floats, resolve_device
+from feint import distributed as fd
+from feint.cli.common import (
+    check_model_fits_data,
+    data_options,
+    device_option,
+    load_data,
+    n_inputs_option,
+    parse_floats,
+    resolve_device,
+)
+from feint.evaluate.audit import DEFAULT_BATCH
 from feint.evaluate.presets import PRESETS
 from feint.models import resolve_model
 
@@ -15,13 +29,21 @@ from feint.models import resolve_model
 @click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
 @data_options()
-@click.option("--n", default=None, type=int, help="audit a seeded random subset of n inputs")
+@n_inputs_option("audit")
 @click.option(
     "--eps", default=None, help="comma-separated radii, e.g. 0,0.1,0.2 or 0,2/255,8/255 (default: per dataset)"
 )
 @click.option("--norm", default="inf", show_default=True, type=click.Choice(["inf", "2"]))
 @click.option("--preset", default="standard", show_default=True, type=click.Choice(PRESETS))
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--batch-size",
+    default=DEFAULT_BATCH,
+    show_default=True,
+    type=int,
+    help="inputs attacked together, each batch with its own seed (results depend on it; "
+    "under torchrun batches are shared among the ranks)",
+)
 @click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/audit_state")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json, report.html and the resumable state")
@@ -37,6 +59,7 @@ def audit_command(
     norm: str,
     preset: str,
     seed: int,
+    batch_size: int,
     resume: bool,
     quiet: bool,
     out: str,
@@ -45,15 +68,17 @@ def audit_command(
     """Audit a model's robustness over an eps grid; print a summary and write the report."""
     from feint.evaluate.audit import audit
 
-    dev = resolve_device(device)
-    model, config = resolve_model(model_spec, weights=weights, device=str(dev))
-    dataset = load_data(data, split, data_path, n, seed)
-    check_model_fits_data(config, dataset, model_spec)
+    grid = parse_floats(eps, "--eps")
+    dev = fd.start(resolve_device(device))
+    with fd.together("loading the model and the data"):
+        model, config = resolve_model(model_spec, weights=weights, device=str(dev))
+        dataset = load_data(data, split, data_path, n, seed)
+        check_model_fits_data(config, dataset, model_spec)
     report = audit(
         model,
         dataset.x.to(dev),
         dataset.y.to(dev),
-        eps=parse_floats(eps, "--eps"),
+        eps=grid,
         norm=norm,
         preset=preset,
         out=out,
@@ -63,6 +88,8 @@ def audit_command(
         resume=resume,
         split=dataset.split,
         model_name=str(config["arch"]) if config else model_spec,
+        batch_size=batch_size,
     )
-    click.echo(report.summary())
-    click.echo(f"report: {Path(report.html_path or out).resolve()}")
+    if fd.is_root():
+        click.echo(report.summary())
+        click.echo(f"report: {Path(report.html_path or out).resolve()}")

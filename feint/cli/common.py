@@ -1,4 +1,22 @@
-"""Options and parsing shared by the CLI commands."""
+"""Options and parsing shared by the CLI commands.
+
+Naming rule for options (every command, including ones added later): **no option may be the
+beginning of a torchrun option.** ``torchrun ... -m feint COMMAND --opt`` passes everything after
+``-m feint`` through argparse, which rejects an option that abbreviates several of its own before
+feint ever runs: ``--n`` dies with "ambiguous option: --n could match --nnodes, --nproc-per-node,
+--node-rank, --no-python, ...". torchrun's options (``torchrun --help``): --nnodes,
+--nproc-per-node/--nproc_per_node, --node-rank, --master-addr, --master-port, --local-addr,
+--rdzv-backend/-endpoint/-id/-conf, --standalone, --max-restarts, --monitor-interval,
+--start-method, --event-log-handler, --role, --module, --no-python, --run-path, --log-dir,
+--logs-specs, --redirects, --tee, --local-ranks-filter, --duplicate-stdout/stderr-filters,
+--numa-binding, --signals-to-handle, --shutdown-timeout, --virtual-local-rank (and their
+underscore spellings). So ``--n``, ``--no``, ``--ma``, ``--r``, ``--lo``, ``--run``, ``--st``,
+``--mo`` ... are out; ``--n-inputs``, ``--norm``, ``--model``, ``--resume`` are fine (longer than
+any torchrun option they start like). ``tests/test_cli_torchrun.py`` walks every registered
+command and option against torchrun's own parser, so a new command is checked automatically.
+An old spelling kept for scripts run without torchrun is declared with :class:`LegacyNames` (it
+works, is hidden from ``--help`` and is listed in :data:`LEGACY_SPELLINGS`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +29,38 @@ import yaml
 
 from feint.data import Dataset, load
 from feint.errors import InputError
+
+LEGACY_SPELLINGS = {"--n": "--n-inputs"}
+
+
+class LegacyNames(click.Option):
+    """An option whose old spellings (keys of :data:`LEGACY_SPELLINGS`) still work outside torchrun
+    but are hidden from ``--help``; ``legacy`` lists them on the option."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.legacy = tuple(o for o in self.opts if o in LEGACY_SPELLINGS)
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        every = self.opts
+        self.opts = [o for o in every if o not in self.legacy]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = every
+
+
+def n_inputs_option(verb: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--n-inputs N`` (old spelling ``--n``): a seeded random subset of N inputs."""
+    return click.option(
+        "--n-inputs",
+        "--n",
+        "n",
+        cls=LegacyNames,
+        default=None,
+        type=int,
+        help=f"{verb} a seeded random subset of N inputs",
+    )
 
 
 def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
@@ -43,17 +93,24 @@ def parse_floats(text: str | None, name: str) -> list[float] | None:
 
 
 def resolve_device(name: str | None) -> torch.device:
+    """``auto``: CUDA when a GPU is visible, else the CPU. Under torchrun, ``cuda`` means this rank's
+    GPU (``cuda:LOCAL_RANK``)."""
+    from feint.distributed import device_for_rank
+
     if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return device_for_rank("cuda" if torch.cuda.is_available() else "cpu")
     if str(name).startswith("cuda") and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
-    return torch.device(str(name))
+    try:
+        return device_for_rank(str(name))
+    except RuntimeError as exc:
+        raise InputError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from exc
 
 
 def load_data(name: str, split: str, path: str | None, n: int | None = None, seed: int = 0) -> Dataset:
     data = load(name, split, path=path)
     if n is not None and n < 1:
-        raise InputError(f"--n must be at least 1, got {n}")
+        raise InputError(f"--n-inputs must be at least 1, got {n}")
     return data.sample(n, seed=seed)
 
 

@@ -17,9 +17,9 @@ import torch.distributed as dist
 from torch import Tensor
 
 from feint.distributed.env import active, comm_device, rank, world_size
-from feint.errors import DistributedError
+from feint.errors import RankLostError
 
-LOST_RANK_HINT = "a rank that dies stops the whole job; rerun the same command to resume from the last finished unit"
+LOST_RANK_HINT = "a rank that dies stops the whole job; its log says why"
 
 
 @contextmanager
@@ -29,7 +29,7 @@ def collective(what: str) -> Iterator[None]:
         yield
     except (RuntimeError, dist.DistError) as exc:
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DistributedError(
+        raise RankLostError(
             f"rank {rank()} lost the other ranks while {what} ({cause[:200]}); {LOST_RANK_HINT}"
         ) from exc
 

@@ -38,7 +38,7 @@ def _hash_tensors(*tensors: Tensor) -> str:
     h = hashlib.sha256()
     for t in tensors:
         h.update(str((tuple(t.shape), t.dtype)).encode())
-        h.update(memoryview(t.detach().cpu().contiguous().view(torch.uint8).numpy()))
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().data)
     return h.hexdigest()
 
 
