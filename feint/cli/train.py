@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from feint import distributed as fd
 from feint.cli.common import data_options, device_option, load_data, parse_params, resolve_device
 from feint.training import train
 
@@ -44,9 +45,15 @@ def train_command(
     quiet: bool,
     device: str,
 ) -> None:
-    """Train a model; the test split's clean accuracy is printed at the end."""
-    train_data = load_data(data, "train", data_path)
-    test_data = load_data(data, "test", data_path)
+    """Train a model; the test split's clean accuracy is printed at the end.
+
+    Under ``torchrun --nproc-per-node K -m feint train ...`` it trains with DistributedDataParallel:
+    ``--batch-size`` per rank, ``--out`` on a folder every rank shares, rank 0 writes.
+    """
+    dev = fd.start(resolve_device(device))
+    with fd.together("loading the data"):
+        train_data = load_data(data, "train", data_path)
+        test_data = load_data(data, "test", data_path)
     result = train(
         arch,
         train_data,
@@ -54,7 +61,7 @@ def train_command(
         out=out,
         resume=resume,
         overwrite=overwrite,
-        device=resolve_device(device),
+        device=dev,
         progress=not quiet,
         epochs=epochs,
         batch_size=batch_size,
@@ -66,5 +73,6 @@ def train_command(
         adv_alpha=adv_alpha,
         adv_params=parse_params(adv_params),
     )
-    click.echo(f"clean test accuracy: {result.test_accuracy:.4f}")
-    click.echo(f"model saved to {out}")
+    if fd.is_root():
+        click.echo(f"clean test accuracy: {result.test_accuracy:.4f}")
+        click.echo(f"model saved to {out}")

@@ -29,7 +29,14 @@ from :func:`epoch_order` (a DistributedSampler). A rank that dies makes the othe
 :class:`feint.errors.DistributedError` from their next collective.
 """
 
-from feint.distributed.checks import check_enough_inputs, check_same_job, require_shared_folder, together
+from feint.distributed.checks import (
+    check_enough_inputs,
+    check_same_job,
+    digest_json,
+    digest_tensors,
+    require_shared_folder,
+    together,
+)
 from feint.distributed.comm import (
     all_gather_json,
     all_reduce_sum,
@@ -39,7 +46,7 @@ from feint.distributed.comm import (
     collective,
     gather_rows,
 )
-from feint.distributed.ddp import TrainingModel, epoch_order, for_training
+from feint.distributed.ddp import TrainingModel, epoch_order, for_training, match_root
 from feint.distributed.env import (
     Launch,
     active,
@@ -69,6 +76,8 @@ __all__ = [
     "check_same_job",
     "collective",
     "device_for_rank",
+    "digest_json",
+    "digest_tensors",
     "epoch_order",
     "finish",
     "for_training",
@@ -77,6 +86,7 @@ __all__ = [
     "join",
     "launched",
     "map_chunks",
+    "match_root",
     "my_chunks",
     "owner",
     "rank",

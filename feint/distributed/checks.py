@@ -7,11 +7,17 @@ raise it. Nothing is written before these checks pass.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
 
 from feint.distributed.comm import all_gather_json, barrier, broadcast_json
 from feint.distributed.env import active, is_root, world_size
@@ -23,6 +29,20 @@ _NAMES = {
     "data": "input data",
     "weights": "model weights",
 }
+
+
+def digest_json(obj: Any) -> str:
+    """sha256 of ``obj`` as sorted JSON (anything not JSON by its ``str``)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def digest_tensors(*tensors: Tensor) -> str:
+    """sha256 over the shapes, dtypes and bytes of ``tensors``."""
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(str((tuple(t.shape), t.dtype)).encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().data)
+    return h.hexdigest()
 
 
 @contextmanager

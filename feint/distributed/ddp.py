@@ -18,6 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from feint.distributed.comm import broadcast_tensors
 from feint.distributed.env import active, rank, world_size
 
 
@@ -43,6 +44,16 @@ class TrainingModel(nn.Module):
 def for_training(model: nn.Module, device: torch.device) -> nn.Module:
     """The model a training step calls: a :class:`TrainingModel` under torchrun, ``model`` alone."""
     return TrainingModel(model, device) if active() else model
+
+
+def match_root(model: nn.Module) -> None:
+    """Give every rank rank 0's weights and buffers (BatchNorm statistics drift per rank in DDP,
+    which only keeps parameters equal)."""
+    if not active():
+        return
+    state = model.state_dict()
+    device = next(iter(state.values())).device if state else torch.device("cpu")
+    model.load_state_dict(broadcast_tensors(state if rank() == 0 else None, "sharing the weights", device=device))
 
 
 def epoch_order(n: int, *, seed: int, epoch: int) -> Tensor:

@@ -26,6 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from feint.distributed.checks import digest_json, digest_tensors
 from feint.evaluate.points import PointStore
 from feint.io import write_json, write_with
 
@@ -34,20 +35,12 @@ STATE_FILE = "state.json"
 CORE = ("broken_by", "carried", "worst_logits", "worst_sizes")
 
 
-def _hash_tensors(*tensors: Tensor) -> str:
-    h = hashlib.sha256()
-    for t in tensors:
-        h.update(str((tuple(t.shape), t.dtype)).encode())
-        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().data)
-    return h.hexdigest()
-
-
 def digests(settings: dict[str, Any], x: Tensor, y: Tensor, model: nn.Module) -> dict[str, str]:
     """sha256 of the settings (as sorted JSON), of the inputs and labels, and of the model's state."""
     return {
-        "settings": hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest(),
-        "data": _hash_tensors(x, y),
-        "weights": _hash_tensors(*model.state_dict().values()),
+        "settings": digest_json(settings),
+        "data": digest_tensors(x, y),
+        "weights": digest_tensors(*model.state_dict().values()),
     }
 
 

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from feint import distributed as fd
 from feint.attacks.registry import get_attack
 from feint.attacks.result import predict_logits
 from feint.data.dataset import Dataset
@@ -27,6 +28,7 @@ from feint.models.registry import create_model
 from feint.progress import bar, milestone
 from feint.training.checkpoint import holds_run, load_checkpoint, save_checkpoint
 from feint.training.config import TrainConfig
+from feint.training.shared import RANK_SEED, check_same_world, check_training_job
 from feint.validation import check_images, check_labels
 
 
@@ -39,8 +41,12 @@ class TrainResult:
 
 
 def accuracy(model: nn.Module, data: Dataset, device: torch.device) -> float:
-    logits = predict_logits(model, data.x.to(device))
-    return float((logits.argmax(1).cpu() == data.y).float().mean())
+    """Clean accuracy on ``data``; under torchrun each rank scores its share and the counts are summed."""
+    part = fd.shard(len(data))
+    logits = predict_logits(model, data.x[part].to(device))
+    hits = (logits.argmax(1) == data.y[part].to(device)).sum()
+    counts = fd.all_reduce_sum(torch.stack([hits, torch.tensor(logits.shape[0], device=device)]), "scoring")
+    return float(counts[0]) / max(int(counts[1]), 1)
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -94,6 +100,7 @@ def train(
     overwrite: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
+    distributed: bool | None = None,
     **settings: Any,
 ) -> TrainResult:
     """Train ``model`` (an ``nn.Module`` or an architecture name) on ``train_data``.
@@ -105,6 +112,12 @@ def train(
     replaced unasked).
     Returns the trained model (eval mode), the per-epoch history and the clean test accuracy.
     ``progress`` shows a progress bar per epoch when stderr is a terminal (none in logs).
+
+    Under torchrun (``distributed=None`` notices it, ``True`` insists, ``False`` trains alone) every
+    rank calls ``train`` alike: the model is wrapped in DistributedDataParallel (gradients averaged),
+    each rank draws its share of every epoch from a distributed sampler, ``batch_size`` is per rank
+    (the effective batch size, ``batch_size x ranks``, is logged and saved), only rank 0 writes, and
+    ``out`` must be one folder every rank shares (each reads the checkpoint on ``resume``).
     """
     try:
         cfg = TrainConfig(**{**(config.to_dict() if config else {}), **settings})
@@ -113,7 +126,9 @@ def train(
     _check_data(train_data, "train_data")
     if test_data is not None:
         _check_data(test_data, "test_data")
-    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = fd.device_for_rank(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if fd.join(distributed, dev):
+        check_training_job(cfg.to_dict(), model, arch_kwargs, train_data, Path(out) if out else None)
     torch.manual_seed(cfg.seed)
     arch = model if isinstance(model, str) else None
     if isinstance(model, str):
@@ -138,43 +153,53 @@ def train(
                     "or drop --resume and choose another --out"
                 )
             start, history = int(state["epoch"]), list(state["history"])
+            check_same_world(state, folder)
     x, y = train_data.x.to(dev), train_data.y.to(dev)
+    net = fd.for_training(model, dev)
+    scale = {"world_size": fd.world_size(), "effective_batch_size": cfg.batch_size * fd.world_size()}
+    progress = progress and fd.is_root()
+    if fd.active():
+        milestone(
+            progress, f"training on {fd.world_size()} ranks: effective batch size {scale['effective_batch_size']}"
+        )
     for epoch in range(start, cfg.epochs):
-        torch.manual_seed(cfg.seed * 1000 + epoch)
-        order = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        model.train()
-        total, seen = 0.0, 0
+        torch.manual_seed(cfg.seed * 1000 + epoch + RANK_SEED * fd.rank())
+        order = fd.epoch_order(len(train_data), seed=cfg.seed * 1000, epoch=epoch).to(dev)
+        net.train()
+        total = torch.zeros((), dtype=torch.float64, device=dev)
         batches = range(0, len(order), cfg.batch_size)
         shown = bar(progress, iterable=batches, desc=f"epoch {epoch + 1}/{cfg.epochs}")
         for b, i in enumerate(shown):
-            idx = order[i : i + cfg.batch_size].to(dev)
+            idx = order[i : i + cfg.batch_size]
             xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
-            loss = _batch_loss(model, xb, yb, cfg, seed=(cfg.seed * 1000 + epoch) * 100_003 + b)
+            seed = (cfg.seed * 1000 + epoch) * 100_003 + b + RANK_SEED * fd.rank()
+            loss = _batch_loss(net, xb, yb, cfg, seed=seed)
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(idx)
-            seen += len(idx)
-            if b % 10 == 0:
-                shown.set_postfix(loss=f"{total / seen:.3f}")
-        record = {"epoch": epoch + 1, "loss": total / seen}
+            total += loss.detach() * len(idx)
+            if b % 10 == 0 and not shown.disable:  # reading the loss waits for the device: only for a bar
+                shown.set_postfix(loss=f"{float(total) / (i + len(idx)):.3f}")
+        sums = fd.all_reduce_sum(torch.stack([total, torch.tensor(float(len(order)), device=dev)]), "summing the loss")
+        record = {"epoch": epoch + 1, "loss": float(sums[0]) / float(sums[1])}
         if test_data is not None:
             record["test_accuracy"] = accuracy(model, test_data, dev)
         history.append(record)
         tested = f", test accuracy {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
         milestone(progress, f"epoch {epoch + 1}/{cfg.epochs}: loss {record['loss']:.4f}{tested}")
-        if folder is not None:
+        if folder is not None and fd.is_root():
             save_checkpoint(
                 folder,
                 epoch=epoch + 1,
                 model=model,
                 optimizer=optimizer,
-                state={"config": cfg.to_dict(), "history": history},
+                state={"config": cfg.to_dict(), "history": history, **scale},
             )
     model.eval()
+    fd.match_root(model)
     test_acc = accuracy(model, test_data, dev) if test_data is not None else None
-    if folder is not None:
-        training = {**cfg.to_dict(), "test_accuracy": test_acc, "history": history}
+    if folder is not None and fd.is_root():
+        training = {**cfg.to_dict(), **scale, "test_accuracy": test_acc, "history": history}
         save_model(
             model,
             folder,

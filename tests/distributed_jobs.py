@@ -1,0 +1,175 @@
+"""Jobs the distributed tests run on each rank of a 2-process gloo group on 127.0.0.1.
+
+:func:`launch` starts one ``spawn`` process per rank with the environment torchrun would set; each
+records what it returned or raised, and every file it wrote, in ``results/rank<R>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch.multiprocessing as mp
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def launch(
+    job: str, args: dict[str, Any], results: Path, *, world: int = 2, timeout: float = 240
+) -> list[dict[str, Any]]:
+    """Run ``job`` on ``world`` ranks; return each rank's record (exit code included)."""
+    results.mkdir(parents=True, exist_ok=True)
+    ctx = mp.get_context("spawn")
+    port = free_port()
+    procs = [ctx.Process(target=_rank_main, args=(r, world, port, job, args, str(results))) for r in range(world)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join(timeout)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join()
+    records = []
+    for r, p in enumerate(procs):
+        path = results / f"rank{r}.json"
+        record = json.loads(path.read_text()) if path.is_file() else {}
+        records.append({**record, "exitcode": p.exitcode})
+    return records
+
+
+def _rank_main(rank: int, world: int, port: int, job: str, args: dict[str, Any], results: str) -> None:
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        FEINT_DIST_TIMEOUT="120",
+    )
+    import torch
+
+    torch.set_num_threads(1)
+    writes = _record_writes()
+    record: dict[str, Any] = {}
+    try:
+        record["result"] = JOBS[job](rank, **args)
+    except Exception as exc:  # the test checks which error each rank raised
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["traceback"] = traceback.format_exc()
+    record["writes"] = writes
+    Path(results, f"rank{rank}.json").write_text(json.dumps(record))
+    from feint import distributed as fd
+
+    fd.finish()
+
+
+def _record_writes() -> list[str]:
+    """Every file this process writes through feint.io or the audit's point store."""
+    import feint.io
+    from feint.evaluate.points import PointStore
+
+    writes: list[str] = []
+    real_atomic, real_create = feint.io.atomic_path, PointStore.create
+
+    def atomic(path: Any) -> Any:
+        writes.append(str(path))
+        return real_atomic(path)
+
+    def create(self: PointStore) -> PointStore:
+        writes.append(str(self.path))
+        return real_create(self)
+
+    feint.io.atomic_path = atomic  # type: ignore[assignment]
+    PointStore.create = create  # type: ignore[method-assign]
+    return writes
+
+
+def _data(n: int) -> Any:
+    from feint.data import load
+
+    return load("digits", "test").head(n)
+
+
+def audit_job(rank: int, *, model: str, out: str, n: int = 48, die_after: int | None = None, **kw: Any) -> Any:
+    """An audit; with ``die_after``, rank 1 kills itself (SIGKILL) after that many finished units."""
+    import feint
+    from feint.models import load_model
+
+    data = _data(n)
+
+    def callback(key: str, done: int, total: int) -> None:
+        if die_after is not None and rank == 1 and done == die_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    report = feint.audit(
+        load_model(model), data.x, data.y, out=out, data_info=data.info, progress=False, callback=callback, **kw
+    )
+    return {"report": report.to_dict(), "notes": list(report.notes)}
+
+
+def train_job(rank: int, *, out: str, epochs: int, resume: bool = False, **kw: Any) -> Any:
+    import feint
+    from feint.data import load
+
+    train = load("digits", "train")
+    result = feint.train("mlp", train, _data(360), out=out, epochs=epochs, resume=resume, progress=False, **kw)
+    return {"test_accuracy": result.test_accuracy, "history": result.history}
+
+
+def bad_inputs_job(rank: int, *, model: str, tmp: str) -> Any:
+    """Each bad start on every rank; the error (or None) each raised."""
+    import feint
+    from feint.models import load_model
+
+    net, data = load_model(model), _data(24)
+    common = {"eps": [0.0, 0.1], "preset": "quick", "data_info": data.info, "progress": False}
+    cases = {
+        "other_seed": lambda: feint.audit(net, data.x, data.y, seed=rank, out=f"{tmp}/seed", **common),
+        "other_data": lambda: feint.audit(net, data.x[rank:], data.y[rank:], out=f"{tmp}/data", **common),
+        "too_few_inputs": lambda: feint.audit(net, data.x[:1], data.y[:1], out=f"{tmp}/few", **common),
+        "folder_not_shared": lambda: feint.train("mlp", _train(), out=f"{tmp}/run{rank}", epochs=1, progress=False),
+        "other_version": lambda: _with_version(
+            rank, lambda: feint.audit(net, data.x, data.y, out=f"{tmp}/v", **common)
+        ),
+    }
+    errors = {}
+    for name, case in cases.items():
+        try:
+            case()
+            errors[name] = None
+        except Exception as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}"
+    return errors
+
+
+def _train() -> Any:
+    from feint.data import load as load_data
+
+    return load_data("digits", "train").head(200)
+
+
+def _with_version(rank: int, fn: Any) -> Any:
+    import feint
+
+    real = feint.__version__
+    feint.__version__ = real if rank == 0 else "0.0.1"
+    try:
+        return fn()
+    finally:
+        feint.__version__ = real
+
+
+JOBS = {"audit": audit_job, "train": train_job, "bad": bad_inputs_job}

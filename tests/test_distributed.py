@@ -1,0 +1,178 @@
+"""Under torchrun: a 2-rank gloo audit equals one process, a lost rank stops the job and the rerun
+resumes, DDP training trains as one process does and writes once, bad starts fail on every rank.
+
+The ranks are spawned processes on 127.0.0.1 with the environment torchrun sets
+(``distributed_jobs.launch``); each uses one thread, as torchrun gives it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from distributed_jobs import launch
+from safetensors.torch import load_file
+from torch import nn
+
+import feint
+from feint import distributed as fd
+from feint.data import Dataset
+from feint.errors import DistributedError
+from feint.evaluate.points import PointStore
+from feint.models import load_model, save_model
+
+AUDIT = {"eps": [0.0, 0.1, 0.2], "preset": "standard", "batch_size": 12, "seed": 3}
+N = 48
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Per-sample figures are bit-identical at the same thread count (float sums change order with it)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def measured(report: dict[str, Any]) -> dict[str, Any]:
+    """A report without clocks."""
+    skip = {"created", "timings"}
+    out = {k: v for k, v in report.items() if k not in skip}
+    out["attacks"] = {k: {f: x for f, x in a.items() if f != "seconds"} for k, a in report["attacks"].items()}
+    return out
+
+
+def per_sample(out: Path) -> dict[str, Any]:
+    """Everything the audit keeps per input: the state's tensors and the worst-case points' bytes."""
+    folder = out / "audit_state"
+    meta = json.loads((folder / "state.json").read_text())
+    tensors = load_file(str(folder / meta["tensors"]))
+    points = next(folder.glob("points-*.bin")).read_bytes()
+    return {"tensors": {k: v.tolist() for k, v in tensors.items()}, "points": points, "done": meta["done"]}
+
+
+@pytest.fixture(scope="module")
+def model_dir(lenet_digits: nn.Module, digits_test: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("model") / "lenet"
+    return save_model(lenet_digits, folder, arch="lenet", data=digits_test.info.to_dict())
+
+
+@pytest.fixture(scope="module")
+def single(model_dir: Path, digits_test: Dataset, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("single")
+    data = digits_test.head(N)
+    with one_thread():
+        report = feint.audit(
+            load_model(model_dir), data.x, data.y, out=out, data_info=data.info, progress=False, **AUDIT
+        )
+    return report.to_dict(), out
+
+
+@pytest.mark.slow
+def test_two_ranks_audit_exactly_what_one_process_does_and_only_rank_0_writes(model_dir, single, tmp_path) -> None:
+    report, one = single
+    out = tmp_path / "two"
+    ranks = launch("audit", {"model": str(model_dir), "out": str(out), "n": N, **AUDIT}, tmp_path / "results")
+    assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
+    assert measured(ranks[0]["result"]["report"]) == measured(report)
+    assert ranks[1]["result"]["report"] == ranks[0]["result"]["report"]  # every rank returns the report
+    assert per_sample(out) == per_sample(one)
+    assert ranks[1]["writes"] == []
+    written = {Path(p).name for p in ranks[0]["writes"]}
+    assert {"report.json", "report.html", "state.json"} <= written and any(w.startswith("points-") for w in written)
+
+
+@pytest.mark.slow
+def test_a_killed_rank_stops_the_job_and_the_rerun_resumes(model_dir, single, tmp_path) -> None:
+    report, one = single
+    out = tmp_path / "audit"
+    job = {"model": str(model_dir), "out": str(out), "n": N, **AUDIT}
+    ranks = launch("audit", {**job, "die_after": 4}, tmp_path / "first")
+    assert ranks[1]["exitcode"] == -9
+    assert ranks[0]["error"].startswith("RankLostError: rank 0 lost the other ranks while")
+    assert not (out / "report.json").exists()
+    done = json.loads((out / "audit_state" / "state.json").read_text())["done"]
+    assert 4 <= len(done) < len(per_sample(one)["done"])
+    again = launch("audit", job, tmp_path / "second")
+    assert [r["exitcode"] for r in again] == [0, 0], [r.get("traceback") for r in again]
+    assert f"resumed {len(done)} finished units" in " ".join(again[0]["result"]["notes"])
+    assert measured(again[0]["result"]["report"]) == measured(report)
+    assert per_sample(out) == per_sample(one)
+
+
+@pytest.mark.slow
+def test_ddp_training_matches_one_process_writes_once_and_resumes(digits_train, tmp_path) -> None:
+    settings = {"epochs": 5, "seed": 0, "lr": 3e-3, "adv": "fgsm", "adv_eps": 0.1}
+    with one_thread():
+        alone = feint.train("mlp", digits_train, feint.load("digits", "test").head(360), progress=False, **settings)
+    run = tmp_path / "run"
+    first = launch("train", {"out": str(run), **{**settings, "epochs": 3}}, tmp_path / "a")
+    assert [r["exitcode"] for r in first] == [0, 0], [r.get("traceback") for r in first]
+    resumed = launch("train", {"out": str(run), "resume": True, **settings}, tmp_path / "b")
+    assert [r["exitcode"] for r in resumed] == [0, 0], [r.get("traceback") for r in resumed]
+    two = resumed[0]["result"]
+    assert [h["epoch"] for h in two["history"]] == [1, 2, 3, 4, 5]
+    assert two == resumed[1]["result"]  # same weights on every rank
+    assert alone.test_accuracy is not None and abs(two["test_accuracy"] - alone.test_accuracy) <= 0.08
+    assert two["test_accuracy"] >= 0.8
+    assert first[1]["writes"] == [] and resumed[1]["writes"] == []
+    assert any(Path(w).name == "config.json" for w in resumed[0]["writes"])
+    training = json.loads((run / "config.json").read_text())["training"]
+    assert training["world_size"] == 2 and training["effective_batch_size"] == 2 * training["batch_size"]
+
+
+@pytest.mark.slow
+def test_bad_starts_give_one_error_on_every_rank_and_write_nothing(model_dir, tmp_path) -> None:
+    ranks = launch("bad", {"model": str(model_dir), "tmp": str(tmp_path / "out")}, tmp_path / "results")
+    assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
+    errors = ranks[0]["result"]
+    assert errors == ranks[1]["result"]  # the same message on every rank
+    assert errors["other_seed"] == (
+        "DistributedError: the ranks were not started alike: rank 1 has other arguments than rank 0; "
+        "start every rank with the same command, files and feint version"
+    )
+    assert "rank 1 has other input data than rank 0" in errors["other_data"]
+    assert "1 inputs to audit cannot be shared among 2 ranks" in errors["too_few_inputs"]
+    assert "is not one folder shared by every rank: rank 1 cannot see" in errors["folder_not_shared"]
+    assert "rank 1 has other feint version than rank 0 (rank 0: 0.1.0, rank 1: 0.0.1)" in errors["other_version"]
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    assert ranks[0]["writes"] == [] and ranks[1]["writes"] == []
+
+
+def test_alone_every_helper_is_a_plain_loop() -> None:
+    assert not fd.active() and fd.rank() == 0 and fd.world_size() == 1 and fd.is_root()
+    assert fd.shard(10) == slice(0, 10) and list(fd.my_chunks(3)) == [0, 1, 2]
+    parts = list(fd.map_chunks(3, lambda c: {"v": torch.tensor([c])}, device=torch.device("cpu")))
+    assert [(c, int(p["v"])) for c, p in parts] == [(0, 0), (1, 1), (2, 2)]
+    assert fd.all_gather_json({"a": 1}, "x") == [{"a": 1}]
+    assert torch.equal(
+        fd.epoch_order(5, seed=7, epoch=2), torch.randperm(5, generator=torch.Generator().manual_seed(9))
+    )
+    with fd.together("nothing"):
+        pass
+
+
+def test_distributed_true_without_torchrun_is_refused(monkeypatch, lenet_digits, digits_test) -> None:
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(DistributedError, match="torchrun --nproc-per-node"):
+        feint.audit(lenet_digits, digits_test.x[:4], digits_test.y[:4], distributed=True, progress=False)
+
+
+def test_point_store_round_trip(tmp_path) -> None:
+    store = PointStore(tmp_path / "p.bin", slots=3, n=10, shape=(1, 2, 2), dtype=torch.float32).create()
+    points = torch.rand(4, 1, 2, 2)
+    rows = torch.tensor([7, 2, 3, 9])
+    store.write(1, rows, points)
+    assert torch.equal(store.read(1, torch.tensor([3, 9, 7, 2])), points[[2, 3, 0, 1]])
+    assert torch.equal(store.read(0, torch.tensor([2])), torch.zeros(1, 1, 2, 2))  # never written: zeros
+    assert (tmp_path / "p.bin").stat().st_size == 3 * 10 * 4 * 4
+    store.close()
+    assert PointStore(tmp_path / "p.bin", slots=3, n=10, shape=(1, 2, 2), dtype=torch.float32).open() is not None
+    assert PointStore(tmp_path / "p.bin", slots=4, n=10, shape=(1, 2, 2), dtype=torch.float32).open() is None
