@@ -120,7 +120,7 @@ def test_ddp_training_matches_one_process_writes_once_and_resumes(digits_train, 
     two = resumed[0]["result"]
     assert [h["epoch"] for h in two["history"]] == [1, 2, 3, 4, 5]
     assert two == resumed[1]["result"]  # same weights on every rank
-    assert alone.test_accuracy is not None and abs(two["test_accuracy"] - alone.test_accuracy) <= 0.08
+    assert alone.test_accuracy is not None and abs(two["test_accuracy"] - alone.test_accuracy) <= 0.05
     assert two["test_accuracy"] >= 0.8
     assert first[1]["writes"] == [] and resumed[1]["writes"] == []
     assert any(Path(w).name == "config.json" for w in resumed[0]["writes"])
@@ -159,10 +159,13 @@ def test_alone_every_helper_is_a_plain_loop() -> None:
         pass
 
 
-def test_distributed_true_without_torchrun_is_refused(monkeypatch, lenet_digits, digits_test) -> None:
+def test_distributed_true_without_torchrun_is_refused(monkeypatch, digits_test) -> None:
     monkeypatch.delenv("WORLD_SIZE", raising=False)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     with pytest.raises(DistributedError, match="torchrun --nproc-per-node"):
-        feint.audit(lenet_digits, digits_test.x[:4], digits_test.y[:4], distributed=True, progress=False)
+        feint.audit(model, digits_test.x[:4], digits_test.y[:4], distributed=True, progress=False)
+    with pytest.raises(DistributedError, match="torchrun --nproc-per-node"):
+        feint.train(model, digits_test.head(8), epochs=1, distributed=True, progress=False)
 
 
 def test_point_store_round_trip(tmp_path) -> None:

@@ -101,7 +101,9 @@ def require_shared_folder(folder: str | Path, why: str, *, attempts: int = 5) ->
     if not active():
         return
     path = Path(folder)
-    token = broadcast_json(secrets.token_hex(8) if is_root() else None, "checking the output folder")
+    token, root_path = broadcast_json(
+        [secrets.token_hex(8), str(path)] if is_root() else None, "checking the output folder"
+    )
     probe = path / f".feint-shared-{token}"
     created = not path.exists()
     if is_root():
@@ -121,6 +123,7 @@ def require_shared_folder(folder: str | Path, why: str, *, attempts: int = 5) ->
     blind = [r for r, ok in enumerate(answers) if not ok]
     if blind:
         raise DistributedError(
-            f"{path} is not one folder shared by every rank: rank {blind[0]} cannot see what rank 0 writes there; "
+            f"{root_path} (rank 0's path) is not one folder shared by every rank: rank {blind[0]} cannot see "
+            "what rank 0 writes there; "
             f"{why}. Put it on a filesystem every rank mounts at the same path"
         )
