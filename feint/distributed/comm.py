@@ -8,6 +8,7 @@ rank in the same order (that is how torch.distributed collectives work).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,10 +29,17 @@ def collective(what: str) -> Iterator[None]:
     try:
         yield
     except (RuntimeError, dist.DistError) as exc:
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        cause = _first_sentence(str(exc)) or type(exc).__name__
         raise RankLostError(
             f"rank {rank()} lost the other ranks while {what} ({cause[:200]}); {LOST_RANK_HINT}"
         ) from exc
+
+
+def _first_sentence(text: str) -> str:
+    """``[.../pair.cc:553] Connection closed by peer [127.0.0.1]:39142. This is ...`` -> its first sentence."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    line = re.sub(r"^\[[^\]]*\]\s*", "", line)
+    return line.split(". ")[0][:200]
 
 
 def _to_comm(t: Tensor) -> Tensor:

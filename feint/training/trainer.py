@@ -9,6 +9,7 @@ adversarial-training recipe plugs in here through the attack registry.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,10 +159,8 @@ def train(
     net = fd.for_training(model, dev)
     scale = {"world_size": fd.world_size(), "effective_batch_size": cfg.batch_size * fd.world_size()}
     progress = progress and fd.is_root()
-    if fd.active():
-        milestone(
-            progress, f"training on {fd.world_size()} ranks: effective batch size {scale['effective_batch_size']}"
-        )
+    if fd.active() and progress:
+        print(f"training on {fd.world_size()} ranks: {scale['effective_batch_size']} inputs per step", file=sys.stderr)
     for epoch in range(start, cfg.epochs):
         torch.manual_seed(cfg.seed * 1000 + epoch + RANK_SEED * fd.rank())
         order = fd.epoch_order(len(train_data), seed=cfg.seed * 1000, epoch=epoch).to(dev)
