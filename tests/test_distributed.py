@@ -109,16 +109,16 @@ def test_a_killed_rank_stops_the_job_and_the_rerun_resumes(model_dir, single, tm
 
 @pytest.mark.slow
 def test_ddp_training_matches_one_process_writes_once_and_resumes(digits_train, tmp_path) -> None:
-    settings = {"epochs": 5, "seed": 0, "lr": 3e-3, "adv": "fgsm", "adv_eps": 0.1}
+    settings = {"epochs": 4, "seed": 0, "lr": 3e-3, "adv": "fgsm", "adv_eps": 0.1}
     with one_thread():
         alone = feint.train("mlp", digits_train, feint.load("digits", "test").head(360), progress=False, **settings)
     run = tmp_path / "run"
-    first = launch("train", {"out": str(run), **{**settings, "epochs": 3}}, tmp_path / "a")
+    first = launch("train", {"out": str(run), **{**settings, "epochs": 2}}, tmp_path / "a")
     assert [r["exitcode"] for r in first] == [0, 0], [r.get("traceback") for r in first]
     resumed = launch("train", {"out": str(run), "resume": True, **settings}, tmp_path / "b")
     assert [r["exitcode"] for r in resumed] == [0, 0], [r.get("traceback") for r in resumed]
     two = resumed[0]["result"]
-    assert [h["epoch"] for h in two["history"]] == [1, 2, 3, 4, 5]
+    assert [h["epoch"] for h in two["history"]] == [1, 2, 3, 4]
     assert two == resumed[1]["result"]  # same weights on every rank
     assert alone.test_accuracy is not None and abs(two["test_accuracy"] - alone.test_accuracy) <= 0.05
     assert two["test_accuracy"] >= 0.8
