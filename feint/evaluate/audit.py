@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,11 @@ from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
-from feint.evaluate.points import PointStore
 from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.evaluate.report import adversarial_logits
-from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, store_slots, unit_keys
-from feint.evaluate.state import AuditState, digests, fingerprint, points_path
+from feint.evaluate.resume import start_state
+from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
+from feint.evaluate.state import AuditState, digests, fingerprint
 from feint.progress import bar, milestone
 from feint.threat import parse_norm
 from feint.validation import (
@@ -142,7 +141,7 @@ def audit(
             fd.check_same_job(parts)
             fd.check_enough_inputs(x.shape[0], "inputs to audit")
         with tempfile.TemporaryDirectory(prefix="feint-audit-") as scratch:
-            state, notes = _start_state(setup, fingerprint(parts), out, resume, scratch)
+            state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
             try:
                 _run_units(setup, state, out, progress, callback)
                 report, paths = _finish(setup, state, chosen, settings, out, data_info, split, model_name, t0)
@@ -181,54 +180,6 @@ def _finish(
         )
         paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
     return fd.broadcast_json(report, "sharing the report"), paths
-
-
-def _start_state(
-    setup: AuditSetup, fp: str, out: str | Path | None, resume: bool, scratch: str
-) -> tuple[AuditState, list[str]]:
-    """Rank 0 resumes the saved state (or starts afresh) with its point store; the others receive
-    the per-sample figures from it."""
-    notes: list[str] = []
-    state = None
-    if fd.is_root():
-        state, notes = _root_state(setup, fp, out, resume, scratch)
-    if fd.active():
-        notes = fd.broadcast_json(notes, "sharing the audit state")
-        meta = fd.broadcast_json(state.to_meta() if state else None, "sharing the audit state")
-        blob = fd.broadcast_tensors(
-            state.to_tensors() if state else None, "sharing the audit state", device=setup.x.device
-        )
-        if state is None:
-            state = AuditState.from_parts(blob, meta)
-    assert state is not None
-    return state, notes
-
-
-def _root_state(
-    setup: AuditSetup, fp: str, out: str | Path | None, resume: bool, scratch: str
-) -> tuple[AuditState, list[str]]:
-    notes: list[str] = []
-    store = PointStore(
-        points_path(out if out is not None else scratch, fp),
-        slots=store_slots(setup),
-        n=setup.x.shape[0],
-        shape=tuple(setup.x.shape[1:]),
-        dtype=setup.x.dtype,
-    )
-    if out is not None and resume:
-        loaded, note = AuditState.load(out, fp, setup.x.device)
-        if loaded is not None and store.open() is None:
-            loaded, note = None, f"the worst-case points in {store.path} are missing or cut short; starting afresh"
-        if note:
-            notes.append(note)
-            warnings.warn(note, stacklevel=4)
-        if loaded is not None:
-            notes.append(f"resumed {len(loaded.done)} finished units from {Path(out) / 'audit_state'}")
-            loaded.points = store
-            return loaded, notes
-    state = AuditState.fresh(fp, len(setup.eps), setup.clean_logits)
-    state.points = store.create()
-    return state, notes
 
 
 def _run_units(
