@@ -145,7 +145,9 @@ def bad_inputs_job(rank: int, *, model: str, tmp: str) -> Any:
             rank, lambda: feint.audit(net, data.x, data.y, out=f"{tmp}/v", **common)
         ),
     }
-    errors = {}
+    errors: dict[str, Any] = {}
+    few_batches = feint.audit(net, data.x, data.y, batch_size=100, **common)  # 1 batch for 2 ranks: a note
+    errors["idle_note"] = [n for n in few_batches.notes if "some ranks had no work" in n]
     for name, case in cases.items():
         try:
             case()

@@ -142,8 +142,13 @@ def test_bad_starts_give_one_error_on_every_rank_and_write_nothing(model_dir, tm
     assert "1 inputs to audit cannot be shared among 2 ranks" in errors["too_few_inputs"]
     assert "is not one folder shared by every rank: rank 1 cannot see" in errors["folder_not_shared"]
     assert "rank 1 has other feint version than rank 0 (rank 0: 0.1.0, rank 1: 0.0.1)" in errors["other_version"]
+    assert errors["idle_note"] == [
+        "24 inputs make 1 batch(es) of 100 for 2 ranks: some ranks had no work; --batch-size 12 or less "
+        "gives every rank a batch (the results depend on the batch size)"
+    ]
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
-    assert ranks[0]["writes"] == [] and ranks[1]["writes"] == []
+    scratch = [w for w in ranks[0]["writes"] if "/feint-audit-" in w]  # the run without out: rank 0's temp points
+    assert ranks[0]["writes"] == scratch and len(scratch) == 1 and ranks[1]["writes"] == []
 
 
 def test_alone_every_helper_is_a_plain_loop() -> None:

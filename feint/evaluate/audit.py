@@ -142,6 +142,7 @@ def audit(
             fd.check_enough_inputs(x.shape[0], "inputs to audit")
         with tempfile.TemporaryDirectory(prefix="feint-audit-") as scratch:
             state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
+            notes += _idle_ranks(x.shape[0], batch_size)
             try:
                 _run_units(setup, state, out, progress, callback)
                 report, paths = _finish(setup, state, chosen, settings, out, data_info, split, model_name, t0)
@@ -149,6 +150,17 @@ def audit(
                 if state.points is not None:
                     state.points.close()
     return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
+
+
+def _idle_ranks(n: int, batch_size: int) -> list[str]:
+    """A note when there are fewer batches than ranks (batch c runs on rank c % K)."""
+    k, batches = fd.world_size(), -(-n // batch_size)
+    if batches >= k:
+        return []
+    return [
+        f"{n} inputs make {batches} batch(es) of {batch_size} for {k} ranks: some ranks had no work; "
+        f"--batch-size {-(-n // k)} or less gives every rank a batch (the results depend on the batch size)"
+    ]
 
 
 def _finish(
