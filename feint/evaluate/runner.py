@@ -28,6 +28,7 @@ from feint.evaluate.baselines import random_noise
 from feint.evaluate.metrics import goodfellow_row, perturbation_sizes
 from feint.evaluate.presets import NOISE, AttackPlan
 from feint.evaluate.state import AuditState
+from feint.memory import release_freed_memory
 from feint.threat import ThreatModel
 
 
@@ -78,15 +79,19 @@ def attack_params(
 def attack_chunk(
     setup: AuditSetup, plan_idx: int, e: int | None, idx: Tensor, c: int, eps: float | None
 ) -> AttackResult:
-    """Run one plan on the rows ``idx`` (the ``c``-th chunk of a unit) with that chunk's own seed."""
+    """Run one plan on the rows ``idx`` (the ``c``-th chunk of a unit) with that chunk's own seed;
+    the heap it freed goes back to the system (:mod:`feint.memory`)."""
     plan = setup.plans[plan_idx]
     seed = unit_seed(setup.seed, plan_idx, e, c)
     x, y = setup.x[idx], setup.y[idx]
     if plan.name == NOISE:
         assert eps is not None
-        return random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
-    params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
-    return run_attack(plan.name, setup.model, x, y, **params)
+        res = random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
+    else:
+        params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
+        res = run_attack(plan.name, setup.model, x, y, **params)
+    release_freed_memory()
+    return res
 
 
 def _chunk_fields(setup: AuditSetup, res: AttackResult, idx: Tensor, robust: Tensor) -> dict[str, Tensor]:
