@@ -36,6 +36,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/attack_speed.py
 	$(BIN)/python benchmarks/audit_speed.py
+	$(BIN)/python benchmarks/hardening_overhead.py
 	$(BIN)/python benchmarks/audit_memory.py
 
 clean:

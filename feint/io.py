@@ -1,6 +1,8 @@
 """Atomic file writes: write to a temporary name in the same folder, then rename.
 
-An interrupted run therefore never leaves a half-written file behind.
+An interrupted run therefore never leaves a half-written file under its real name; the temporary
+``.NAME.XXXX.tmp`` files a kill can leave are removed when the run resumes
+(:func:`remove_stale_temps`). Outputs are checked before any work starts (:func:`check_writable`).
 """
 
 from __future__ import annotations
@@ -13,24 +15,71 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from feint.errors import OutputError
+
+TEMP_SUFFIX = ".tmp"
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``."""
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+
+    A file system error (no permission, no space, a file where a folder should be) becomes one
+    :class:`~feint.errors.OutputError` naming ``path``.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+    tmp_path: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
         yield tmp_path
         os.replace(tmp_path, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target} ({exc.strerror or exc}); choose another output path") from exc
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
+
+
+def check_writable(path: str | os.PathLike[str], *, folder: bool, option: str = "--out") -> Path:
+    """Check before any work that ``path`` (a file, or with ``folder`` a folder) can be written.
+
+    The nearest existing ancestor must be a folder in which a file can be created (tried for real,
+    then removed); an existing ``path`` must be of the right kind. Nothing is left behind.
+    """
+    target = Path(path).expanduser()
+    if target.exists() and target.is_dir() != folder:
+        kind = "a folder" if folder else "a file name"
+        raise OutputError(f"{option} {str(path)!r} must be {kind}, but {'a file' if folder else 'a folder'} is there")
+    start = target if folder else target.parent
+    anchor = next((p for p in (start, *start.parents) if p.exists()), Path("."))
+    if not anchor.is_dir():
+        raise OutputError(f"{option} {str(path)!r} lies under {str(anchor)!r}, which is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".feint-write-check.", suffix=TEMP_SUFFIX, dir=anchor)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(
+            f"{option} {str(path)!r} cannot be written ({exc.strerror or exc} in {str(anchor)!r}); choose another path"
+        ) from exc
+    return target
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the ``.NAME.XXXX.tmp`` files an interrupted :func:`atomic_path` left under ``folder``."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    stale = [p for p in root.rglob(f".*{TEMP_SUFFIX}") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def write_with(path: str | os.PathLike[str], writer: Callable[[Path], Any]) -> Path:

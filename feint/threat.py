@@ -7,6 +7,7 @@ attack (Madry et al. 2018 describe PGD in exactly these terms).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -58,13 +59,25 @@ class ThreatModel:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "norm", parse_norm(self.norm))
-        if not isinstance(self.eps, (int, float)) or math.isnan(self.eps) or self.eps < 0:
+        if not _is_number(self.eps) or math.isnan(self.eps) or self.eps < 0:
             raise InputError(f"eps must be a number >= 0, got {self.eps!r}")
-        lo, hi = self.bounds
-        if not lo < hi:
-            raise InputError(f"bounds must be (low, high) with low < high, got {self.bounds}")
         object.__setattr__(self, "eps", float(self.eps))
-        object.__setattr__(self, "bounds", (float(lo), float(hi)))
+        object.__setattr__(self, "bounds", check_bounds(self.bounds))
+
+    def diameter(self, dim: int) -> float:
+        """The largest distance in this norm between two points of the box, for inputs of ``dim`` values.
+
+        A ball of that radius around any point of the box holds the whole box, so a larger eps
+        allows exactly the same inputs (Linf: ``hi - lo``; L2: ``(hi - lo) sqrt(dim)``; L1:
+        ``(hi - lo) dim``; L0: ``dim``).
+        """
+        lo, hi = self.bounds
+        return {"inf": hi - lo, "2": (hi - lo) * math.sqrt(dim), "1": (hi - lo) * dim, "0": float(dim)}[self.norm]
+
+    def fitted(self, dim: int) -> ThreatModel:
+        """This threat model with eps capped at :meth:`diameter`: the same feasible set, finite numbers."""
+        cap = self.diameter(dim)
+        return self if self.eps <= cap else self.with_eps(cap)
 
     def clip(self, x: Tensor) -> Tensor:
         return x.clamp(*self.bounds)
@@ -77,8 +90,8 @@ class ThreatModel:
         delta = x_adv - x
         if not math.isinf(self.eps):
             if self.norm == "inf":
-                delta = delta.clamp(-self.eps, self.eps)
-            elif self.norm in ("2", "1"):
+                return self.project_ball(x_adv, self.ball(x))
+            if self.norm in ("2", "1"):
                 size = flat_norm(delta, self.norm)
                 scale = torch.clamp(self.eps / (size + 1e-12), max=1.0)
                 delta = delta * _view(scale, delta)
@@ -95,7 +108,7 @@ class ThreatModel:
         """
         if self.norm == "inf" and not math.isinf(self.eps):
             lo, hi = self.bounds
-            return {"low": (x - self.eps).clamp_min(lo), "high": (x + self.eps).clamp_max(hi)}
+            return {"low": _edge(x, -self.eps).clamp_min(lo), "high": _edge(x, self.eps).clamp_max(hi)}
         return {"x0": x}
 
     def project_ball(self, x_adv: Tensor, ball: dict[str, Tensor]) -> Tensor:
@@ -103,6 +116,26 @@ class ThreatModel:
         if "low" in ball:
             return torch.clamp(x_adv, ball["low"], ball["high"])
         return self.project(x_adv, ball["x0"])
+
+    def contain(self, x_adv: Tensor, x: Tensor) -> Tensor:
+        """:meth:`project`, made exact in the inputs' dtype: every row's :meth:`distance` to ``x`` is at most
+        ``eps`` and every value lies in the bounds (``x`` itself must lie in them).
+
+        Rounding in ``x + delta`` can leave an L2/L1 point a hair outside the ball; such rows are pulled
+        in a little further, and a row that still does not fit (possible only for an eps near the
+        float resolution) gets ``x`` itself. Linf is exact by construction (see :meth:`ball`).
+        """
+        out = self.project(x_adv, x)
+        if self.norm not in ("2", "1") or math.isinf(self.eps):
+            return out
+        for slack in (1e-6, 1e-4, 1e-2):
+            size = self.distance(out, x)
+            over = size > self.eps
+            if not bool(over.any()):
+                return out
+            shrink = _view(self.eps / size.clamp_min(1e-30) * (1 - slack), out)
+            out = torch.where(_view(over, out), self.clip(x + (out - x) * shrink), out)
+        return torch.where(_view(self.distance(out, x) > self.eps, out), x, out)
 
     def steepest(self, grad: Tensor) -> Tensor:
         """Unit-norm steepest-ascent direction for a linear approximation: sign for Linf, normalised for L2."""
@@ -136,6 +169,28 @@ class ThreatModel:
 
     def with_eps(self, eps: float) -> ThreatModel:
         return ThreatModel(self.norm, eps, self.bounds)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_bounds(bounds: object) -> tuple[float, float]:
+    """``(low, high)``: two finite numbers with low < high."""
+    pair = tuple(bounds) if isinstance(bounds, (tuple, list)) else ()
+    if len(pair) != 2 or not all(_is_number(v) and math.isfinite(v) for v in pair) or not pair[0] < pair[1]:
+        raise InputError(
+            f"bounds must be (low, high), two finite numbers with low < high, got {bounds!r}; e.g. bounds=(0.0, 1.0)"
+        )
+    return float(pair[0]), float(pair[1])
+
+
+def _edge(x: Tensor, eps: float) -> Tensor:
+    """``x + eps`` in x's dtype, stepped back one unit towards ``x`` where rounding carried it past ``eps``,
+    so that ``|edge - x| <= eps`` holds exactly when computed in that dtype."""
+    edge = x + eps
+    past = (edge - x).abs() > abs(eps)
+    return torch.where(past, torch.nextafter(edge, x), edge)
 
 
 def _keep_largest(delta: Tensor, k: int) -> Tensor:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from feint.errors import InputError, ModelError
+from feint.errors import FeintError, InputError, ModelError, NonFiniteLogits
 
 Bounds = tuple[float, float]
 
@@ -55,9 +55,11 @@ def check_labels(y: Tensor, *, n: int, num_classes: int | None = None, name: str
             )
 
 
-def check_nonnegative(value: float, name: str) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or value < 0:
-        raise InputError(f"{name} must be a number >= 0, got {value!r}")
+def check_nonnegative(value: float, name: str, *, finite: bool = True) -> None:
+    """A number >= 0 (and finite unless ``finite=False``: only an eps may be ``inf``)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or math.isnan(value) or value < 0 or (finite and math.isinf(value)):
+        raise InputError(f"{name} must be a {'finite ' if finite else ''}number >= 0, got {value!r}")
 
 
 def check_positive_int(value: int, name: str) -> None:
@@ -87,8 +89,7 @@ def check_logits(out: object, *, n: int) -> Tensor:
         )
     if out.shape[1] < 2:
         raise ModelError("the model returns a single output; feint needs one logit per class (at least 2)")
-    if not bool(torch.isfinite(out).all()):
-        raise ModelError("the model returned NaN or infinite logits; check its weights and the input scaling")
+    check_finite_logits(out)
     probs_like = bool((out >= 0).all() and (out <= 1).all())
     if probs_like and bool(torch.allclose(out.sum(1), torch.ones_like(out[:, 0]), atol=1e-4)):
         raise ModelError(
@@ -98,16 +99,33 @@ def check_logits(out: object, *, n: int) -> Tensor:
     return out
 
 
+def check_finite_logits(logits: Tensor, *, where: str = "") -> Tensor:
+    """Logits (N, K) must be finite: NaN or infinite rows raise one :class:`NonFiniteLogits` naming them."""
+    finite = torch.isfinite(logits)
+    if not bool(finite.all()):
+        bad = (~finite.flatten(1).all(1)).nonzero().flatten().tolist() if logits.dim() >= 1 else None
+        raise NonFiniteLogits(bad, total=int(logits.shape[0]) if logits.dim() >= 1 else 1, where=where)
+    return logits
+
+
+def call_model(model: nn.Module, x: Tensor, *, shape: Sequence[int] | None = None) -> Tensor:
+    """``model(x)``; whatever the model raises (a user's module may raise anything) becomes one :class:`ModelError`
+    (``shape``: the input shape to name in it, default ``x``'s)."""
+    try:
+        return model(x)
+    except FeintError:
+        raise
+    except Exception as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise ModelError(
+            f"the model fails on inputs of shape {tuple(shape or x.shape)} ({type(exc).__name__}: {first}); "
+            "check the channel count and image size the model expects"
+        ) from exc
+
+
 def model_logits(model: nn.Module, x: Tensor, *, rows: int = 8) -> Tensor:
     """Run ``model`` on the first ``rows`` inputs of ``x`` without gradients: check that it accepts
     their shape and returns logits, and return them."""
-    try:
-        with torch.no_grad():
-            out = model(x[:rows])
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ModelError(
-            f"the model fails on inputs of shape {tuple(x.shape)} ({first}); "
-            "check the channel count and image size the model expects"
-        ) from exc
+    with torch.no_grad():
+        out = call_model(model, x[:rows], shape=x.shape)
     return check_logits(out, n=min(rows, x.shape[0]))

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import pytest
+import torch
+from hypothesis import HealthCheck, settings
 from torch import nn
 
 from feint.data import Dataset, load
 from feint.training import train
+
+# Property tests that do not fix max_examples take it from the profile: "ci" (the default:
+# derandomised, so a run is repeatable) or "nightly" (`pytest --hypothesis-profile nightly`: ten
+# times as many examples, freshly random each run).
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", max_examples=220, deadline=None, derandomize=True, suppress_health_check=_SLOW_OK)
+settings.register_profile("nightly", max_examples=2200, deadline=None, suppress_health_check=_SLOW_OK)
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +37,13 @@ def lenet_digits(digits_train: Dataset) -> nn.Module:
 @pytest.fixture(scope="session")
 def softmax_digits(digits_train: Dataset) -> nn.Module:
     return train("softmax", digits_train, epochs=30, lr=1e-2, seed=0, progress=False).model
+
+
+@pytest.fixture
+def one_torch_thread():
+    """For tests of tiny models: a thread pool gains nothing there, and on shared cores its spinning
+    costs several times the work."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

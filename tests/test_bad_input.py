@@ -87,3 +87,27 @@ def test_unknown_norm():
 
 def test_every_feint_error_is_one_hierarchy():
     assert issubclass(InputError, FeintError) and issubclass(ModelError, FeintError)
+
+
+def test_non_finite_logits_on_a_subset_name_the_attacks_rows():
+    """An attack that evaluates some of its rows says which; the error names those rows of its inputs."""
+    from feint.attacks.core import QueryCounter
+    from feint.errors import NonFiniteLogits
+
+    class NaNOnSecond(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros(x.shape[0], 3)
+            out[1] = float("nan")
+            return out
+
+    counter = QueryCounter(NaNOnSecond(), n=5)
+    with (
+        pytest.raises(NonFiniteLogits, match=r"for 1 of 5 inputs \(rows 3\)"),
+        counter.on_rows(torch.tensor([0, 3, 4])),
+    ):
+        counter(torch.zeros(3, 1, 2, 2))
+    with pytest.raises(NonFiniteLogits, match=r"for 1 of 5 inputs \(rows 1\)"):
+        counter(torch.zeros(5, 1, 2, 2))
+    with pytest.raises(NonFiniteLogits, match="on some inputs"):
+        counter(torch.zeros(2, 1, 2, 2))  # a subset nobody named
+    assert counter.queries == 10

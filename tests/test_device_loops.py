@@ -16,6 +16,7 @@ import feint
 HOST_CALLS = {"cpu", "item", "tolist", "numpy"}
 ALLOWED = {
     ("distributed/checks.py", "digest_tensors"): "hashes bytes on the host, once per job",
+    ("data/dataset.py", "fingerprint"): "hashes bytes on the host, once per training run",
     ("training/checkpoint.py", "_flatten_optimizer"): "writes a checkpoint, once per epoch",
     ("evaluate/state.py", "worst_points"): "reads a few gallery points from disk, once per report",
 }

@@ -81,8 +81,8 @@ def test_square_rejects_bad_settings(lenet_digits: nn.Module, batch) -> None:
     x, y = batch
     with pytest.raises(InputError, match="n_queries"):
         square(lenet_digits, x, y, eps=0.1, n_queries=0)
-    with pytest.raises(InputError, match="finite eps"):
-        square(lenet_digits, x, y, eps=float("inf"))
+    unbounded, whole_box = (square(lenet_digits, x[:8], y[:8], eps=e, n_queries=20) for e in (float("inf"), 1.0))
+    assert torch.equal(unbounded.x_adv, whole_box.x_adv)  # an eps past the bounds' range is that range
     with pytest.raises(InputError, match="'inf' and '2'"):
         square(lenet_digits, x, y, eps=1.0, norm="1")
     assert "2" in get_attack("square").norms

@@ -104,7 +104,7 @@ def _apgd_run(
     rows: Tensor | None,
 ) -> Tensor:
     """One APGD run from ``start``; ``verdict_target``: success means reaching ``target`` (else misclassification)."""
-    threat, n = run.threat, start.shape[0]
+    threat, n = run.budget, start.shape[0]
     low = torch.full((n,), -torch.inf, device=start.device, dtype=start.dtype)
     state = {
         **threat.ball(run.x),
@@ -124,7 +124,8 @@ def _apgd_run(
         s = active.state
         t = s.get("target")
         fn = functools.partial(apgd_objective, y=s["y"], target=t, loss=loss)
-        s["f"], s["grad"], logits = value_and_grad(run.model, s["x"], fn)
+        with run.model.on_rows(active.rows):
+            s["f"], s["grad"], logits = value_and_grad(run.model, s["x"], fn)
         hit = is_success(logits, s["y"], t if verdict_target else None)
         if early_stop:
             if not active.drop(hit):
@@ -183,7 +184,7 @@ def apgd(
         gen = make_generator(seed, run.x.device)
 
         def attempt(_: int, rows: Tensor | None) -> Tensor:
-            start = threat.random_start(run.x, generator=gen)
+            start = run.budget.random_start(run.x, generator=gen)
             return _apgd_run(
                 run,
                 start,
@@ -230,12 +231,18 @@ def apgd_t(
     check_positive_int(n_target_classes, "n_target_classes")
     with attack_run(model, x, y, threat) as run:
         with torch.no_grad():
-            ranked = rank_other_classes(run.model(run.x), run.y)
+            clean = run.model(run.x)
+        if clean.shape[1] < 4:
+            raise InputError(
+                f"apgd-t needs at least 4 classes (its targeted DLR loss), the model has {clean.shape[1]}; "
+                "use apgd-ce (or apgd with loss='dlr' from 3 classes)"
+            )
+        ranked = rank_other_classes(clean, run.y)
         count = min(n_target_classes, ranked.shape[1]) * restarts
         gen = make_generator(seed, run.x.device)
 
         def attempt(i: int, rows: Tensor | None) -> Tensor:
-            start = threat.random_start(run.x, generator=gen)
+            start = run.budget.random_start(run.x, generator=gen)
             goal = ranked[:, i // restarts]
             return _apgd_run(
                 run, start, steps=steps, loss="dlr", target=goal, verdict_target=False, early_stop=early_stop, rows=rows

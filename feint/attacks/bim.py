@@ -30,7 +30,10 @@ from feint.validation import check_nonnegative, check_positive_int
 
 
 def bim_schedule(threat: ThreatModel, steps: int | None, step_size: float | None) -> tuple[int, float]:
-    """Kurakin et al.'s defaults: a step of one grey level, ``min(eps + 4, 1.25 eps)`` steps (0-255 scale)."""
+    """Kurakin et al.'s defaults: a step of one grey level, ``min(eps + 4, 1.25 eps)`` steps (0-255 scale).
+
+    ``threat`` is the run's budget, whose eps is capped at the bounds' range, so at most 259 steps (255 + 4) are derived.
+    """
     level = (threat.bounds[1] - threat.bounds[0]) / 255.0
     if steps is None:
         e = threat.eps / level
@@ -63,9 +66,9 @@ def bim(
     interface, the attack is deterministic.
     """
     threat = ThreatModel("inf", eps, bounds)
-    steps, step_size = bim_schedule(threat, steps, step_size)
     target = resolve_target(y, target, targeted)
     with attack_run(model, x, y, threat, target=target) as run:
+        steps, step_size = bim_schedule(run.budget, steps, step_size)
         return run.finish(iterate(run, run.x, steps=steps, step_size=step_size, early_stop=early_stop))
 
 
@@ -94,8 +97,8 @@ def ll_class(
     if targeted or target is not None:
         raise InputError("ll_class picks its own target (the least-likely class); leave targeted/target unset")
     threat = ThreatModel("inf", eps, bounds)
-    steps, step_size = bim_schedule(threat, steps, step_size)
     with attack_run(model, x, y, threat) as run:
+        steps, step_size = bim_schedule(run.budget, steps, step_size)
         with torch.no_grad():
             clean = run.model(run.x)
         run = dataclasses.replace(run, target=rank_other_classes(clean, run.y)[:, -1])

@@ -11,23 +11,53 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from feint.attacks.result import AttackResult, finalize
-from feint.errors import InputError
+from feint.errors import InputError, NonFiniteLogits
 from feint.threat import ThreatModel
-from feint.validation import check_images, check_labels, model_logits
+from feint.validation import call_model, check_images, check_labels, model_logits
 
 
 class QueryCounter(nn.Module):
-    """Wraps a model and counts every input row it evaluates."""
+    """Wraps a model, counts every input row it evaluates and stops the attack at the first NaN or
+    infinite logit: one :class:`~feint.errors.NonFiniteLogits` naming the attack's input rows, so that
+    such an output is never counted as a result.
 
-    def __init__(self, model: nn.Module) -> None:
+    ``n`` is the attack's batch size; an attack that evaluates a subset of its rows says which with
+    :meth:`on_rows`, so the error can name them (a batch of ``n`` rows is taken to be all of them, in order).
+    """
+
+    def __init__(self, model: nn.Module, *, n: int = 0) -> None:
         super().__init__()
         self.model = model
         self.queries = 0
+        self.n = n
+        self.rows: Tensor | None = None
         self.train(model.training)
+
+    @contextmanager
+    def on_rows(self, rows: Tensor | None) -> Iterator[QueryCounter]:
+        """Within the block, the batches evaluated are the attack's rows ``rows`` (None: all of them)."""
+        before, self.rows = self.rows, rows
+        try:
+            yield self
+        finally:
+            self.rows = before
 
     def forward(self, x: Tensor) -> Tensor:
         self.queries += int(x.shape[0])
-        return self.model(x)
+        out = call_model(self.model, x)
+        if isinstance(out, Tensor) and not bool(torch.isfinite(out.detach()).all()):
+            self._refuse(out.detach())
+        return out
+
+    def _refuse(self, out: Tensor) -> None:
+        bad = (~torch.isfinite(out).flatten(1).all(1)).nonzero().flatten()
+        if self.rows is not None and len(self.rows) == out.shape[0]:
+            rows: list[int] | None = self.rows[bad].tolist()
+        elif self.rows is None and out.shape[0] == self.n:
+            rows = bad.tolist()
+        else:
+            rows = None
+        raise NonFiniteLogits(rows, total=self.n, where=" at points the attack evaluated")
 
 
 @contextmanager
@@ -43,7 +73,12 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 @dataclass
 class AttackRun:
-    """State of one attack call: the counted model, the checked inputs and the threat model."""
+    """State of one attack call: the counted model, the checked inputs and the threat model.
+
+    ``threat`` is the caller's threat model, which the result is checked against; ``budget`` is the
+    same feasible set with eps capped at the box's diameter (``ThreatModel.fitted``): an eps of
+    ``inf`` or ``1e6`` allows no more than that, and step schedules derived from it stay finite.
+    """
 
     model: QueryCounter
     original: nn.Module
@@ -51,6 +86,11 @@ class AttackRun:
     y: Tensor
     threat: ThreatModel
     target: Tensor | None
+    budget: ThreatModel
+
+    def step(self, size: float) -> float:
+        """A step size capped at the box's diameter: a longer step reaches no further point of the box."""
+        return min(float(size), self.budget.diameter(self.x[0].numel()))
 
     @property
     def labels(self) -> Tensor:
@@ -76,7 +116,11 @@ def attack_run(
     *,
     target: Tensor | None = None,
 ) -> Iterator[AttackRun]:
-    """Check the inputs, count queries and hold the model in eval mode for the attack's duration."""
+    """Check the inputs, count queries and hold the model in eval mode for the attack's duration.
+
+    Inputs the check lets through within its tolerance outside the bounds are clipped onto them
+    first, so that the result lies in the bounds and in the eps-ball around ``run.x`` exactly.
+    """
     check_images(x, bounds=threat.bounds)
     check_labels(y, n=x.shape[0])
     with eval_mode(model):
@@ -85,7 +129,9 @@ def attack_run(
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         if target is not None:
             check_labels(target, n=x.shape[0], num_classes=num_classes, name="target")
-        yield AttackRun(QueryCounter(model), model, x.detach(), y, threat, target)
+        inside = threat.clip(x.detach())
+        budget = threat.fitted(inside[0].numel())
+        yield AttackRun(QueryCounter(model, n=x.shape[0]), model, inside, y, threat, target, budget)
 
 
 def resolve_target(y: Tensor, target: Tensor | None, targeted: bool) -> Tensor | None:

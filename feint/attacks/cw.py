@@ -100,8 +100,7 @@ def cw(
                     size = flat_norm(x_adv - run.x, "2")
                     f6 = torch.clamp(-margin, min=-confidence)
                     loss = (size**2 + const * f6).sum()
-                    optimizer.zero_grad()
-                    loss.backward()
+                    (w.grad,) = torch.autograd.grad(loss, [w])  # only w: the model's own .grad stays untouched
                 ok = margin.detach() > confidence
                 found |= ok
                 best, best_size = keep_smaller(best, best_size, x_adv.detach(), size.detach(), ok)

@@ -94,7 +94,8 @@ def deepfool(
             if active.numel() == 0:
                 break
             current = x_adv[active]
-            logits, diffs, grads = _boundary_gradients(run.model, current, others[active], y[active])
+            with run.model.on_rows(active):
+                logits, diffs, grads = _boundary_gradients(run.model, current, others[active], y[active])
             fooled = logits.argmax(1) != y[active]
             active, diffs, grads = active[~fooled], diffs[~fooled], grads[~fooled]
             if active.numel() == 0:

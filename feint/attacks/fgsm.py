@@ -33,4 +33,4 @@ def fgsm(
     target = resolve_target(y, target, targeted)
     with attack_run(model, x, y, threat, target=target) as run:
         grad, _ = ascent_gradient(run.model, run.x, run.labels, targeted=run.targeted)
-        return run.finish(run.x + eps * threat.steepest(grad))
+        return run.finish(run.x + run.budget.eps * threat.steepest(grad))

@@ -33,10 +33,12 @@ def fgsm_rs(
 ) -> AttackResult:
     """One signed step of size alpha (1.25 eps) from a uniform random start (Wong et al. 2020)."""
     threat = ThreatModel(norm, eps, bounds)
-    step = 1.25 * eps if alpha is None else alpha
-    check_nonnegative(step, "alpha")
+    if alpha is not None:
+        check_nonnegative(alpha, "alpha")
     target = resolve_target(y, target, targeted)
     with attack_run(model, x, y, threat, target=target) as run:
-        start = threat.random_start(run.x, generator=make_generator(seed, x.device))
+        budget = run.budget
+        step = run.step(1.25 * budget.eps if alpha is None else alpha)
+        start = budget.random_start(run.x, generator=make_generator(seed, x.device))
         grad, _ = ascent_gradient(run.model, start, run.labels, targeted=run.targeted)
-        return run.finish(start + step * threat.steepest(grad))
+        return run.finish(start + step * budget.steepest(grad))

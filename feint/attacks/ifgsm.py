@@ -43,5 +43,5 @@ def ifgsm(
     check_positive_int(steps, "steps")
     target = resolve_target(y, target, targeted)
     with attack_run(model, x, y, threat, target=target) as run:
-        x_adv = iterate(run, run.x, steps=steps, step_size=threat.eps / steps, early_stop=early_stop)
+        x_adv = iterate(run, run.x, steps=steps, step_size=run.budget.eps / steps, early_stop=early_stop)
         return run.finish(x_adv)

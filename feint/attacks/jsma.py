@@ -26,7 +26,7 @@ from feint.attacks.registry import register_attack
 from feint.attacks.result import AttackResult, is_success
 from feint.attacks.targets import random_targets
 from feint.errors import InputError
-from feint.threat import ThreatModel
+from feint.threat import ThreatModel, check_bounds
 from feint.validation import check_images
 
 _PAIR_BUDGET = 1 << 24  # pair-matrix entries scored at once, to bound memory for large inputs
@@ -80,7 +80,7 @@ def jsma(
         raise InputError(f"theta must be a nonzero number in [-1, 1] (+1 saturates features up), got {theta!r}")
     if not isinstance(gamma, (int, float)) or isinstance(gamma, bool) or not 0 < gamma <= 1:
         raise InputError(f"gamma (the largest fraction of features to change) must lie in (0, 1], got {gamma!r}")
-    check_images(x, bounds=bounds)
+    check_images(x, bounds=check_bounds(bounds))
     features = x[0].numel()
     max_features = int(gamma * features)
     if max_features < 2:
@@ -101,7 +101,10 @@ def jsma(
         active = torch.arange(x_adv.shape[0], device=x.device)
         sign = 1.0 if theta > 0 else -1.0
         while active.numel() > 0:
-            logits, toward, others = _saliency_gradients(run.model, x_adv[active].view_as(run.x[active]), goal[active])
+            with run.model.on_rows(active):
+                logits, toward, others = _saliency_gradients(
+                    run.model, x_adv[active].view_as(run.x[active]), goal[active]
+                )
             room = (changed[active] + 2 <= max_features) & (domain[active].sum(1) >= 2)
             keep = room & ~is_success(logits, y[active], target[active] if target is not None else None)
             active, toward, others = active[keep], toward[keep], others[keep]

@@ -43,9 +43,10 @@ def mifgsm(
     threat = ThreatModel(norm, eps, bounds)
     check_positive_int(steps, "steps")
     check_nonnegative(decay, "decay")
-    step_size = threat.eps / steps if step_size is None else step_size
-    check_nonnegative(step_size, "step_size")
+    if step_size is not None:
+        check_nonnegative(step_size, "step_size")
     target = resolve_target(y, target, targeted)
     with attack_run(model, x, y, threat, target=target) as run:
-        x_adv = iterate(run, run.x, steps=steps, step_size=step_size, early_stop=early_stop, decay=float(decay))
+        size = run.budget.eps / steps if step_size is None else step_size
+        x_adv = iterate(run, run.x, steps=steps, step_size=size, early_stop=early_stop, decay=float(decay))
         return run.finish(x_adv)

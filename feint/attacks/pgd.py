@@ -42,14 +42,15 @@ def pgd(
     threat = ThreatModel(norm, eps, bounds)
     check_positive_int(steps, "steps")
     check_positive_int(restarts, "restarts")
-    step_size = 2.5 * threat.eps / steps if step_size is None else step_size
-    check_nonnegative(step_size, "step_size")
+    if step_size is not None:
+        check_nonnegative(step_size, "step_size")
     target = resolve_target(y, target, targeted)
     with attack_run(model, x, y, threat, target=target) as run:
         gen = make_generator(seed, run.x.device)
+        size = 2.5 * run.budget.eps / steps if step_size is None else step_size
 
         def attempt(_: int, rows: Tensor | None) -> Tensor:
-            start = threat.random_start(run.x, generator=gen) if random_start else run.x
-            return iterate(run, start, steps=steps, step_size=step_size, early_stop=early_stop, rows=rows)
+            start = run.budget.random_start(run.x, generator=gen) if random_start else run.x
+            return iterate(run, start, steps=steps, step_size=size, early_stop=early_stop, rows=rows)
 
         return over_attempts(run, attempt, count=restarts, early_stop=early_stop)

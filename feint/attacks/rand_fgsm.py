@@ -18,6 +18,7 @@ from feint.attacks.result import AttackResult
 from feint.attacks.steps import iterate
 from feint.errors import InputError
 from feint.threat import ThreatModel, make_generator
+from feint.validation import check_nonnegative
 
 
 @register_attack("rand_fgsm", defaults={"eps": 0.1})
@@ -36,13 +37,17 @@ def rand_fgsm(
 ) -> AttackResult:
     """RAND+FGSM (Tramèr et al. 2018): a random sign step of ``alpha`` (default eps/2), then FGSM with eps - alpha."""
     threat = ThreatModel("inf", eps, bounds)
-    alpha = threat.eps / 2 if alpha is None else alpha
-    if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= threat.eps:
-        raise InputError(f"alpha must lie in [0, eps] = [0, {threat.eps}], got {alpha!r}")
+    if alpha is not None:
+        check_nonnegative(alpha, "alpha")
     target = resolve_target(y, target, targeted)
     with attack_run(model, x, y, threat, target=target) as run:
+        budget = run.budget.eps
+        alpha = budget / 2 if alpha is None else float(alpha)
+        if alpha > budget:
+            capped = f" (eps {threat.eps:g} is capped at the bounds' range)" if budget < threat.eps else ""
+            raise InputError(f"alpha must lie in [0, eps] = [0, {budget:g}]{capped}, got {alpha!r}")
         gen = make_generator(seed, run.x.device)
         noise = torch.randn(run.x.shape, generator=gen, device=run.x.device, dtype=run.x.dtype)
         start = threat.clip(run.x + alpha * noise.sign())
-        x_adv = iterate(run, start, steps=1, step_size=threat.eps - alpha, early_stop=early_stop)
+        x_adv = iterate(run, start, steps=1, step_size=budget - alpha, early_stop=early_stop)
         return run.finish(x_adv)

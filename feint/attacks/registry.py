@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import torch
+
 from feint.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,8 +77,30 @@ def run_attack(name: str, model: Any, x: Any, y: Any, **params: Any) -> Any:
             f"attack {name!r} has no parameter {', '.join(unknown)}; its parameters are {', '.join(sorted(allowed))}"
         )
     signature = inspect.signature(spec.fn).parameters
-    for key, value in params.items():
-        if signature[key].annotation in ("bool", bool) and not isinstance(value, bool):
-            raise InputError(f"{key} must be true or false, got {value!r}")
-    kwargs = {**spec.defaults, **params}
+    checked = {key: check_param(key, value, signature[key].annotation) for key, value in params.items()}
+    kwargs = {**spec.defaults, **checked}
     return spec.fn(model, x, y, **kwargs)
+
+
+def check_param(key: str, value: Any, annotation: Any) -> Any:
+    """``value`` checked against the type its parameter is annotated with (options often come from text:
+    ``--param seed=abc``); a number given for a string option (``norm=2``) becomes its text."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    kinds = {part.strip() for part in text.split("|")}
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if value is None and "None" in kinds:
+        return value
+    if "bool" in kinds and not isinstance(value, bool):
+        raise InputError(f"{key} must be true or false, got {value!r}")
+    if "int" in kinds and "float" not in kinds and (not isinstance(value, int) or isinstance(value, bool)):
+        raise InputError(f"{key} must be an integer, got {value!r}")
+    if "float" in kinds and not number:
+        raise InputError(f"{key} must be a number, got {value!r}")
+    if "str" in kinds:
+        if number:
+            return "inf" if value == float("inf") else str(int(value)) if float(value).is_integer() else str(value)
+        if not isinstance(value, str):
+            raise InputError(f"{key} must be text, got {value!r}")
+    if "Tensor" in kinds and not isinstance(value, torch.Tensor):
+        raise InputError(f"{key} must be a tensor (give target labels with targeted=True, target=...), got {value!r}")
+    return value

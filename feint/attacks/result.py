@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from feint.errors import ModelError
 from feint.threat import ThreatModel, flat_norm
+from feint.validation import call_model, check_finite_logits
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,18 @@ class AttackResult:
 
 
 def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 512) -> Tensor:
-    """Logits of ``model`` on ``x`` in evaluation mode, without gradients, in batches."""
+    """Logits of ``model`` on ``x`` in evaluation mode, without gradients, in batches.
+
+    NaN or infinite logits raise one :class:`~feint.errors.NonFiniteLogits` naming the rows of ``x``.
+    """
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            return torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+            logits = torch.cat([call_model(model, x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
     finally:
         model.train(was_training)
+    return check_finite_logits(logits)
 
 
 def is_success(logits: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
@@ -89,8 +95,16 @@ def finalize(
     target: Tensor | None = None,
     queries: int = 0,
 ) -> AttackResult:
-    """Project ``x_adv`` onto ``threat``, re-run ``model`` and record the verdict."""
-    x_adv = threat.project(x_adv.detach(), x).detach()
+    """Project ``x_adv`` onto ``threat`` (exactly: :meth:`~feint.threat.ThreatModel.contain`), re-run ``model``
+    and record the verdict. A non-finite point or logit raises one error naming the rows; it is never a result."""
+    x_adv = x_adv.detach()
+    finite = torch.isfinite(x_adv).flatten(1).all(1)
+    if not bool(finite.all()):
+        raise ModelError(
+            f"the attack reached NaN or infinite inputs for rows {(~finite).nonzero().flatten().tolist()[:10]}: "
+            "the model's gradients there are not finite; check the model (e.g. sqrt or log of 0 in forward)"
+        )
+    x_adv = threat.contain(x_adv, x)
     logits = predict_logits(model, x_adv)
     return AttackResult(
         x=x,

@@ -146,14 +146,13 @@ def square(
     threat = ThreatModel(norm, eps, bounds)
     if threat.norm not in ("inf", "2"):
         raise InputError(f"the Square attack supports the 'inf' and '2' norms, not {norm!r}")
-    if math.isinf(threat.eps):
-        raise InputError("the Square attack needs a finite eps; use a minimum-norm attack (fmn) for eps=inf")
     check_positive_int(n_queries, "n_queries")
     p_init = (0.05 if threat.norm == "inf" else 0.8) if p_init is None else float(p_init)
     if not 0.0 < p_init <= 1.0:
         raise InputError(f"p_init must lie in (0, 1], got {p_init!r}")
     target = resolve_target(y, target, targeted)
     with attack_run(model, x, y, threat, target=target) as run, torch.no_grad():
+        threat = run.budget
         if threat.eps == 0:
             return run.finish(run.x)
         gen = make_generator(seed, run.x.device)
@@ -170,7 +169,8 @@ def square(
             s = min(max(round(math.sqrt(p * h * w)), 1), h, w)
             x0 = run.x[active]
             cand = threat.project(step(x0, x_best[active], threat.eps, s, gen), x0)
-            loss = _loss(run.model, cand, run.labels[active], run.targeted)
+            with run.model.on_rows(active):
+                loss = _loss(run.model, cand, run.labels[active], run.targeted)
             better = loss < loss_best[active]
             idx = active[better]
             x_best[idx] = cand[better]

@@ -78,7 +78,7 @@ def iterate(
     ``m <- decay * m + g / ||g||_1`` (MI-FGSM). ``rows`` restricts the attack to some rows (the
     others keep ``start``). With ``early_stop`` a row leaves once its current point is adversarial.
     """
-    threat = run.threat
+    threat, step_size = run.budget, run.step(step_size)
     state = {**threat.ball(run.x), "y": run.y}
     if run.target is not None:
         state["target"] = run.target
@@ -88,9 +88,10 @@ def iterate(
     for _ in range(steps):
         s = active.state
         target = s.get("target")
-        grad, logits = ascent_gradient(
-            run.model, s["x"], s["y"] if target is None else target, targeted=target is not None
-        )
+        with run.model.on_rows(active.rows):
+            grad, logits = ascent_gradient(
+                run.model, s["x"], s["y"] if target is None else target, targeted=target is not None
+            )
         if early_stop:
             s["grad"] = grad
             if not active.drop(is_success(logits, s["y"], target)):

@@ -83,7 +83,7 @@ def sweep(
     if not budgets:
         raise InputError(f"eps must be a non-empty sequence of budgets, e.g. eps=[0.0, 0.1, 0.2], got {eps!r}")
     for e in budgets:
-        check_nonnegative(e, "every eps")
+        check_nonnegative(e, "every eps", finite=False)
     spec = _spec_of(attack)
 
     def call(**kw: Any) -> AttackResult:

@@ -46,13 +46,18 @@ class FeintGroup(click.Group):
         return name, cmd, rest
 
     def invoke(self, ctx: click.Context) -> Any:
-        if fd.launched():
-            signal.signal(signal.SIGTERM, _stopped_by_torchrun)
+        previous = None
         try:
+            if fd.launched():  # torchrun stops the other ranks with SIGTERM when one fails: say so
+                previous = signal.signal(signal.SIGTERM, _stopped_by_torchrun)
             return super().invoke(ctx)
         except FeintError as exc:
             hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "") if isinstance(exc, RankLostError) else ""
             click.echo(f"error: {exc}{'; ' + hint if hint else ''}", err=True)
+            sys.exit(2)
+        except click.UsageError as exc:  # a bad option value: one line too, not click's usage block
+            where = f"; see feint {ctx.invoked_subcommand} --help" if ctx.invoked_subcommand else ""
+            click.echo(f"error: {exc.format_message().rstrip('.')}{where}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "")
@@ -60,6 +65,8 @@ class FeintGroup(click.Group):
             sys.exit(130)
         finally:
             fd.finish()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=FeintGroup)

@@ -9,7 +9,7 @@ import click
 import numpy as np
 import torch
 
-from feint.attacks.registry import get_attack, run_attack
+from feint.attacks.registry import AttackSpec, get_attack, run_attack
 from feint.attacks.result import AttackResult, predict_logits
 from feint.attacks.sweep import sweep
 from feint.cli.common import (
@@ -23,7 +23,7 @@ from feint.cli.common import (
     resolve_device,
 )
 from feint.errors import InputError
-from feint.io import write_with
+from feint.io import check_writable, write_with
 from feint.models import resolve_model
 
 TARGET_MODES = ("random", "least-likely", "next")
@@ -98,22 +98,20 @@ def attack_command(
     """
     if out is not None and not out.endswith(".npz"):
         raise InputError(f"--out {out!r} must end in .npz")
+    if out is not None:
+        check_writable(out, folder=False)
     spec = get_attack(attack_name)
+    options = _options(spec, parse_params(params), eps=eps, norm=norm, targeted=targeted)
+    budgets = parse_floats(eps, "--eps")
     dev = resolve_device(device)
     model, config = resolve_model(model_spec, weights=weights, device=str(dev))
     dataset = load_data(data, split, data_path, n, seed)
     check_model_fits_data(config, dataset, model_spec)
     x, y = dataset.x.to(dev), dataset.y.to(dev)
-    options = parse_params(params)
-    if norm is not None:
-        if "norm" not in spec.parameters():
-            raise InputError(f"attack {attack_name!r} has a fixed norm ({'/'.join(spec.norms)}); drop --norm")
-        options["norm"] = norm
     if "seed" in spec.parameters():
         options.setdefault("seed", seed)
     if targeted is not None:
         options.update(targeted=True, target=_targets(targeted, model, x, y, seed))
-    budgets = parse_floats(eps, "--eps")
     runs: list[tuple[float | None, AttackResult]]
     if budgets is None:
         runs = [(None, run_attack(attack_name, model, x, y, **options))]
@@ -139,6 +137,24 @@ def attack_command(
         }
         write_with(out, lambda tmp: _save_npz(tmp, arrays))
         click.echo(f"adversarial inputs saved to {out}")
+
+
+def _options(
+    spec: AttackSpec, options: dict[str, Any], *, eps: str | None, norm: str | None, targeted: str | None
+) -> dict[str, Any]:
+    """The ``--param`` options, refusing those that a dedicated option sets (each setting is given once)."""
+    for key, option in (("eps", eps), ("norm", norm), ("targeted", targeted)):
+        if key in options and option is not None:
+            raise InputError(f"--param {key}=... and --{key} both set {key}; give it once, as --{key}")
+    if "target" in options:
+        raise InputError("--param target=... cannot name target labels; use --targeted random|least-likely|next")
+    if options.get("targeted") is True:
+        raise InputError("--param targeted=true needs target labels; use --targeted random|least-likely|next")
+    if norm is not None:
+        if "norm" not in spec.parameters():
+            raise InputError(f"attack {spec.name!r} has a fixed norm ({'/'.join(spec.norms)}); drop --norm")
+        options["norm"] = norm
+    return options
 
 
 def _print_one(result: AttackResult, targeted: bool) -> None:

@@ -22,6 +22,7 @@ from feint.cli.common import (
 )
 from feint.evaluate.audit import DEFAULT_BATCH
 from feint.evaluate.presets import PRESETS
+from feint.io import check_writable
 from feint.models import resolve_model
 
 
@@ -71,6 +72,8 @@ def audit_command(
     grid = parse_floats(eps, "--eps")
     dev = fd.start(resolve_device(device))
     with fd.together("loading the model and the data"):
+        if fd.is_root():  # rank 0 alone writes --out
+            check_writable(out, folder=True)
         model, config = resolve_model(model_spec, weights=weights, device=str(dev))
         dataset = load_data(data, split, data_path, n, seed)
         check_model_fits_data(config, dataset, model_spec)

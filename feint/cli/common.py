@@ -70,7 +70,15 @@ def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InputError(f"--param {item!r} is not of the form key=value (e.g. --param steps=20)")
-        params[key.strip().replace("-", "_")] = yaml.safe_load(value)
+        name = key.strip().replace("-", "_")
+        if name in params:
+            raise InputError(f"--param {name} is given twice; give each option once")
+        try:
+            params[name] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise InputError(
+                f"--param {item!r}: the value is not a number, word or [list] ({exc.__class__.__name__})"
+            ) from exc
     return params
 
 
@@ -85,26 +93,40 @@ def parse_floats(text: str | None, name: str) -> list[float] | None:
         try:
             num, _, den = part.partition("/")
             values.append(float(num) / (float(den) if den else 1.0))
-        except ValueError as exc:
-            raise InputError(f"{name} {text!r} is not a comma-separated list of numbers (e.g. 0.05,0.1,8/255)") from exc
+        except (ValueError, ZeroDivisionError) as exc:
+            raise InputError(
+                f"{name} {text!r} is not a comma-separated list of numbers (e.g. 0.05,0.1,8/255; no division by 0)"
+            ) from exc
     if not values:
         raise InputError(f"{name} is empty; give at least one number")
     return values
 
 
+DEVICE_HELP = "use --device auto, cpu, cuda or cuda:N"
+
+
 def resolve_device(name: str | None) -> torch.device:
-    """``auto``: CUDA when a GPU is visible, else the CPU. Under torchrun, ``cuda`` means this rank's
-    GPU (``cuda:LOCAL_RANK``)."""
+    """``auto`` (a CUDA GPU when one is visible, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+    Under torchrun, ``cuda`` without an index means this rank's GPU (``cuda:LOCAL_RANK``)."""
     from feint.distributed import device_for_rank
 
     if name in (None, "auto"):
         return device_for_rank("cuda" if torch.cuda.is_available() else "cpu")
-    if str(name).startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
     try:
-        return device_for_rank(str(name))
-    except RuntimeError as exc:
-        raise InputError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from exc
+        device = torch.device(str(name))
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(f"unknown --device {name!r}; {DEVICE_HELP}") from exc
+    if device.type == "cpu":
+        return device
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {name} was asked for but no CUDA GPU is visible; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(f"--device {name}: there are only {torch.cuda.device_count()} CUDA GPU(s), cuda:0 up")
+        return device_for_rank(device)
+    if device.type == "mps" and torch.backends.mps.is_available():
+        return device
+    raise InputError(f"--device {name!r} is not available here; {DEVICE_HELP}")
 
 
 def load_data(name: str, split: str, path: str | None, n: int | None = None, seed: int = 0) -> Dataset:

@@ -16,6 +16,8 @@ from feint import distributed as fd
 from feint.cli.common import device_option, resolve_device
 from feint.data import load
 from feint.errors import FeintError
+from feint.evaluate.presets import PRESETS
+from feint.io import check_writable
 from feint.models import load_config, load_model
 from feint.training import train
 
@@ -58,7 +60,7 @@ def say(line: str) -> None:
 
 @click.command()
 @click.option("--out", default="demo-out", show_default=True, help="folder for the model and the report")
-@click.option("--preset", default="standard", show_default=True, help="quick, standard or thorough")
+@click.option("--preset", default="standard", show_default=True, type=click.Choice(PRESETS))
 @click.option("--retrain", is_flag=True, help="train the model again even if one is saved")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @device_option
@@ -66,8 +68,9 @@ def demo_command(out: str, preset: str, retrain: bool, quiet: bool, device: str)
     """Train a CNN on digits, audit its robustness, write report.json and report.html."""
     from feint.evaluate.audit import audit
 
-    folder = Path(out)
     dev = str(fd.start(resolve_device(device)))
+    with fd.together("checking --out"):
+        folder = check_writable(out, folder=True)
     model = _demo_model(folder / "model", retrain=retrain, device=dev, quiet=quiet)
     test = load("digits", "test")
     report = audit(

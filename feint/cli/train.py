@@ -6,6 +6,7 @@ import click
 
 from feint import distributed as fd
 from feint.cli.common import data_options, device_option, load_data, parse_params, resolve_device
+from feint.io import check_writable
 from feint.training import train
 
 
@@ -52,6 +53,7 @@ def train_command(
     """
     dev = fd.start(resolve_device(device))
     with fd.together("loading the data"):
+        check_writable(out, folder=True)
         train_data = load_data(data, "train", data_path)
         test_data = load_data(data, "test", data_path)
     result = train(

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from feint.data.dataset import Dataset, DatasetInfo, check_split, unit_pixels
+from feint.data.limits import check_declared_size
 from feint.data.locate import FileKey, file_key, first_found, not_found, search_dirs
 from feint.errors import DataError
 
@@ -63,7 +64,8 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 
 
 def safe_unpickle(path: Path) -> Any:
-    """Unpickle ``path`` allowing only plain containers and NumPy arrays."""
+    """Unpickle ``path`` allowing only plain containers and NumPy arrays (and no file over the size limit)."""
+    check_declared_size(path.stat().st_size, where=str(path))
     try:
         with path.open("rb") as f:
             return _ArrayOnlyUnpickler(f, source=str(path)).load()

@@ -5,6 +5,8 @@ Also the few helpers all loaders share: split names, the fixed seeded 80/20 spli
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -70,6 +72,13 @@ class Dataset:
         if n is None:
             return self
         return replace(self, x=self.x[:n], y=self.y[:n])
+
+    def fingerprint(self) -> str:
+        """sha256 over the pixels, the labels and the class names: the same data, wherever it was read from."""
+        h = hashlib.sha256(json.dumps([list(self.info.class_names), list(self.info.input_shape)]).encode())
+        for t in (self.x, self.y):
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
 
     def sample(self, n: int | None, *, seed: int = 0) -> Dataset:
         """``n`` samples drawn without replacement with a fixed seed (all when ``n`` is None)."""

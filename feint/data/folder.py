@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from feint.data.dataset import Dataset, DatasetInfo, check_split, split_indices, unit_pixels
+from feint.data.limits import check_declared_size
 from feint.errors import DataError
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp")
@@ -50,8 +51,8 @@ def _open(p: Path) -> Image.Image:
         raise DataError(f"cannot read image {p} ({exc}); fix or remove the file") from exc
 
 
-def _inspect(files: list[Path]) -> bool:
-    """Check from the headers alone that all images share one size; True when all are greyscale."""
+def _inspect(files: list[Path]) -> tuple[bool, int]:
+    """Check from the headers alone that all images share one size; (all greyscale?, pixels per image)."""
     size: tuple[int, int] | None = None
     grey = True
     for p in files:
@@ -63,7 +64,8 @@ def _inspect(files: list[Path]) -> bool:
                     "feint needs images of one size: resize them all to one size first"
                 )
             grey = grey and im.mode in GREY_MODES
-    return grey
+    assert size is not None
+    return grey, size[0] * size[1]
 
 
 def _decode(files: list[Path], *, grey: bool) -> np.ndarray:
@@ -88,7 +90,8 @@ def load_image_folder(path: str | os.PathLike[str], split: str) -> Dataset:
     classes, files, labels = _list_images(root)
     y = np.asarray(labels, dtype=np.int64)
     idx = split_indices(y, split)
-    grey = _inspect(files)  # every file, so train and test agree on size and channels
+    grey, pixels = _inspect(files)  # every file, so train and test agree on size and channels
+    check_declared_size(len(idx) * pixels * (1 if grey else 3), where=str(root))
     x = _decode([files[i] for i in idx], grey=grey)
     c, h, w = x.shape[1:]
     info = DatasetInfo(root.name, classes, (int(c), int(h), int(w)), source=str(root))

@@ -15,15 +15,18 @@ arrays are cached in-process, keyed by resolved path, size and modification time
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from feint.data.dataset import Dataset, DatasetInfo, check_split, join_split, unit_pixels
+from feint.data.limits import check_declared_size
 from feint.data.locate import FileKey, file_key, first_found, not_found, search_dirs
 from feint.errors import DataError
 
@@ -52,35 +55,54 @@ IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0
 REDOWNLOAD = "the file is corrupt or truncated: re-download it"
 
 
-def parse_idx(raw: bytes, *, source: str) -> np.ndarray:
-    """Decode the bytes of one IDX file into a read-only array of its declared dtype and shape."""
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES or raw[3] == 0:
-        raise DataError(f"{source} is not an IDX file (bad magic number {raw[:4].hex() or 'none'}); {REDOWNLOAD}")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def read_idx(stream: _Readable, *, source: str, size: int | None = None) -> np.ndarray:
+    """Decode one IDX stream into a read-only array of its declared dtype and shape.
+
+    The header is read first; the data it declares is checked against the limit (and against
+    ``size``, the stream's length when known) before it is read, and the stream must end right after it.
+    """
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_DTYPES or magic[3] == 0:
+        raise DataError(f"{source} is not an IDX file (bad magic number {magic.hex() or 'none'}); {REDOWNLOAD}")
+    ndim = magic[3]
+    raw_dims = stream.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise DataError(f"{source} ends inside its IDX header; {REDOWNLOAD}")
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    dtype = np.dtype(IDX_DTYPES[raw[2]])
-    count = int(np.prod(dims, dtype=np.int64))
-    if len(raw) != header + count * dtype.itemsize:
-        raise DataError(
-            f"{source} holds {len(raw) - header} data bytes but its header declares shape {dims} "
-            f"({count * dtype.itemsize} bytes); {REDOWNLOAD}"
-        )
-    return np.frombuffer(raw, dtype, count=count, offset=header).reshape(dims)
+    dims = tuple(int(d) for d in np.frombuffer(raw_dims, ">u4"))
+    dtype = np.dtype(IDX_DTYPES[magic[2]])
+    declared = math.prod(dims) * dtype.itemsize
+    held = None if size is None else size - 4 - 4 * ndim
+    if held is not None and held != declared:
+        raise _mismatch(source, held, dims, declared)
+    check_declared_size(declared, where=source)
+    data = stream.read(declared + 1)
+    if len(data) != declared:
+        raise _mismatch(source, len(data), dims, declared)
+    return np.frombuffer(data, dtype).reshape(dims)
+
+
+def _mismatch(source: str, held: int, dims: tuple[int, ...], declared: int) -> DataError:
+    holds = "more data than" if held > declared else f"{held} data bytes but"
+    return DataError(f"{source} holds {holds} its header declares (shape {dims}, {declared} bytes); {REDOWNLOAD}")
 
 
 @lru_cache(maxsize=8)
 def _read_idx(key: FileKey) -> np.ndarray:
-    path = key[0]
-    raw = Path(path).read_bytes()
-    if raw[:2] == b"\x1f\x8b":
+    path, size = key[0], key[1]
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+        handle.seek(0)
+        if not gzipped:
+            return read_idx(handle, source=path, size=size)
         try:
-            raw = gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=handle) as stream:
+                return read_idx(stream, source=path)
         except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{path} is a damaged gzip file ({exc}); {REDOWNLOAD}") from exc
-    return parse_idx(raw, source=path)
 
 
 def _find_file(folder: Path, base: str) -> Path | None:

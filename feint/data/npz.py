@@ -13,6 +13,7 @@ seeded, stratified 80/20 split every feint loader uses; "all" is every sample in
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch
 from torch import Tensor
 
 from feint.data.dataset import Dataset, DatasetInfo, check_split, join_split, split_indices, unit_pixels
+from feint.data.limits import check_class_count, check_declared_size
 from feint.errors import DataError
 
 CHANNELS = (1, 3)
@@ -82,22 +84,50 @@ def to_labels(y: np.ndarray, n: int, *, where: str) -> np.ndarray:
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as handle:
         magic = handle.read(6)
-    if not magic.startswith(b"PK") and not magic.startswith(b"\x93NUMPY"):
+    if magic.startswith(b"\x93NUMPY"):
+        raise DataError(f"{path} holds a single array, not a .npz archive; save it with np.savez(path, x=..., y=...)")
+    if not magic.startswith(b"PK"):
         raise DataError(
             f"{path} is not a .npz archive (no zip header); save the data with np.savez(path, x=..., y=...)"
         )
     try:
-        f = np.load(path, allow_pickle=False)
-        if not isinstance(f, np.lib.npyio.NpzFile):
-            raise DataError(
-                f"{path} holds a single array, not a .npz archive; save it with np.savez(path, x=..., y=...)"
-            )
-        with f:
+        _check_members(path)
+        with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
     except ValueError as exc:  # object arrays and pickles need pickle, which is refused
         raise DataError(f"{path} is not a .npz of plain arrays ({exc}); save numeric arrays with np.savez") from exc
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
         raise DataError(f"cannot read {path} ({exc}); the file is damaged or not a .npz: re-create it") from exc
+
+
+def _check_members(path: Path) -> None:
+    """From the zip directory and each ``.npy`` header, before reading any array: the declared sizes must
+    fit in the member and under the limit, and no array may hold Python objects."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            where = f"{path}: member {info.filename}"
+            check_declared_size(info.file_size, where=where)
+            total += info.file_size
+            check_declared_size(total, where=f"{path} (all members)")
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version not in ((1, 0), (2, 0)):
+                    raise DataError(f"{where} has .npy format {version}; save the arrays with np.savez")
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(member)
+                if dtype.hasobject:
+                    raise DataError(
+                        f"{path} is not a .npz of plain arrays ({where} holds Python objects, which need pickle)"
+                    )
+                declared = math.prod(shape) * dtype.itemsize
+                if declared > info.file_size:
+                    raise DataError(
+                        f"{where} declares an array of shape {shape} ({declared:,} bytes) but holds "
+                        f"{info.file_size:,} bytes; the file is damaged: re-create it with np.savez"
+                    )
 
 
 def _pair(arrays: dict[str, np.ndarray], xkey: str, ykey: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +140,7 @@ def _pair(arrays: dict[str, np.ndarray], xkey: str, ykey: str, path: Path) -> tu
 
 def _class_names(arrays: dict[str, np.ndarray], y: np.ndarray, path: Path) -> tuple[str, ...]:
     if "class_names" not in arrays:
+        check_class_count(int(y.max()), where=str(path))
         return tuple(str(i) for i in range(int(y.max()) + 1))
     names = tuple(str(n) for n in np.asarray(arrays["class_names"]).ravel())
     if int(y.max()) >= len(names):

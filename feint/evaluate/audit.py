@@ -30,6 +30,7 @@ from feint.evaluate.report import adversarial_logits
 from feint.evaluate.resume import start_state
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
 from feint.evaluate.state import AuditState, digests, fingerprint
+from feint.io import check_writable, remove_stale_temps
 from feint.progress import bar, milestone
 from feint.threat import parse_norm
 from feint.validation import (
@@ -53,7 +54,7 @@ def _eps_grid(eps: Sequence[float] | float | None, info: DatasetInfo | None, nor
         return default_eps(name, norm, bounds=bounds, dim=int(x[0].numel()))
     values = [eps] if isinstance(eps, (int, float)) else list(eps)
     for v in values:
-        check_nonnegative(v, "every eps")
+        check_nonnegative(v, "every eps", finite=False)
         if v == float("inf"):
             from feint.errors import InputError
 
@@ -107,15 +108,22 @@ def audit(
     t0 = time.perf_counter()
     norm = parse_norm(norm)
     check_choice(norm, AUDIT_NORMS, "audit norm")
-    check_positive_int(batch_size, "batch_size")
+    check_positive_int(batch_size, "batch_size (--batch-size)")
     bounds = data_info.bounds if data_info is not None else (0.0, 1.0)
     if n is not None:
         check_positive_int(n, "n")
         x, y = x[:n], y[:n]
     check_images(x, bounds=bounds)
     check_labels(y, n=x.shape[0])
+    x = x.detach().clamp(
+        *bounds
+    )  # values within the check's tolerance outside: onto the bounds, so guarantees are exact
     shared = fd.join(distributed, x.device)
     progress = progress and fd.is_root()
+    with fd.together("checking the output folder"):
+        if out is not None and fd.is_root():  # rank 0 alone writes out
+            check_writable(out, folder=True)
+            remove_stale_temps(out)
     with eval_mode(model):
         num_classes = model_logits(model, x).shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)

@@ -37,4 +37,4 @@ def random_noise(
         delta = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
         delta = delta / flat_norm(delta, "2").clamp_min(1e-12).view(-1, *([1] * (x.dim() - 1)))
     with attack_run(model, x, y, threat) as run:
-        return run.finish(run.x + threat.eps * delta)
+        return run.finish(run.x + run.budget.eps * delta)

@@ -36,13 +36,26 @@ class PointStore:
         self.row_bytes = math.prod(self.shape) * torch.empty((), dtype=dtype).element_size()
         self.size = slots * n * self.row_bytes
         self._fd: int | None = None
+        self._pending = False
 
     def create(self) -> PointStore:
-        """A new, empty (sparse) file of the right size, replacing any file at ``path``."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
-        os.ftruncate(self._fd, self.size)
+        """A new, empty (sparse) file of the right size, replacing any file at ``path``; made when
+        the first point is written (an audit stopped before that leaves nothing behind)."""
+        self._pending = True
         return self
+
+    def keep(self) -> None:
+        """Make sure the file exists (the saved state names it, written or not)."""
+        self._file()
+
+    def _file(self) -> int:
+        if self._fd is None and self._pending:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
+            os.ftruncate(self._fd, self.size)
+            self._pending = False
+        assert self._fd is not None, "open or create the store first"
+        return self._fd
 
     def open(self) -> PointStore | None:
         """The existing file when it has the expected size, else None."""
@@ -58,22 +71,24 @@ class PointStore:
 
     def write(self, slot: int, rows: Tensor, points: Tensor) -> None:
         """Store ``points[j]`` as row ``rows[j]`` of ``slot`` (rows (b,), points (b, *shape))."""
-        assert self._fd is not None, "open or create the store first"
+        if rows.numel() == 0:
+            return
+        fd = self._file()
         order = rows.cpu().argsort()
         index = rows.cpu()[order].numpy()
         data = points.detach().to(device="cpu", dtype=self.dtype)[order].contiguous().view(torch.uint8).numpy()
         flat = data.reshape(index.size, self.row_bytes)
         for pos, first, count in _runs(index):
-            os.pwrite(self._fd, flat[pos : pos + count].tobytes(), self._offset(slot, first))
+            os.pwrite(fd, flat[pos : pos + count].tobytes(), self._offset(slot, first))
 
     def read(self, slot: int, rows: Tensor) -> Tensor:
         """The points at ``rows`` of ``slot`` as a CPU tensor (b, *shape), in the order of ``rows``."""
-        assert self._fd is not None, "open or create the store first"
+        fd = self._file()
         order = rows.cpu().argsort()
         index = rows.cpu()[order].numpy()
         buf = bytearray(index.size * self.row_bytes)
         for pos, first, count in _runs(index):
-            chunk = os.pread(self._fd, count * self.row_bytes, self._offset(slot, first))
+            chunk = os.pread(fd, count * self.row_bytes, self._offset(slot, first))
             buf[pos * self.row_bytes : (pos + count) * self.row_bytes] = chunk
         ordered = torch.frombuffer(buf, dtype=self.dtype).view(index.size, *self.shape) if buf else None
         out = torch.empty((index.size, *self.shape), dtype=self.dtype)

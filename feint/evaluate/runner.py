@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ from torch import Tensor, nn
 from feint import distributed as fd
 from feint.attacks.registry import get_attack, run_attack
 from feint.attacks.result import AttackResult, finalize
+from feint.errors import NonFiniteLogits
 from feint.evaluate.baselines import random_noise
 from feint.evaluate.metrics import goodfellow_row, perturbation_sizes
 from feint.evaluate.presets import NOISE, AttackPlan
@@ -84,14 +87,24 @@ def attack_chunk(
     plan = setup.plans[plan_idx]
     seed = unit_seed(setup.seed, plan_idx, e, c)
     x, y = setup.x[idx], setup.y[idx]
-    if plan.name == NOISE:
-        assert eps is not None
-        res = random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
-    else:
-        params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
-        res = run_attack(plan.name, setup.model, x, y, **params)
+    with naming_rows(idx, setup):
+        if plan.name == NOISE:
+            assert eps is not None
+            res = random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
+        else:
+            params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
+            res = run_attack(plan.name, setup.model, x, y, **params)
     release_freed_memory()
     return res
+
+
+@contextmanager
+def naming_rows(idx: Tensor, setup: AuditSetup) -> Iterator[None]:
+    """An attack on the audit's rows ``idx`` that meets non-finite logits names the audit's rows, not its own."""
+    try:
+        yield
+    except NonFiniteLogits as exc:
+        raise exc.remapped(idx.tolist(), total=setup.x.shape[0]) from None
 
 
 def _chunk_fields(setup: AuditSetup, res: AttackResult, idx: Tensor, robust: Tensor) -> dict[str, Tensor]:
@@ -189,7 +202,8 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         if plan.minimum_norm:  # rank 0 re-checks the points it keeps, clipped to this eps
             assert state.points is not None
             points = state.points.read(min_norm_slot(setup, plan_idx), idx).to(setup.x.device)
-            res = finalize(setup.model, setup.x[idx], setup.y[idx], points, threat)
+            with naming_rows(idx, setup):
+                res = finalize(setup.model, setup.x[idx], setup.y[idx], points, threat)
             return {
                 **_chunk_fields(setup, res, idx, robust),
                 "queries": torch.zeros(1, dtype=torch.long, device=res.x.device),

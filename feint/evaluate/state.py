@@ -129,6 +129,8 @@ class AuditState:
         name = f"tensors-{len(self.done):04d}.safetensors"
         blob = {k: v.detach().cpu().contiguous() for k, v in self.to_tensors().items()}
         write_with(folder / name, lambda tmp: save_file(blob, str(tmp)))
+        if self.points is not None:
+            self.points.keep()
         write_json(folder / STATE_FILE, {**self.to_meta(), "tensors": name})
         keep = {name, points_path(out, self.fingerprint).name}
         for old in [*folder.glob("tensors-*.safetensors"), *folder.glob("points-*.bin")]:

@@ -28,6 +28,8 @@ def _import_factory(spec: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ModelError(f"cannot import module {module_name!r} for model {spec!r} ({exc}); check PYTHONPATH") from exc
+    except Exception as exc:  # the module's own code failed while importing
+        raise ModelError(f"importing {module_name!r} for model {spec!r} failed ({type(exc).__name__}: {exc})") from exc
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         raise ModelError(f"module {module_name!r} has no callable {attr!r}; name a function that returns an nn.Module")
@@ -46,7 +48,13 @@ def resolve_model(
             f"no model directory at {str(spec)!r}; pass a feint run directory (from `feint train --out DIR`) "
             "or 'package.module:factory' with --weights"
         )
-    model = _import_factory(str(spec))()
+    factory = _import_factory(str(spec))
+    try:
+        model = factory()
+    except Exception as exc:  # a user's factory may raise anything
+        raise ModelError(
+            f"the factory {spec!r} raised {type(exc).__name__}: {exc}; it must build the model with no arguments"
+        ) from exc
     if not isinstance(model, nn.Module):
         raise ModelError(f"{spec!r} returned {type(model).__name__}, not a torch.nn.Module")
     if weights is not None:

@@ -35,3 +35,9 @@ def create_model(arch: str, *, input_shape: tuple[int, int, int], num_classes: i
         return ARCHITECTURES[arch](input_shape=tuple(input_shape), num_classes=int(num_classes), **kwargs)
     except TypeError as exc:
         raise ModelError(f"bad options for architecture {arch!r}: {exc}") from exc
+    except (RuntimeError, ValueError) as exc:  # e.g. inputs too small for its convolutions and pooling
+        first = (str(exc).splitlines() or [""])[0]
+        raise ModelError(
+            f"architecture {arch!r} cannot take inputs of shape {tuple(input_shape)} ({first}); "
+            "use larger images or an architecture without pooling (softmax, mlp)"
+        ) from exc

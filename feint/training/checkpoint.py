@@ -68,22 +68,35 @@ def holds_run(folder: Path) -> bool:
     return (folder / "checkpoints" / LATEST).is_file() or (folder / "config.json").is_file()
 
 
-def load_checkpoint(
-    folder: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
-) -> dict[str, Any] | None:
-    """Restore model and optimizer from the newest complete checkpoint; return its state (None if none)."""
+def read_checkpoint(folder: Path) -> dict[str, Any] | None:
+    """The state (settings, history, epoch) of the newest complete checkpoint, without loading any weights;
+    None when there is none."""
     latest = folder / "checkpoints" / LATEST
     if not latest.is_file():
         return None
     try:
         pointer = json.loads(latest.read_text(encoding="utf-8"))
-        target = folder / "checkpoints" / pointer["folder"]
-        state = json.loads((target / "state.json").read_text(encoding="utf-8"))
+        state = json.loads((folder / "checkpoints" / pointer["folder"] / "state.json").read_text(encoding="utf-8"))
+        state["folder"] = pointer["folder"]
+        return dict(state)
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise _unreadable(folder, exc) from exc
+
+
+def load_checkpoint(
+    folder: Path, state: dict[str, Any], *, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
+) -> None:
+    """Restore model and optimizer from the checkpoint whose ``state`` :func:`read_checkpoint` returned."""
+    target = folder / "checkpoints" / state["folder"]
+    try:
         model.load_state_dict(load_file(str(target / "model.safetensors"), device=str(device)))
         opt_tensors = load_file(str(target / "optimizer.safetensors"), device=str(device))
+        optimizer.load_state_dict(_unflatten_optimizer(opt_tensors, state["optimizer"]))
     except (OSError, KeyError, ValueError, RuntimeError) as exc:
-        raise InputError(
-            f"the checkpoint in {folder / 'checkpoints'} cannot be read ({exc}); delete that folder to start afresh"
-        ) from exc
-    optimizer.load_state_dict(_unflatten_optimizer(opt_tensors, state.pop("optimizer")))
-    return state
+        raise _unreadable(folder, exc) from exc
+
+
+def _unreadable(folder: Path, exc: Exception) -> InputError:
+    return InputError(
+        f"the checkpoint in {folder / 'checkpoints'} cannot be read ({exc}); delete that folder to start afresh"
+    )

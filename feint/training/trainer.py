@@ -27,10 +27,10 @@ from feint.io import write_json
 from feint.models.io import save_model
 from feint.models.registry import create_model
 from feint.progress import bar, milestone
-from feint.training.checkpoint import holds_run, load_checkpoint, save_checkpoint
+from feint.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from feint.training.config import TrainConfig
+from feint.training.preflight import check_same_run, check_training_data, run_folder, run_identity
 from feint.training.shared import RANK_SEED, check_same_world, check_training_job
-from feint.validation import check_images, check_labels
 
 
 @dataclass
@@ -56,37 +56,30 @@ def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def _adversarial_batch(model: nn.Module, x: Tensor, y: Tensor, cfg: TrainConfig, seed: int) -> Tensor:
+def _adversarial_batch(
+    model: nn.Module, x: Tensor, y: Tensor, cfg: TrainConfig, seed: int, bounds: tuple[float, float]
+) -> Tensor:
     """Attack one batch with the configured attack; its full strength (no early stopping) when supported."""
     assert cfg.adv is not None
     spec = get_attack(cfg.adv)
     accepted = spec.parameters()
     params: dict[str, Any] = {**spec.defaults, **cfg.adv_params}
-    if "eps" in accepted:
-        params["eps"] = cfg.adv_eps
-    if "seed" in accepted:
-        params["seed"] = seed
+    for key, value in (("eps", cfg.adv_eps), ("seed", seed), ("bounds", bounds)):
+        if key in accepted:
+            params[key] = value
     if "early_stop" in accepted:
         params.setdefault("early_stop", False)
     return spec.fn(model, x, y, **params).x_adv
 
 
-def _batch_loss(model: nn.Module, x: Tensor, y: Tensor, cfg: TrainConfig, seed: int) -> Tensor:
+def _batch_loss(
+    model: nn.Module, x: Tensor, y: Tensor, cfg: TrainConfig, seed: int, bounds: tuple[float, float]
+) -> Tensor:
     if cfg.adv is None:
         return F.cross_entropy(model(x), y)
-    x_adv = _adversarial_batch(model, x, y, cfg, seed)
+    x_adv = _adversarial_batch(model, x, y, cfg, seed, bounds)
     clean = F.cross_entropy(model(x), y) if cfg.adv_alpha > 0 else torch.zeros((), device=x.device)
     return cfg.adv_alpha * clean + (1 - cfg.adv_alpha) * F.cross_entropy(model(x_adv), y)
-
-
-def _without_epochs(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings that must match to resume; the epoch count may grow (train longer)."""
-    return {k: v for k, v in settings.items() if k != "epochs"}
-
-
-def _check_data(data: Dataset, name: str) -> None:
-    check_images(data.x, bounds=data.info.bounds, name=f"{name}.x")
-    check_labels(data.y, n=len(data), num_classes=data.info.num_classes, name=f"{name}.y")
 
 
 def train(
@@ -124,37 +117,30 @@ def train(
         cfg = TrainConfig(**{**(config.to_dict() if config else {}), **settings})
     except TypeError as exc:
         raise InputError(f"unknown training setting: {exc}; see feint.training.TrainConfig") from exc
-    _check_data(train_data, "train_data")
-    if test_data is not None:
-        _check_data(test_data, "test_data")
+    check_training_data(train_data, test_data)
     dev = fd.device_for_rank(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if fd.join(distributed, dev):
         check_training_job(cfg.to_dict(), model, arch_kwargs, train_data, Path(out) if out else None)
+    folder = run_folder(out, resume=resume, overwrite=overwrite)
     torch.manual_seed(cfg.seed)
+    identity = run_identity(cfg, model, arch_kwargs, train_data, test_data) if folder is not None else {}
+    saved = None
+    if folder is not None and resume:
+        saved = read_checkpoint(folder)
+        if saved is not None:
+            check_same_run(folder, saved.get("config", {}), identity)
     arch = model if isinstance(model, str) else None
     if isinstance(model, str):
         info = train_data.info
         model = create_model(model, input_shape=info.input_shape, num_classes=info.num_classes, **(arch_kwargs or {}))
     model = model.to(dev)
     optimizer = _optimizer(model, cfg)
-    folder = Path(out) if out else None
     history: list[dict[str, float]] = []
     start = 0
-    if folder is not None and not (resume or overwrite) and holds_run(folder):
-        raise InputError(
-            f"{folder} already holds a training run; pass --resume (resume=True) to continue it, "
-            "--overwrite (overwrite=True) to train it again from scratch, or choose another --out"
-        )
-    if folder is not None and resume:
-        state = load_checkpoint(folder, model=model, optimizer=optimizer, device=dev)
-        if state is not None:
-            if _without_epochs(state.get("config", {})) != _without_epochs(cfg.to_dict()):
-                raise InputError(
-                    f"the checkpoint in {folder} was made with other settings; resume with the same settings "
-                    "or drop --resume and choose another --out"
-                )
-            start, history = int(state["epoch"]), list(state["history"])
-            check_same_world(state, folder)
+    if folder is not None and saved is not None:
+        check_same_world(saved, folder)
+        load_checkpoint(folder, saved, model=model, optimizer=optimizer, device=dev)
+        start, history = int(saved["epoch"]), list(saved["history"])
     x, y = train_data.x.to(dev), train_data.y.to(dev)
     net = fd.for_training(model, dev)
     scale = {"world_size": fd.world_size(), "effective_batch_size": cfg.batch_size * fd.world_size()}
@@ -173,7 +159,12 @@ def train(
             xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
             seed = (cfg.seed * 1000 + epoch) * 100_003 + b + RANK_SEED * fd.rank()
-            loss = _batch_loss(net, xb, yb, cfg, seed=seed)
+            loss = _batch_loss(net, xb, yb, cfg, seed, train_data.info.bounds)
+            if not bool(torch.isfinite(loss)):
+                raise InputError(
+                    f"training diverged in epoch {epoch + 1} (the loss is {float(loss.detach())}); lower the learning rate "
+                    f"(now {cfg.lr}); the last finished epoch's checkpoint is kept"
+                )
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(idx)
@@ -192,7 +183,7 @@ def train(
                 epoch=epoch + 1,
                 model=model,
                 optimizer=optimizer,
-                state={"config": cfg.to_dict(), "history": history, **scale},
+                state={"config": identity, "history": history, **scale},
             )
     model.eval()
     fd.match_root(model)
@@ -202,7 +193,7 @@ def train(
         save_model(
             model,
             folder,
-            arch=arch or type(model).__name__,
+            arch=arch,
             arch_kwargs=arch_kwargs,
             data=train_data.info.to_dict(),
             training=training,
