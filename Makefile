@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 		$(BIN)/python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu; \
 	fi
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps onnx2torch
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -34,10 +35,12 @@ lint: $(STAMP)
 	$(BIN)/mypy feint
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/attack_speed.py
 	$(BIN)/python benchmarks/audit_speed.py
 	$(BIN)/python benchmarks/hardening_overhead.py
 	$(BIN)/python benchmarks/audit_memory.py
+	$(BIN)/python benchmarks/blackbox_speed.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -129,3 +130,14 @@ def model_logits(model: nn.Module, x: Tensor, *, rows: int = 8) -> Tensor:
     with torch.no_grad():
         out = call_model(model, x[:rows], shape=x.shape)
     return check_logits(out, n=min(rows, x.shape[0]))
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode (BatchNorm/Dropout frozen) and restore its mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

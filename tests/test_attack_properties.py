@@ -82,7 +82,7 @@ def _params(draw: st.DrawFn, name: str, width: float, dim: int, classes: int) ->
     if name in ("bim", "ll_class"):
         params["steps"] = draw(st.one_of(st.none(), small))  # None: the schedule derived from eps (capped)
     if "n_queries" in accepted:
-        params["n_queries"] = draw(st.integers(1, 12))
+        params["n_queries"] = draw(st.integers(2, 12))  # a start and the final check
     if "early_stop" in accepted:
         params["early_stop"] = draw(st.booleans())
     if "seed" in accepted:

@@ -7,6 +7,7 @@ from feint.attacks.deepfool import deepfool
 from feint.attacks.fgsm import fgsm
 from feint.attacks.fgsm_rs import fgsm_rs
 from feint.attacks.fmn import fmn
+from feint.attacks.hopskipjump import hopskipjump
 from feint.attacks.ifgsm import ifgsm
 from feint.attacks.jsma import jsma
 from feint.attacks.mifgsm import mifgsm
@@ -34,6 +35,7 @@ __all__ = [
     "finalize",
     "fmn",
     "get_attack",
+    "hopskipjump",
     "ifgsm",
     "jsma",
     "least_likely_targets",

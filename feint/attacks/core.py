@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from feint.attacks.result import AttackResult, finalize
 from feint.errors import InputError, NonFiniteLogits
 from feint.threat import ThreatModel
-from feint.validation import call_model, check_images, check_labels, model_logits
+from feint.validation import call_model, check_images, check_labels, eval_mode, model_logits
 
 
 class QueryCounter(nn.Module):
@@ -60,19 +60,24 @@ class QueryCounter(nn.Module):
         raise NonFiniteLogits(rows, total=self.n, where=" at points the attack evaluated")
 
 
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode (BatchNorm/Dropout frozen) and restore its mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
+class Targets:
+    """What an attack's loss or decision is computed against (for AttackRun and OracleRun)."""
+
+    y: Tensor
+    target: Tensor | None
+
+    @property
+    def labels(self) -> Tensor:
+        """The labels the loss is computed against: targets for a targeted attack, else true labels."""
+        return self.target if self.target is not None else self.y
+
+    @property
+    def targeted(self) -> bool:
+        return self.target is not None
 
 
 @dataclass
-class AttackRun:
+class AttackRun(Targets):
     """State of one attack call: the counted model, the checked inputs and the threat model.
 
     ``threat`` is the caller's threat model, which the result is checked against; ``budget`` is the
@@ -91,15 +96,6 @@ class AttackRun:
     def step(self, size: float) -> float:
         """A step size capped at the box's diameter: a longer step reaches no further point of the box."""
         return min(float(size), self.budget.diameter(self.x[0].numel()))
-
-    @property
-    def labels(self) -> Tensor:
-        """The labels the loss is computed against: targets for a targeted attack, else true labels."""
-        return self.target if self.target is not None else self.y
-
-    @property
-    def targeted(self) -> bool:
-        return self.target is not None
 
     def finish(self, x_adv: Tensor) -> AttackResult:
         return finalize(

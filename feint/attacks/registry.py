@@ -27,6 +27,7 @@ class AttackSpec:
     norms: tuple[str, ...] = ("inf",)
     targeted: bool = True
     minimum_norm: bool = False
+    access: str = "white-box"
 
     def parameters(self) -> dict[str, Any]:
         """Keyword options with their defaults (registry defaults override the signature's)."""
@@ -50,12 +51,14 @@ def register_attack(
     norms: tuple[str, ...] = ("inf",),
     targeted: bool = True,
     minimum_norm: bool = False,
+    access: str = "white-box",
 ) -> Callable[[F], F]:
-    """Decorator: record ``fn`` under ``name``; the first docstring line is its summary."""
+    """Decorator: record ``fn`` under ``name``; the first docstring line is its summary. ``access`` is
+    what the attack needs: "white-box" (gradients), "scores" or "labels" (it takes an oracle)."""
 
     def deco(fn: F) -> F:
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
-        ATTACKS[name] = AttackSpec(name, fn, summary, dict(defaults or {}), norms, targeted, minimum_norm)
+        ATTACKS[name] = AttackSpec(name, fn, summary, dict(defaults or {}), norms, targeted, minimum_norm, access)
         return fn
 
     return deco

@@ -7,6 +7,7 @@ only then recorded as a success or not (Foolbox 3's rule: never trust an attack'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -14,6 +15,9 @@ from torch import Tensor, nn
 from feint.errors import ModelError
 from feint.threat import ThreatModel, flat_norm
 from feint.validation import call_model, check_finite_logits
+
+if TYPE_CHECKING:
+    from feint.oracles.base import Oracle
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,12 @@ class AttackResult:
         success: (N,) bool; untargeted: prediction != y, targeted: prediction == target.
         adv_logits: the model's logits on ``x_adv`` (N, K), re-computed outside the attack.
         distance: (N,) size of ``x_adv - x`` in the threat model's norm.
-        queries: model evaluations the attack spent (one per input row per forward pass).
+        queries: model evaluations the attack spent (one per input row per forward pass); through an
+            oracle, every row sent, the final check included.
         threat: the threat model the result was checked against.
+        access: what the attack could see: "white-box", "scores" or "labels". A label-only result's
+            ``adv_logits`` are the log of a one-hot answer (0 at the label, -inf elsewhere): predictions
+            are exact, confidences were never revealed (``adv_confidence`` is NaN).
     """
 
     x: Tensor
@@ -41,6 +49,7 @@ class AttackResult:
     distance: Tensor
     queries: int
     threat: ThreatModel
+    access: str = "white-box"
 
     @property
     def adv_pred(self) -> Tensor:
@@ -48,7 +57,9 @@ class AttackResult:
 
     @property
     def adv_confidence(self) -> Tensor:
-        """Softmax probability of the predicted class on the adversarial input."""
+        """Softmax probability of the predicted class on the adversarial input (NaN for label-only access)."""
+        if self.access == "labels":
+            return torch.full_like(self.distance, torch.nan, dtype=torch.float32)
         return self.adv_logits.softmax(1).amax(1)
 
     @property
@@ -65,11 +76,18 @@ class AttackResult:
         return flat_norm(self.x_adv - self.x, norm)
 
 
-def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 512) -> Tensor:
-    """Logits of ``model`` on ``x`` in evaluation mode, without gradients, in batches.
+def predict_logits(model: nn.Module | Oracle, x: Tensor, *, batch_size: int = 512) -> Tensor:
+    """Logits of ``model`` on ``x`` in evaluation mode, without gradients, in batches; through an
+    oracle, its answers as logits (:func:`feint.oracles.logits.oracle_logits`, counted).
 
     NaN or infinite logits raise one :class:`~feint.errors.NonFiniteLogits` naming the rows of ``x``.
     """
+    from feint.oracles.base import Oracle as _Oracle
+
+    if isinstance(model, _Oracle):
+        from feint.oracles.logits import oracle_logits
+
+        return oracle_logits(model, x)
     was_training = model.training
     model.eval()
     try:
@@ -133,4 +151,5 @@ def best_of(a: AttackResult, b: AttackResult) -> AttackResult:
         distance=torch.where(take_b, b.distance, a.distance),
         queries=a.queries + b.queries,
         threat=a.threat,
+        access=a.access if a.access == b.access else "white-box",
     )

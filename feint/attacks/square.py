@@ -8,6 +8,11 @@ the margin loss ``z_y - max_{j != y} z_j`` (``max_{j != t} z_j - z_t`` when targ
 at ``p_init`` and is halved on the paper's schedule (at 10, 50, 200, ... of 10,000 iterations,
 rescaled to the budget). Samples stop as soon as they are fooled (per-sample early stopping).
 
+The attack takes a :class:`~feint.oracles.ScoreOracle` (a torch module is wrapped at score access):
+probabilities are used as log-probabilities, whose margins equal the logits'. ``n_queries`` is
+each sample's budget including its share of the final check; an oracle's own budget
+(``max_queries``) is honoured exactly: when it runs out the attack returns its best points so far.
+
 - Linf: vertical-stripe initialisation of +-eps, windows filled with +-eps per channel.
 - L2: the paper's initialisation by a grid of pseudo-Gaussian squares, and the update that moves
   the perturbation mass of a second window into the first with a fresh pseudo-Gaussian pattern,
@@ -23,10 +28,13 @@ import math
 import torch
 from torch import Tensor, nn
 
-from feint.attacks.core import attack_run, margin_loss, resolve_target
+from feint.attacks.core import margin_loss, resolve_target
+from feint.attacks.oracle_run import oracle_run
 from feint.attacks.registry import register_attack
 from feint.attacks.result import AttackResult
 from feint.errors import InputError
+from feint.oracles import Oracle, QueryBudgetExhausted
+from feint.oracles.logits import oracle_logits
 from feint.threat import ThreatModel, flat_norm, make_generator
 from feint.validation import check_positive_int
 
@@ -39,9 +47,9 @@ def p_schedule(p_init: float, it: int, n_iters: int) -> float:
     return p_init / 2 ** sum(t > b for b in _SCHEDULE)
 
 
-def _loss(model: nn.Module, x: Tensor, labels: Tensor, targeted: bool) -> Tensor:
+def _loss(oracle: Oracle, x: Tensor, labels: Tensor, targeted: bool) -> Tensor:
     """Per-sample loss to minimise; the sample is fooled once it is negative."""
-    gap = margin_loss(model(x), labels)
+    gap = margin_loss(oracle_logits(oracle, x), labels)
     return gap if targeted else -gap
 
 
@@ -127,9 +135,9 @@ def _l2_step(x: Tensor, x_best: Tensor, eps: float, s: int, gen: torch.Generator
     return x + torch.where(union, new, delta)
 
 
-@register_attack("square", defaults={"eps": 0.1}, norms=("inf", "2"))
+@register_attack("square", defaults={"eps": 0.1}, norms=("inf", "2"), access="scores")
 def square(
-    model: nn.Module,
+    model: nn.Module | Oracle,
     x: Tensor,
     y: Tensor,
     *,
@@ -147,30 +155,35 @@ def square(
     if threat.norm not in ("inf", "2"):
         raise InputError(f"the Square attack supports the 'inf' and '2' norms, not {norm!r}")
     check_positive_int(n_queries, "n_queries")
+    if n_queries < 2:
+        raise InputError(f"n_queries must be at least 2 (a start and the final check), got {n_queries}")
     p_init = (0.05 if threat.norm == "inf" else 0.8) if p_init is None else float(p_init)
     if not 0.0 < p_init <= 1.0:
         raise InputError(f"p_init must lie in (0, 1], got {p_init!r}")
     target = resolve_target(y, target, targeted)
-    with attack_run(model, x, y, threat, target=target) as run, torch.no_grad():
-        threat = run.budget
+    with oracle_run(model, x, y, threat, target=target) as run, torch.no_grad():
+        threat = threat.fitted(run.x[0].numel())
         if threat.eps == 0:
             return run.finish(run.x)
         gen = make_generator(seed, run.x.device)
         init, step = (_linf_init, _linf_step) if threat.norm == "inf" else (_l2_init, _l2_step)
         _, _, h, w = run.x.shape
         x_best = threat.project(init(run.x, threat.eps, gen), run.x)
-        loss_best = _loss(run.model, x_best, run.labels, run.targeted)
-        n_iters = n_queries - 1
+        try:
+            loss_best = _loss(run.oracle, x_best, run.labels, run.targeted)
+        except QueryBudgetExhausted:
+            return run.finish(run.x)
+        n_iters = n_queries - 2
         for it in range(n_iters):
             active = (loss_best >= 0).nonzero().squeeze(1)
+            active = active[: int(min(active.numel(), run.oracle.remaining))]
             if active.numel() == 0:
                 break
             p = p_schedule(p_init, it, n_iters)
             s = min(max(round(math.sqrt(p * h * w)), 1), h, w)
             x0 = run.x[active]
             cand = threat.project(step(x0, x_best[active], threat.eps, s, gen), x0)
-            with run.model.on_rows(active):
-                loss = _loss(run.model, cand, run.labels[active], run.targeted)
+            loss = _loss(run.oracle, cand, run.labels[active], run.targeted)
             better = loss < loss_best[active]
             idx = active[better]
             x_best[idx] = cand[better]

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from feint.attacks.registry import ATTACKS, AttackSpec, get_attack, run_attack
 from feint.attacks.result import AttackResult, predict_logits
 from feint.errors import InputError
+from feint.oracles import Oracle
 from feint.validation import check_nonnegative
 
 TOLERANCE = 1e-6
@@ -71,7 +72,7 @@ def _within(result: AttackResult, eps: float, clean_logits: Tensor) -> AttackRes
 
 def sweep(
     attack: str | Callable[..., AttackResult],
-    model: nn.Module,
+    model: nn.Module | Oracle,
     x: Tensor,
     y: Tensor,
     *,

@@ -83,6 +83,9 @@ def _register() -> None:
     main.add_command(demo_command, "demo")
     main.add_command(train_command, "train")
     main.add_command(attack_command, "attack")
+    from feint.cli.serve import serve_command
+
+    main.add_command(serve_command, "serve")
     try:
         from feint.cli.audit import audit_command
     except ImportError:  # the audit command lands separately

@@ -9,7 +9,7 @@ import click
 import numpy as np
 import torch
 
-from feint.attacks.registry import AttackSpec, get_attack, run_attack
+from feint.attacks.registry import ATTACKS, AttackSpec, get_attack, run_attack
 from feint.attacks.result import AttackResult, predict_logits
 from feint.attacks.sweep import sweep
 from feint.cli.common import (
@@ -24,18 +24,21 @@ from feint.cli.common import (
 )
 from feint.errors import InputError
 from feint.io import check_writable, write_with
-from feint.models import resolve_model
+from feint.models import LoadedModel, resolve
+from feint.oracles import Oracle
 
 TARGET_MODES = ("random", "least-likely", "next")
 
 
-def _targets(mode: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+def _targets(mode: str, model: torch.nn.Module | Oracle, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
     from feint.attacks import targets
 
     num_classes = int(predict_logits(model, x[:1]).shape[1])
     if mode == "random":
         return targets.random_targets(y, num_classes, seed=seed)
     if mode == "least-likely":
+        if isinstance(model, Oracle):
+            raise InputError("--targeted least-likely needs the model's logits; use random or next")
         return targets.least_likely_targets(model, x)
     return targets.next_class_targets(y, num_classes)
 
@@ -55,6 +58,7 @@ def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> N
         spec = ATTACKS[name]
         options = ", ".join(f"{k}={v!r}" for k, v in spec.parameters().items() if k not in ("target", "targeted"))
         kind = "minimum-norm" if spec.minimum_norm else "norms " + "/".join(spec.norms)
+        kind += "" if spec.access == "white-box" else f", {spec.access} only"
         click.echo(f"{name:12s} {spec.summary}\n{'':12s} [{kind}] {options}")
     ctx.exit(0)
 
@@ -63,8 +67,9 @@ def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @click.option(
     "--list", is_flag=True, expose_value=False, is_eager=True, callback=_list_attacks, help="list the attacks and exit"
 )
-@click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
+@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
 @data_options()
 @click.option("--attack", "attack_name", default="fgsm", show_default=True, help="attack name (see --list)")
 @click.option("--eps", default=None, help="perturbation size(s) in input units: 0.1 or 0.05,0.1,8/255")
@@ -72,12 +77,14 @@ def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @click.option("--param", "params", multiple=True, help="attack option key=value, repeatable (e.g. steps=20)")
 @click.option("--targeted", type=click.Choice(TARGET_MODES), default=None, help="attack towards these targets")
 @n_inputs_option("attack")
+@click.option("--max-queries", default=None, type=int, help="query budget per input of a black-box attack")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default=None, help="write x, x_adv, y, prediction and success to this .npz")
 @device_option
 def attack_command(
     model_spec: str,
     weights: str | None,
+    trust_file: bool,
     data: str,
     data_path: str | None,
     split: str,
@@ -87,6 +94,7 @@ def attack_command(
     params: tuple[str, ...],
     targeted: str | None,
     n: int | None,
+    max_queries: int | None,
     seed: int,
     out: str | None,
     device: str,
@@ -104,14 +112,23 @@ def attack_command(
     options = _options(spec, parse_params(params), eps=eps, norm=norm, targeted=targeted)
     budgets = parse_floats(eps, "--eps")
     dev = resolve_device(device)
-    model, config = resolve_model(model_spec, weights=weights, device=str(dev))
+    loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
+    _check_access(loaded, spec)
+    model = loaded.target
     dataset = load_data(data, split, data_path, n, seed)
-    check_model_fits_data(config, dataset, model_spec)
+    check_model_fits_data(loaded.config, dataset, model_spec)
     x, y = dataset.x.to(dev), dataset.y.to(dev)
+    if max_queries is not None:
+        budget = next((k for k in ("max_queries", "n_queries") if k in spec.parameters()), None)
+        if budget is None:
+            raise InputError(f"--max-queries sets a black-box attack's budget; {spec.name!r} has none")
+        options[budget] = max_queries
     if "seed" in spec.parameters():
         options.setdefault("seed", seed)
     if targeted is not None:
         options.update(targeted=True, target=_targets(targeted, model, x, y, seed))
+        if "starts" in spec.parameters():
+            options["starts"] = _starts(options["target"], x, y)
     runs: list[tuple[float | None, AttackResult]]
     if budgets is None:
         runs = [(None, run_attack(attack_name, model, x, y, **options))]
@@ -119,6 +136,7 @@ def attack_command(
         swept = sweep(attack_name, model, x, y, eps=budgets, **options)
         runs = list(zip(swept.eps, swept.results, strict=True))
     clean_acc = float((predict_logits(model, x).argmax(1) == y).float().mean())
+    click.echo(f"model: {loaded.spec}, {loaded.describe()}")
     click.echo(f"attack: {attack_name}  inputs: {len(y)}")
     click.echo(f"clean accuracy:       {clean_acc:.4f}")
     if len(runs) == 1:
@@ -137,6 +155,28 @@ def attack_command(
         }
         write_with(out, lambda tmp: _save_npz(tmp, arrays))
         click.echo(f"adversarial inputs saved to {out}")
+    sent = getattr(loaded.oracle, "rows_sent", None)
+    if sent is not None:
+        click.echo(f"rows sent to the server (attack, clean check and retries): {sent}")
+
+
+def _check_access(loaded: LoadedModel, spec: AttackSpec) -> None:
+    """A white-box attack needs a module; a score-based one needs scores."""
+    if spec.access == loaded.access or spec.access == "labels" or loaded.access == "white-box":
+        return
+    black_box = sorted(name for name, s in ATTACKS.items() if s.access == "labels" or loaded.access == s.access)
+    raise InputError(
+        f"{spec.name} needs {spec.access} access but {loaded.spec} gives {loaded.describe()}; "
+        f"use --attack {' or '.join(black_box)}"
+    )
+
+
+def _starts(target: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+    """A start of each target class for a decision-based attack: an input of that class from the data."""
+    first = {int(c): int((y == c).nonzero()[0, 0]) for c in y.unique()}
+    if not all(int(t) in first for t in target):
+        return None
+    return x[torch.tensor([first[int(t)] for t in target], device=x.device)]
 
 
 def _options(
@@ -162,7 +202,8 @@ def _print_one(result: AttackResult, targeted: bool) -> None:
 
     error_rate, confidence = goodfellow_row(result.adv_logits, result.y)
     click.echo(f"adversarial accuracy: {1 - error_rate:.4f}")
-    click.echo(f"mean confidence on misclassified adversarial inputs: {confidence:.4f}")
+    shown = "not revealed (label-only access)" if result.access == "labels" else f"{confidence:.4f}"
+    click.echo(f"mean confidence on misclassified adversarial inputs: {shown}")
     if targeted:
         click.echo(f"targets reached: {result.success_rate:.4f}")
     click.echo(f"median perturbation ({result.threat.norm} norm): {float(result.distance.median()):.4f}")

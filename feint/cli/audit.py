@@ -23,12 +23,13 @@ from feint.cli.common import (
 from feint.evaluate.audit import DEFAULT_BATCH
 from feint.evaluate.presets import PRESETS
 from feint.io import check_writable
-from feint.models import resolve_model
+from feint.models import resolve
 
 
 @click.command()
-@click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
+@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
 @data_options()
 @n_inputs_option("audit")
 @click.option(
@@ -52,6 +53,7 @@ from feint.models import resolve_model
 def audit_command(
     model_spec: str,
     weights: str | None,
+    trust_file: bool,
     data: str,
     data_path: str | None,
     split: str,
@@ -66,7 +68,10 @@ def audit_command(
     out: str,
     device: str,
 ) -> None:
-    """Audit a model's robustness over an eps grid; print a summary and write the report."""
+    """Audit a model's robustness over an eps grid; print a summary and write the report.
+
+    A query-only model (ONNX that does not convert, .skops, a v2 URL) gets the preset's black-box part.
+    """
     from feint.evaluate.audit import audit
 
     grid = parse_floats(eps, "--eps")
@@ -74,11 +79,11 @@ def audit_command(
     with fd.together("loading the model and the data"):
         if fd.is_root():  # rank 0 alone writes --out
             check_writable(out, folder=True)
-        model, config = resolve_model(model_spec, weights=weights, device=str(dev))
+        loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
         dataset = load_data(data, split, data_path, n, seed)
-        check_model_fits_data(config, dataset, model_spec)
+        check_model_fits_data(loaded.config, dataset, model_spec)
     report = audit(
-        model,
+        loaded.target,
         dataset.x.to(dev),
         dataset.y.to(dev),
         eps=grid,
@@ -90,7 +95,8 @@ def audit_command(
         progress=not quiet,
         resume=resume,
         split=dataset.split,
-        model_name=str(config["arch"]) if config else model_spec,
+        model_name=loaded.name,
+        model_note=loaded.how,
         batch_size=batch_size,
     )
     if fd.is_root():

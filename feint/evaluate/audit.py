@@ -7,6 +7,10 @@ et al. 2019 ("On Evaluating Adversarial Robustness") and writes ``report.json`` 
 2020 ("Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free
 attacks"): each attack only runs on the inputs still robust, and the state is saved after every
 attack x eps unit so an interrupted audit resumes where it stopped. Shapes: x (N, C, H, W), y (N,).
+
+A query-only model (an :class:`~feint.oracles.Oracle`: ONNX without conversion, scikit-learn, an
+HTTP endpoint) gets the preset's black-box part and a report that says plainly that white-box
+attacks could not run, so its robust accuracies are upper bounds.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +30,14 @@ from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
-from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
+from feint.evaluate.presets import NOISE, AttackPlan, get_preset
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.resume import start_state
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
 from feint.evaluate.state import AuditState, digests, fingerprint
 from feint.io import check_writable, remove_stale_temps
+from feint.oracles import Oracle
+from feint.oracles.logits import access_of, oracle_logits
 from feint.progress import bar, milestone
 from feint.threat import parse_norm
 from feint.validation import (
@@ -66,15 +73,22 @@ def _register_attacks() -> None:
     """Import the attack modules so that the registry knows every preset's attacks."""
     import importlib
 
-    for module in ("feint.attacks", "feint.attacks.square", "feint.attacks.fmn"):
+    for module in ("feint.attacks", "feint.attacks.square", "feint.attacks.fmn", "feint.attacks.hopskipjump"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError:  # get_attack then names the missing attack
             continue
 
 
+def _clean_logits(model: nn.Module | Oracle, x: Tensor, y: Tensor) -> Tensor:
+    if isinstance(model, Oracle):
+        return oracle_logits(model, x, num_classes=int(y.max()) + 1)
+    model_logits(model, x)  # one clear error for a model that does not fit or returns probabilities
+    return predict_logits(model, x)
+
+
 def audit(
-    model: nn.Module,
+    model: nn.Module | Oracle,
     x: Tensor,
     y: Tensor,
     *,
@@ -89,14 +103,16 @@ def audit(
     n: int | None = None,
     split: str | None = None,
     model_name: str | None = None,
+    model_note: str | None = None,
     callback: Callback | None = None,
     batch_size: int = DEFAULT_BATCH,
     distributed: bool | None = None,
 ) -> AuditReport:
     """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
 
-    ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
-    ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
+    ``model`` is a torch module (white-box) or an oracle (the preset's black-box part runs);
+    ``model_note`` says in the report how the access was obtained. ``out`` (a folder) receives
+    ``report.json``, ``report.html`` and the resumable ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
     Attacks run on batches of ``batch_size`` inputs, each with its own seed (the results depend on it).
 
@@ -115,25 +131,35 @@ def audit(
         x, y = x[:n], y[:n]
     check_images(x, bounds=bounds)
     check_labels(y, n=x.shape[0])
-    x = x.detach().clamp(
-        *bounds
-    )  # values within the check's tolerance outside: onto the bounds, so guarantees are exact
+    x = x.detach().clamp(*bounds)  # values within the check's tolerance outside: onto the bounds
     shared = fd.join(distributed, x.device)
     progress = progress and fd.is_root()
     with fd.together("checking the output folder"):
         if out is not None and fd.is_root():  # rank 0 alone writes out
             check_writable(out, folder=True)
             remove_stale_temps(out)
-    with eval_mode(model):
-        num_classes = model_logits(model, x).shape[1]
+    access = access_of(model) if isinstance(model, Oracle) else "white-box"
+    with eval_mode(model) if isinstance(model, nn.Module) else nullcontext():
+        clean_logits = _clean_logits(model, x, y)
+        num_classes = clean_logits.shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         grid = _eps_grid(eps, data_info, norm, x)
         _register_attacks()
-        chosen = get_preset(preset).for_task(norm, num_classes)
+        chosen = get_preset(preset).for_access(access).for_task(norm, num_classes)
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
-        clean_logits = predict_logits(model, x)
         setup = AuditSetup(
-            model, x, y, clean_logits, clean_logits.argmax(1) == y, grid, norm, bounds, plans, seed, batch_size
+            model,
+            x,
+            y,
+            clean_logits,
+            clean_logits.argmax(1) == y,
+            grid,
+            norm,
+            bounds,
+            plans,
+            seed,
+            batch_size,
+            access=access,
         )
         settings = {
             "preset": chosen.name,
@@ -153,7 +179,16 @@ def audit(
             notes += _idle_ranks(x.shape[0], batch_size)
             try:
                 _run_units(setup, state, out, progress, callback)
-                report, paths = _finish(setup, state, chosen, settings, out, data_info, split, model_name, t0)
+                described = {
+                    "preset": chosen,
+                    "settings": settings,
+                    "data_info": data_info,
+                    "split": split,
+                    "model_name": model_name,
+                    "started": t0,
+                    "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
+                }
+                report, paths = _finish(setup, state, out, described)
             finally:
                 if state.points is not None:
                     state.points.close()
@@ -172,32 +207,15 @@ def _idle_ranks(n: int, batch_size: int) -> list[str]:
 
 
 def _finish(
-    setup: AuditSetup,
-    state: AuditState,
-    preset: Preset,
-    settings: dict[str, Any],
-    out: str | Path | None,
-    data_info: DatasetInfo | None,
-    split: str | None,
-    model_name: str | None,
-    started: float,
+    setup: AuditSetup, state: AuditState, out: str | Path | None, described: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Rank 0 builds the report and writes it; every rank gets the same report."""
+    """Rank 0 builds the report (``described``: build_report's keyword arguments) and writes it;
+    every rank gets the same report."""
     paths: dict[str, Path] = {}
     report = None
     if fd.is_root():
         adv = adversarial_logits(setup, state)
-        report = build_report(
-            setup,
-            state,
-            adv,
-            preset=preset,
-            settings=settings,
-            data_info=data_info,
-            split=split,
-            model_name=model_name,
-            started=started,
-        )
+        report = build_report(setup, state, adv, **described)
         paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
     return fd.broadcast_json(report, "sharing the report"), paths
 

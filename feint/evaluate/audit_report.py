@@ -80,6 +80,7 @@ def build_report(
     split: str | None,
     model_name: str | None,
     started: float,
+    access: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     k = setup.clean_logits.shape[1]
     info = data_info or DatasetInfo("unknown", tuple(str(i) for i in range(k)), tuple(setup.x.shape[1:]))  # type: ignore[arg-type]
@@ -89,6 +90,7 @@ def build_report(
     report = {
         **stamp(SCHEMA),
         "model": model_info(setup.model, model_name),
+        "access": access or {"level": "white-box", "note": "", "white_box_attacks": True},
         "data": {**info.to_dict(), "n": int(setup.x.shape[0]), "split": split},
         "settings": {k: settings[k] for k in ("preset", "norm", "eps", "seed", "attacks")},
         **sections,

@@ -10,14 +10,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from feint.attacks.core import attack_run
+from feint.attacks.oracle_run import oracle_run
 from feint.attacks.result import AttackResult
 from feint.errors import InputError
+from feint.oracles import LabelOracle, Oracle
 from feint.threat import ThreatModel, flat_norm, make_generator
 
 
 def random_noise(
-    model: nn.Module,
+    model: nn.Module | Oracle,
     x: Tensor,
     y: Tensor,
     *,
@@ -36,5 +37,6 @@ def random_noise(
     else:
         delta = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
         delta = delta / flat_norm(delta, "2").clamp_min(1e-12).view(-1, *([1] * (x.dim() - 1)))
-    with attack_run(model, x, y, threat) as run:
-        return run.finish(run.x + run.budget.eps * delta)
+    access = "labels" if isinstance(model, LabelOracle) else "scores"
+    with oracle_run(model, x, y, threat, access=access) as run:
+        return run.finish(run.x + threat.fitted(x[0].numel()).eps * delta)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -145,11 +146,27 @@ def check_gradients(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int =
     return Check(name, "pass", f"the loss gradient is non-zero and finite on {n - zero}/{n} inputs")
 
 
-def check_deterministic(model: nn.Module, x: Tensor) -> Check:
-    """Two forward passes on the same inputs must agree."""
+def check_query_only(access: str) -> Check:
+    """A model that only answers queries: white-box attacks could not run, so robustness is overstated."""
+    return Check(
+        "white-box attacks ran",
+        "warn",
+        f"the model gives only {access} access, so white-box attacks could not run; only the black-box "
+        "attacks did, and every robust accuracy here is an upper bound: the true robustness may be lower",
+    )
+
+
+def check_deterministic(model: nn.Module | Any, x: Tensor) -> Check:
+    """Two forward passes (or two queries of an oracle) on the same inputs must agree."""
     name = "outputs are deterministic"
-    with eval_mode(model), torch.no_grad():
-        a, b = model(x), model(x)
+    if not isinstance(model, nn.Module):
+        from feint.attacks.result import predict_logits
+
+        a, b = predict_logits(model, x), predict_logits(model, x)
+        a, b = a.nan_to_num(neginf=-1e9), b.nan_to_num(neginf=-1e9)
+    else:
+        with eval_mode(model), torch.no_grad():
+            a, b = model(x), model(x)
     if not torch.equal(a.argmax(1), b.argmax(1)):
         return Check(
             name,

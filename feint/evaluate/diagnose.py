@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from feint.evaluate import checks as ck
 from feint.evaluate.presets import NOISE, Preset
@@ -48,7 +49,19 @@ def unbounded(setup: AuditSetup, state: AuditState, preset: Preset) -> ck.Check:
     return ck.check_unbounded(int(res.success.sum()), int(rows.numel()), f"{plan.name} (eps={params.get('eps'):g})")
 
 
+def query_only_checks(setup: AuditSetup, state: AuditState) -> list[ck.Check]:
+    """A query-only model: say that white-box attacks could not run; monotonicity and determinism still apply."""
+    curves = {"worst-case": [float(r.float().mean()) for r in worst_case_robust(setup, state)]}
+    return [
+        ck.check_query_only(setup.access),
+        ck.check_monotone(curves, list(setup.eps), setup.x.shape[0]),
+        ck.check_deterministic(setup.model, setup.x[:GRADIENT_SAMPLES]),
+    ]
+
+
 def run_checks(setup: AuditSetup, state: AuditState, preset: Preset) -> list[ck.Check]:
+    if setup.access != "white-box":
+        return query_only_checks(setup, state)
     eps = list(setup.eps)
     n_correct = int(setup.clean_correct.sum())
     out: list[ck.Check] = []
@@ -66,6 +79,7 @@ def run_checks(setup: AuditSetup, state: AuditState, preset: Preset) -> list[ck.
     noise = next(i for i, p in enumerate(setup.plans) if p.name == NOISE)
     out.append(ck.check_noise(fresh_breaks(setup, state, noise), eps, n_correct))
     rows = setup.clean_correct.nonzero().squeeze(1)[:GRADIENT_SAMPLES]
+    assert isinstance(setup.model, nn.Module)
     if rows.numel() > 0:
         out.append(ck.check_gradients(setup.model, setup.x[rows], setup.y[rows]))
     out.append(ck.check_deterministic(setup.model, setup.x[:GRADIENT_SAMPLES]))

@@ -12,6 +12,10 @@ A ``minimum-norm`` attack runs once, unbounded, and answers every eps.
   invariant to a rescaling of the logits, so a saturated softmax cannot hide non-robustness.
 - ``thorough``: the same with AutoAttack's budgets (APGD 100 steps, 3 restarts, 9 target
   classes, Square 1,000 queries) and FMN 200 steps.
+
+A query-only model (an ONNX file without conversion, a scikit-learn model, an HTTP endpoint)
+gets the preset's black-box part (:meth:`Preset.for_access`): Square with the preset's budget
+when it answers scores, HopSkipJump (Chen et al. 2020) when it answers only labels.
 """
 
 from __future__ import annotations
@@ -69,6 +73,17 @@ class Preset:
         keep = tuple(a for a in self.attacks if norm in get_attack(a.name).norms and num_classes >= a.min_classes)
         return Preset(self.name, keep, self.unbounded, self.unbounded_samples)
 
+    def for_access(self, access: str) -> Preset:
+        """The attacks a model at ``access`` ("white-box", "scores" or "labels") allows."""
+        if access == "white-box":
+            return self
+        b = _BLACK_BOX_BUDGETS[self.name]
+        if access == "scores":
+            plan = AttackPlan("square", "black-box", {"n_queries": b["square"]})
+        else:
+            plan = AttackPlan("hopskipjump", "black-box", {"max_queries": b["hsj"]})
+        return Preset(self.name, (plan,), None, self.unbounded_samples)
+
 
 _FGSM = AttackPlan("fgsm", "white-box", standalone=True)
 
@@ -77,9 +92,11 @@ _FGSM = AttackPlan("fgsm", "white-box", standalone=True)
 # (APGD-CE 50 + APGD-T 50 + Square 60 forward passes) and 40 FMN steps per clean-correct input,
 # under a fifth of PGD-100 x 10 restarts (benchmarks/audit_speed.py measures it).
 _BUDGETS = {
-    "standard": {"fmn": 40, "ce": 50, "ce_restarts": 1, "t": 50, "targets": 1, "square": 60},
-    "thorough": {"fmn": 200, "ce": 100, "ce_restarts": 3, "t": 100, "targets": 9, "square": 1000},
+    "standard": {"fmn": 40, "ce": 50, "ce_restarts": 1, "t": 50, "targets": 1, "square": 60, "hsj": 500},
+    "thorough": {"fmn": 200, "ce": 100, "ce_restarts": 3, "t": 100, "targets": 9, "square": 1000, "hsj": 2000},
 }
+# The quick preset has no black-box attack of its own; a query-only model gets the standard part.
+_BLACK_BOX_BUDGETS = {"quick": _BUDGETS["standard"], **_BUDGETS}
 
 
 def _ensemble(name: str) -> Preset:

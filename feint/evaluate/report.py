@@ -14,6 +14,8 @@ Shapes: x (N, C, H, W), y (N,), state tensors (E, N, ...).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any
 
 import torch
@@ -139,6 +141,8 @@ def build_sections(
         | {"eps": eps[e], "attack": "worst case"}
         for e in range(len(eps))
     ]
+    if setup.access == "labels":  # a label-only model never revealed a confidence
+        goodfellow = [{**row, "mean_confidence_misclassified": None} for row in goodfellow]
     clean_pred = setup.clean_logits.argmax(1)
     confusion = confusion_matrix(clean_pred, setup.y, k)
     return {
@@ -193,6 +197,8 @@ def pick_gallery(
                 eps=setup.eps[e],
                 bounds=setup.bounds,
             )
+    if setup.access == "labels":  # a label-only model never revealed a confidence
+        items = [dataclasses.replace(g, clean_conf=math.nan, adv_conf=math.nan) for g in items]
     worst_items = sorted((g for g in items if g.kind == "worst"), key=lambda g: -g.adv_conf)
     typical_items = [g for g in items if g.kind == "typical"]
     return worst_items[: per_kind + 2] + typical_items[:per_kind]

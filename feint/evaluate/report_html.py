@@ -58,6 +58,13 @@ def _verdict(report: dict[str, Any]) -> str:
     worst = rs.at((report.get("worst_case") or {}).get("accuracy"), i) if i is not None else None
     who = f"{num(data.get('n'))} {esc(data.get('name', 'data'))} {esc(data.get('split', ''))} inputs"
     text = f"On {who}, the model is right on <b>{pct(report.get('clean_accuracy'))}</b> of the clean inputs."
+    access = report.get("access") or {}
+    if access.get("level") not in (None, "white-box"):
+        text = (
+            f"<b>White-box attacks could not run:</b> the model gives only {esc(access.get('level'))} access"
+            f" ({esc(access.get('note'))}), so only black-box attacks ran and every robust accuracy below is an"
+            " <b>upper bound</b> on robustness. " + text
+        )
     if eps is not None and worst is not None:
         text += (
             f" Against the strongest attack per input with an {rs.norm_name(settings.get('norm', 'inf'))} perturbation"

@@ -32,6 +32,7 @@ from feint.evaluate.metrics import goodfellow_row, perturbation_sizes
 from feint.evaluate.presets import NOISE, AttackPlan
 from feint.evaluate.state import AuditState
 from feint.memory import release_freed_memory
+from feint.oracles import Oracle
 from feint.threat import ThreatModel
 
 
@@ -39,7 +40,7 @@ from feint.threat import ThreatModel
 class AuditSetup:
     """Everything fixed during an audit; ``plans`` include the noise baseline, last."""
 
-    model: nn.Module
+    model: nn.Module | Oracle
     x: Tensor
     y: Tensor
     clean_logits: Tensor
@@ -50,6 +51,7 @@ class AuditSetup:
     plans: tuple[AttackPlan, ...]
     seed: int
     batch_size: int = 1000
+    access: str = "white-box"
 
 
 def unit_keys(setup: AuditSetup) -> list[tuple[str, int, int | None]]:
@@ -201,6 +203,7 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         idx = chunks[c]
         if plan.minimum_norm:  # rank 0 re-checks the points it keeps, clipped to this eps
             assert state.points is not None
+            assert isinstance(setup.model, nn.Module)  # minimum-norm attacks are white-box
             points = state.points.read(min_norm_slot(setup, plan_idx), idx).to(setup.x.device)
             with naming_rows(idx, setup):
                 res = finalize(setup.model, setup.x[idx], setup.y[idx], points, threat)

@@ -13,7 +13,14 @@ _SUMMARY = obj({"median": NUM_OR_NULL, "mean": NUM_OR_NULL})
 REPORT_SCHEMA: dict[str, Any] = report_schema(
     SCHEMA,
     {
-        "model": obj({"name": STR, "parameters": {"type": "integer"}, "description": STR}),
+        "model": obj({"name": STR, "parameters": {"type": ["integer", "null"]}, "description": STR}),
+        "access": obj(
+            {
+                "level": {"enum": ["white-box", "scores", "labels"]},
+                "note": STR,
+                "white_box_attacks": {"type": "boolean"},
+            }
+        ),
         "data": {
             "type": "object",
             "required": ["name", "class_names", "input_shape", "bounds", "n", "split"],
@@ -47,7 +54,7 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
         ),
         "goodfellow": {
             "type": "array",
-            "items": obj({"eps": NUM, "attack": STR, "error_rate": NUM, "mean_confidence_misclassified": NUM}),
+            "items": obj({"eps": NUM, "attack": STR, "error_rate": NUM, "mean_confidence_misclassified": NUM_OR_NULL}),
         },
         "per_class": obj(
             {

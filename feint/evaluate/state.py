@@ -29,19 +29,21 @@ from torch import Tensor, nn
 from feint.distributed.checks import digest_json, digest_tensors
 from feint.evaluate.points import PointStore
 from feint.io import write_json, write_with
+from feint.oracles import Oracle
 
 STATE_DIR = "audit_state"
 STATE_FILE = "state.json"
 CORE = ("broken_by", "carried", "worst_logits", "worst_sizes")
 
 
-def digests(settings: dict[str, Any], x: Tensor, y: Tensor, model: nn.Module) -> dict[str, str]:
-    """sha256 of the settings (as sorted JSON), of the inputs and labels, and of the model's state."""
-    return {
-        "settings": digest_json(settings),
-        "data": digest_tensors(x, y),
-        "weights": digest_tensors(*model.state_dict().values()),
-    }
+def digests(settings: dict[str, Any], x: Tensor, y: Tensor, model: nn.Module | Oracle) -> dict[str, str]:
+    """sha256 of the settings (as sorted JSON), of the inputs and labels, and of the model's state
+    (an oracle's kind and name: a query-only model cannot show its weights)."""
+    if isinstance(model, nn.Module):
+        weights = digest_tensors(*model.state_dict().values())
+    else:
+        weights = digest_json({"oracle": type(model).__name__, "name": model.name})
+    return {"settings": digest_json(settings), "data": digest_tensors(x, y), "weights": weights}
 
 
 def fingerprint(parts: dict[str, str]) -> str:

@@ -68,11 +68,25 @@ class Oracle(ABC):
         self.batch_size = batch_size
         self.name = name
         self.queries = 0
+        self.reserved = 0
 
     @property
     def remaining(self) -> float:
-        """Rows still allowed (``math.inf`` without a budget)."""
-        return math.inf if self.max_queries is None else self.max_queries - self.queries
+        """Rows still allowed (``math.inf`` without a budget), less the rows held back by :meth:`hold`."""
+        return math.inf if self.max_queries is None else self.max_queries - self.queries - self.reserved
+
+    def hold(self, rows: int) -> None:
+        """Keep ``rows`` of the budget back (an attack holds the rows of its final, outside check this
+        way); :class:`QueryBudgetExhausted` at once when they are not there. ``release`` gives them back."""
+        if not self.can_afford(rows):
+            raise QueryBudgetExhausted(
+                f"{self.name}: {self.remaining:g} rows left of the budget of {self.max_queries}, but checking "
+                f"the result takes {rows}; raise --max-queries or attack fewer inputs"
+            )
+        self.reserved += rows
+
+    def release(self, rows: int) -> None:
+        self.reserved = max(0, self.reserved - rows)
 
     def can_afford(self, rows: int) -> bool:
         return rows <= self.remaining

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from feint.attacks.core import eval_mode
 from feint.oracles.base import LabelOracle, ScoreOracle
-from feint.validation import Bounds, check_logits
+from feint.validation import Bounds, check_logits, eval_mode
 
 
 class ModuleScoreOracle(ScoreOracle):

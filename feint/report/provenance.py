@@ -42,8 +42,11 @@ def stamp(schema: str) -> dict[str, Any]:
     }
 
 
-def model_info(model: nn.Module, name: str | None) -> dict[str, Any]:
-    """Name, parameter count and a one-line description of a torch model."""
+def model_info(model: nn.Module | Any, name: str | None) -> dict[str, Any]:
+    """Name, parameter count and a one-line description of a torch model (for a query-only model:
+    its name, ``None`` parameters and the access it gives)."""
+    if not isinstance(model, nn.Module):
+        return {"name": name or model.name, "parameters": None, "description": f"{type(model).__name__} ({model.name})"}
     children = ", ".join(type(m).__name__ for m in model.children())
     return {
         "name": name or type(model).__name__,

@@ -8,7 +8,7 @@ from corpus import Case
 from feint.errors import InputError, OutputError
 
 ATTACK = ("attack", "--model", "{run}", "--n-inputs", "16")
-NOT_STARTED = ("feint.cli.attack.resolve_model",)
+NOT_STARTED = ("feint.cli.attack.resolve",)
 
 
 def attack(

@@ -194,7 +194,7 @@ AUDIT_ROWS = [
         error=OutputError,
         phrase="which is a file, not a folder",
         defect=5,
-        forbid=("feint.cli.audit.resolve_model",),
+        forbid=("feint.cli.audit.resolve",),
     ),
     Case(
         "audit-no-model",

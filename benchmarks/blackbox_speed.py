@@ -1,0 +1,176 @@
+"""Benchmark: HopSkipJump against the Adversarial Robustness Toolbox's, over HTTP, and feint serve's latency.
+
+1. feint's HopSkipJump (Chen, Jordan & Wainwright 2020; L2, untargeted) against ART's
+   ``HopSkipJump`` on the same Fashion-MNIST CNN (``audit_speed.py``'s plain model, cached), the
+   same correctly classified test images and the same settings (B0=100 probes, at most 10,000,
+   100 random starts), at per-image budgets of 1k and 5k queries. ART has no query budget: every
+   model call is counted per image and stopped at the budget, and ART is credited with the
+   smallest L2 among the adversarial points it queried within it (at least as good as what it
+   would have returned). Targets: median L2 no worse than ART's; wall time <= 0.5x ART's.
+2. The same feint run through ``feint serve`` on 127.0.0.1 (binary tensors) against in-process.
+   Target: <= 2x.
+3. ``feint serve`` throughput and p50/p99 latency with 1, 16 and 200 concurrent clients, each
+   sending one-image JSON requests.
+
+One torch thread per process; ART is installed by ``pip install -e '.[bench]'``.
+
+    python benchmarks/blackbox_speed.py [--n 100] [--budgets 1000,5000] [--requests 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+import httpx
+import numpy as np
+import torch
+from attack_speed import keep_freed_memory
+from audit_speed import CACHE, trained
+from torch import Tensor, nn
+
+from feint.attacks import hopskipjump
+from feint.data import load
+from feint.models import resolve, save_model
+
+
+class Budget(Exception):
+    """ART reached the query budget of the current image."""
+
+
+def art_hopskipjump(model: nn.Module, x: Tensor, y: Tensor, budget: int) -> tuple[list[float], float]:
+    """Per image: the smallest L2 among the adversarial points ART queried within ``budget``; total seconds."""
+    from art.attacks.evasion import HopSkipJump
+    from art.estimators.classification import PyTorchClassifier
+
+    state = {"used": 0, "best": math.inf, "x": np.zeros(1), "y": 0}
+
+    class Counted(PyTorchClassifier):  # type: ignore[misc]
+        def predict(self, inputs: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+            if state["used"] + len(inputs) > budget:
+                raise Budget
+            state["used"] += len(inputs)
+            out = super().predict(inputs.astype(np.float32), *args, **kwargs)
+            adv = out.argmax(1) != state["y"]
+            if adv.any():
+                d = np.linalg.norm((inputs[adv] - state["x"]).reshape(int(adv.sum()), -1), axis=1)
+                state["best"] = min(state["best"], float(d.min()))
+            return out
+
+    clf = Counted(model, loss=nn.CrossEntropyLoss(), input_shape=tuple(x.shape[1:]), nb_classes=10, clip_values=(0, 1))
+    attack = HopSkipJump(clf, norm=2, max_iter=10_000, max_eval=10_000, init_eval=100, init_size=100, verbose=False)
+    best, t0 = [], time.perf_counter()
+    for i in range(x.shape[0]):
+        xi = x[i : i + 1].numpy()
+        state.update(used=0, best=math.inf, x=xi, y=int(y[i]))
+        with contextlib.suppress(Budget):
+            attack.generate(x=xi)
+        best.append(state["best"])
+    return best, time.perf_counter() - t0
+
+
+def feint_hopskipjump(target: object, x: Tensor, y: Tensor, budget: int) -> tuple[list[float], float]:
+    t0 = time.perf_counter()
+    res = hopskipjump(target, x, y, norm="2", max_queries=budget, seed=0)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - t0
+    return [float(d) if s else math.inf for d, s in zip(res.distance, res.success, strict=True)], seconds
+
+
+def start_server(run_dir: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "feint", "serve", "--model", run_dir, "--port", str(port), "--name", "cnn"]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("feint serve did not start")
+
+
+async def load_test(url: str, x: Tensor, clients: int, requests: int) -> tuple[float, float, float]:
+    """(requests per second, p50 ms, p99 ms) with ``clients`` concurrent clients sending ``requests`` in all."""
+    bodies = [
+        json.dumps({"inputs": [{"name": "input", "shape": [1, *x.shape[1:]], "datatype": "FP32", "data": row.flatten().tolist()}]})
+        for row in x[:64]
+    ]  # fmt: skip
+    latencies: list[float] = []
+
+    async def client(c: httpx.AsyncClient, k: int) -> None:
+        for j in range(max(2, requests // clients)):
+            t0 = time.perf_counter()
+            reply = await c.post(url, content=bodies[(k + j) % len(bodies)])
+            reply.raise_for_status()
+            latencies.append(time.perf_counter() - t0)
+
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=clients)) as c:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(c, k) for k in range(clients)))
+        total = time.perf_counter() - t0
+    q = statistics.quantiles(latencies, n=100)
+    return len(latencies) / total, q[49] * 1000, q[98] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100, help="test images attacked")
+    parser.add_argument("--budgets", default="1000,5000", help="queries per image")
+    parser.add_argument("--train", type=int, default=20000, help="training images of the cached CNN")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per load-test level")
+    parser.add_argument("--port", type=int, default=18765)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    keep_freed_memory()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    train = load("fashion-mnist", "train").sample(args.train, seed=0)
+    test = load("fashion-mnist", "test")
+    model = trained("plain", train, test.head(1000), epochs=args.epochs, adv=None).eval()
+    with torch.no_grad():
+        ok = (model(test.x[:2000]).argmax(1) == test.y[:2000]).nonzero().squeeze(1)[: args.n]
+    x, y = test.x[ok], test.y[ok]
+    print(f"{len(y)} correctly classified Fashion-MNIST test images, L2, untargeted")
+    print(
+        f"{'budget':>7}  {'feint median L2':>15}  {'ART median L2':>13}  {'feint s':>8}  {'ART s':>8}  {'time ratio':>10}"
+    )
+    verdicts = []
+    for budget in (int(b) for b in args.budgets.split(",")):
+        ours, t_ours = feint_hopskipjump(model, x, y, budget)
+        theirs, t_art = art_hopskipjump(model, x, y, budget)
+        m_ours, m_art = statistics.median(ours), statistics.median(theirs)
+        verdicts += [m_ours <= m_art, t_ours <= 0.5 * t_art]
+        print(f"{budget:>7}  {m_ours:>15.4f}  {m_art:>13.4f}  {t_ours:>8.1f}  {t_art:>8.1f}  {t_ours / t_art:>10.3f}")
+    run_dir = CACHE / "blackbox-cnn"
+    save_model(model, run_dir, arch="lenet", arch_kwargs={"channels": (16, 32), "hidden": 64}, data=test.info.to_dict())
+    server = start_server(str(run_dir), args.port)
+    try:
+        url = f"http://127.0.0.1:{args.port}/v2/models/cnn"
+        budget = int(args.budgets.split(",")[0])
+        local, t_local = feint_hopskipjump(model, x, y, budget)
+        remote, t_remote = feint_hopskipjump(resolve(url).target, x, y, budget)
+        verdicts.append(t_remote <= 2 * t_local)
+        print(f"\nHopSkipJump at {budget} queries/image: in-process {t_local:.1f} s, through feint serve {t_remote:.1f} s, "
+              f"ratio {t_remote / t_local:.2f} (same result: {local == remote})")  # fmt: skip
+        print(f"\n{'clients':>7}  {'requests/s':>10}  {'p50 ms':>7}  {'p99 ms':>7}")
+        for clients in (1, 16, 200):
+            rate, p50, p99 = asyncio.run(load_test(url + "/infer", x, clients, args.requests))
+            print(f"{clients:>7}  {rate:>10.1f}  {p50:>7.1f}  {p99:>7.1f}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    print(f"\ntargets met: {all(verdicts)} (median L2 no worse, time <= 0.5x ART, HTTP <= 2x in-process)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""``feint serve``: serve a model over the Open Inference Protocol (KServe v2) with FastAPI + uvicorn."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from feint.cli.common import device_option, resolve_device
+from feint.errors import InputError
+from feint.serve.served import SERVE_OUTPUTS
+
+NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _input_shape(text: str | None, config: dict | None, loaded: object) -> tuple[int, ...]:
+    if text is not None:
+        try:
+            shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+        except ValueError as exc:
+            raise InputError(f"--input-shape {text!r} is not C,H,W (e.g. 1,28,28)") from exc
+        if not shape or min(shape) < 1:
+            raise InputError(f"--input-shape {text!r} must be positive sizes, e.g. 1,28,28")
+        return shape
+    if config is not None:
+        return tuple(config["data"]["input_shape"])
+    oracle = getattr(loaded, "oracle", None)
+    known = getattr(oracle, "input_shape", None)
+    if known:
+        return tuple(known)
+    features = getattr(getattr(oracle, "estimator", None), "n_features_in_", None)
+    if features:
+        return (int(features),)
+    raise InputError("the model does not say what input it takes; pass --input-shape C,H,W (e.g. 1,28,28)")
+
+
+@click.command()
+@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
+@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--name", default=None, help="model name in the URL (default: from --model)")
+@click.option("--output", type=click.Choice(SERVE_OUTPUTS), default="logits", show_default=True)
+@click.option("--input-shape", default=None, help="C,H,W when the model does not record it (e.g. a factory)")
+@click.option("--max-rows", default=4096, show_default=True, type=int, help="most inputs in one request")
+@click.option("--max-body-mb", default=64.0, show_default=True, type=float, help="largest request body")
+@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
+@device_option
+def serve_command(
+    model_spec: str,
+    weights: str | None,
+    host: str,
+    port: int,
+    name: str | None,
+    output: str,
+    input_shape: str | None,
+    max_rows: int,
+    max_body_mb: float,
+    trust_file: bool,
+    device: str,
+) -> None:
+    """Serve a model at http://HOST:PORT/v2/models/NAME (Open Inference Protocol); Ctrl-C or SIGTERM stops it."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise InputError("feint serve needs FastAPI and uvicorn: pip install 'feint[serve]'") from exc
+    from feint.models import resolve
+    from feint.serve.requests import Limits
+    from feint.serve.run import bind, serve
+    from feint.serve.served import Served
+
+    if max_rows < 1 or max_body_mb <= 0:
+        raise InputError("--max-rows and --max-body-mb must be positive")
+    bind(host, port).close()  # a busy port fails before the model is loaded
+    loaded = resolve(model_spec, weights=weights, device=str(resolve_device(device)), trust=trust_file)
+    name = name or (Path(model_spec.rstrip("/")).stem if "://" not in model_spec else model_spec.rsplit("/", 1)[-1])
+    if not NAME.match(name):
+        raise InputError(f"model name {name!r} may use only letters, digits, '_', '.' and '-'; pass --name")
+    served = Served(loaded, name, output, _input_shape(input_shape, loaded.config, loaded))
+    log = serve(served, host=host, port=port, limits=Limits(max_rows, int(max_body_mb * 2**20)))
+    click.echo(f"stopped after answering {log['queries']} rows in {log['requests']} requests", err=True)

@@ -1,0 +1,150 @@
+"""``feint serve``'s application: the Open Inference Protocol (KServe v2) over FastAPI.
+
+Routes: ``GET /v2`` (server metadata, with the ``binary_tensor_data`` extension),
+``GET /v2/health/live|ready``, ``GET /v2/models/{name}[/versions/{v}]`` (metadata),
+``GET .../ready``, ``POST .../infer`` and ``GET .../stats`` (rows answered, in total and per
+client: the ``X-Feint-Client`` header when sent, else the client's address). Every refused
+request gets a JSON ``{"error": ...}`` with 400, 404, 405, 413 or 422. Requests that arrive while
+the model is busy are answered together by one model call (:mod:`feint.serve.batching`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+import feint
+from feint.oracles.v2protocol import HEADER, encode
+from feint.serve.batching import Batcher
+from feint.serve.requests import Limits, RequestError, parse_request
+from feint.serve.served import Served
+
+INPUT_NAME = "input"
+
+
+@dataclass
+class QueryLog:
+    """Rows answered: in total, per client, and the number of requests."""
+
+    rows: int = 0
+    requests: int = 0
+    refused: int = 0
+    clients: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"queries": self.rows, "requests": self.requests, "refused": self.refused, "clients": dict(self.clients)}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def metadata(served: Served) -> dict[str, Any]:
+    out_shape = [-1] if served.output == "label" else [-1, served.num_classes]
+    return {
+        "name": served.name,
+        "versions": ["1"],
+        "platform": f"feint-{served.loaded.source}",
+        "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, *served.input_shape]}],
+        "outputs": [{"name": served.output_name, "datatype": served.output_datatype, "shape": out_shape}],
+    }
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"the body has {declared} bytes; send at most {limit} per request")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"the body exceeds {limit} bytes; send fewer rows per request")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
+    """The FastAPI app serving ``served`` under ``/v2/models/{served.name}``."""
+    limits = limits or Limits()
+    app = FastAPI(title="feint serve", version=feint.__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    log = QueryLog()
+    app.state.log = log
+    batcher = Batcher(served.answer, max_rows=limits.max_rows)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def server_error(_request: Request, exc: Exception) -> JSONResponse:
+        return _error(500, f"the model failed: {type(exc).__name__}: {str(exc)[:200]}")
+
+    def check_name(name: str, version: str | None = None) -> None:
+        if name != served.name or version not in (None, "1"):
+            raise HTTPException(404, f"no model {name!r} (version {version or 'any'}); this server has {served.name!r}")
+
+    @app.get("/v2")
+    async def server_metadata() -> dict[str, Any]:
+        return {"name": "feint", "version": feint.__version__, "extensions": ["binary_tensor_data", "statistics"]}
+
+    @app.get("/v2/health/live")
+    @app.get("/v2/health/ready")
+    async def health() -> dict[str, Any]:
+        return {}
+
+    @app.get("/v2/models/{name}")
+    @app.get("/v2/models/{name}/versions/{version}")
+    async def model_metadata(name: str, version: str | None = None) -> dict[str, Any]:
+        check_name(name, version)
+        return metadata(served)
+
+    @app.get("/v2/models/{name}/ready")
+    @app.get("/v2/models/{name}/versions/{version}/ready")
+    async def model_ready(name: str, version: str | None = None) -> dict[str, Any]:
+        check_name(name, version)
+        return {}
+
+    @app.get("/v2/models/{name}/stats")
+    async def stats(name: str) -> dict[str, Any]:
+        check_name(name)
+        return {"name": served.name, **log.to_dict()}
+
+    @app.post("/v2/models/{name}/infer")
+    @app.post("/v2/models/{name}/versions/{version}/infer")
+    async def infer(name: str, request: Request, version: str | None = None) -> Response:
+        check_name(name, version)
+        try:
+            if request.headers.get("content-encoding", "identity") != "identity":
+                raise RequestError(400, "compressed bodies are not accepted; send the request uncompressed")
+            body = await _read_body(request, limits.max_body)
+            parsed = parse_request(
+                body,
+                request.headers.get(HEADER),
+                input_name=INPUT_NAME,
+                input_shape=served.input_shape,
+                output=served.output_name,
+                bounds=served.bounds,
+                limits=limits,
+            )
+        except RequestError as exc:
+            log.refused += 1
+            return _error(exc.status, str(exc))
+        answer = await batcher.submit(parsed.x)
+        client = request.headers.get("x-feint-client") or (request.client.host if request.client else "unknown")
+        rows = int(parsed.x.shape[0])
+        log.rows += rows
+        log.requests += 1
+        log.clients[client] += rows
+        doc: dict[str, Any] = {"model_name": served.name, "model_version": "1"}
+        if parsed.request_id is not None:
+            doc["id"] = parsed.request_id
+        content, headers = encode(doc, "outputs", [(served.output_name, answer)], binary=parsed.binary)
+        media = headers.pop("Content-Type")
+        return Response(content, headers=headers, media_type=media)
+
+    return app

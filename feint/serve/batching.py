@@ -1,0 +1,64 @@
+"""Dynamic batching: requests that wait while the model is busy are answered by one model call.
+
+Triton's dynamic batcher does the same for the same reason: with many concurrent clients each
+sending a few rows, one call on their rows together costs about as much as one on a single
+request. Nothing waits on purpose: a batch is whatever queued while the previous call ran, up
+to ``max_rows`` rows; the model runs in a worker thread so the event loop keeps accepting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import anyio
+import numpy as np
+import torch
+from torch import Tensor
+
+Answer = Callable[[Tensor], np.ndarray]
+
+
+class Batcher:
+    """Runs ``answer`` on the rows of the requests queued together, at most ``max_rows`` at once."""
+
+    def __init__(self, answer: Answer, *, max_rows: int) -> None:
+        self.answer, self.max_rows = answer, max_rows
+        self.queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = asyncio.Queue()
+        self.worker: asyncio.Task[None] | None = None
+        self.calls = 0
+
+    async def submit(self, x: np.ndarray) -> np.ndarray:
+        """The model's answer for the rows ``x`` (N, ...)."""
+        if self.worker is None or self.worker.done():
+            self.worker = asyncio.get_running_loop().create_task(self._work())
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        await self.queue.put((x, future))
+        return await future
+
+    async def _work(self) -> None:
+        carry: tuple[np.ndarray, asyncio.Future[np.ndarray]] | None = None
+        while True:
+            batch = [carry or await self.queue.get()]
+            carry, rows = None, len(batch[0][0])
+            while not self.queue.empty():
+                item = self.queue.get_nowait()
+                if rows + len(item[0]) > self.max_rows:
+                    carry = item
+                    break
+                batch.append(item)
+                rows += len(item[0])
+            x = torch.from_numpy(np.concatenate([b[0] for b in batch]))
+            try:
+                out = await anyio.to_thread.run_sync(self.answer, x)
+            except Exception as exc:  # the model failed: every request in the batch learns why
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            self.calls += 1
+            start = 0
+            for part, future in batch:
+                if not future.done():
+                    future.set_result(out[start : start + len(part)])
+                start += len(part)
