@@ -64,8 +64,10 @@ def _rank_main(rank: int, world: int, port: int, job: str, args: dict[str, Any],
     torch.set_num_threads(1)
     writes = _record_writes()
     record: dict[str, Any] = {}
+    settled = False
     try:
         record["result"] = JOBS[job](rank, **args)
+        settled = True
     except Exception as exc:  # the test checks which error each rank raised
         record["error"] = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc()
@@ -73,7 +75,7 @@ def _rank_main(rank: int, world: int, port: int, job: str, args: dict[str, Any],
     Path(results, f"rank{rank}.json").write_text(json.dumps(record))
     from feint import distributed as fd
 
-    fd.finish()
+    fd.finish(settled=settled)
 
 
 def _record_writes() -> list[str]:
@@ -148,6 +150,7 @@ def bad_inputs_job(rank: int, *, model: str, tmp: str) -> Any:
     errors: dict[str, Any] = {}
     few_batches = feint.audit(net, data.x, data.y, batch_size=100, **common)  # 1 batch for 2 ranks: a note
     errors["idle_note"] = [n for n in few_batches.notes if "some ranks had no work" in n]
+    errors["buffers_matched"] = _buffers_matched(rank)
     for name, case in cases.items():
         try:
             case()
@@ -155,6 +158,23 @@ def bad_inputs_job(rank: int, *, model: str, tmp: str) -> Any:
         except Exception as exc:
             errors[name] = f"{type(exc).__name__}: {exc}"
     return errors
+
+
+def _buffers_matched(rank: int) -> bool:
+    """BatchNorm statistics that differ per rank (rank r holds r everywhere) are rank 0's after
+    match_root(buffers_only=True); the weights are left alone."""
+    import torch
+
+    from feint import distributed as fd
+    from feint.models import create_model
+
+    net = create_model("resnet", input_shape=(1, 8, 8), num_classes=10, width=4)
+    weights = [p.detach().clone() for p in net.parameters()]
+    for buf in net.buffers():
+        buf.fill_(rank)
+    fd.match_root(net, buffers_only=True)
+    same_weights = all(torch.equal(a, b) for a, b in zip(weights, net.parameters(), strict=True))
+    return same_weights and all(bool((b == 0).all()) for b in net.buffers())
 
 
 def _train() -> Any:

@@ -146,6 +146,7 @@ def test_bad_starts_give_one_error_on_every_rank_and_write_nothing(model_dir, tm
         "24 inputs make 1 batch(es) of 100 for 2 ranks: some ranks had no work; --batch-size 12 or less "
         "gives every rank a batch (the results depend on the batch size)"
     ]
+    assert errors["buffers_matched"] is True
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     scratch = [w for w in ranks[0]["writes"] if "/feint-audit-" in w]  # the run without out: rank 0's temp points
     assert ranks[0]["writes"] == scratch and len(scratch) == 1 and ranks[1]["writes"] == []

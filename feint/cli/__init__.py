@@ -46,11 +46,13 @@ class FeintGroup(click.Group):
         return name, cmd, rest
 
     def invoke(self, ctx: click.Context) -> Any:
-        previous = None
+        previous, settled = None, False
         try:
             if fd.launched():  # torchrun stops the other ranks with SIGTERM when one fails: say so
                 previous = signal.signal(signal.SIGTERM, _stopped_by_torchrun)
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            settled = True
+            return result
         except FeintError as exc:
             hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "") if isinstance(exc, RankLostError) else ""
             click.echo(f"error: {exc}{'; ' + hint if hint else ''}", err=True)
@@ -64,7 +66,7 @@ class FeintGroup(click.Group):
             click.echo(f"interrupted{'; ' + hint if hint else ''}", err=True)
             sys.exit(130)
         finally:
-            fd.finish()
+            fd.finish(settled=settled)
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 

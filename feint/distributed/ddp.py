@@ -46,14 +46,25 @@ def for_training(model: nn.Module, device: torch.device) -> nn.Module:
     return TrainingModel(model, device) if active() else model
 
 
-def match_root(model: nn.Module) -> None:
-    """Give every rank rank 0's weights and buffers (BatchNorm statistics drift per rank in DDP,
-    which only keeps parameters equal)."""
+def match_root(model: nn.Module, *, buffers_only: bool = False) -> None:
+    """Give every rank rank 0's weights and buffers, or only its buffers. DDP keeps the parameters
+    equal but each rank's BatchNorm statistics drift with its own batches: matched at every epoch's
+    end, every rank evaluates (and a recipe's end-of-epoch check decides on) the model rank 0
+    saves, and a resumed run, which loads rank 0's checkpoint everywhere, continues as one that
+    was never stopped."""
     if not active():
         return
-    state = model.state_dict()
-    device = next(iter(state.values())).device if state else torch.device("cpu")
-    model.load_state_dict(broadcast_tensors(state if rank() == 0 else None, "sharing the weights", device=device))
+    state = dict(model.named_buffers()) if buffers_only else model.state_dict()
+    if not state:
+        return
+    device = next(iter(state.values())).device
+    shared = broadcast_tensors(state if rank() == 0 else None, "sharing the weights", device=device)
+    if buffers_only:
+        with torch.no_grad():
+            for name, buf in model.named_buffers():
+                buf.copy_(shared[name])
+    else:
+        model.load_state_dict(shared)
 
 
 def epoch_order(n: int, *, seed: int, epoch: int) -> Tensor:

@@ -9,6 +9,8 @@ on GPU ``LOCAL_RANK``). Alone (no torchrun, or one process) nothing is started: 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import gc
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -135,8 +137,18 @@ def join(distributed: bool | None, device: str | torch.device) -> bool:
     return active()
 
 
-def finish() -> None:
-    """Leave the process group if feint started it (the CLI calls this; so does interpreter exit)."""
+def finish(*, settled: bool = False) -> None:
+    """Leave the process group if feint started it (the CLI calls this; so does interpreter exit).
+
+    ``settled``: this rank finished its work; under gloo it first waits (a minute at most) for the
+    others to finish theirs, so that no rank tears down its connections under another. Garbage
+    (a DistributedDataParallel wrapper, finished work) goes before the group does: one left for
+    interpreter exit can abort the process.
+    """
     if _state["started_here"] and dist.is_initialized():
+        if settled and backend() == "gloo":
+            with contextlib.suppress(RuntimeError):  # a rank that failed: leave anyway
+                dist.monitored_barrier(timeout=timedelta(seconds=60), wait_all_ranks=True)
+        gc.collect()
         dist.destroy_process_group()
     _state["started_here"] = False

@@ -172,6 +172,7 @@ def train(
                 shown.set_postfix(loss=f"{float(total) / (i + len(idx)):.3f}")
         sums = fd.all_reduce_sum(torch.stack([total, torch.tensor(float(len(order)), device=dev)]), "summing the loss")
         record = {"epoch": epoch + 1, "loss": float(sums[0]) / float(sums[1])}
+        fd.match_root(model, buffers_only=True)
         if test_data is not None:
             record["test_accuracy"] = accuracy(model, test_data, dev)
         history.append(record)
