@@ -108,3 +108,28 @@ def test_torchrun_audit_from_the_command_line_equals_one_process(lenet_digits, d
     states = [(tmp_path / d / "audit_state").iterdir() for d in ("one", "two")]
     blobs = [{p.name: p.read_bytes() for p in s if not p.name.endswith(".json")} for s in states]
     assert blobs[0] == blobs[1]  # per-sample tensors and worst-case points, byte for byte
+
+
+STOPPED_AFTER_ITS_ERROR = """
+import os, signal
+import click
+os.environ.update(RANK="1", LOCAL_RANK="1", WORLD_SIZE="2")
+from feint.cli import main
+real_echo = click.echo
+def echo(*args, **kwargs):  # torchrun's SIGTERM to the survivors arrives right after the error line
+    real_echo(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)
+click.echo = echo
+main(["attack", "--model", "x"])
+"""
+
+
+def test_a_failed_rank_says_so_once_even_when_torchrun_then_stops_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", STOPPED_AFTER_ITS_ERROR], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == -15  # ended by the signal, as torchrun meant
+    assert done.stderr.splitlines() == [
+        "error: feint attack does not share its work among torchrun's ranks; run it without torchrun "
+        "(feint attack ...). Under torchrun: audit, demo, train"
+    ]

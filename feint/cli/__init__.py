@@ -31,6 +31,12 @@ def _stopped_by_torchrun(signum: int, _frame: Any) -> NoReturn:
     raise RankLostError(f"rank {fd.rank()} was stopped by torchrun (signal {signum}): another rank failed")
 
 
+def _leaving() -> None:
+    """This rank failed and says so once: torchrun's SIGTERM, which follows, now just ends it."""
+    if fd.launched():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class FeintGroup(click.Group):
     """A click group that turns :class:`FeintError` into one line on stderr and exit code 2."""
 
@@ -54,14 +60,17 @@ class FeintGroup(click.Group):
             settled = True
             return result
         except FeintError as exc:
+            _leaving()
             hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "") if isinstance(exc, RankLostError) else ""
             click.echo(f"error: {exc}{'; ' + hint if hint else ''}", err=True)
             sys.exit(2)
         except click.UsageError as exc:  # a bad option value: one line too, not click's usage block
+            _leaving()
             where = f"; see feint {ctx.invoked_subcommand} --help" if ctx.invoked_subcommand else ""
             click.echo(f"error: {exc.format_message().rstrip('.')}{where}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
+            _leaving()
             hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "")
             click.echo(f"interrupted{'; ' + hint if hint else ''}", err=True)
             sys.exit(130)
