@@ -7,6 +7,7 @@ records what it returned or raised, and every file it wrote, in ``results/rank<R
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -122,11 +123,27 @@ def audit_job(rank: int, *, model: str, out: str, n: int = 48, die_after: int | 
     return {"report": report.to_dict(), "notes": list(report.notes)}
 
 
-def train_job(rank: int, *, out: str, epochs: int, resume: bool = False, **kw: Any) -> Any:
+def train_job(
+    rank: int, *, out: str, epochs: int, resume: bool = False, die_in_epoch: int | None = None, **kw: Any
+) -> Any:
+    """Training; with ``die_in_epoch``, rank 1 kills itself (SIGKILL) in that epoch's first batch."""
     import feint
+    import feint.training.trainer as trainer
     from feint.data import load
 
     train = load("digits", "train")
+    if die_in_epoch is not None and rank == 1:
+        per_rank = math.ceil(len(train) / 2)
+        per_epoch = math.ceil(per_rank / int(kw.get("batch_size", 64)))  # batches per rank and epoch
+        calls, hook = [0], trainer._batch_loss
+
+        def dying(*args: Any, **kwargs: Any) -> Any:
+            calls[0] += 1
+            if calls[0] > (die_in_epoch - 1) * per_epoch:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return hook(*args, **kwargs)
+
+        trainer._batch_loss = dying  # type: ignore[assignment]
     result = feint.train("mlp", train, _data(360), out=out, epochs=epochs, resume=resume, progress=False, **kw)
     return {"test_accuracy": result.test_accuracy, "history": result.history}
 
@@ -151,6 +168,7 @@ def bad_inputs_job(rank: int, *, model: str, tmp: str) -> Any:
     few_batches = feint.audit(net, data.x, data.y, batch_size=100, **common)  # 1 batch for 2 ranks: a note
     errors["idle_note"] = [n for n in few_batches.notes if "some ranks had no work" in n]
     errors["buffers_matched"] = _buffers_matched(rank)
+    errors["group_work"] = _group_work()
     for name, case in cases.items():
         try:
             case()
@@ -158,6 +176,20 @@ def bad_inputs_job(rank: int, *, model: str, tmp: str) -> Any:
         except Exception as exc:
             errors[name] = f"{type(exc).__name__}: {exc}"
     return errors
+
+
+def _group_work() -> list[str]:
+    """What fd.group_work makes of a failure of the group and of an error of the model's own."""
+    from feint import distributed as fd
+
+    seen = []
+    for message in ("[third_party/gloo/transport/tcp/pair.cc:537] Read error: Connection reset by peer", "bad shapes"):
+        try:
+            with fd.group_work("training (epoch 1, batch 1)"):
+                raise RuntimeError(message)
+        except Exception as exc:
+            seen.append(f"{type(exc).__name__}: {exc}".replace(f"rank {fd.rank()} ", "rank R "))
+    return seen
 
 
 def _buffers_matched(rank: int) -> bool:

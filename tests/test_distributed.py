@@ -108,13 +108,15 @@ def test_a_killed_rank_stops_the_job_and_the_rerun_resumes(model_dir, single, tm
 
 
 @pytest.mark.slow
-def test_ddp_training_matches_one_process_writes_once_and_resumes(digits_train, tmp_path) -> None:
+def test_ddp_training_matches_one_process_writes_once_and_resumes_after_a_rank_died(digits_train, tmp_path) -> None:
     settings = {"epochs": 4, "seed": 0, "lr": 3e-3, "adv": "fgsm", "adv_eps": 0.1}
     with one_thread():
         alone = feint.train("mlp", digits_train, feint.load("digits", "test").head(360), progress=False, **settings)
     run = tmp_path / "run"
-    first = launch("train", {"out": str(run), **{**settings, "epochs": 2}}, tmp_path / "a")
-    assert [r["exitcode"] for r in first] == [0, 0], [r.get("traceback") for r in first]
+    first = launch("train", {"out": str(run), "die_in_epoch": 3, **settings}, tmp_path / "a")  # rank 1 dies
+    assert first[1]["exitcode"] == -9
+    assert first[0]["error"].startswith("RankLostError: rank 0 lost the other ranks while training (epoch 3, batch 1)")
+    assert json.loads((run / "checkpoints" / "latest.json").read_text())["epoch"] == 2
     resumed = launch("train", {"out": str(run), "resume": True, **settings}, tmp_path / "b")
     assert [r["exitcode"] for r in resumed] == [0, 0], [r.get("traceback") for r in resumed]
     two = resumed[0]["result"]
@@ -122,7 +124,7 @@ def test_ddp_training_matches_one_process_writes_once_and_resumes(digits_train, 
     assert two == resumed[1]["result"]  # same weights on every rank
     assert alone.test_accuracy is not None and abs(two["test_accuracy"] - alone.test_accuracy) <= 0.05
     assert two["test_accuracy"] >= 0.8
-    assert first[1]["writes"] == [] and resumed[1]["writes"] == []
+    assert resumed[1]["writes"] == []
     assert any(Path(w).name == "config.json" for w in resumed[0]["writes"])
     training = json.loads((run / "config.json").read_text())["training"]
     assert training["world_size"] == 2 and training["effective_batch_size"] == 2 * training["batch_size"]
@@ -147,6 +149,11 @@ def test_bad_starts_give_one_error_on_every_rank_and_write_nothing(model_dir, tm
         "gives every rank a batch (the results depend on the batch size)"
     ]
     assert errors["buffers_matched"] is True
+    assert errors["group_work"] == [
+        "RankLostError: rank R lost the other ranks while training (epoch 1, batch 1) (Read error: Connection reset "
+        "by peer); a rank that dies stops the whole job; its log says why",
+        "RuntimeError: bad shapes",
+    ]
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     scratch = [w for w in ranks[0]["writes"] if "/feint-audit-" in w]  # the run without out: rank 0's temp points
     assert ranks[0]["writes"] == scratch and len(scratch) == 1 and ranks[1]["writes"] == []

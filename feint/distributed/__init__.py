@@ -25,7 +25,8 @@ The pattern for a long per-input command (what ``feint audit`` does)::
 Seeds belong to chunks (not to ranks), so K ranks compute what one process computes. Work that
 does not depend on batching (an accuracy, a sum) can use :func:`shard` and :func:`all_reduce_sum`.
 Training wraps the model with :func:`for_training` (DistributedDataParallel) and draws its batches
-from :func:`epoch_order` (a DistributedSampler). A rank that dies makes the others raise
+from :func:`epoch_order` (a DistributedSampler); each step's loss and ``backward`` run inside
+:func:`group_work`, so that DDP's own collectives fail as clearly as feint's. A rank that dies makes the others raise
 :class:`feint.errors.DistributedError` from their next collective.
 """
 
@@ -45,6 +46,7 @@ from feint.distributed.comm import (
     broadcast_tensors,
     collective,
     gather_rows,
+    group_work,
 )
 from feint.distributed.ddp import TrainingModel, epoch_order, for_training, match_root
 from feint.distributed.env import (
@@ -82,6 +84,7 @@ __all__ = [
     "finish",
     "for_training",
     "gather_rows",
+    "group_work",
     "is_root",
     "join",
     "launched",

@@ -23,16 +23,37 @@ from feint.errors import RankLostError
 LOST_RANK_HINT = "a rank that dies stops the whole job; its log says why"
 
 
+# What the messages of torch.distributed's failures name (gloo's transport, NCCL, the process
+# group's watchdog and timeouts), unlike an error of the model's own.
+_GROUP_FAILURE = re.compile(r"gloo|nccl|ProcessGroup|c10d|DistNetworkError|Connection (?:closed|reset)", re.I)
+
+
+def lost_ranks(what: str, exc: BaseException) -> RankLostError:
+    """The one error a rank raises when its group failed during ``what``."""
+    cause = _first_sentence(str(exc)) or type(exc).__name__
+    return RankLostError(f"rank {rank()} lost the other ranks while {what} ({cause[:200]}); {LOST_RANK_HINT}")
+
+
 @contextmanager
 def collective(what: str) -> Iterator[None]:
     """Turn a failed collective (a rank died, the network dropped, the timeout passed) into one clear error."""
     try:
         yield
     except (RuntimeError, dist.DistError) as exc:
-        cause = _first_sentence(str(exc)) or type(exc).__name__
-        raise RankLostError(
-            f"rank {rank()} lost the other ranks while {what} ({cause[:200]}); {LOST_RANK_HINT}"
-        ) from exc
+        raise lost_ranks(what, exc) from exc
+
+
+@contextmanager
+def group_work(what: str) -> Iterator[None]:
+    """Work with collectives inside it that feint does not call itself (DistributedDataParallel
+    averaging gradients in ``backward``): a failure of the group becomes one clear error; any
+    other error (the model's own) passes unchanged."""
+    try:
+        yield
+    except (RuntimeError, dist.DistError) as exc:
+        if not active() or not (isinstance(exc, dist.DistError) or _GROUP_FAILURE.search(str(exc))):
+            raise
+        raise lost_ranks(what, exc) from exc
 
 
 def _first_sentence(text: str) -> str:

@@ -10,6 +10,7 @@ forward passes with gradients through DDP and every other call straight to the m
 
 from __future__ import annotations
 
+import warnings
 from typing import cast
 
 import torch
@@ -28,7 +29,10 @@ class TrainingModel(nn.Module):
     def __init__(self, model: nn.Module, device: torch.device) -> None:
         super().__init__()
         ids = [device] if device.type == "cuda" else None
-        self.ddp = DistributedDataParallel(model, device_ids=ids)
+        # A convolution over one input channel returns gradients whose stride on that size-1
+        # dimension differs from the bucket's only nominally; DDP warns about it on every rank.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides", category=UserWarning)
+        self.ddp = DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
         self.train(model.training)
 
     @property

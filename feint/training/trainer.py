@@ -159,13 +159,14 @@ def train(
             xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
             seed = (cfg.seed * 1000 + epoch) * 100_003 + b + RANK_SEED * fd.rank()
-            loss = _batch_loss(net, xb, yb, cfg, seed, train_data.info.bounds)
-            if not bool(torch.isfinite(loss)):
-                raise InputError(
-                    f"training diverged in epoch {epoch + 1} (the loss is {float(loss.detach())}); lower the learning rate "
-                    f"(now {cfg.lr}); the last finished epoch's checkpoint is kept"
-                )
-            loss.backward()
+            with fd.group_work(f"training (epoch {epoch + 1}, batch {b + 1})"):
+                loss = _batch_loss(net, xb, yb, cfg, seed, train_data.info.bounds)
+                if not bool(torch.isfinite(loss)):
+                    raise InputError(
+                        f"training diverged in epoch {epoch + 1} (the loss is {float(loss.detach())}); lower the "
+                        f"learning rate (now {cfg.lr}); the last finished epoch's checkpoint is kept"
+                    )
+                loss.backward()
             optimizer.step()
             total += loss.detach() * len(idx)
             if b % 10 == 0 and not shown.disable:  # reading the loss waits for the device: only for a bar
