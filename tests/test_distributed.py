@@ -192,3 +192,16 @@ def test_point_store_round_trip(tmp_path) -> None:
     store.close()
     assert PointStore(tmp_path / "p.bin", slots=3, n=10, shape=(1, 2, 2), dtype=torch.float32).open() is not None
     assert PointStore(tmp_path / "p.bin", slots=4, n=10, shape=(1, 2, 2), dtype=torch.float32).open() is None
+
+
+@pytest.mark.slow
+def test_a_defense_recipe_trains_under_ddp_through_the_per_batch_hook(tmp_path) -> None:
+    """TRADES (issue 11's feint.defenses) calls the model twice in train mode and attacks it in eval
+    mode inside its per-batch hook; under DDP both ranks end with the same weights and it learns.
+    Runs once feint.defenses is on main."""
+    pytest.importorskip("feint.defenses")
+    settings = {"epochs": 2, "seed": 0, "lr": 3e-3, "recipe": "trades", "recipe_options": {"eps": 0.1, "steps": 3}}
+    ranks = launch("train", {"out": str(tmp_path / "run"), **settings}, tmp_path / "r")
+    assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
+    assert ranks[0]["result"] == ranks[1]["result"]
+    assert ranks[0]["result"]["test_accuracy"] >= 0.6
