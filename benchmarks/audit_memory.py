@@ -11,8 +11,10 @@ the worst-case points themselves ((8 + 1) x N x 784 floats, 282 MB at N = 10,000
 ``audit_state/points-*.bin`` as each batch finishes, and attacks run a batch of ``--batch-size``
 inputs at a time. The model is a small LeNet trained here for one epoch (cached under
 ``benchmarks/.cache``); its robustness does not change what the audit keeps per input.
+``--arch softmax`` (a linear model: little memory per batch, quick) shows what grows with the
+number of inputs most plainly.
 
-    python benchmarks/audit_memory.py [--preset standard] [--sizes 1000,10000] [--batch-size 1000]
+    python benchmarks/audit_memory.py [--preset standard] [--sizes 1000,10000] [--batch-size 1000] [--arch softmax]
 """
 
 from __future__ import annotations
@@ -30,39 +32,39 @@ import torch
 
 EPS = (0.0, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2)
 CACHE = Path(__file__).resolve().parent / ".cache"
-MODEL = CACHE / "memory-lenet"
+ARCHS = {"lenet": {"channels": (16, 32), "hidden": 64}, "softmax": {}}
 
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def model_folder() -> Path:
-    """A LeNet trained for one epoch on 10,000 Fashion-MNIST training images (cached)."""
+def model_folder(arch: str) -> Path:
+    """A model trained for one epoch on 10,000 Fashion-MNIST training images (cached)."""
     import feint
     from feint.errors import FeintError
     from feint.models import load_config
 
+    folder = CACHE / f"memory-{arch}"
     try:
-        load_config(MODEL)
-        return MODEL
+        load_config(folder)
+        return folder
     except FeintError:
         pass
     CACHE.mkdir(parents=True, exist_ok=True)
     (CACHE / ".gitignore").write_text("*\n")
     train = feint.load("fashion-mnist", "train").sample(10_000, seed=0)
-    arch = {"channels": (16, 32), "hidden": 64}
-    feint.train("lenet", train, arch_kwargs=arch, epochs=1, lr=2e-3, out=MODEL, overwrite=True, progress=False)
-    return MODEL
+    feint.train(arch, train, arch_kwargs=ARCHS[arch], epochs=1, lr=2e-3, out=folder, overwrite=True, progress=False)
+    return folder
 
 
-def child(n: int, preset: str, batch_size: int) -> None:
+def child(n: int, preset: str, batch_size: int, arch: str) -> None:
     """One audit of the first ``n`` test images; prints one JSON line."""
     import feint
     from feint.models import load_model
 
     torch.set_num_threads(1)
-    model = load_model(model_folder())
+    model = load_model(model_folder(arch))
     test = feint.load("fashion-mnist", "test").head(n)
     before = peak_mb()
     with tempfile.TemporaryDirectory() as out:
@@ -99,12 +101,15 @@ def main() -> None:
     parser.add_argument("--preset", default="standard")
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--arch", default="lenet", choices=sorted(ARCHS), help="softmax: a quick check, little memory per batch"
+    )
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        child(args.child, args.preset, args.batch_size)
+        child(args.child, args.preset, args.batch_size, args.arch)
         return
-    model_folder()  # train once, outside the measured processes
+    model_folder(args.arch)  # train once, outside the measured processes
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         cmd = [
@@ -116,10 +121,12 @@ def main() -> None:
             args.preset,
             "--batch-size",
             str(args.batch_size),
+            "--arch",
+            args.arch,
         ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print(f"Fashion-MNIST, {len(EPS)} eps, preset {args.preset}, batch size {args.batch_size}, 1 thread")
+    print(f"Fashion-MNIST, {args.arch}, {len(EPS)} eps, preset {args.preset}, batch size {args.batch_size}, 1 thread")
     print(f"{'inputs':>7}  {'peak RSS':>9}  {'audit adds':>10}  {'points on disk':>14}  {'time':>7}")
     for r in rows:
         added = r["peak_mb"] - r["loaded_mb"]
