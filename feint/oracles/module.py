@@ -3,16 +3,31 @@
 The module runs in eval mode under ``torch.no_grad()`` on the inputs' device; its mode is
 restored after each request. ``output="probabilities"`` answers softmax scores (what many APIs
 return) instead of logits.
+
+A query is evaluated in chunks of ``batch_size`` rows. By default that is :data:`CPU_ROWS` for a
+model on the CPU, where a small convolutional net runs about 1.7x faster per row in chunks of
+128-256 rows than of 1,024 (its activations stay in cache; measured on Fashion-MNIST's LeNet,
+one thread), and :data:`DEVICE_ROWS` on an accelerator, where large batches pay.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from feint.oracles.base import LabelOracle, ScoreOracle
 from feint.validation import Bounds, check_logits, eval_mode
+
+CPU_ROWS = 256
+DEVICE_ROWS = 4096
+
+
+def default_rows(model: nn.Module) -> int:
+    """The chunk size a module oracle uses unless told: :data:`CPU_ROWS` on the CPU, else :data:`DEVICE_ROWS`."""
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    return CPU_ROWS if device.type == "cpu" else DEVICE_ROWS
 
 
 class ModuleScoreOracle(ScoreOracle):
@@ -27,7 +42,7 @@ class ModuleScoreOracle(ScoreOracle):
         num_classes: int | None = None,
         bounds: Bounds = (0.0, 1.0),
         max_queries: int | None = None,
-        batch_size: int = 1024,
+        batch_size: int | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(
@@ -36,7 +51,7 @@ class ModuleScoreOracle(ScoreOracle):
             num_classes=num_classes,
             bounds=bounds,
             max_queries=max_queries,
-            batch_size=batch_size,
+            batch_size=default_rows(model) if batch_size is None else batch_size,
             name=name or type(model).__name__,
         )
         self.model = model
@@ -58,7 +73,7 @@ class ModuleLabelOracle(LabelOracle):
         num_classes: int | None = None,
         bounds: Bounds = (0.0, 1.0),
         max_queries: int | None = None,
-        batch_size: int = 1024,
+        batch_size: int | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(
@@ -66,7 +81,7 @@ class ModuleLabelOracle(LabelOracle):
             num_classes=num_classes,
             bounds=bounds,
             max_queries=max_queries,
-            batch_size=batch_size,
+            batch_size=default_rows(model) if batch_size is None else batch_size,
             name=name or type(model).__name__,
         )
         self.model = model

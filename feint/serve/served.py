@@ -19,6 +19,7 @@ from torch import Tensor
 from feint.errors import InputError, ModelError
 from feint.models.loading import LoadedModel
 from feint.oracles.logits import oracle_logits
+from feint.oracles.module import default_rows
 from feint.validation import check_logits, eval_mode
 
 SERVE_OUTPUTS = ("logits", "probabilities", "label")
@@ -67,8 +68,10 @@ class Served:
             x = x.reshape(x.shape[0], 1, 1, -1)
         if module is not None:
             device = next((p.device for p in module.parameters()), torch.device("cpu"))
+            x = x.to(device)
             with eval_mode(module), torch.no_grad():
-                return check_logits(module(x.to(device)), n=x.shape[0]).float().cpu()
+                chunks = [module(part) for part in x.split(default_rows(module))]
+            return check_logits(torch.cat(chunks), n=x.shape[0]).float().cpu()
         assert oracle is not None
         return oracle_logits(oracle, x).float().cpu()
 
