@@ -31,9 +31,10 @@ def _stopped_by_torchrun(signum: int, _frame: Any) -> NoReturn:
     raise RankLostError(f"rank {fd.rank()} was stopped by torchrun (signal {signum}): another rank failed")
 
 
-def _leaving() -> None:
-    """This rank failed and says so once: torchrun's SIGTERM, which follows, now just ends it."""
-    if fd.launched():
+def _leaving(previous: Any) -> None:
+    """This rank failed and says so once: torchrun's SIGTERM, which follows, now just ends it
+    (``previous``: the handler replaced at the start, None when none was)."""
+    if previous is not None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
@@ -60,17 +61,17 @@ class FeintGroup(click.Group):
             settled = True
             return result
         except FeintError as exc:
-            _leaving()
+            _leaving(previous)
             hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "") if isinstance(exc, RankLostError) else ""
             click.echo(f"error: {exc}{'; ' + hint if hint else ''}", err=True)
             sys.exit(2)
         except click.UsageError as exc:  # a bad option value: one line too, not click's usage block
-            _leaving()
+            _leaving(previous)
             where = f"; see feint {ctx.invoked_subcommand} --help" if ctx.invoked_subcommand else ""
             click.echo(f"error: {exc.format_message().rstrip('.')}{where}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            _leaving()
+            _leaving(previous)
             hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "")
             click.echo(f"interrupted{'; ' + hint if hint else ''}", err=True)
             sys.exit(130)
