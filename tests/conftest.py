@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
@@ -39,11 +42,37 @@ def softmax_digits(digits_train: Dataset) -> nn.Module:
     return train("softmax", digits_train, epochs=30, lr=1e-2, seed=0, progress=False).model
 
 
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture
 def one_torch_thread():
     """For tests of tiny models: a thread pool gains nothing there, and on shared cores its spinning
     costs several times the work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="session")
+def mutation_detector(lenet_digits: nn.Module, digits_train: Dataset):  # type: ignore[no-untyped-def]
+    """NAI mutation testing on the digits LeNet: a small pool, fitted on 400 training inputs."""
+    from feint.detectors import MutationDetector
+
+    with torch_threads(1):
+        return MutationDetector(lenet_digits, rate=0.05, n_mutants=60).fit(digits_train.x[:400], digits_train.y[:400])
+
+
+@pytest.fixture(scope="session")
+def kde_detector(lenet_digits: nn.Module, digits_train: Dataset):  # type: ignore[no-untyped-def]
+    """Kernel density + Bayesian uncertainty on the digits LeNet (dropout inserted before its dense layers)."""
+    from feint.detectors import DensityUncertaintyDetector
+
+    with torch_threads(1):
+        return DensityUncertaintyDetector(lenet_digits).fit(digits_train.x, digits_train.y)

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,18 +15,13 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from serving import feint_server, free_port
 
 from feint.attacks import hopskipjump
 from feint.cli import main
 from feint.models import resolve, save_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -49,29 +40,8 @@ def run_dir(lenet_digits, digits_train, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(run_dir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "feint", "serve", "--model", str(run_dir), "--port", str(port), "--name", "lenet"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(base + "/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError(f"feint serve did not start: {proc.stderr.read() if proc.stderr else ''}")
-        yield base, proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    assert proc.returncode == 0 and "stopped after answering" in err  # clean shutdown on SIGTERM
+    with feint_server("--model", str(run_dir), "--name", "lenet") as started:
+        yield started
 
 
 def _stats(base: str) -> dict:
@@ -186,10 +156,10 @@ def test_startup_failures_are_one_line(run_dir, tmp_path) -> None:
         port = busy.getsockname()[1]
         res = runner.invoke(main, ["serve", "--model", str(run_dir), "--port", str(port)])
     assert res.exit_code == 2 and "is in use" in res.output and res.output.count("\n") == 1
-    res = runner.invoke(main, ["serve", "--model", str(tmp_path / "missing"), "--port", str(_free_port())])
+    res = runner.invoke(main, ["serve", "--model", str(tmp_path / "missing"), "--port", str(free_port())])
     assert res.exit_code == 2 and res.output.startswith("error: no model directory at")
     (tmp_path / "bad.onnx").write_bytes(b"junk")
-    res = runner.invoke(main, ["serve", "--model", str(tmp_path / "bad.onnx"), "--port", str(_free_port())])
+    res = runner.invoke(main, ["serve", "--model", str(tmp_path / "bad.onnx"), "--port", str(free_port())])
     assert res.exit_code == 2 and "not a readable ONNX model" in res.output
 
 

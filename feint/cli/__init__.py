@@ -90,13 +90,14 @@ def main() -> None:
 def _register() -> None:
     from feint.cli.attack import attack_command
     from feint.cli.demo import demo_command
+    from feint.cli.detect import detect_command
+    from feint.cli.serve import serve_command
     from feint.cli.train import train_command
 
     main.add_command(demo_command, "demo")
     main.add_command(train_command, "train")
     main.add_command(attack_command, "attack")
-    from feint.cli.serve import serve_command
-
+    main.add_command(detect_command, "detect")
     main.add_command(serve_command, "serve")
     try:
         from feint.cli.audit import audit_command

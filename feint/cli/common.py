@@ -154,12 +154,14 @@ def check_model_fits_data(config: dict[str, Any] | None, data: Dataset, model_sp
         )
 
 
-def data_options(*, split: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--data``, ``--data-path`` and (unless ``split=False``) ``--split``."""
+def data_options(
+    *, split: bool = True, default_split: str = "test"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--data``, ``--data-path`` and (unless ``split=False``) ``--split`` (default ``default_split``)."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         if split:
-            fn = click.option("--split", default="test", show_default=True, help="train, test or all")(fn)
+            fn = click.option("--split", default=default_split, show_default=True, help="train, test or all")(fn)
         fn = click.option("--data-path", default=None, help="folder holding the dataset files (IDX, CIFAR batches)")(fn)
         return click.option(
             "--data",

@@ -9,6 +9,7 @@ import click
 
 from feint.cli.common import device_option, resolve_device
 from feint.errors import InputError
+from feint.serve.guard import ON_FLAG
 from feint.serve.served import SERVE_OUTPUTS
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -46,6 +47,11 @@ def _input_shape(text: str | None, config: dict | None, loaded: object) -> tuple
 @click.option("--max-rows", default=4096, show_default=True, type=int, help="most inputs in one request")
 @click.option("--max-body-mb", default=64.0, show_default=True, type=float, help="largest request body")
 @click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
+@click.option("--detector", "detector_dir", default=None, help="a folder from `feint detect fit`: flag its detections")
+@click.option(
+    "--on-flag", type=click.Choice(ON_FLAG), default="refuse", show_default=True,
+    help="a request with a flagged input: refuse it (403, no answer) or mark it (output 'flagged')",
+)  # fmt: skip
 @device_option
 def serve_command(
     model_spec: str,
@@ -58,15 +64,21 @@ def serve_command(
     max_rows: int,
     max_body_mb: float,
     trust_file: bool,
+    detector_dir: str | None,
+    on_flag: str,
     device: str,
 ) -> None:
-    """Serve a model at http://HOST:PORT/v2/models/NAME (Open Inference Protocol); Ctrl-C or SIGTERM stops it."""
+    """Serve a model at http://HOST:PORT/v2/models/NAME (Open Inference Protocol); Ctrl-C or SIGTERM stops it.
+
+    With --detector, every input meets a fitted detector first; flagged inputs are answered with a
+    flag (--on-flag) and counted at GET .../stats."""
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise InputError("feint serve needs FastAPI and uvicorn: pip install 'feint[serve]'") from exc
     from feint.models import resolve
+    from feint.serve.guard import load_guard
     from feint.serve.requests import Limits
     from feint.serve.run import bind, serve
     from feint.serve.served import Served
@@ -78,6 +90,12 @@ def serve_command(
     name = name or (Path(model_spec.rstrip("/")).stem if "://" not in model_spec else model_spec.rsplit("/", 1)[-1])
     if not NAME.match(name):
         raise InputError(f"model name {name!r} may use only letters, digits, '_', '.' and '-'; pass --name")
-    served = Served(loaded, name, output, _input_shape(input_shape, loaded.config, loaded))
+    guard = load_guard(detector_dir, loaded, on_flag=on_flag) if detector_dir is not None else None
+    shape = _input_shape(input_shape, loaded.config, loaded)
+    if guard is None:
+        served = Served(loaded, name, output, shape)
+    else:
+        served = Served(loaded, name, output, shape, bounds=guard.detector.bounds, guard=guard)
     log = serve(served, host=host, port=port, limits=Limits(max_rows, int(max_body_mb * 2**20)))
-    click.echo(f"stopped after answering {log['queries']} rows in {log['requests']} requests", err=True)
+    flagged = f"; the detector flagged {log['flagged']} rows" if guard is not None else ""
+    click.echo(f"stopped after answering {log['queries']} rows in {log['requests']} requests{flagged}", err=True)

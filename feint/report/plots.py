@@ -134,3 +134,49 @@ def perturbation_image(delta: np.ndarray) -> tuple[np.ndarray, float]:
     peak = float(np.abs(delta).max())
     amplification = 0.5 / peak if peak > 0 else 1.0
     return np.clip(0.5 + delta * amplification, 0, 1), amplification
+
+
+def curves_plot(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    diagonal: bool = False,
+    dashed: Sequence[str] = (),
+    width: float = 6.2,
+    height: float = 4.6,
+) -> str:
+    """One curve per series, each with its own x values (ROC curves); ``diagonal`` adds the chance line."""
+    fig = new_figure(width, height)
+    ax = fig.add_subplot()
+    if diagonal:
+        ax.plot([0, 1], [0, 1], ls=":", lw=1, color="#999999", label="chance")
+    for i, (name, (xs, ys)) in enumerate(curves.items()):
+        style = "--" if name in dashed else "-"
+        ax.plot(nan_list(xs), nan_list(ys), ls=style, lw=1.8, color=PALETTE[i % len(PALETTE)], label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    return figure_uri(fig)
+
+
+def bar_histogram(
+    counts: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str,
+    ylabel: str = "inputs",
+    width: float = 7.5,
+    height: float = 3.6,
+) -> str:
+    """Histograms given as a height per integer value (index = value), one outlined step series each."""
+    fig = new_figure(width, height)
+    ax = fig.add_subplot()
+    for i, (name, values) in enumerate(counts.items()):
+        edges = np.arange(len(values) + 1) - 0.5
+        ax.stairs(np.asarray(values, dtype=float), edges, lw=1.8, color=PALETTE[i % len(PALETTE)], label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    return figure_uri(fig)

@@ -5,7 +5,9 @@ Routes: ``GET /v2`` (server metadata, with the ``binary_tensor_data`` extension)
 ``GET .../ready``, ``POST .../infer`` and ``GET .../stats`` (rows answered, in total and per
 client: the ``X-Feint-Client`` header when sent, else the client's address). Every refused
 request gets a JSON ``{"error": ...}`` with 400, 404, 405, 413 or 422. Requests that arrive while
-the model is busy are answered together by one model call (:mod:`feint.serve.batching`).
+the model is busy are answered together by one model call (:mod:`feint.serve.batching`). With a
+detector in front (:mod:`feint.serve.guard`), flagged inputs are answered with a flag (403, or an
+output ``flagged``) and counted in the stats.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
@@ -21,6 +24,7 @@ from starlette.exceptions import HTTPException
 import feint
 from feint.oracles.v2protocol import HEADER, encode
 from feint.serve.batching import Batcher
+from feint.serve.guard import FLAG_OUTPUT
 from feint.serve.requests import Limits, RequestError, parse_request
 from feint.serve.served import Served
 
@@ -29,15 +33,32 @@ INPUT_NAME = "input"
 
 @dataclass
 class QueryLog:
-    """Rows answered: in total, per client, and the number of requests."""
+    """Rows answered: in total, per client, and the number of requests; rows the detector flagged."""
 
     rows: int = 0
     requests: int = 0
     refused: int = 0
     clients: Counter[str] = field(default_factory=Counter)
+    flagged: int = 0
+    flagged_requests: int = 0
+    flagged_clients: Counter[str] = field(default_factory=Counter)
+
+    def count(self, client: str, rows: int, flags: np.ndarray | None) -> None:
+        self.rows += rows
+        self.requests += 1
+        self.clients[client] += rows
+        flagged = int(flags.sum()) if flags is not None else 0
+        if flagged:
+            self.flagged += flagged
+            self.flagged_requests += 1
+            self.flagged_clients[client] += flagged
 
     def to_dict(self) -> dict[str, Any]:
-        return {"queries": self.rows, "requests": self.requests, "refused": self.refused, "clients": dict(self.clients)}
+        return {
+            "queries": self.rows, "requests": self.requests, "refused": self.refused, "clients": dict(self.clients),
+            "flagged": self.flagged, "flagged_requests": self.flagged_requests,
+            "flagged_clients": dict(self.flagged_clients),
+        }  # fmt: skip
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -46,12 +67,15 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def metadata(served: Served) -> dict[str, Any]:
     out_shape = [-1] if served.output == "label" else [-1, served.num_classes]
+    outputs = [{"name": served.output_name, "datatype": served.output_datatype, "shape": out_shape}]
+    if served.guard is not None:
+        outputs.append({"name": FLAG_OUTPUT, "datatype": "BOOL", "shape": [-1]})
     return {
         "name": served.name,
         "versions": ["1"],
         "platform": f"feint-{served.loaded.source}",
         "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, *served.input_shape]}],
-        "outputs": [{"name": served.output_name, "datatype": served.output_datatype, "shape": out_shape}],
+        "outputs": outputs,
     }
 
 
@@ -74,7 +98,8 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     app = FastAPI(title="feint serve", version=feint.__version__, docs_url=None, redoc_url=None, openapi_url=None)
     log = QueryLog()
     app.state.log = log
-    batcher = Batcher(served.answer, max_rows=limits.max_rows)
+    batcher = Batcher(served.respond, max_rows=limits.max_rows)
+    guard = served.guard
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -112,7 +137,7 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     @app.get("/v2/models/{name}/stats")
     async def stats(name: str) -> dict[str, Any]:
         check_name(name)
-        return {"name": served.name, **log.to_dict()}
+        return {"name": served.name, "detector": guard.describe() if guard else None, **log.to_dict()}
 
     @app.post("/v2/models/{name}/infer")
     @app.post("/v2/models/{name}/versions/{version}/infer")
@@ -127,23 +152,25 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
                 request.headers.get(HEADER),
                 input_name=INPUT_NAME,
                 input_shape=served.input_shape,
-                output=served.output_name,
+                outputs=served.output_names,
                 bounds=served.bounds,
                 limits=limits,
             )
         except RequestError as exc:
             log.refused += 1
             return _error(exc.status, str(exc))
-        answer = await batcher.submit(parsed.x)
+        answer, flags = await batcher.submit(parsed.x)
         client = request.headers.get("x-feint-client") or (request.client.host if request.client else "unknown")
-        rows = int(parsed.x.shape[0])
-        log.rows += rows
-        log.requests += 1
-        log.clients[client] += rows
+        log.count(client, int(parsed.x.shape[0]), flags)
+        if guard is not None and guard.refuses and flags is not None and flags.any():
+            return JSONResponse(guard.refusal(flags), status_code=403)
         doc: dict[str, Any] = {"model_name": served.name, "model_version": "1"}
         if parsed.request_id is not None:
             doc["id"] = parsed.request_id
-        content, headers = encode(doc, "outputs", [(served.output_name, answer)], binary=parsed.binary)
+        tensors = [(served.output_name, answer), (FLAG_OUTPUT, flags)]
+        wanted = parsed.outputs or served.output_names
+        sent = [(name, arr) for name, arr in tensors if name in wanted and arr is not None]
+        content, headers = encode(doc, "outputs", sent, binary=parsed.binary)
         media = headers.pop("Content-Type")
         return Response(content, headers=headers, media_type=media)
 

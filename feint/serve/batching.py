@@ -16,28 +16,30 @@ import numpy as np
 import torch
 from torch import Tensor
 
-Answer = Callable[[Tensor], np.ndarray]
+Result = tuple[np.ndarray | None, ...]
+Answer = Callable[[Tensor], Result]
 
 
 class Batcher:
-    """Runs ``answer`` on the rows of the requests queued together, at most ``max_rows`` at once."""
+    """Runs ``answer`` on the rows of the requests queued together, at most ``max_rows`` at once;
+    ``answer`` returns a tuple of per-row arrays (or None), each request gets its rows of each."""
 
     def __init__(self, answer: Answer, *, max_rows: int) -> None:
         self.answer, self.max_rows = answer, max_rows
-        self.queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future[Result]]] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
         self.calls = 0
 
-    async def submit(self, x: np.ndarray) -> np.ndarray:
+    async def submit(self, x: np.ndarray) -> Result:
         """The model's answer for the rows ``x`` (N, ...)."""
         if self.worker is None or self.worker.done():
             self.worker = asyncio.get_running_loop().create_task(self._work())
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         await self.queue.put((x, future))
         return await future
 
     async def _work(self) -> None:
-        carry: tuple[np.ndarray, asyncio.Future[np.ndarray]] | None = None
+        carry: tuple[np.ndarray, asyncio.Future[Result]] | None = None
         while True:
             batch = [carry or await self.queue.get()]
             carry, rows = None, len(batch[0][0])
@@ -59,6 +61,7 @@ class Batcher:
             self.calls += 1
             start = 0
             for part, future in batch:
+                end = start + len(part)
                 if not future.done():
-                    future.set_result(out[start : start + len(part)])
-                start += len(part)
+                    future.set_result(tuple(None if a is None else a[start:end] for a in out))
+                start = end

@@ -36,28 +36,33 @@ class Limits:
 
 @dataclass(frozen=True)
 class Parsed:
-    """A checked request: the inputs (N, *input_shape) float32, its id and whether to answer in binary."""
+    """A checked request: the inputs (N, *input_shape) float32, its id, whether to answer in binary and
+    the outputs it asked for (empty: all)."""
 
     x: np.ndarray
     request_id: str | None
     binary: bool
+    outputs: tuple[str, ...] = ()
 
 
-def _binary_wanted(doc: dict[str, Any], output: str) -> bool:
+def _outputs_wanted(doc: dict[str, Any], known: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
+    """(answer in binary, the output names asked for; empty when the request names none)."""
     params = doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {}
     wanted = bool(params.get("binary_data_output", False)) if params else False
     outputs = doc.get("outputs")
     if outputs is None:
-        return wanted
+        return wanted, ()
     if not isinstance(outputs, list):
         raise RequestError(422, "outputs must be a list of {name: ...} objects")
+    names = []
     for spec in outputs:
         name = spec.get("name") if isinstance(spec, dict) else None
-        if name != output:
-            raise RequestError(422, f"unknown output {name!r}; this model answers {output!r}")
+        if name not in known:
+            raise RequestError(422, f"unknown output {name!r}; this model answers {', '.join(map(repr, known))}")
+        names.append(str(name))
         p = spec.get("parameters")
         wanted = bool(p.get("binary_data", wanted)) if isinstance(p, dict) else wanted
-    return wanted
+    return wanted, tuple(names)
 
 
 def parse_request(
@@ -66,7 +71,7 @@ def parse_request(
     *,
     input_name: str,
     input_shape: tuple[int, ...],
-    output: str,
+    outputs: tuple[str, ...],
     bounds: tuple[float, float],
     limits: Limits,
 ) -> Parsed:
@@ -102,4 +107,5 @@ def parse_request(
             422, f"input values lie in [{x.min():.4g}, {x.max():.4g}], outside the bounds [{lo:g}, {hi:g}]"
         )
     request_id = doc.get("id")
-    return Parsed(x, str(request_id) if request_id is not None else None, _binary_wanted(doc, output))
+    binary, names = _outputs_wanted(doc, outputs)
+    return Parsed(x, str(request_id) if request_id is not None else None, binary, names)

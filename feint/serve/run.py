@@ -44,9 +44,11 @@ def serve(served: Served, *, host: str = "127.0.0.1", port: int = 8080, limits: 
     server = uvicorn.Server(config)
     shown = f"[{host}]" if ":" in host else host
     actual = sock.getsockname()[1]
+    guard = served.guard
+    guarded = f", {guard.detector.kind} detector: {guard.on_flag} flagged inputs" if guard is not None else ""
     print(
         f"serving {served.name} ({served.loaded.describe()}) at http://{shown}:{actual}/v2/models/{served.name} "
-        f"(output: {served.output}); stop with Ctrl-C or SIGTERM",
+        f"(output: {served.output}{guarded}); stop with Ctrl-C or SIGTERM",
         file=sys.stderr,
         flush=True,
     )

@@ -4,7 +4,8 @@ Any model :func:`feint.models.resolve` can load is served: a torch module (run o
 without gradients), or an oracle (ONNX, scikit-learn, another endpoint). ``output`` is what the
 endpoint reveals: ``logits`` (probabilities of a score oracle become log-probabilities),
 ``probabilities`` (softmax) or ``label`` (the top-1 class only, an API that reveals only the
-decision). Startup runs one probe so a broken model fails before the port is opened.
+decision). Startup runs one probe so a broken model fails before the port is opened. A ``guard``
+(:mod:`feint.serve.guard`) puts a detector in front: :meth:`Served.respond` gives its flags too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from feint.errors import InputError, ModelError
 from feint.models.loading import LoadedModel
 from feint.oracles.logits import oracle_logits
 from feint.oracles.module import default_rows
+from feint.serve.guard import FLAG_OUTPUT, Guard
 from feint.validation import check_logits, eval_mode
 
 SERVE_OUTPUTS = ("logits", "probabilities", "label")
@@ -35,6 +37,7 @@ class Served:
     input_shape: tuple[int, ...]
     bounds: tuple[float, float] = (0.0, 1.0)
     num_classes: int = 0
+    guard: Guard | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -44,7 +47,7 @@ class Served:
             raise InputError(f"{self.loaded.spec} answers only labels; serve it with --output label")
         probe = torch.full((1, *self.input_shape), self.bounds[0])
         try:
-            answer = self.answer(probe)
+            answer, _ = self.respond(probe)  # the detector too: a broken one fails before the port opens
         except (RuntimeError, ValueError) as exc:
             first = str(exc).splitlines()[0][:200]
             raise ModelError(
@@ -57,6 +60,11 @@ class Served:
     @property
     def output_name(self) -> str:
         return self.output
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Every output a request may ask for: the model's, and the detector's flags when guarded."""
+        return (self.output, FLAG_OUTPUT) if self.guard is not None else (self.output,)
 
     @property
     def output_datatype(self) -> str:
@@ -88,3 +96,11 @@ class Served:
         if self.output == "probabilities":
             logits = logits.softmax(1)
         return logits.numpy().astype(np.float32)
+
+    def respond(self, x: Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        """The model's answer for ``x`` and, when guarded, the detector's flags (N,) bool (else None)."""
+        answer = self.answer(x)
+        if self.guard is None:
+            return answer, None
+        with self.lock:
+            return answer, self.guard.flags(x)

@@ -31,6 +31,7 @@ ROW_MODULES = (
     "budget_rows",
     "interrupt_rows",
     "distributed_rows",
+    "detector_rows",
     "blackbox_rows",
 )
 

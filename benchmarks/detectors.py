@@ -1,0 +1,181 @@
+"""Benchmark: the two detectors of feint.detectors on a Fashion-MNIST CNN, and batched mutant evaluation.
+
+A LeNet (16/32 channels, 64 hidden units; trained here through feint.train and cached under
+``benchmarks/.cache``) on Fashion-MNIST. Both detectors are fitted on training inputs and measured
+on a seeded subset of the test split, against adversarial inputs crafted from the test inputs the
+model classifies correctly (one crafting shared by both detectors), each with its adaptive attack.
+Printed, from this run, with the targets:
+
+1. Mutation testing (Wang et al. 2019, NAI operator): ROC-AUC of the label change rate for FGSM,
+   PGD, C&W, JSMA and DeepFool (target >= 0.95 each); the SPRT's accuracy over the clean and all
+   adversarial inputs (target >= 95%) and mutants drawn per decision (target <= 40 on average).
+2. Kernel density + Bayesian uncertainty (Feinman et al. 2017): ROC-AUC for FGSM, BIM, C&W and JSMA
+   (target >= 0.90 each).
+3. Throughput: inputs decided per second by each detector (SPRT decisions; KDE+BU scores).
+4. Batched mutant evaluation (torch.func.functional_call under vmap over stacked weights) against
+   the naive loop that deep-copies the model for one mutant at a time, for every query: labels of
+   ``--pairs-inputs`` inputs under ``--pairs-mutants`` mutants (target >= 10x). The loop that deep-copies
+   once per mutant and runs all inputs in one batch is timed too, as the strongest naive peer.
+   Timed interleaved, alternating order, median of per-repeat ratios, one torch thread, glibc told
+   to keep freed memory (the helpers of benchmarks/attack_speed.py).
+
+With ``--out DIR`` the two evaluations are also written as report.json + report.html (DIR/mutation,
+DIR/kde-bu).
+
+    python benchmarks/detectors.py [--n 300] [--rate 0.01] [--mutants 200] [--eps 0.1] [--threads 1] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from attack_speed import keep_freed_memory, timed_repeats
+from torch import nn
+
+import feint
+from feint.attacks.result import predict_logits
+from feint.data import Dataset, load
+from feint.detectors import DensityUncertaintyDetector, MutationDetector
+from feint.detectors.evaluation import EvalSettings, craft_all
+from feint.detectors.mutants import base_weights, mutant_labels
+from feint.detectors.report import detect_report, summary_lines
+from feint.errors import FeintError
+from feint.models import load_config, load_model
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+ARCH = {"channels": (16, 32), "hidden": 64}
+MUTATION_ATTACKS = ("fgsm", "pgd", "cw", "jsma", "deepfool")
+KDE_ATTACKS = ("fgsm", "bim", "cw", "jsma")
+
+
+def trained(train: Dataset, test: Dataset, epochs: int) -> nn.Module:
+    folder = CACHE / f"detectors-lenet-{len(train)}-{epochs}"
+    try:
+        load_config(folder)
+        return load_model(folder)
+    except FeintError:
+        pass
+    result = feint.train(
+        "lenet", train, test, arch_kwargs=ARCH, epochs=epochs, lr=2e-3, seed=0, out=folder, resume=True
+    )
+    print(f"trained the CNN: clean test accuracy {result.test_accuracy:.4f}")
+    return result.model
+
+
+def naive_per_query(model: nn.Module, weights: list[dict[str, torch.Tensor]], x: torch.Tensor) -> torch.Tensor:
+    """What a detector without batching does per query: a deep copy of the model per mutant, one input at a time."""
+    labels = torch.empty(len(weights), x.shape[0], dtype=torch.long)
+    for i in range(x.shape[0]):
+        for j, w in enumerate(weights):
+            mutant = copy.deepcopy(model)
+            mutant.load_state_dict(w, strict=False)
+            with torch.no_grad():
+                labels[j, i] = mutant(x[i : i + 1]).argmax(1)[0]
+    return labels
+
+
+def naive_per_mutant(model: nn.Module, weights: list[dict[str, torch.Tensor]], x: torch.Tensor) -> torch.Tensor:
+    """The strongest naive peer: one deep copy per mutant, all inputs in one batch."""
+    rows = []
+    for w in weights:
+        mutant = copy.deepcopy(model)
+        mutant.load_state_dict(w, strict=False)
+        with torch.no_grad():
+            rows.append(mutant(x).argmax(1))
+    return torch.stack(rows)
+
+
+def batched_speed(detector: MutationDetector, x: torch.Tensor, mutants: int, repeats: int) -> None:
+    model, pool, ids = detector.model, detector.pool_, torch.arange(mutants)
+    stacked = pool.weights(base_weights(model), ids)
+    weights = [{k: v[j] for k, v in stacked.items()} for j in range(mutants)]
+    batched = mutant_labels(model, pool, x, ids, pairs=4096)
+    assert torch.equal(batched, naive_per_mutant(model, weights, x)), "batched labels differ from deep copies"
+    times = timed_repeats(
+        {
+            "batched": lambda: mutant_labels(model, pool, x, ids, pairs=4096),
+            "per query": lambda: naive_per_query(model, weights, x),
+            "per mutant": lambda: naive_per_mutant(model, weights, x),
+        },
+        repeats,
+    )
+    for peer in ("per query", "per mutant"):
+        ratios = [p / b for p, b in zip(times[peer], times["batched"], strict=True)]
+        print(
+            f"  batched vs naive deep copy {peer:>10}: {statistics.median(ratios):6.1f}x faster "
+            f"(batched {statistics.median(times['batched']) * 1e3:.1f} ms, naive "
+            f"{statistics.median(times[peer]) * 1e3:.0f} ms for {x.shape[0]} inputs x {mutants} mutants)"
+        )
+
+
+def show(title: str, report: dict, targets: dict[str, float]) -> None:
+    print(f"\n== {title}")
+    print("\n".join(summary_lines(report)))
+    for name, target in targets.items():
+        auc = report["attacks"][name]["roc_auc"] or 0.0
+        print(f"  {name:>9}: ROC-AUC {auc:.4f}  target >= {target}  {'ok' if auc >= target else 'MISSED'}")
+    clean = report["clean"]
+    total = clean["n"] + sum(a["n"] for a in report["attacks"].values())
+    seconds = clean["seconds_per_decision"] * clean["n"]
+    seconds += sum((a["seconds_per_decision"] or 0) * a["n"] for a in report["attacks"].values())
+    print(f"  throughput: {total / seconds:.0f} inputs decided per second ({total} clean and adversarial inputs)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=300, help="test inputs to evaluate on")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--rate", type=float, default=0.01, help="NAI mutation rate")
+    parser.add_argument("--mutants", type=int, default=200)
+    parser.add_argument("--fit", type=int, default=1000, help="training inputs the mutation detector is fitted on")
+    parser.add_argument("--kde-fit", type=int, default=5000, help="training inputs the KDE+BU detector is fitted on")
+    parser.add_argument("--eps", type=float, default=0.1)
+    parser.add_argument("--pairs-inputs", type=int, default=20)
+    parser.add_argument("--pairs-mutants", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=None, help="also write the two reports under this folder")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    keep_freed_memory()
+    train, test = load("fashion-mnist", "train"), load("fashion-mnist", "test")
+    model = trained(train, test, args.epochs)
+    started = time.perf_counter()
+    mutation = MutationDetector(model, operator="nai", rate=args.rate, n_mutants=args.mutants)
+    mutation.fit(train.x[: args.fit], train.y[: args.fit])
+    kde = DensityUncertaintyDetector(model).fit(train.x[: args.kde_fit], train.y[: args.kde_fit])
+    print(f"fitted both detectors in {time.perf_counter() - started:.0f} s; threshold (LCR) {mutation.threshold_:.4f}")
+    data = test.sample(args.n, seed=0)
+    correct = predict_logits(model, data.x).argmax(1) == data.y
+    params = {"cw": {"binary_steps": 5, "steps": 50}}  # C&W and the adaptive C&W: 250 Adam steps, not 900
+    both = EvalSettings(attacks=tuple(dict.fromkeys(MUTATION_ATTACKS + KDE_ATTACKS)), eps=args.eps, params=params)
+    crafted = craft_all(model, data.x[correct], data.y[correct], settings=both)
+    for detector, attacks, targets in (
+        (mutation, MUTATION_ATTACKS, dict.fromkeys(MUTATION_ATTACKS, 0.95)),
+        (kde, KDE_ATTACKS, dict.fromkeys(KDE_ATTACKS, 0.90)),
+    ):
+        out = None if args.out is None else Path(args.out) / detector.kind
+        settings = EvalSettings(attacks=attacks, eps=args.eps, params=params)
+        report = detect_report(
+            detector, data.x, data.y, settings=settings, crafted=crafted, out=out, data_info=data.info,
+            split="test", model_name="LeNet (16/32 channels) on Fashion-MNIST",
+        )  # fmt: skip
+        show(f"{detector.kind} detector", report, targets)
+        if report["sprt"]:
+            s = report["sprt"]
+            ok = s["accuracy"] >= 0.95 and s["mutants_per_decision"] <= 40
+            print(
+                f"  SPRT: accuracy {s['accuracy']:.4f} (target >= 0.95), {s['mutants_per_decision']:.1f} mutants per "
+                f"decision (target <= 40)  {'ok' if ok else 'MISSED'}"
+            )
+    print("\n== batched mutant evaluation")
+    batched_speed(mutation, data.x[correct][: args.pairs_inputs], args.pairs_mutants, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

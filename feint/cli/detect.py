@@ -1,0 +1,202 @@
+"""``feint detect fit | eval``: fit a detector of adversarial inputs, and evaluate it against attacks.
+
+``fit`` writes the detector folder (``detector.json`` + safetensors, no pickle; for mutation testing
+also the mutant pool as ``mutants.safetensors`` + ``mutants.json``); ``eval`` writes ``report.json``
+and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import click
+
+from feint.cli.common import check_model_fits_data, data_options, device_option, load_data, parse_params, resolve_device
+from feint.errors import InputError
+
+DETECTOR_KINDS = ("mutation", "kde-bu")
+
+
+@click.group()
+def detect_command() -> None:
+    """Detect adversarial inputs: mutation testing (Wang et al. 2019) or kernel density + uncertainty (Feinman et al. 2017)."""
+
+
+def detector_settings(kind: str, params: tuple[str, ...]) -> dict[str, Any]:
+    """``--param key=value`` items checked against the detector's constructor; lists become tuples."""
+    from feint.detectors import DETECTORS
+
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in parse_params(params).items()}
+    allowed = [p for p in inspect.signature(DETECTORS[kind]).parameters if p != "model"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputError(
+            f"the {kind} detector has no setting {', '.join(unknown)}; its settings are {', '.join(allowed)}"
+        )
+    for key in ("layer", "dropout"):  # layer names are strings even when they look like numbers ("2")
+        if key in options and options[key] is not None:
+            options[key] = str(options[key])
+    attacks, layers = options.get("attacks"), options.get("layers")
+    if isinstance(attacks, str):
+        options["attacks"] = tuple(a.strip() for a in attacks.split(","))
+    if isinstance(layers, (str, int)):
+        options["layers"] = (str(layers),)
+    elif isinstance(layers, tuple):
+        options["layers"] = tuple(str(name) for name in layers)
+    return options
+
+
+@detect_command.command("fit")
+@click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
+@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@data_options(default_split="train")
+@click.option("--n", default=2000, show_default=True, type=int, help="fit on a seeded random subset of n inputs")
+@click.option("--detector", "kind", required=True, type=click.Choice(DETECTOR_KINDS), help="which detector")
+@click.option("--param", "params", multiple=True, help="detector setting key=value, repeatable (e.g. rate=0.05)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, help="folder for the fitted detector")
+@click.option("--overwrite", is_flag=True, help="replace a detector already in --out")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@device_option
+def fit_command(
+    model_spec: str,
+    weights: str | None,
+    data: str,
+    data_path: str | None,
+    split: str,
+    n: int,
+    kind: str,
+    params: tuple[str, ...],
+    seed: int,
+    out: str,
+    overwrite: bool,
+    quiet: bool,
+    device: str,
+) -> None:
+    """Fit a detector on clean inputs (default: the training split) and save it to --out."""
+    from feint.detectors import DETECTORS
+    from feint.detectors.base import DETECTOR_JSON
+    from feint.models import resolve_model
+
+    if (Path(out) / DETECTOR_JSON).exists() and not overwrite:
+        raise InputError(f"{out} already holds a detector; pass --overwrite to replace it or choose another --out")
+    options = {"seed": seed, **detector_settings(kind, params)}
+    dev = resolve_device(device)
+    model, config = resolve_model(model_spec, weights=weights, device=str(dev))
+    dataset = load_data(data, split, data_path, n, seed)
+    check_model_fits_data(config, dataset, model_spec)
+    detector = DETECTORS[kind](model, bounds=dataset.info.bounds, **options)
+    detector.fit(dataset.x.to(dev), dataset.y.to(dev), progress=not quiet)
+    extra = {"model": model_spec, "weights": weights, "data": dataset.info.to_dict(), "split": dataset.split}
+    detector.save(out, extra=extra)
+    described = detector.describe()
+    click.echo(
+        f"{kind} detector fitted on {len(dataset)} {dataset.info.name} inputs; threshold {described['threshold']:.4g}"
+    )
+    if kind == "mutation":
+        pool = described["pool"]
+        click.echo(
+            f"mutants kept: {pool['size']} of {pool['candidates_tried']} tried ({pool['operator'].upper()}, "
+            f"rate {pool['rate']:g}), mean clean accuracy {pool['mean_accuracy']:.4f}"
+        )
+    else:
+        click.echo(f"features: layer {described['layer']!r}; uncertainty from {described['dropout']}")
+    click.echo(f"detector saved to {out}")
+
+
+def _eval_params(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``("cw.steps=50",)`` -> ``{"cw": {"steps": 50}}``."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for key, value in parse_params(items).items():
+        attack, dot, option = key.partition(".")
+        if not dot or not attack or not option:
+            raise InputError(f"--param {key!r} must name the attack: attack.option=value (e.g. cw.steps=50)")
+        grouped.setdefault(attack, {})[option] = value
+    return grouped
+
+
+def _model_for(detector_dir: str, model_spec: str | None, weights: str | None, device: str) -> tuple[Any, Any, str]:
+    """The model to evaluate with: --model, else the one recorded when the detector was fitted."""
+    from feint.detectors.base import read_detector_json
+    from feint.models import resolve_model
+
+    extra = read_detector_json(detector_dir).get("extra") or {}
+    spec = model_spec or extra.get("model")
+    if spec is None:
+        raise InputError(f"the detector in {detector_dir} does not record its model; pass --model (and --weights)")
+    if model_spec is None:
+        weights = extra.get("weights")
+    model, config = resolve_model(spec, weights=weights, device=device)
+    return model, config, str(spec)
+
+
+@detect_command.command("eval")
+@click.option("--detector", "detector_dir", required=True, help="a folder written by `feint detect fit`")
+@click.option("--model", "model_spec", default=None, help="the model (default: the one the detector was fitted on)")
+@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@data_options()
+@click.option("--n", default=500, show_default=True, type=int, help="evaluate on a seeded random subset of n inputs")
+@click.option("--attacks", default="fgsm,pgd,cw,jsma,deepfool", show_default=True, help="comma-separated attack names")
+@click.option(
+    "--eps", default="0.1", show_default=True, help="perturbation size of the eps-bounded attacks, e.g. 0.1 or 8/255"
+)
+@click.option("--param", "params", multiple=True, help="attack option attack.key=value, repeatable (e.g. cw.steps=50)")
+@click.option("--adaptive/--no-adaptive", default=True, show_default=True, help="also run the adaptive attack")
+@click.option("--kappa", default=10.0, show_default=True, type=float, help="confidence of the adaptive C&W (mutation)")
+@click.option("--adaptive-steps", default=100, show_default=True, type=int, help="steps of the density-aware PGD")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, help="folder for report.json and report.html")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@device_option
+def eval_command(
+    detector_dir: str,
+    model_spec: str | None,
+    weights: str | None,
+    data: str,
+    data_path: str | None,
+    split: str,
+    n: int,
+    attacks: str,
+    eps: str,
+    params: tuple[str, ...],
+    adaptive: bool,
+    kappa: float,
+    adaptive_steps: int,
+    seed: int,
+    out: str,
+    quiet: bool,
+    device: str,
+) -> None:
+    """Evaluate a fitted detector against attacks (and an adaptive attack); write report.json + report.html."""
+    from feint.attacks.registry import get_attack
+    from feint.cli.common import parse_floats
+    from feint.detectors import load_detector
+    from feint.detectors.evaluation import EvalSettings
+    from feint.detectors.report import detect_report, summary_lines
+
+    names = tuple(a.strip() for a in attacks.split(",") if a.strip())
+    if not names:
+        raise InputError("--attacks is empty; name at least one attack, e.g. fgsm,pgd")
+    for name in names:
+        get_attack(name)
+    budgets = parse_floats(eps, "--eps") or []
+    if len(budgets) != 1 or budgets[0] <= 0:
+        raise InputError(f"--eps takes one positive number, got {eps!r}")
+    attack_params = _eval_params(params)
+    dev = resolve_device(device)
+    model, config, spec = _model_for(detector_dir, model_spec, weights, str(dev))
+    detector = load_detector(detector_dir, model)
+    dataset = load_data(data, split, data_path, n, seed)
+    check_model_fits_data(config, dataset, spec)
+    settings = EvalSettings(
+        attacks=names, eps=budgets[0], adaptive=adaptive, kappa=kappa, adaptive_steps=adaptive_steps, seed=seed,
+        params=attack_params,
+    )  # fmt: skip
+    report = detect_report(
+        detector, dataset.x.to(dev), dataset.y.to(dev), settings=settings, out=out, data_info=dataset.info,
+        split=dataset.split, model_name=str(config["arch"]) if config else spec, progress=not quiet,
+    )  # fmt: skip
+    click.echo("\n".join(summary_lines(report)))
+    click.echo(f"report: {(Path(out) / 'report.html').resolve()}")
