@@ -20,6 +20,14 @@ ALLOWED = {
     ("training/checkpoint.py", "_flatten_optimizer"): "writes a checkpoint, once per epoch",
     ("evaluate/state.py", "worst_points"): "reads a few gallery points from disk, once per report",
     ("oracles/v2protocol.py", "encode"): "numpy arrays (already on the host) into an HTTP body",
+    # Mutation testing keeps its pool of mutant weights on the host by design (issue 12):
+    ("detectors/base.py", "model_fingerprint"): "hashes bytes on the host, once per save or load",
+    ("detectors/mutants.py", "generate_pool"): "keeps or drops each chunk of candidate mutants, while fitting",
+    ("detectors/mutants.py", "mutant_labels"): "mutant ids index the host-resident pool, once per group",
+    ("detectors/operators.py", "gaussian_fuzzing"): "builds a mutant from host copies of weights, while fitting",
+    ("detectors/operators.py", "weight_shuffling"): "builds a mutant from host copies of weights, while fitting",
+    ("detectors/operators.py", "_with_rows"): "builds a mutant from host copies of weights, while fitting",
+    ("detectors/pool.py", "from_mutations"): "packs the mutants into the host-resident pool, once per fit",
 }
 
 

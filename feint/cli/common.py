@@ -50,14 +50,15 @@ class LegacyNames(click.Option):
             self.opts = every
 
 
-def n_inputs_option(verb: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def n_inputs_option(verb: str, *, default: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--n-inputs N`` (old spelling ``--n``): a seeded random subset of N inputs."""
     return click.option(
         "--n-inputs",
         "--n",
         "n",
         cls=LegacyNames,
-        default=None,
+        default=default,
+        show_default=default is not None,
         type=int,
         help=f"{verb} a seeded random subset of N inputs",
     )
