@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# OpenMP threads that spin while they wait make small-batch CPU work many times slower when another
+# process shares the cores: one fast-AT step of a small CNN took 26 ms with sleeping waiters and
+# 510-660 ms with spinning ones (2 threads, the other core busy); tests/test_training.py ran in 20 s
+# instead of 148 s. Only effective when feint is imported before torch (always so for the command
+# line and the tests); an explicit OMP_WAIT_POLICY wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

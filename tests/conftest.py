@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see feint/__init__.py
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -40,6 +44,15 @@ def lenet_digits(digits_train: Dataset) -> nn.Module:
 @pytest.fixture(scope="session")
 def softmax_digits(digits_train: Dataset) -> nn.Module:
     return train("softmax", digits_train, epochs=30, lr=1e-2, seed=0, progress=False).model
+
+
+@pytest.fixture(scope="session")
+def distilled_digits(digits_train: Dataset) -> nn.Module:
+    """A convnet defensively distilled at T = 100 (Papernot et al. 2016): teacher and student 8 epochs each."""
+    options = {"epochs": 8, "lr": 1e-2, "batch_size": 32, "seed": 0}
+    return train(
+        "convnet", digits_train, recipe="distill", recipe_options={"temperature": 100.0}, progress=False, **options
+    ).model
 
 
 @contextmanager

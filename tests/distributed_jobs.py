@@ -106,12 +106,35 @@ def _data(n: int) -> Any:
     return load("digits", "test").head(n)
 
 
+def escalating_preset() -> Any:
+    """A preset whose weak attacks leave the evaluation unconverged on a digits LeNet, so that it
+    escalates: FGSM beats them (a check warns at every eps > 0), the first rung breaks inputs at two
+    eps and the second runs only there (``preset="escalating"`` in :func:`audit_job`)."""
+    from feint.evaluate.presets import AttackPlan, Preset
+
+    gauge = {"steps": 1, "n_target_classes": 1, "first_target": 2}
+    return Preset(
+        "escalating",
+        (
+            AttackPlan("fgsm", "white-box", standalone=True),
+            AttackPlan("apgd-ce", "white-box", {"steps": 1, "restarts": 1}),
+            AttackPlan("apgd-t", "white-box", gauge, min_classes=4, label="apgd-t #2", gauge=True),
+        ),
+        escalation=(
+            AttackPlan("pgd", "white-box", {"steps": 20}, label="pgd x20"),
+            AttackPlan("apgd-t", "white-box", {"steps": 10, "n_target_classes": 9}, min_classes=4, label="apgd-t x9"),
+        ),
+    )
+
+
 def audit_job(rank: int, *, model: str, out: str, n: int = 48, die_after: int | None = None, **kw: Any) -> Any:
     """An audit; with ``die_after``, rank 1 kills itself (SIGKILL) after that many finished units."""
     import feint
     from feint.models import load_model
 
     data = _data(n)
+    if kw.get("preset") == "escalating":  # a Preset does not travel to a spawned process
+        kw["preset"] = escalating_preset()
 
     def callback(key: str, done: int, total: int) -> None:
         if die_after is not None and rank == 1 and done == die_after:
@@ -128,14 +151,14 @@ def train_job(
 ) -> Any:
     """Training; with ``die_in_epoch``, rank 1 kills itself (SIGKILL) in that epoch's first batch."""
     import feint
-    import feint.training.trainer as trainer
+    import feint.training.loop as loop
     from feint.data import load
 
     train = load("digits", "train")
     if die_in_epoch is not None and rank == 1:
         per_rank = math.ceil(len(train) / 2)
         per_epoch = math.ceil(per_rank / int(kw.get("batch_size", 64)))  # batches per rank and epoch
-        calls, hook = [0], trainer._batch_loss
+        calls, hook = [0], loop.batch_loss
 
         def dying(*args: Any, **kwargs: Any) -> Any:
             calls[0] += 1
@@ -143,7 +166,7 @@ def train_job(
                 os.kill(os.getpid(), signal.SIGKILL)
             return hook(*args, **kwargs)
 
-        trainer._batch_loss = dying  # type: ignore[assignment]
+        loop.batch_loss = dying  # type: ignore[assignment]
     result = feint.train("mlp", train, _data(360), out=out, epochs=epochs, resume=resume, progress=False, **kw)
     kept = ("epoch", "loss", "test_accuracy")  # not clocks, which differ per rank
     return {

@@ -49,7 +49,7 @@ def test_report_validates_and_html_is_self_contained(standard) -> None:
     assert validate(on_disk, REPORT_SCHEMA) == []
     assert on_disk == json.loads(json.dumps(report.to_dict()))
     assert on_disk["data"]["name"] == "digits" and on_disk["data"]["n"] == 64
-    assert set(on_disk["attacks"]) == {"fmn", "apgd-ce", "apgd-t", "square", "fgsm"}
+    assert set(on_disk["attacks"]) == {"fmn", "apgd-ce", "apgd-t", "apgd-t #2", "square", "fgsm"}
     html = (out / "report.html").read_text()
     assert report.html_path == out / "report.html"
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, flags=re.I)
@@ -161,3 +161,29 @@ def test_a_log_gets_one_line_per_eps(lenet_digits, data, capsys) -> None:
     feint.audit(lenet_digits, data.x[:16], data.y[:16], eps=EPS, preset="quick", progress=True)
     lines = capsys.readouterr().err.strip().splitlines()
     assert [line.split(",")[0] for line in lines] == [f"audit: eps {e:g} done" for e in EPS]
+
+
+def test_an_audit_interrupted_while_escalating_resumes_to_the_same_numbers(lenet_digits, data, tmp_path: Path) -> None:
+    """The saturated model makes the gradient check warn, so the audit escalates; stop it there and resume."""
+    model = ScaledLogits(lenet_digits, 1e4)
+    kwargs = {"eps": (0.0, 0.1, 0.2), "data_info": data.info, "progress": False}
+    full = feint.audit(model, data.x, data.y, **kwargs)
+    assert full.to_dict()["escalation"]["escalated"]
+
+    class Stop(Exception):
+        pass
+
+    def stop_when_escalating(key: str, done: int, total: int) -> None:
+        if key.startswith("apgd-t #3-9"):
+            raise Stop(key)
+
+    with pytest.raises(Stop):
+        feint.audit(model, data.x, data.y, out=tmp_path, callback=stop_when_escalating, **kwargs)
+    resumed = feint.audit(model, data.x, data.y, out=tmp_path, **kwargs)
+    assert _numbers(resumed.to_dict()) == _numbers(full.to_dict())
+
+    def untimed(report: feint.evaluate.audit_report.AuditReport) -> dict:
+        escalation = report.to_dict()["escalation"]
+        return {**escalation, "rungs": [{k: v for k, v in r.items() if k != "seconds"} for r in escalation["rungs"]]}
+
+    assert untimed(resumed) == untimed(full)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import torch
-from distributed_jobs import launch
+from distributed_jobs import escalating_preset, launch
 from safetensors.torch import load_file
 from torch import nn
 
@@ -46,6 +46,8 @@ def measured(report: dict[str, Any]) -> dict[str, Any]:
     skip = {"created", "timings"}
     out = {k: v for k, v in report.items() if k not in skip}
     out["attacks"] = {k: {f: x for f, x in a.items() if f != "seconds"} for k, a in report["attacks"].items()}
+    rungs = [{f: x for f, x in r.items() if f != "seconds"} for r in report["escalation"]["rungs"]]
+    out["escalation"] = {**report["escalation"], "rungs": rungs}
     return out
 
 
@@ -90,6 +92,33 @@ def test_two_ranks_audit_exactly_what_one_process_does_and_only_rank_0_writes(mo
 
 
 @pytest.mark.slow
+def test_an_escalating_audit_on_two_ranks_equals_one_process(model_dir, digits_test, tmp_path) -> None:
+    """Issue 11's escalation under torchrun: rank 0 runs the checks and decides, both ranks run the
+    rungs; the report (escalation section included) and every per-sample figure equal one process's."""
+    settings = {"eps": [0.0, 0.05, 0.1, 0.15], "batch_size": 12, "seed": 3}
+    data = digits_test.head(N)
+    with one_thread():
+        alone = feint.audit(
+            load_model(model_dir),
+            data.x,
+            data.y,
+            preset=escalating_preset(),
+            out=tmp_path / "one",
+            data_info=data.info,
+            progress=False,
+            **settings,
+        ).to_dict()
+    rungs = alone["escalation"]["rungs"]
+    assert [r["attack"] for r in rungs] == ["pgd x20", "apgd-t x9"] and sum(rungs[0]["broke"]) > 0
+    job = {"model": str(model_dir), "out": str(tmp_path / "two"), "n": N, "preset": "escalating", **settings}
+    ranks = launch("audit", job, tmp_path / "results")
+    assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
+    two = ranks[0]["result"]["report"]
+    assert measured(two) == measured(alone) and ranks[1]["result"]["report"] == two
+    assert per_sample(tmp_path / "two") == per_sample(tmp_path / "one")
+
+
+@pytest.mark.slow
 def test_a_killed_rank_stops_the_job_and_the_rerun_resumes(model_dir, single, tmp_path) -> None:
     report, one = single
     out = tmp_path / "audit"
@@ -109,7 +138,7 @@ def test_a_killed_rank_stops_the_job_and_the_rerun_resumes(model_dir, single, tm
 
 @pytest.mark.slow
 def test_ddp_training_matches_one_process_writes_once_and_resumes_after_a_rank_died(digits_train, tmp_path) -> None:
-    settings = {"epochs": 4, "seed": 0, "lr": 3e-3, "adv": "fgsm", "adv_eps": 0.1}
+    settings = {"epochs": 4, "seed": 0, "lr": 3e-3, "recipe": "goodfellow", "recipe_options": {"eps": 0.1}}
     with one_thread():
         alone = feint.train("mlp", digits_train, feint.load("digits", "test").head(360), progress=False, **settings)
     run = tmp_path / "run"
@@ -197,9 +226,7 @@ def test_point_store_round_trip(tmp_path) -> None:
 @pytest.mark.slow
 def test_a_defense_recipe_trains_under_ddp_through_the_per_batch_hook(tmp_path) -> None:
     """TRADES (issue 11's feint.defenses) calls the model twice in train mode and attacks it in eval
-    mode inside its per-batch hook; under DDP both ranks end with the same weights and it learns.
-    Runs once feint.defenses is on main."""
-    pytest.importorskip("feint.defenses")
+    mode inside its per-batch hook; under DDP both ranks end with the same weights and it learns."""
     settings = {"epochs": 2, "seed": 0, "lr": 3e-3, "recipe": "trades", "recipe_options": {"eps": 0.1, "steps": 3}}
     ranks = launch("train", {"out": str(tmp_path / "run"), **settings}, tmp_path / "r")
     assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]

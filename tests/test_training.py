@@ -63,7 +63,9 @@ def test_fgsm_adversarial_training_raises_fgsm_accuracy(digits_train, digits_tes
     from feint.attacks import fgsm
 
     plain = train("mlp", digits_train, epochs=6, seed=0, progress=False).model
-    robust = train("mlp", digits_train, epochs=6, seed=0, adv="fgsm", adv_eps=0.1, adv_alpha=0.5, progress=False).model
+    robust = train(
+        "mlp", digits_train, epochs=6, seed=0, recipe="goodfellow", recipe_options={"eps": 0.1}, progress=False
+    ).model
     x, y = digits_test.x, digits_test.y
     plain_acc = fgsm(plain, x, y, eps=0.1).accuracy
     robust_acc = fgsm(robust, x, y, eps=0.1).accuracy
@@ -74,14 +76,23 @@ def test_fast_fgsm_rs_training_raises_fgsm_rs_accuracy(digits_train, digits_test
     from feint.attacks import fgsm_rs
 
     plain = train("mlp", digits_train, epochs=6, seed=0, progress=False).model
-    fast = train("mlp", digits_train, epochs=6, seed=0, adv="fgsm_rs", adv_eps=0.1, adv_alpha=0.0, progress=False).model
+    options = {"eps": 0.1, "alpha": 0.0, "attack": "fgsm_rs"}
+    fast = train(
+        "mlp", digits_train, epochs=6, seed=0, recipe="goodfellow", recipe_options=options, progress=False
+    ).model
     x, y = digits_test.x, digits_test.y
     assert fgsm_rs(fast, x, y, eps=0.1, seed=0).accuracy > fgsm_rs(plain, x, y, eps=0.1, seed=0).accuracy + 0.1
 
 
 @pytest.mark.parametrize(
     "bad",
-    [{"epochs": 0}, {"lr": -1.0}, {"optimizer": "rmsprop"}, {"adv": "no-such-attack"}, {"adv_alpha": 1.5}],
+    [
+        {"epochs": 0},
+        {"lr": -1.0},
+        {"optimizer": "rmsprop"},
+        {"recipe": "goodfellow", "recipe_options": {"attack": "no-such-attack"}},
+        {"recipe": "goodfellow", "recipe_options": {"alpha": 1.5}},
+    ],
 )
 def test_bad_settings_are_refused(bad):
     with pytest.raises(InputError):

@@ -208,6 +208,7 @@ def apgd_t(
     eps: float,
     steps: int = 100,
     n_target_classes: int = 9,
+    first_target: int = 1,
     norm: str = "inf",
     restarts: int = 1,
     targeted: bool = False,
@@ -219,16 +220,18 @@ def apgd_t(
     """APGD-T (Croce & Hein 2020): untargeted, by targeted-DLR APGD towards each runner-up class in turn.
 
     This is an *untargeted* attack (success = misclassified, ``result.target`` is None) whose
-    internals run targeted DLR, as AutoAttack does: for i < n_target_classes (clamped to K - 1)
-    the target is the i-th highest clean logit among the classes other than ``y`` (one counted
-    forward pass ranks them). With ``early_stop`` each later target only attacks the samples still
-    robust. ``targeted``/``target`` must stay unset.
+    internals run targeted DLR, as AutoAttack does: the targets are the runner-up classes of rank
+    ``first_target`` (1: the highest clean logit among the classes other than ``y``) onwards,
+    ``n_target_classes`` of them (clamped to the K - 1 there are); one counted forward pass ranks
+    them. With ``early_stop`` each later target only attacks the samples still robust.
+    ``targeted``/``target`` must stay unset.
     """
     if targeted or target is not None:
         raise InputError("apgd-t is untargeted (it picks its own target classes); leave targeted/target unset")
     threat = ThreatModel(norm, eps, bounds)
     _check(steps, restarts)
     check_positive_int(n_target_classes, "n_target_classes")
+    check_positive_int(first_target, "first_target")
     with attack_run(model, x, y, threat) as run:
         with torch.no_grad():
             clean = run.model(run.x)
@@ -238,12 +241,14 @@ def apgd_t(
                 "use apgd-ce (or apgd with loss='dlr' from 3 classes)"
             )
         ranked = rank_other_classes(clean, run.y)
-        count = min(n_target_classes, ranked.shape[1]) * restarts
+        if first_target > ranked.shape[1]:
+            raise InputError(f"first_target={first_target}, but the model has only {ranked.shape[1]} other classes")
+        count = min(n_target_classes, ranked.shape[1] - first_target + 1) * restarts
         gen = make_generator(seed, run.x.device)
 
         def attempt(i: int, rows: Tensor | None) -> Tensor:
             start = run.budget.random_start(run.x, generator=gen)
-            goal = ranked[:, i // restarts]
+            goal = ranked[:, first_target - 1 + i // restarts]
             return _apgd_run(
                 run, start, steps=steps, loss="dlr", target=goal, verdict_target=False, early_stop=early_stop, rows=rows
             )

@@ -8,8 +8,10 @@ of features (p, q) in the search domain maximising ``(a_p + a_q) * |b_p + b_q|``
 ``theta * (hi - lo)`` and leave the search domain, so each feature changes at most once. The
 domain starts as the features that can still move in the direction of ``theta``. A sample stops
 once it reaches its goal, when ``gamma`` of its features have changed, or when no pair qualifies.
-Logits replace the paper's softmax outputs, whose gradients vanish on confident models (Carlini &
-Wagner 2017 report the same variant works as well). Features are the C*H*W input values.
+By default the derivatives are of the logits Z (``space="logits"``): the paper's softmax outputs F
+(``space="probs"``) have gradients that vanish on confident models — which is why defensive
+distillation defeats the paper's form while the logit form breaks it (Carlini & Wagner 2016,
+"Defensive Distillation is Not Robust to Adversarial Examples"). Features are the C*H*W input values.
 
 Untargeted (``targeted=False``): each sample gets a seeded random wrong class as the direction of
 the saliency map, and stops as soon as it is misclassified (into any class).
@@ -27,19 +29,24 @@ from feint.attacks.result import AttackResult, is_success
 from feint.attacks.targets import random_targets
 from feint.errors import InputError
 from feint.threat import ThreatModel, check_bounds
-from feint.validation import check_images
+from feint.validation import check_choice, check_images
 
 _PAIR_BUDGET = 1 << 24  # pair-matrix entries scored at once, to bound memory for large inputs
 
 
-def _saliency_gradients(model: nn.Module, x: Tensor, goal: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Logits (A, K), ``dZ_t/dx`` and ``sum_{j != t} dZ_j/dx``, both flattened to (A, D), at ``x`` (A, C, H, W)."""
+SPACES = ("logits", "probs")
+
+
+def _saliency_gradients(model: nn.Module, x: Tensor, goal: Tensor, space: str) -> tuple[Tensor, Tensor, Tensor]:
+    """Logits (A, K), ``dS_t/dx`` and ``sum_{j != t} dS_j/dx`` (S: logits or softmax outputs),
+    both flattened to (A, D), at ``x`` (A, C, H, W)."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         logits = model(x)
-        wanted = logits.gather(1, goal[:, None]).sum()
+        scores = logits if space == "logits" else logits.softmax(1)
+        wanted = scores.gather(1, goal[:, None]).sum()
         (toward,) = torch.autograd.grad(wanted, x, retain_graph=True)
-        (total,) = torch.autograd.grad(logits.sum(), x)
+        (total,) = torch.autograd.grad(scores.sum(), x)
     return logits.detach(), toward.flatten(1), (total - toward).flatten(1)
 
 
@@ -70,6 +77,7 @@ def jsma(
     *,
     theta: float = 1.0,
     gamma: float = 0.1,
+    space: str = "logits",
     targeted: bool = False,
     target: Tensor | None = None,
     bounds: tuple[float, float] = (0.0, 1.0),
@@ -80,6 +88,7 @@ def jsma(
         raise InputError(f"theta must be a nonzero number in [-1, 1] (+1 saturates features up), got {theta!r}")
     if not isinstance(gamma, (int, float)) or isinstance(gamma, bool) or not 0 < gamma <= 1:
         raise InputError(f"gamma (the largest fraction of features to change) must lie in (0, 1], got {gamma!r}")
+    check_choice(space, SPACES, "JSMA space")
     check_images(x, bounds=check_bounds(bounds))
     features = x[0].numel()
     max_features = int(gamma * features)
@@ -103,7 +112,7 @@ def jsma(
         while active.numel() > 0:
             with run.model.on_rows(active):
                 logits, toward, others = _saliency_gradients(
-                    run.model, x_adv[active].view_as(run.x[active]), goal[active]
+                    run.model, x_adv[active].view_as(run.x[active]), goal[active], space
                 )
             room = (changed[active] + 2 <= max_features) & (domain[active].sum(1) >= 2)
             keep = room & ~is_success(logits, y[active], target[active] if target is not None else None)

@@ -30,7 +30,8 @@ from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
-from feint.evaluate.presets import NOISE, AttackPlan, get_preset
+from feint.evaluate.escalate import escalate
+from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.resume import start_state
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
@@ -94,7 +95,7 @@ def audit(
     *,
     eps: Sequence[float] | float | None = None,
     norm: str = "inf",
-    preset: str = "standard",
+    preset: str | Preset = "standard",
     out: str | Path | None = None,
     data_info: DatasetInfo | None = None,
     seed: int = 0,
@@ -111,8 +112,11 @@ def audit(
     """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
 
     ``model`` is a torch module (white-box) or an oracle (the preset's black-box part runs);
-    ``model_note`` says in the report how the access was obtained. ``out`` (a folder) receives
-    ``report.json``, ``report.html`` and the resumable ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
+    ``model_note`` says in the report how the access was obtained. ``preset`` is ``"quick"``,
+    ``"standard"`` (adaptive: it escalates where its attacks have not converged, see
+    :mod:`feint.evaluate.escalate`), ``"thorough"`` or a :class:`~feint.evaluate.presets.Preset` of
+    your own. ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
+    ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
     Attacks run on batches of ``batch_size`` inputs, each with its own seed (the results depend on it).
 
@@ -145,7 +149,8 @@ def audit(
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         grid = _eps_grid(eps, data_info, norm, x)
         _register_attacks()
-        chosen = get_preset(preset).for_access(access).for_task(norm, num_classes)
+        base = preset if isinstance(preset, Preset) else get_preset(preset)
+        chosen = base.for_access(access).for_task(norm, num_classes)
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         setup = AuditSetup(
             model,
@@ -168,7 +173,8 @@ def audit(
             "seed": seed,
             "bounds": list(bounds),
             "batch_size": batch_size,
-            "attacks": {p.name: dict(p.params) for p in plans},
+            "attacks": {p.key: dict(p.params) for p in plans},
+            "escalation": {p.key: dict(p.params) for p in chosen.escalation},
         }
         parts = digests(settings, x, y, model)
         if shared:
@@ -178,7 +184,15 @@ def audit(
             state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
             notes += _idle_ranks(x.shape[0], batch_size)
             try:
-                _run_units(setup, state, out, progress, callback)
+                _run_units(setup, state, out, progress, callback, unit_keys(setup))
+                setup, checks = escalate(
+                    setup,
+                    state,
+                    chosen,
+                    lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating"),
+                )
+                if out is not None and fd.is_root():
+                    state.save(out)
                 described = {
                     "preset": chosen,
                     "settings": settings,
@@ -186,6 +200,7 @@ def audit(
                     "split": split,
                     "model_name": model_name,
                     "started": t0,
+                    "checks": checks,
                     "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
                 }
                 report, paths = _finish(setup, state, out, described)
@@ -221,16 +236,26 @@ def _finish(
 
 
 def _run_units(
-    setup: AuditSetup, state: AuditState, out: str | Path | None, progress: bool, callback: Callback | None
+    setup: AuditSetup,
+    state: AuditState,
+    out: str | Path | None,
+    progress: bool,
+    callback: Callback | None,
+    keys: list[tuple[str, int, int | None]],
+    stage: str = "",
 ) -> None:
-    keys = unit_keys(setup)
+    """Run the units ``keys`` not done yet, saving the state after each."""
     done = set(state.done)
+    if all(key in done for key, _, _ in keys):
+        return
     last_at_eps = {e: key for key, _, e in keys if e is not None}
-    with bar(progress, total=len(keys), initial=len(done), desc="audit") as shown:
+    desc = f"audit: {stage} with {setup.plans[keys[0][1]].key}" if stage else "audit"
+    initial = sum(key in done for key, _, _ in keys)
+    with bar(progress, total=len(keys), initial=initial, desc=desc) as shown:
         for key, plan_idx, e in keys:
             if key in done:
                 continue
-            shown.set_postfix_str(key if e is None else f"{setup.plans[plan_idx].name} eps={setup.eps[e]:g}")
+            shown.set_postfix_str(key if e is None else f"{setup.plans[plan_idx].key} eps={setup.eps[e]:g}")
             if e is None:
                 run_min_norm(setup, state, key, plan_idx)
             else:
@@ -240,6 +265,6 @@ def _run_units(
             shown.update(1)
             if e is not None and last_at_eps[e] == key:
                 robust = float(robust_now(setup, state, e).float().mean())
-                milestone(progress, f"audit: eps {setup.eps[e]:g} done, worst-case accuracy {robust:.4f}")
+                milestone(progress, f"{desc}: eps {setup.eps[e]:g} done, worst-case accuracy {robust:.4f}")
             if callback is not None:
                 callback(key, len(state.done), len(keys))

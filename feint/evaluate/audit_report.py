@@ -19,7 +19,9 @@ from typing import Any
 from torch import Tensor
 
 from feint.data.dataset import DatasetInfo
+from feint.evaluate.checks import Check
 from feint.evaluate.diagnose import run_checks
+from feint.evaluate.escalate import summary as escalation_summary
 from feint.evaluate.presets import Preset
 from feint.evaluate.report import build_sections, pick_gallery
 from feint.evaluate.runner import AuditSetup
@@ -65,8 +67,22 @@ class AuditReport:
         flagged = [c for c in r["checks"] if c["status"] != "pass"]
         lines.append(f"checks: {len(r['checks']) - len(flagged)} pass, {len(flagged)} warn/fail")
         lines += [f"  [{c['status']}] {c['name']}: {c['detail']}" for c in flagged]
+        lines += escalation_lines(r.get("escalation") or {})
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def escalation_lines(escalation: dict[str, Any]) -> list[str]:
+    """Where and why the audit escalated, and what each rung broke, for the terminal summary."""
+    if not escalation.get("escalated"):
+        return []
+    where = ", ".join(f"{r['eps']:g}" for r in escalation["reasons"])
+    why = sorted({reason for r in escalation["reasons"] for reason in r["reasons"]})
+    lines = [f"escalated at eps {where}: " + "; ".join(why)]
+    for rung in escalation["rungs"]:
+        broke = ", ".join(f"{b} at {e:g}" for e, b in zip(rung["eps"], rung["broke"], strict=True))
+        lines.append(f"  {rung['attack']} on the inputs still robust broke {broke}")
+    return lines
 
 
 def build_report(
@@ -80,12 +96,15 @@ def build_report(
     split: str | None,
     model_name: str | None,
     started: float,
+    checks: list[Check] | None = None,
     access: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The ``feint.audit/1`` dict; ``checks`` are the gradient-masking checks when already run on
+    these results (else they run here)."""
     k = setup.clean_logits.shape[1]
     info = data_info or DatasetInfo("unknown", tuple(str(i) for i in range(k)), tuple(setup.x.shape[1:]))  # type: ignore[arg-type]
     sections = build_sections(setup, state, adv, list(info.class_names))
-    checks = run_checks(setup, state, preset)
+    checks = run_checks(setup, state, preset) if checks is None else checks
     per_attack = {name: a["seconds"] for name, a in sections["attacks"].items()}
     report = {
         **stamp(SCHEMA),
@@ -95,6 +114,7 @@ def build_report(
         "settings": {k: settings[k] for k in ("preset", "norm", "eps", "seed", "attacks")},
         **sections,
         "checks": [c.to_dict() for c in checks],
+        "escalation": escalation_summary(setup, state, preset),
         "timings": {
             "total_seconds": max(time.perf_counter() - started, sum(per_attack.values())),
             "per_attack": per_attack,

@@ -33,8 +33,8 @@ def unbounded(setup: AuditSetup, state: AuditState, preset: Preset) -> ck.Check:
     total = int(setup.clean_correct.sum())
     minimum = next((p for p in setup.plans if p.minimum_norm), None)
     if minimum is not None:
-        d = state.tensors[f"minnorm/{minimum.name}/distance"][setup.clean_correct]
-        return ck.check_unbounded(int(torch.isfinite(d).sum()), total, minimum.name)
+        d = state.tensors[f"minnorm/{minimum.key}/distance"][setup.clean_correct]
+        return ck.check_unbounded(int(torch.isfinite(d).sum()), total, minimum.key)
     plan = preset.unbounded
     if plan is None:
         return ck.Check("an unbounded attack reaches 100%", "pass", "no unbounded attack in this preset")
@@ -69,13 +69,13 @@ def run_checks(setup: AuditSetup, state: AuditState, preset: Preset) -> list[ck.
     if fgsm and any(p.iterative_white_box for p in setup.plans):
         out.append(ck.check_single_step(fresh_breaks(setup, state, fgsm[0]), eps, n_correct))
     curves = {"worst-case": [float(r.float().mean()) for r in worst_case_robust(setup, state)]}
-    curves.update({setup.plans[i].name: attack_accuracy(setup, state, i) for i in fgsm})
+    curves.update({setup.plans[i].key: attack_accuracy(setup, state, i) for i in fgsm})
     out.append(ck.check_monotone(curves, eps, setup.x.shape[0]))
     out.append(unbounded(setup, state, preset))
     for plan in setup.plans:
         if plan.kind == "black-box" and plan.name != NOISE and not plan.standalone:
-            extra = [int(unit_masks(state, plan.name, e)[1].sum()) for e in range(len(eps))]
-            out.append(ck.check_black_box(extra, eps, n_correct, plan.name))
+            extra = [int(unit_masks(state, plan.key, e)[1].sum()) for e in range(len(eps))]
+            out.append(ck.check_black_box(extra, eps, n_correct, plan.key))
     noise = next(i for i, p in enumerate(setup.plans) if p.name == NOISE)
     out.append(ck.check_noise(fresh_breaks(setup, state, noise), eps, n_correct))
     rows = setup.clean_correct.nonzero().squeeze(1)[:GRADIENT_SAMPLES]

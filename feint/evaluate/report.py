@@ -48,7 +48,7 @@ def unit_masks(state: AuditState, name: str, e: int) -> tuple[Tensor, Tensor]:
 def attack_accuracy(setup: AuditSetup, state: AuditState, plan_idx: int) -> list[float]:
     plan = setup.plans[plan_idx]
     if plan.standalone:
-        return [float(state.records[f"{plan.name}@{e}"]["accuracy"]) for e in range(len(setup.eps))]
+        return [float(state.records[f"{plan.key}@{e}"]["accuracy"]) for e in range(len(setup.eps))]
     prefix = [i for i, p in enumerate(setup.plans[: plan_idx + 1]) if not p.standalone]
     by_prefix = torch.isin(state.broken_by, torch.tensor(prefix, device=state.broken_by.device))
     accuracy = []
@@ -56,7 +56,7 @@ def attack_accuracy(setup: AuditSetup, state: AuditState, plan_idx: int) -> list
         broken = by_prefix[e]
         for i in prefix:
             if setup.plans[i].minimum_norm:
-                broken = broken | min_norm_broken(setup, state, setup.plans[i].name, e)
+                broken = broken | min_norm_broken(setup, state, setup.plans[i].key, e)
         accuracy.append(_mean(setup.clean_correct & ~broken))
     return accuracy
 
@@ -79,13 +79,13 @@ def robust_to_white_box(setup: AuditSetup, state: AuditState, e: int) -> Tensor:
     robust = setup.clean_correct & ~state.carried[e]
     for plan in setup.plans:
         if plan.iterative_white_box:
-            robust = robust & ~unit_masks(state, plan.name, e)[1]
+            robust = robust & ~unit_masks(state, plan.key, e)[1]
     return robust
 
 
 def fresh_breaks(setup: AuditSetup, state: AuditState, plan_idx: int) -> list[int]:
     """Per eps, the inputs ``plan_idx`` fooled that the white-box sequential attacks left robust."""
-    name = setup.plans[plan_idx].name
+    name = setup.plans[plan_idx].key
     return [
         int((unit_masks(state, name, e)[1] & robust_to_white_box(setup, state, e)).sum()) for e in range(len(setup.eps))
     ]
@@ -95,13 +95,13 @@ def min_norm_summary(setup: AuditSetup, state: AuditState) -> dict[str, Any] | N
     plan = next((p for p in setup.plans if p.minimum_norm), None)
     if plan is None:
         return None
-    d = state.tensors[f"minnorm/{plan.name}/distance"][setup.clean_correct].double()
+    d = state.tensors[f"minnorm/{plan.key}/distance"][setup.clean_correct].double()
     if d.numel() == 0:
-        return {"attack": plan.name, "norm": setup.norm, "median": None, "distances_quantiles": {}}
+        return {"attack": plan.key, "norm": setup.norm, "median": None, "distances_quantiles": {}}
     q = torch.tensor(QUANTILES, dtype=d.dtype, device=d.device)
     values = [float(v) for v in d.nan_to_num(posinf=float("inf")).quantile(q)]
     quantiles = {str(k): (v if v != float("inf") else None) for k, v in zip(QUANTILES, values, strict=True)}
-    return {"attack": plan.name, "norm": setup.norm, "median": quantiles["0.5"], "distances_quantiles": quantiles}
+    return {"attack": plan.key, "norm": setup.norm, "median": quantiles["0.5"], "distances_quantiles": quantiles}
 
 
 def adversarial_logits(setup: AuditSetup, state: AuditState) -> list[Tensor]:
@@ -116,11 +116,11 @@ def build_sections(
     """The measured part of the report: accuracies, worst case, tables, sizes, outcomes."""
     eps, k = list(setup.eps), len(class_names)
     attacks = {
-        p.name: {
+        p.key: {
             "kind": p.kind,
             "accuracy": attack_accuracy(setup, state, i),
-            "queries": sum(int(r["queries"]) for key, r in state.records.items() if key.split("@")[0] == p.name),
-            "seconds": sum(float(r["seconds"]) for key, r in state.records.items() if key.split("@")[0] == p.name),
+            "queries": sum(int(r["queries"]) for key, r in state.records.items() if key.split("@")[0] == p.key),
+            "seconds": sum(float(r["seconds"]) for key, r in state.records.items() if key.split("@")[0] == p.key),
         }
         for i, p in enumerate(setup.plans)
         if p.name != NOISE
@@ -128,13 +128,13 @@ def build_sections(
     noise_idx = next(i for i, p in enumerate(setup.plans) if p.name == NOISE)
     robust = worst_case_robust(setup, state)
     fresh = (state.broken_by >= 0) & ~state.carried
-    breaking = {p.name: int((fresh & (state.broken_by == i)).sum()) for i, p in enumerate(setup.plans)}
+    breaking = {p.key: int((fresh & (state.broken_by == i)).sum()) for i, p in enumerate(setup.plans)}
     goodfellow = [
-        {"eps": eps[e], "attack": p.name, "error_rate": r[0], "mean_confidence_misclassified": r[1]}
+        {"eps": eps[e], "attack": p.key, "error_rate": r[0], "mean_confidence_misclassified": r[1]}
         for p in setup.plans
         if p.standalone and p.name != NOISE
         for e in range(len(eps))
-        for r in [state.records[f"{p.name}@{e}"]["goodfellow"]]
+        for r in [state.records[f"{p.key}@{e}"]["goodfellow"]]
     ]
     goodfellow += [
         dict(zip(("error_rate", "mean_confidence_misclassified"), goodfellow_row(adv_logits[e], setup.y), strict=True))
@@ -193,7 +193,7 @@ def pick_gallery(
                 setup.clean_logits[chosen],
                 adv_logits[e][chosen],
                 class_names=class_names,
-                attack=plan.name,
+                attack=plan.key,
                 eps=setup.eps[e],
                 bounds=setup.bounds,
             )

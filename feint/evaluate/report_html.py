@@ -79,6 +79,8 @@ def _verdict(report: dict[str, Any]) -> str:
         )
     elif checks:
         text += f" All {len(checks)} gradient-masking checks pass."
+    if (report.get("escalation") or {}).get("escalated"):
+        text += ' The standard attacks had not converged, so the audit <a href="#escalation">escalated</a> before reporting.'
     status = "fail" if fails else "warn" if warns else "pass"
     boxes = [
         (pct(report.get("clean_accuracy")), "clean accuracy"),
@@ -150,6 +152,7 @@ def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tu
         ("outcomes", "Outcome categories", "What the attacks turned predictions into (Billovits et al. 2016); the first matching category counts.", rs.outcomes_section(report)),
         ("gallery", "Gallery", "Original, perturbation and adversarial input.", gallery_html(gallery)),
         ("checks", "Gradient-masking checks", "Signs that attacks failed for the wrong reasons (Carlini et al. 2019).", _checks(report)),
+        ("escalation", "Escalation", "Where a check warned or the targeted attack was still gaining, the audit ran stronger attacks on the inputs still robust before reporting.", rs.escalation_section(report)),
         ("provenance", "Settings, model and data", "", _provenance(report)),
     ]  # fmt: skip
 

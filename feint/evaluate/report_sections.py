@@ -125,3 +125,33 @@ def outcomes_section(report: dict[str, Any]) -> str:
     rows = [[num(r.get("eps")), *(num(r.get(k)) for k in OUTCOME_TEXT)] for r in report.get("outcomes") or []]
     body = table(["eps", *(k.replace("_", " ") for k in OUTCOME_TEXT)], rows, numeric=range(5)) if rows else ""
     return defs + (body or '<p class="muted">No outcome counts in this audit.</p>')
+
+
+def escalation_section(report: dict[str, Any]) -> str:
+    """Whether the audit escalated, where and why, and what each rung of stronger attacks broke."""
+    esc_ = report.get("escalation") or {}
+    if not esc_.get("escalated"):
+        return (
+            '<p class="muted">No escalation: no check warned and the targeted attack broke at most '
+            f"{pct(esc_.get('gain_threshold'))} of the inputs at every eps, so the standard budget stood.</p>"
+        )
+    reasons = table(
+        ["eps", "why the audit escalated"],
+        [[num(r.get("eps")), esc("; ".join(r.get("reasons") or []))] for r in esc_.get("reasons") or []],
+        numeric=(0,),
+    )
+    rungs = table(
+        ["attack", "settings", "eps it ran at", "inputs it broke", "seconds"],
+        [
+            [
+                esc(r.get("attack")),
+                esc(", ".join(f"{k}={v}" for k, v in (r.get("params") or {}).items())),
+                esc(", ".join(f"{e:g}" for e in r.get("eps") or [])),
+                esc(", ".join(str(b) for b in r.get("broke") or [])),
+                num(r.get("seconds")),
+            ]
+            for r in esc_.get("rungs") or []
+        ],
+        numeric=(4,),
+    )
+    return reasons + "<h3>Rungs run</h3>" + rungs

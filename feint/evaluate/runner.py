@@ -57,12 +57,12 @@ class AuditSetup:
 def unit_keys(setup: AuditSetup) -> list[tuple[str, int, int | None]]:
     """``(key, plan index, eps index or None)`` in run order: min-norm runs, then per eps the
     sequential attacks in order followed by the standalone ones."""
-    keys: list[tuple[str, int, int | None]] = [(p.name, i, None) for i, p in enumerate(setup.plans) if p.minimum_norm]
+    keys: list[tuple[str, int, int | None]] = [(p.key, i, None) for i, p in enumerate(setup.plans) if p.minimum_norm]
     order = [i for i, p in enumerate(setup.plans) if not p.standalone] + [
         i for i, p in enumerate(setup.plans) if p.standalone
     ]
     for e in range(len(setup.eps)):
-        keys += [(f"{setup.plans[i].name}@{e}", i, e) for i in order]
+        keys += [(f"{setup.plans[i].key}@{e}", i, e) for i in order]
     return keys
 
 
@@ -137,14 +137,15 @@ def store_slots(setup: AuditSetup) -> int:
 
 
 def carry(state: AuditState, e: int) -> None:
-    """Inputs broken at eps index e - 1 stay broken at e with the same point (idempotent)."""
+    """Inputs broken at eps index e - 1 and not yet at e become broken at e with the same point
+    (idempotent; an input some attack broke at e keeps that attack's point)."""
     if e == 0:
         return
-    prev = state.broken_by[e - 1] >= 0
-    state.carried[e] = prev
-    state.broken_by[e] = torch.where(prev, state.broken_by[e - 1], state.broken_by[e])
-    state.worst_logits[e][prev] = state.worst_logits[e - 1][prev]
-    state.worst_sizes[e][prev] = state.worst_sizes[e - 1][prev]
+    new = (state.broken_by[e - 1] >= 0) & (state.broken_by[e] < 0)
+    state.carried[e] |= new
+    state.broken_by[e] = torch.where(new, state.broken_by[e - 1], state.broken_by[e])
+    state.worst_logits[e][new] = state.worst_logits[e - 1][new]
+    state.worst_sizes[e][new] = state.worst_sizes[e - 1][new]
 
 
 def robust_now(setup: AuditSetup, state: AuditState, e: int) -> Tensor:
@@ -192,11 +193,12 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     pool = torch.ones_like(robust) if plan.standalone else robust
     ran = pool.clone()
     if plan.minimum_norm:
-        ran &= within_eps(state.tensors[f"minnorm/{plan.name}/distance"], eps)
+        ran &= within_eps(state.tensors[f"minnorm/{plan.key}/distance"], eps)
     rows = ran.nonzero().squeeze(1)
     success = torch.zeros(n, dtype=torch.bool, device=setup.x.device)
     adv_logits = setup.clean_logits.clone()
     queries = torch.zeros((), dtype=torch.long, device=setup.x.device)
+    broke = 0
     chunks = _chunks(setup, rows) if eps > 0 else ()
 
     def work(c: int) -> dict[str, Tensor]:
@@ -223,12 +225,13 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         queries += part["queries"].sum()
         first = part["success"] & robust[idx]
         new = idx[first]
+        broke += int(new.numel())
         state.broken_by[e][new] = plan_idx
         state.worst_logits[e][new] = part["logits"][first]
         state.worst_sizes[e][new] = part["sizes"][first]
         if state.points is not None:
             state.points.write(e, new, part["points"])
-    record: dict[str, Any] = {"queries": int(queries), "seconds": time.perf_counter() - t0}
+    record: dict[str, Any] = {"queries": int(queries), "seconds": time.perf_counter() - t0, "broke": broke}
     if plan.standalone:
         record.update(standalone_numbers(setup, adv_logits))
     state.tensors[f"pool/{key}"] = pool

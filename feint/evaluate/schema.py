@@ -6,6 +6,8 @@ from typing import Any
 
 from feint.report.schema import NUM, NUM_OR_NULL, NUMS, STR, obj, report_schema
 
+INTS: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
+
 __all__ = ["REPORT_SCHEMA", "SCHEMA"]
 
 SCHEMA = "feint.audit/1"
@@ -94,6 +96,19 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
             "type": "array",
             "items": obj({"name": STR, "status": {"enum": ["pass", "warn", "fail"]}, "detail": STR}),
         },
+        "escalation": obj(
+            {
+                "escalated": {"type": "boolean"},
+                "gain_threshold": NUM,
+                "reasons": {"type": "array", "items": obj({"eps": NUM, "reasons": {"type": "array", "items": STR}})},
+                "rungs": {
+                    "type": "array",
+                    "items": obj(
+                        {"attack": STR, "params": {"type": "object"}, "eps": NUMS, "broke": INTS, "seconds": NUM}
+                    ),
+                },
+            }
+        ),
         "timings": obj(
             {"total_seconds": NUM, "per_attack": {"type": "object", "additionalProperties": NUM}},
         ),

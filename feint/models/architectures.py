@@ -3,6 +3,9 @@
 - ``softmax``: multinomial logistic regression (one linear layer).
 - ``mlp``: ReLU multilayer perceptron.
 - ``lenet``: a LeNet-style CNN (LeCun et al. 1998) sized to the input.
+- ``convnet``: the small strided CNN of Wong & Kolter 2018 (two 4x4 stride-2 convolutions, one
+  hidden dense layer), the MNIST model of Wong, Rice & Kolter 2020's fast adversarial training;
+  cheap enough to train adversarially on a CPU.
 - ``maxout``: the maxout network of Goodfellow et al. 2013, the model of Goodfellow et al. 2015's
   MNIST adversarial-training results.
 - ``resnet``: a small pre-activation-free ResNet (He et al. 2016) with three stages.
@@ -57,6 +60,21 @@ def lenet(
         nn.Conv2d(channels[0], channels[1], k, padding=k // 2),
         nn.ReLU(),
         nn.MaxPool2d(2),
+        nn.Flatten(),
+    )
+    flat = _flat_size(features, input_shape)
+    return nn.Sequential(features, nn.Linear(flat, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
+@register_model("convnet")
+def convnet(*, input_shape: tuple[int, int, int], num_classes: int, width: int = 16, hidden: int = 100) -> nn.Module:
+    """Conv(width, 4x4, stride 2) - ReLU - Conv(2 width, 4x4, stride 2) - ReLU - Dense(hidden) - ReLU - Dense."""
+    c = input_shape[0]
+    features = nn.Sequential(
+        nn.Conv2d(c, width, 4, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),
+        nn.ReLU(),
         nn.Flatten(),
     )
     flat = _flat_size(features, input_shape)

@@ -6,74 +6,72 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from feint.errors import InputError
-from feint.validation import check_choice, check_fraction, check_nonnegative, check_positive_int
+from feint.validation import check_choice, check_nonnegative, check_positive_int
 
 OPTIMIZERS = ("adam", "sgd")
-_SET_BY_TRAINING = {
-    "eps": "the attack's eps is --adv-eps (adv_eps=...)",
-    "seed": "each batch's attack seed comes from the training --seed",
-    "bounds": "the attack works in the bounds of the training data",
-    "targeted": "adversarial training attacks the true labels (untargeted)",
-    "target": "adversarial training attacks the true labels (untargeted)",
-}
+# Used where neither the caller nor the recipe (its ``train_defaults``) sets a value.
+BASE_DEFAULTS: dict[str, Any] = {"epochs": 10, "batch_size": 64, "lr": 1e-3, "optimizer": "adam"}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train. ``adv`` names an attack from the registry applied to each batch.
+    """How to train.
 
-    With an attack, the loss is Goodfellow et al. 2015's objective
-    ``alpha * J(x, y) + (1 - alpha) * J(x_adv, y)`` (``adv_alpha``; alpha = 0 trains on
-    adversarial inputs only, as Madry et al. 2018's PGD training does).
+    ``recipe`` names a defense from :mod:`feint.defenses` (``"pgd-at"``, ``"fast-at"``, ...) or is
+    a recipe object (``FastAT(eps=0.1)``); ``recipe_options`` are its settings by name. After
+    construction ``recipe`` is the name and ``recipe_options`` every setting of the recipe, and
+    ``epochs``, ``batch_size``, ``lr`` and ``optimizer`` left as None take the recipe's defaults
+    (then :data:`BASE_DEFAULTS`). ``robust_eps`` is the radius of the robust accuracy reported per
+    epoch (default: the recipe's eps, else a tenth of the input range; 0 turns it off).
     """
 
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
     weight_decay: float = 0.0
     seed: int = 0
-    adv: str | None = None
-    adv_eps: float = 0.1
-    adv_alpha: float = 0.5
-    adv_params: dict[str, Any] = field(default_factory=dict)
+    recipe: Any = None
+    recipe_options: dict[str, Any] = field(default_factory=dict)
+    robust_eps: float | None = None
 
     def __post_init__(self) -> None:
-        check_positive_int(self.epochs, "epochs")
-        check_positive_int(self.batch_size, "batch_size")
-        check_nonnegative(self.lr, "lr")
+        from feint.defenses.base import Recipe, make_recipe
+
+        recipe = self.recipe
+        if isinstance(recipe, Recipe):
+            if self.recipe_options:
+                raise InputError("pass the recipe's options either in the recipe object or in recipe_options, not both")
+            recipe = make_recipe(recipe.name, recipe.options())
+        elif recipe is not None:
+            if not isinstance(recipe, str):
+                raise InputError(f"recipe must be a recipe name or a feint.defenses recipe, got {recipe!r}")
+            if not isinstance(self.recipe_options, dict):
+                raise InputError(f"recipe_options must be a dict, got {self.recipe_options!r}")
+            recipe = make_recipe(recipe, self.recipe_options)
+        elif self.recipe_options:
+            raise InputError("recipe options were given without a recipe; pass recipe=... (e.g. 'pgd-at')")
+        object.__setattr__(self, "recipe", recipe.name if recipe is not None else None)
+        object.__setattr__(self, "recipe_options", recipe.options() if recipe is not None else {})
+        defaults = {**BASE_DEFAULTS, **(recipe.train_defaults if recipe is not None else {})}
+        for key, value in defaults.items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+        check_positive_int(self.epochs, "epochs")  # type: ignore[arg-type]
+        check_positive_int(self.batch_size, "batch_size")  # type: ignore[arg-type]
+        check_nonnegative(self.lr, "lr")  # type: ignore[arg-type]
         check_nonnegative(self.weight_decay, "weight_decay")
-        check_choice(self.optimizer, OPTIMIZERS, "optimizer")
-        check_nonnegative(self.adv_eps, "adv_eps")
-        check_fraction(self.adv_alpha, "adv_alpha")
-        self._check_adv_params()
+        check_choice(self.optimizer, OPTIMIZERS, "optimizer")  # type: ignore[arg-type]
+        if self.robust_eps is not None:
+            check_nonnegative(self.robust_eps, "robust_eps")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise InputError(f"seed must be an integer, got {self.seed!r}")
 
-    def _check_adv_params(self) -> None:
-        """Every attack option must take effect: refuse those that training sets itself or the attack lacks."""
-        if not isinstance(self.adv_params, dict):
-            raise InputError(f"adv_params must be a dict of attack options, got {self.adv_params!r}")
-        if self.adv is None:
-            if self.adv_params:
-                raise InputError("attack options (--adv-param) were given without an attack; add --adv NAME")
-            return
-        import inspect
+    def build_recipe(self) -> Any:
+        """The recipe object (None for plain training)."""
+        from feint.defenses.base import make_recipe
 
-        from feint.attacks.registry import check_param, get_attack
-
-        spec = get_attack(self.adv)
-        accepted = spec.parameters()
-        annotations = inspect.signature(spec.fn).parameters
-        for key, value in self.adv_params.items():
-            if key in _SET_BY_TRAINING:
-                raise InputError(f"--adv-param {key}=... would be ignored: {_SET_BY_TRAINING[key]}")
-            if key not in accepted:
-                raise InputError(
-                    f"attack {self.adv!r} has no option {key!r}; its options are "
-                    f"{', '.join(sorted(set(accepted) - set(_SET_BY_TRAINING)))}"
-                )
-            check_param(key, value, annotations[key].annotation)
+        return make_recipe(self.recipe, self.recipe_options) if self.recipe is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -33,6 +33,7 @@ ROW_MODULES = (
     "distributed_rows",
     "detector_rows",
     "blackbox_rows",
+    "recipe_rows",
 )
 
 

@@ -101,7 +101,7 @@ PY_ROWS = [
     py("py-threat-norm", lambda c: ThreatModel("l7", 0.1), "unknown norm"),
     py(
         "py-train-config-adv-eps",
-        lambda c: TrainConfig(adv="fgsm", adv_params={"eps": 0.3}),
+        lambda c: TrainConfig(recipe="goodfellow", recipe_options={"attack_params": {"eps": 0.3}}),
         "would be ignored",
         defect=4,
     ),
