@@ -147,13 +147,23 @@ def audit_job(rank: int, *, model: str, out: str, n: int = 48, die_after: int | 
 
 
 def train_job(
-    rank: int, *, out: str, epochs: int, resume: bool = False, die_in_epoch: int | None = None, **kw: Any
+    rank: int,
+    *,
+    out: str,
+    epochs: int,
+    resume: bool = False,
+    die_in_epoch: int | None = None,
+    collapse_in_epoch: int | None = None,
+    **kw: Any,
 ) -> Any:
-    """Training; with ``die_in_epoch``, rank 1 kills itself (SIGKILL) in that epoch's first batch."""
+    """Training; with ``die_in_epoch``, rank 1 kills itself (SIGKILL) in that epoch's first batch;
+    with ``collapse_in_epoch``, the guard (which only rank 0 may run) reports a collapse then."""
     import feint
     import feint.training.loop as loop
     from feint.data import load
 
+    if collapse_in_epoch is not None:
+        _collapse_guard(rank, collapse_in_epoch)
     train = load("digits", "train")
     if die_in_epoch is not None and rank == 1:
         per_rank = math.ceil(len(train) / 2)
@@ -168,11 +178,24 @@ def train_job(
 
         loop.batch_loss = dying  # type: ignore[assignment]
     result = feint.train("mlp", train, _data(360), out=out, epochs=epochs, resume=resume, progress=False, **kw)
-    kept = ("epoch", "loss", "test_accuracy")  # not clocks, which differ per rank
+    kept = ("epoch", "loss", "test_accuracy", "collapsed")  # not clocks, which differ per rank
     return {
         "test_accuracy": result.test_accuracy,
         "history": [{k: h[k] for k in kept if k in h} for h in result.history],
     }
+
+
+def _collapse_guard(rank: int, epoch: int) -> None:
+    from feint.defenses.guard import GuardVerdict, OverfitGuard
+
+    calls, real = [0], OverfitGuard.check
+
+    def check(self: OverfitGuard, model: Any) -> GuardVerdict:
+        assert rank == 0, "only rank 0 runs the guard"
+        calls[0] += 1
+        return GuardVerdict(0.0, True) if calls[0] == epoch else real(self, model)
+
+    OverfitGuard.check = check  # type: ignore[method-assign]
 
 
 def bad_inputs_job(rank: int, *, model: str, tmp: str) -> Any:

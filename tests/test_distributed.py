@@ -232,3 +232,18 @@ def test_a_defense_recipe_trains_under_ddp_through_the_per_batch_hook(tmp_path) 
     assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
     assert ranks[0]["result"] == ranks[1]["result"]
     assert ranks[0]["result"]["test_accuracy"] >= 0.6
+
+
+@pytest.mark.slow
+def test_the_guard_decides_on_rank_0_and_every_rank_rolls_back_and_stops(tmp_path) -> None:
+    """fast-at's guard runs on rank 0 only (the job fails if another rank runs it); when it reports
+    a collapse in epoch 2, every rank restores epoch 1's weights and stops, and rank 0 saves that."""
+    settings = {"epochs": 3, "seed": 0, "lr": 3e-3, "recipe": "fast-at", "recipe_options": {"eps": 0.1}}
+    run = tmp_path / "run"
+    ranks = launch("train", {"out": str(run), "collapse_in_epoch": 2, **settings}, tmp_path / "r")
+    assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
+    result = ranks[0]["result"]
+    assert result == ranks[1]["result"]
+    assert [h["epoch"] for h in result["history"]] == [1, 2] and result["history"][1]["collapsed"] is True
+    assert result["test_accuracy"] == result["history"][0]["test_accuracy"]  # epoch 1's weights
+    assert json.loads((run / "checkpoints" / "latest.json").read_text())["epoch"] == 2
