@@ -28,6 +28,11 @@ ALLOWED = {
     ("detectors/operators.py", "weight_shuffling"): "builds a mutant from host copies of weights, while fitting",
     ("detectors/operators.py", "_with_rows"): "builds a mutant from host copies of weights, while fitting",
     ("detectors/pool.py", "from_mutations"): "packs the mutants into the host-resident pool, once per fit",
+    # Issues 10 and 13: work that lives on the host by nature.
+    ("attacks/fooling/evolution.py", "map_elites"): "genomes are host objects (numpy rng); one sync per generation",
+    ("attacks/tree_path.py", "tree_path_attack"): "a scikit-learn tree's paths, host tensors throughout",
+    ("evaluate/blackbox_state.py", "fingerprint"): "hashes bytes on the host, once per run",
+    ("transforms/jpeg.py", "jpeg"): "Pillow's JPEG codec runs on the host, once per image",
 }
 
 
