@@ -39,7 +39,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/attack_speed.py
 	$(BIN)/python benchmarks/audit_speed.py
 	$(BIN)/python benchmarks/hardening_overhead.py
+	$(BIN)/python benchmarks/blackbox_transfer.py
 	$(BIN)/python benchmarks/blackbox_speed.py
+	$(BIN)/python benchmarks/fooling_physical.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -108,9 +108,10 @@ def interleaved(runs: dict[str, Run], repeats: int) -> tuple[tuple[list[float], 
     return (l2[first], l2[second]), ratio, statistics.median(seconds[first]), statistics.median(seconds[second])
 
 
-def start_server(run_dir: str, port: int) -> subprocess.Popen:
+def start_server(run_dir: str, port: int, *extra: str) -> subprocess.Popen:
+    """``feint serve`` of ``run_dir`` as model "cnn" on 127.0.0.1:``port`` (``extra``: more options), once ready."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "feint", "serve", "--model", run_dir, "--port", str(port), "--name", "cnn"]
+    cmd = [sys.executable, "-m", "feint", "serve", "--model", run_dir, "--port", str(port), "--name", "cnn", *extra]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
     for _ in range(600):
         try:

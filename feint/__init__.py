@@ -34,3 +34,24 @@ def audit(*args: Any, **kwargs: Any) -> Any:
     from feint.evaluate.audit import audit as _audit
 
     return _audit(*args, **kwargs)
+
+
+def blackbox(*args: Any, **kwargs: Any) -> Any:
+    """The substitute attack against a label-only oracle; see :func:`feint.evaluate.blackbox.blackbox`."""
+    from feint.evaluate.blackbox import blackbox as _blackbox
+
+    return _blackbox(*args, **kwargs)
+
+
+def transfer(*args: Any, **kwargs: Any) -> Any:
+    """Transfer between two models; see :func:`feint.evaluate.transfer.transfer`."""
+    from feint.evaluate.transfer import transfer as _transfer
+
+    return _transfer(*args, **kwargs)
+
+
+def transfer_matrix(*args: Any, **kwargs: Any) -> Any:
+    """The cross-technique matrix; see :func:`feint.evaluate.matrix.transfer_matrix`."""
+    from feint.evaluate.matrix import transfer_matrix as _matrix
+
+    return _matrix(*args, **kwargs)

@@ -8,6 +8,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see f
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import torch
@@ -73,6 +74,14 @@ def one_torch_thread():
         yield
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread_per_module():
+    """:func:`one_torch_thread` for a whole module, its module-scoped fixtures included
+    (``pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")``)."""
+    with torch_threads(1):
+        yield
+
+
 @pytest.fixture(scope="session")
 def mutation_detector(lenet_digits: nn.Module, digits_train: Dataset):  # type: ignore[no-untyped-def]
     """NAI mutation testing on the digits LeNet: a small pool, fitted on 400 training inputs."""
@@ -89,3 +98,22 @@ def kde_detector(lenet_digits: nn.Module, digits_train: Dataset):  # type: ignor
 
     with torch_threads(1):
         return DensityUncertaintyDetector(lenet_digits).fit(digits_train.x, digits_train.y)
+
+
+@pytest.fixture(scope="session")
+def mlp_file(digits_train: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scikit-learn MLP on the flattened digits, saved as mlp.skops (and mlp.pkl): a query-only model."""
+    import pickle
+    import warnings
+
+    import skops.io as sio
+    from sklearn.neural_network import MLPClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MLPClassifier(hidden_layer_sizes=(32,), max_iter=200, random_state=0)
+        est.fit(digits_train.x.flatten(1).numpy(), digits_train.y.numpy())
+    folder = tmp_path_factory.mktemp("sk")
+    sio.dump(est, folder / "mlp.skops")
+    (folder / "mlp.pkl").write_bytes(pickle.dumps(est))
+    return folder / "mlp.skops"

@@ -1,7 +1,10 @@
-"""Small model wrappers shared by several test files."""
+"""Small model wrappers and an ONNX export shared by several test files."""
 
 from __future__ import annotations
 
+import os
+
+import torch
 from torch import Tensor, nn
 
 
@@ -25,6 +28,15 @@ class ScaledLogits(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x) * self.factor
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike[str], *, dynamic: bool = True) -> None:
+    """``model`` (digits-sized inputs) as an ONNX file with input "x" and output "logits"."""
+    axes = {"x": {0: "n"}, "logits": {0: "n"}} if dynamic else None
+    torch.onnx.export(
+        model, torch.rand(2, 1, 8, 8), str(path), input_names=["x"], output_names=["logits"],
+        dynamic_axes=axes, dynamo=False,
+    )  # fmt: skip
 
 
 class PairLayer(nn.Module):

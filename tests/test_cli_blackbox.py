@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
-import warnings
 from pathlib import Path
 
 import pytest
@@ -13,21 +11,6 @@ from click.testing import CliRunner
 from feint.cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore")
-
-
-@pytest.fixture(scope="module")
-def mlp_file(digits_train, tmp_path_factory) -> Path:
-    import skops.io as sio
-    from sklearn.neural_network import MLPClassifier
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est = MLPClassifier(hidden_layer_sizes=(32,), max_iter=200, random_state=0)
-        est.fit(digits_train.x.flatten(1).numpy(), digits_train.y.numpy())
-    folder = tmp_path_factory.mktemp("sk")
-    sio.dump(est, folder / "mlp.skops")
-    (folder / "mlp.pkl").write_bytes(pickle.dumps(est))
-    return folder / "mlp.skops"
 
 
 def test_attack_a_skops_model_with_a_query_budget(mlp_file: Path) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import pickle
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import export_onnx
 from torch import nn
 
 from feint.attacks import square
@@ -107,17 +107,9 @@ def test_skl2onnx_export_answers_like_the_estimator(estimators, digits_test, tmp
     assert np.abs(probs - est.predict_proba(x.flatten(1).numpy())).max() < 1e-4  # type: ignore[attr-defined]
 
 
-def _export(model: nn.Module, path: Path, *, dynamic: bool = True) -> None:
-    axes = {"x": {0: "n"}, "logits": {0: "n"}} if dynamic else None
-    torch.onnx.export(
-        model, torch.rand(2, 1, 8, 8), str(path), input_names=["x"], output_names=["logits"],
-        dynamic_axes=axes, dynamo=False,
-    )  # fmt: skip
-
-
 def test_torch_onnx_round_trip_and_square_through_onnxruntime(lenet_digits, digits_test, tmp_path) -> None:
     path = tmp_path / "lenet.onnx"
-    _export(lenet_digits, path)
+    export_onnx(lenet_digits, path)
     oracle = onnx_oracle(path)
     x, y = digits_test.x[:64], digits_test.y[:64]
     with torch.no_grad():
@@ -148,7 +140,7 @@ def test_onnx_bad_files_get_one_clear_error(lenet_digits, tmp_path) -> None:
     with pytest.raises(ModelError, match="has 2 inputs"):
         onnx_oracle(two)
     fixed = tmp_path / "fixed.onnx"
-    _export(lenet_digits, fixed, dynamic=False)
+    export_onnx(lenet_digits, fixed, dynamic=False)
     loaded = resolve(fixed)  # a fixed batch of 2: stays an oracle, which pads the last request
     assert loaded.access == "scores" and "fixed batch" in loaded.note
     assert loaded.oracle.scores(torch.rand(3, 1, 8, 8)).shape == (3, 10)  # type: ignore[union-attr]

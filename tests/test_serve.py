@@ -172,3 +172,20 @@ def test_attack_command_over_http(server) -> None:
     assert res.exit_code == 0, res.output
     sent = int(res.output.split("rows sent to the server (attack, clean check and retries):")[1].split()[0])
     assert sent == _stats(base)["queries"] - before
+
+
+def test_fool_command_over_http(server, lenet_digits, tmp_path) -> None:
+    """Evolution needs only scores: fooling images for a model behind the Open Inference Protocol."""
+    base, _ = server
+    before = _stats(base)["queries"]
+    out = tmp_path / "fool"
+    args = ["fool", "--model", f"{base}/v2/models/lenet", "--generations", "30", "--population", "20"]
+    res = CliRunner().invoke(main, [*args, "--max-queries", "700", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    sent = int(res.output.split("rows sent to the server (search, final check and retries):")[1].split()[0])
+    assert sent == _stats(base)["queries"] - before and sent == 20 * 31 + 10
+    saved = np.load(out / "fooling.npz")
+    with torch.no_grad():
+        probs = lenet_digits(torch.from_numpy(saved["x"])).softmax(1).numpy()
+    assert np.allclose(probs[np.arange(10), saved["target"]], saved["confidence"], atol=1e-4)
+    assert float(np.median(saved["confidence"])) > 0.9

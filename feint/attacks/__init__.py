@@ -4,6 +4,7 @@ from feint.attacks.apgd import apgd, apgd_t
 from feint.attacks.bim import bim, ll_class
 from feint.attacks.cw import cw
 from feint.attacks.deepfool import deepfool
+from feint.attacks.eot import eot_pgd
 from feint.attacks.fgsm import fgsm
 from feint.attacks.fgsm_rs import fgsm_rs
 from feint.attacks.fmn import fmn
@@ -30,6 +31,7 @@ __all__ = [
     "bim",
     "cw",
     "deepfool",
+    "eot_pgd",
     "fgsm",
     "fgsm_rs",
     "finalize",

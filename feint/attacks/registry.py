@@ -107,3 +107,12 @@ def check_param(key: str, value: Any, annotation: Any) -> Any:
     if "Tensor" in kinds and not isinstance(value, torch.Tensor):
         raise InputError(f"{key} must be a tensor (give target labels with targeted=True, target=...), got {value!r}")
     return value
+
+
+def full_strength(spec: AttackSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with early stopping off where the attack has it (an explicit value is kept): every
+    step is taken, as adversarial training and transfer need; an example stopped at its first
+    success sits at the edge of the model's decision boundary and transfers poorly."""
+    if "early_stop" in spec.parameters():
+        return {"early_stop": False, **params}
+    return dict(params)

@@ -14,6 +14,7 @@ RESUME_HINTS = {
     "train": "add --resume to the same command to continue from the last finished epoch",
     "audit": "run the same command again to continue; the finished attacks are kept in --out",
     "demo": "run the same command again to continue where it stopped",
+    "blackbox": "run the same command again to continue from the last finished substitute round",
 }
 
 
@@ -44,14 +45,22 @@ def main() -> None:
 
 def _register() -> None:
     from feint.cli.attack import attack_command
+    from feint.cli.blackbox import blackbox_command
     from feint.cli.demo import demo_command
     from feint.cli.detect import detect_command
+    from feint.cli.fool import fool_command
+    from feint.cli.physical import physical_command
     from feint.cli.serve import serve_command
     from feint.cli.train import train_command
+    from feint.cli.transfer import transfer_command
 
     main.add_command(demo_command, "demo")
     main.add_command(train_command, "train")
     main.add_command(attack_command, "attack")
+    main.add_command(blackbox_command, "blackbox")
+    main.add_command(transfer_command, "transfer")
+    main.add_command(fool_command, "fool")
+    main.add_command(physical_command, "physical")
     main.add_command(detect_command, "detect")
     main.add_command(serve_command, "serve")
     try:

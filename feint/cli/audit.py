@@ -25,6 +25,7 @@ from feint.models import resolve
 @click.option("--preset", default="standard", show_default=True, type=click.Choice(PRESETS))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/audit_state")
+@click.option("--natural", is_flag=True, help="add accuracy under natural transformations (rotation, blur, JPEG, ...)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json, report.html and the resumable state")
 @device_option
@@ -41,6 +42,7 @@ def audit_command(
     preset: str,
     seed: int,
     resume: bool,
+    natural: bool,
     quiet: bool,
     out: str,
     device: str,
@@ -71,6 +73,10 @@ def audit_command(
         split=dataset.split,
         model_name=loaded.name,
         model_note=loaded.how,
+        natural=natural,
     )
     click.echo(report.summary())
+    if natural:
+        grid = report.report["natural"]["grid"]
+        click.echo(f"natural variation: worst case over rotations x translations {grid['worst_case_accuracy']:.4f}")
     click.echo(f"report: {Path(report.html_path or out).resolve()}")

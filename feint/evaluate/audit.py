@@ -38,6 +38,7 @@ from feint.io import check_writable, remove_stale_temps
 from feint.oracles import Oracle
 from feint.oracles.logits import access_of, oracle_logits
 from feint.progress import bar, milestone
+from feint.report.files import json_safe
 from feint.threat import parse_norm
 from feint.validation import (
     check_choice,
@@ -103,6 +104,7 @@ def audit(
     model_name: str | None = None,
     model_note: str | None = None,
     callback: Callback | None = None,
+    natural: bool = False,
 ) -> AuditReport:
     """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
 
@@ -113,6 +115,7 @@ def audit(
     your own. ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
+    ``natural`` adds the natural-variation section (:mod:`feint.evaluate.natural`).
     """
     t0 = time.perf_counter()
     norm = parse_norm(norm)
@@ -170,6 +173,10 @@ def audit(
             checks=checks,
             access={"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
         )
+        if natural:
+            from feint.evaluate.natural import natural_variation
+
+            report["natural"] = json_safe(natural_variation(model, x, y, bounds=bounds, progress=progress))
         paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
     return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
 

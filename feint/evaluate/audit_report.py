@@ -10,9 +10,8 @@ written atomically by :func:`feint.report.files.write_report`.
 
 from __future__ import annotations
 
-import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +26,13 @@ from feint.evaluate.report import build_sections, pick_gallery
 from feint.evaluate.runner import AuditSetup
 from feint.evaluate.schema import SCHEMA
 from feint.evaluate.state import AuditState
-from feint.report.files import json_safe, write_report
+from feint.report.files import WrittenReport, json_safe, write_report
 from feint.report.provenance import model_info, stamp
 
 
 @dataclass(frozen=True)
-class AuditReport:
+class AuditReport(WrittenReport):
     """The report dict (``to_dict()``), the paths written (None without ``out``) and notes."""
-
-    report: dict[str, Any]
-    json_path: Path | None = None
-    html_path: Path | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def to_dict(self) -> dict[str, Any]:
-        return copy.deepcopy(self.report)
 
     @property
     def eps(self) -> list[float]:

@@ -15,7 +15,6 @@ Shapes: x (N, C, H, W), y (N,), state tensors (E, N, ...).
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import torch
@@ -196,7 +195,7 @@ def pick_gallery(
                 bounds=setup.bounds,
             )
     if setup.access == "labels":  # a label-only model never revealed a confidence
-        items = [dataclasses.replace(g, clean_conf=math.nan, adv_conf=math.nan) for g in items]
-    worst_items = sorted((g for g in items if g.kind == "worst"), key=lambda g: -g.adv_conf)
+        items = [dataclasses.replace(g, clean_conf=None, adv_conf=None) for g in items]
+    worst_items = sorted((g for g in items if g.kind == "worst"), key=lambda g: -(g.adv_conf or 0.0))
     typical_items = [g for g in items if g.kind == "typical"]
     return worst_items[: per_kind + 2] + typical_items[:per_kind]

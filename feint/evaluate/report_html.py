@@ -16,8 +16,9 @@ from typing import Any
 
 from feint.errors import InputError
 from feint.evaluate import report_sections as rs
+from feint.evaluate.natural_html import natural_section
 from feint.report.gallery import GalleryItem, gallery_html
-from feint.report.html import badge, definitions, esc, num, page, pct, provenance_html, table, verdict_box
+from feint.report.html import badge, definitions, esc, num, pct, provenance_html, report_page, table, verdict_box
 
 SCHEMA = "feint.audit/1"
 # Radii commonly reported in the literature, used for the headline when the report names none.
@@ -151,6 +152,7 @@ def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tu
         ("min-norm", "Minimum-norm distances", "The smallest perturbation found per input, whatever its size.", rs.min_norm_section(report)),
         ("outcomes", "Outcome categories", "What the attacks turned predictions into (Billovits et al. 2016); the first matching category counts.", rs.outcomes_section(report)),
         ("gallery", "Gallery", "Original, perturbation and adversarial input.", gallery_html(gallery)),
+        *([("natural", "Natural variation", "Accuracy under rotation, translation, scaling, cropping, blur, brightness and JPEG, and the worst case over a grid of rotations and translations (Engstrom et al. 2019).", natural_section(report))] if report.get("natural") else []),
         ("checks", "Gradient-masking checks", "Signs that attacks failed for the wrong reasons (Carlini et al. 2019).", _checks(report)),
         ("escalation", "Escalation", "Where a check warned or the targeted attack was still gaining, the audit ran stronger attacks on the inputs still robust before reporting.", rs.escalation_section(report)),
         ("provenance", "Settings, model and data", "", _provenance(report)),
@@ -164,8 +166,7 @@ def render_report_html(report: dict[str, Any], gallery: Sequence[GalleryItem]) -
     if report.get("schema", SCHEMA) != SCHEMA:
         raise InputError(f"report has schema {report.get('schema')!r}; this renderer reads {SCHEMA!r}")
     model = (report.get("model") or {}).get("name") or "model"
-    subtitle = f"{report.get('created')} · feint {report.get('feint_version')}"
-    return page(f"Robustness audit: {model}", _sections(report, gallery), subtitle=subtitle, verdict=_verdict(report))
+    return report_page(f"Robustness audit: {model}", _sections(report, gallery), report, verdict=_verdict(report))
 
 
 def write_report_html(report: dict[str, Any], gallery: Sequence[GalleryItem], path: str | os.PathLike[str]) -> Path:

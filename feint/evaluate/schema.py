@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from feint.evaluate.natural import NATURAL_SCHEMA
 from feint.report.schema import NUM, NUM_OR_NULL, NUMS, STR, obj, report_schema
 
 INTS: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
@@ -114,3 +115,5 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
         ),
     },
 )
+# Optional: present when the audit ran with natural=True (feint audit --natural).
+REPORT_SCHEMA["properties"]["natural"] = NATURAL_SCHEMA

@@ -196,3 +196,23 @@ class LabelsOf(LabelOracle):
 
     def _labels(self, x: Tensor) -> Tensor:
         return self.scored.scores(x).argmax(1)
+
+
+class BudgetedScores(ScoreOracle):
+    """A :class:`ScoreOracle` under a budget of its own (queries counted on both), e.g. a search's
+    ``max_queries`` on an oracle built without one; the scores pass through unchanged."""
+
+    def __init__(self, oracle: ScoreOracle, *, max_queries: int) -> None:
+        super().__init__(
+            output=oracle.output,
+            input_shape=oracle.input_shape,
+            num_classes=oracle.num_classes,
+            bounds=oracle.bounds,
+            max_queries=max_queries,
+            batch_size=oracle.batch_size,
+            name=oracle.name,
+        )
+        self.scored = oracle
+
+    def _scores(self, x: Tensor) -> Tensor:
+        return self.scored.scores(x)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from feint.errors import InputError
@@ -25,15 +26,16 @@ KINDS = ("typical", "worst")
 
 @dataclass(frozen=True)
 class GalleryItem:
-    """One row of the gallery. ``image`` and ``adversarial`` are (C, H, W) arrays in [0, 1]."""
+    """One row of the gallery. ``image`` and ``adversarial`` are (C, H, W) arrays in [0, 1]; the
+    confidences are None where only labels are known (a label-only oracle)."""
 
     image: np.ndarray
     adversarial: np.ndarray
     label: str
     clean_pred: str
-    clean_conf: float
+    clean_conf: float | None
     adv_pred: str
-    adv_conf: float
+    adv_conf: float | None
     attack: str
     eps: float
     kind: str = "typical"
@@ -90,6 +92,25 @@ def gallery_items(
     median = adv_conf[fooled].median()
     typical = rest[(adv_conf[rest] - median).abs().argsort(stable=True)][:n_typical].tolist()
     picks = [("worst", i) for i in worst] + [("typical", i) for i in typical]
+    predictions = (clean_pred, clean_conf, adv_pred, adv_conf)
+    return _items(x, x_adv, y, picks, predictions, class_names=class_names, attack=attack, eps=eps, bounds=bounds)
+
+
+def _items(
+    x: Tensor,
+    x_adv: Tensor,
+    y: Tensor,
+    picks: Sequence[tuple[str, int]],
+    predictions: tuple[Tensor, Tensor | None, Tensor, Tensor | None],
+    *,
+    class_names: Sequence[str],
+    attack: str,
+    eps: float,
+    bounds: Bounds,
+) -> list[GalleryItem]:
+    """Gallery items for the rows in ``picks`` ((kind, row) pairs); ``predictions`` holds the clean
+    and adversarial labels and their confidences (None when only labels are known)."""
+    clean_pred, clean_conf, adv_pred, adv_conf = predictions
     rows = [i for _, i in picks]
     clean_img, adv_img = _unit(x[rows], bounds), _unit(x_adv[rows], bounds)
     names = [str(c) for c in class_names]
@@ -99,15 +120,41 @@ def gallery_items(
             adversarial=adv_img[j],
             label=names[int(y[i])],
             clean_pred=names[int(clean_pred[i])],
-            clean_conf=float(clean_conf[i]),
+            clean_conf=None if clean_conf is None else float(clean_conf[i]),
             adv_pred=names[int(adv_pred[i])],
-            adv_conf=float(adv_conf[i]),
+            adv_conf=None if adv_conf is None else float(adv_conf[i]),
             attack=attack,
             eps=float(eps),
             kind=kind,
         )
         for j, (kind, i) in enumerate(picks)
     ]
+
+
+def label_gallery_items(
+    x: Tensor,
+    x_adv: Tensor,
+    y: Tensor,
+    clean_pred: Tensor,
+    adv_pred: Tensor,
+    *,
+    class_names: Sequence[str],
+    attack: str,
+    eps: float,
+    n: int = 8,
+    bounds: Bounds = (0.0, 1.0),
+) -> list[GalleryItem]:
+    """Up to ``n`` fooled inputs (``clean_pred == y``, ``adv_pred != y``) from labels alone, as a
+    label-only oracle answers them; evenly spread over the fooled inputs in their given order."""
+    if x.shape != x_adv.shape or not (x.shape[0] == y.shape[0] == clean_pred.shape[0] == adv_pred.shape[0]):
+        raise InputError("x, x_adv, y and both predictions must describe the same batch of inputs")
+    fooled = ((clean_pred == y) & (adv_pred != y)).nonzero().flatten()
+    if fooled.numel() == 0 or n < 1:
+        return []
+    rows = fooled[torch.linspace(0, fooled.numel() - 1, min(n, fooled.numel())).round().long()].tolist()
+    picks = [("typical", i) for i in rows]
+    predictions = (clean_pred, None, adv_pred, None)
+    return _items(x, x_adv, y, picks, predictions, class_names=class_names, attack=attack, eps=eps, bounds=bounds)
 
 
 def gallery_tiles(item: GalleryItem, *, size: int = 112) -> tuple[str, str, str, float]:
@@ -127,9 +174,11 @@ def card_html(item: GalleryItem) -> str:
         f'<figure><img src="{uri}" alt="{esc(cap)}"><figcaption>{esc(cap)}</figcaption></figure>'
         for uri, cap in ((clean, "original"), (delta, f"perturbation ×{amplification:.3g}"), (adv, "adversarial"))
     )
+    clean_conf = "" if item.clean_conf is None else f" ({pct(item.clean_conf)})"
+    adv_conf = "" if item.adv_conf is None else f" ({pct(item.adv_conf)})"
     text = (
-        f"true <b>{esc(item.label)}</b> · clean: {esc(item.clean_pred)} ({pct(item.clean_conf)})"
-        f" → adversarial: <b>{esc(item.adv_pred)}</b> ({pct(item.adv_conf)})<br>"
+        f"true <b>{esc(item.label)}</b> · clean: {esc(item.clean_pred)}{clean_conf}"
+        f" → adversarial: <b>{esc(item.adv_pred)}</b>{adv_conf}<br>"
         f'<span class="muted">{esc(item.attack)}, eps {num(item.eps)}</span>'
     )
     return f'<div class="card"><div class="tiles">{tiles}</div><p>{text}</p></div>'
@@ -144,3 +193,16 @@ def gallery_html(items: Sequence[GalleryItem]) -> str:
         parts.append(f'<h3>{esc(title)}</h3><div class="gallery">{cards}</div>' if cards else "")
     note = "The perturbation is drawn around mid grey (no change) and amplified by the stated factor."
     return f'<p class="muted">{esc(note)}</p>' + "".join(parts)
+
+
+def tile_grid(tiles: Sequence[tuple[np.ndarray, str]], *, size: int = 112, columns: int | None = None) -> str:
+    """A grid of single images, each (C, H, W) in [0, 1] with a caption given as markup;
+    ``columns`` fixes the number per row (default: as many as fit)."""
+    if not tiles:
+        return '<p class="muted">No images.</p>'
+    cells = "".join(
+        f'<div class="tile"><img src="{image_uri(image, size=size)}" alt="image {i}"><div>{caption}</div></div>'
+        for i, (image, caption) in enumerate(tiles)
+    )
+    style = f' style="grid-template-columns: repeat({int(columns)}, minmax(0, 132px))"' if columns else ""
+    return f'<div class="tilegrid"{style}>{cells}</div>'

@@ -52,6 +52,9 @@ dl.defs dt { font-weight: 600; } dl.defs dd { margin: 0; overflow-wrap: anywhere
 .card .tiles { display: flex; gap: 8px; }
 .card figure { margin: 0; text-align: center; } .card figcaption { color: var(--muted); font-size: 0.76rem; }
 .card img { image-rendering: pixelated; width: 100px; height: 100px; border: 1px solid var(--line); }
+.tilegrid { display: grid; grid-template-columns: repeat(auto-fill, minmax(132px, 1fr)); gap: 10px; }
+.tile { border: 1px solid var(--line); border-radius: 6px; padding: 6px; text-align: center; font-size: 0.8rem; }
+.tile img { image-rendering: pixelated; width: 112px; height: 112px; border: 1px solid var(--line); }
 code { background: var(--soft); padding: 0 4px; border-radius: 3px; font-size: 0.86em; }
 """
 
@@ -162,3 +165,9 @@ def page(title: str, sections: Sequence[Section], *, subtitle: str = "", verdict
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>"
         f"<h1>{esc(title)}</h1>{lead}<nav>{nav}</nav>{verdict}{body}</main></body></html>\n"
     )
+
+
+def report_page(title: str, sections: Sequence[Section], report: dict[str, Any], *, verdict: str = "") -> str:
+    """:func:`page` for a report dict: the subtitle says when and with which feint it was made."""
+    subtitle = f"{report.get('created')} · feint {report.get('feint_version')}"
+    return page(title, sections, subtitle=subtitle, verdict=verdict)

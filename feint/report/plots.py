@@ -11,7 +11,7 @@ import base64
 import io
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,6 +47,27 @@ def percent(values: Values) -> list[float]:
     return [100 * v for v in nan_list(values)]
 
 
+def _draw_lines(
+    ax: Any, x: Sequence[float], series: Mapping[str, Values], *, scale: Any, dashed: Sequence[str], bold: Sequence[str]
+) -> None:
+    colour = 0
+    for name, values in series.items():
+        if name in bold:
+            ax.plot(x, scale(values), marker="s", ms=7, lw=4.5, color="black", label=name, zorder=1)
+        elif name in dashed:
+            ax.plot(x, scale(values), ls="--", lw=1.5, marker="x", ms=5, color="#777777", label=name, zorder=2)
+        else:
+            ax.plot(
+                x, scale(values), marker="o", ms=4, lw=1.5, color=PALETTE[colour % len(PALETTE)], label=name, zorder=3
+            )
+            colour += 1
+    if all(isinstance(v, int) for v in x):  # rounds, step counts: no fractional ticks
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+
+
 def line_plot(
     x: Sequence[float],
     series: Mapping[str, Values],
@@ -66,24 +87,35 @@ def line_plot(
     """
     fig = new_figure(width, height)
     ax = fig.add_subplot()
-    scale = percent if percent_axis else nan_list
-    colour = 0
-    for name, values in series.items():
-        if name in bold:
-            ax.plot(x, scale(values), marker="s", ms=7, lw=4.5, color="black", label=name, zorder=1)
-        elif name in dashed:
-            ax.plot(x, scale(values), ls="--", lw=1.5, marker="x", ms=5, color="#777777", label=name, zorder=2)
-        else:
-            ax.plot(
-                x, scale(values), marker="o", ms=4, lw=1.5, color=PALETTE[colour % len(PALETTE)], label=name, zorder=3
-            )
-            colour += 1
+    _draw_lines(ax, x, series, scale=percent if percent_axis else nan_list, dashed=dashed, bold=bold)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if percent_axis:
         ax.set_ylim(-2, 105)
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    return figure_uri(fig)
+
+
+def line_panels(
+    x: Sequence[float],
+    panels: Mapping[str, Mapping[str, Values]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    dashed: Sequence[str] = (),
+    bold: Sequence[str] = (),
+    height: float = 3.8,
+) -> str:
+    """Side-by-side panels (title -> series) sharing a 0-100 % y axis, one legend for all."""
+    fig = new_figure(1.0 + 3.6 * len(panels), height)
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, (title, series) in zip(axes, panels.items(), strict=True):
+        _draw_lines(ax, x, series, scale=percent, dashed=dashed, bold=bold)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylim(-2, 105)
+    axes[0].set_ylabel(ylabel)
+    axes[-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return figure_uri(fig)
 
 

@@ -30,6 +30,8 @@ ROW_MODULES = (
     "python_rows",
     "budget_rows",
     "interrupt_rows",
+    "transfer_rows",
+    "fool_physical_rows",
     "detector_rows",
     "blackbox_rows",
     "recipe_rows",

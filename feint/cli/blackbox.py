@@ -1,0 +1,124 @@
+"""``feint blackbox``: the substitute attack against a label-only target; report.json + report.html in ``--out``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from feint.cli.common import data_options, device_option, load_data, parse_floats, parse_params, resolve_device
+from feint.cli.targets import held_out_split, target_options, target_oracle
+from feint.io import check_writable
+
+
+@click.command()
+@target_options(weights="--weights", required=True)
+@data_options(split=False)
+@click.option(
+    "--seed-size", default=150, show_default=True, type=int, help="|S0|: held-out test inputs the attacker starts from"
+)
+@click.option("--n", default=None, type=int, help="measure on n other held-out test inputs (default: all the rest)")
+@click.option(
+    "--substitute",
+    default="lenet",
+    show_default=True,
+    help="the substitute's architecture (softmax, mlp, lenet, maxout, resnet)",
+)
+@click.option(
+    "--rounds", default=6, show_default=True, type=int, help="substitute training rounds (rounds - 1 augmentations)"
+)
+@click.option("--lambda", "lam", default=0.1, show_default=True, type=float, help="the augmentation step")
+@click.option("--tau", default=3, show_default=True, type=int, help="the step changes sign every tau rounds; 0: never")
+@click.option("--sigma", default=None, type=int, help="reservoir sampling from this augmentation on (default: off)")
+@click.option(
+    "--kappa", default=400, show_default=True, type=int, help="points augmented per round under reservoir sampling"
+)
+@click.option("--epochs", default=10, show_default=True, type=int, help="substitute training epochs per round")
+@click.option("--max-queries", default=None, type=int, help="exact oracle budget for training the substitute")
+@click.option(
+    "--attack",
+    "attack_name",
+    default="fgsm",
+    show_default=True,
+    help="white-box attack on the substitute (fgsm, pgd, mifgsm, ...)",
+)
+@click.option("--eps", default="0.3", show_default=True, help="comma-separated Linf radii, e.g. 0.1,0.3")
+@click.option("--param", "params", multiple=True, help="attack option key=value, repeatable (e.g. steps=20)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/blackbox_state")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--out", required=True, help="folder for report.json, report.html, substitute/ and the resumable state")
+@device_option
+def blackbox_command(
+    target_spec: str,
+    weights: str | None,
+    trust_file: bool,
+    data: str,
+    data_path: str | None,
+    seed_size: int,
+    n: int | None,
+    substitute: str,
+    rounds: int,
+    lam: float,
+    tau: int,
+    sigma: int | None,
+    kappa: int,
+    epochs: int,
+    max_queries: int | None,
+    attack_name: str,
+    eps: str,
+    params: tuple[str, ...],
+    seed: int,
+    resume: bool,
+    quiet: bool,
+    out: str,
+    device: str,
+) -> None:
+    """Train a substitute of the target from its labels (Papernot et al. 2017), attack the substitute
+    and measure how often the target is fooled; print a summary and write the report."""
+    from feint.attacks.registry import get_attack
+    from feint.attacks.substitute import SubstituteConfig, check_seed_budget
+    from feint.evaluate.blackbox import blackbox
+    from feint.evaluate.blackbox_measure import summary
+
+    config = SubstituteConfig(
+        arch=substitute,
+        rounds=rounds,
+        lam=lam,
+        tau=tau or None,
+        sigma=sigma,
+        kappa=kappa,
+        epochs=epochs,
+        max_queries=max_queries,
+        seed=seed,
+    )
+    check_seed_budget(seed_size, max_queries)
+    check_writable(out, folder=True)
+    get_attack(attack_name)
+    budgets = parse_floats(eps, "--eps") or []
+    dev = resolve_device(device)
+    dataset = load_data(data, "test", data_path)
+    oracle, name = target_oracle(target_spec, weights, dataset, dev, trust=trust_file)
+    seeds, held_out = held_out_split(dataset, seed_size, n, seed)
+    report = blackbox(
+        oracle,
+        seeds.x.to(dev),
+        held_out.x.to(dev),
+        held_out.y.to(dev),
+        config=config,
+        attack=attack_name,
+        attack_params=parse_params(params),
+        eps=budgets,
+        data_info=dataset.info,
+        split="test",
+        out=out,
+        resume=resume,
+        progress=not quiet,
+        target_name=name,
+        seed=seed,
+    )
+    click.echo(summary(report.report))
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"substitute: {Path(out, 'substitute').resolve()}")
+    click.echo(f"report: {Path(report.html_path or out).resolve()}")

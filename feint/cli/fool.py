@@ -1,0 +1,135 @@
+"""``feint fool``: fooling images for every class (Nguyen et al. 2015), a report and ``fooling.npz``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from feint.cli.common import device_option, resolve_device
+from feint.errors import InputError
+from feint.io import check_writable
+
+OUT_FILES = {"images": "fooling.npz", "genomes": "cppn_genomes.json"}
+
+
+def parse_shape(text: str | None) -> tuple[int, int, int] | None:
+    """``"1,28,28"`` -> ``(1, 28, 28)``."""
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(p) for p in text.replace("x", ",").split(","))
+    except ValueError as exc:
+        raise InputError(f"--input-shape {text!r} must be C,H,W (e.g. 1,28,28)") from exc
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError(f"--input-shape {text!r} must be three positive sizes C,H,W (e.g. 1,28,28)")
+    return shape  # type: ignore[return-value]
+
+
+def _shape_classes_bounds(loaded: Any, shape: tuple[int, int, int] | None) -> tuple[Any, Any, Any]:
+    """(C, H, W), class names and bounds from ``--input-shape``, the run's config or the oracle."""
+    data = (loaded.config or {}).get("data") or {}
+    oracle = loaded.oracle
+    shape = shape or (tuple(data["input_shape"]) if data.get("input_shape") else None)
+    shape = shape or (oracle.input_shape if oracle is not None else None)
+    if shape is None:
+        raise InputError("the model does not record its input shape; pass --input-shape C,H,W (e.g. 1,28,28)")
+    bounds = data.get("bounds") or (oracle.bounds if oracle is not None else (0.0, 1.0))
+    return shape, data.get("class_names"), tuple(bounds)
+
+
+@click.command()
+@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
+@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
+@click.option("--method", type=click.Choice(["direct", "cppn", "gradient"]), default="direct", show_default=True)
+@click.option("--generations", default=200, show_default=True, type=int, help="generations (gradient: steps)")
+@click.option(
+    "--population", default=100, show_default=True, type=int, help="offspring per generation (one query batch)"
+)
+@click.option("--max-queries", default=None, type=int, help="query budget for the evolutionary methods")
+@click.option(
+    "--start", type=click.Choice(["noise", "blank"]), default="noise", show_default=True, help="gradient: start image"
+)
+@click.option("--l2", default=0.0, show_default=True, type=float, help="gradient: L2 regularisation weight")
+@click.option("--blur-sigma", default=0.0, show_default=True, type=float, help="gradient: blur regularisation (px)")
+@click.option("--input-shape", default=None, help="C,H,W when the model does not record it")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--out", required=True, help="folder for report.json, report.html and fooling.npz")
+@device_option
+def fool_command(
+    model_spec: str,
+    weights: str | None,
+    trust_file: bool,
+    method: str,
+    generations: int,
+    population: int,
+    max_queries: int | None,
+    start: str,
+    l2: float,
+    blur_sigma: float,
+    input_shape: str | None,
+    seed: int,
+    quiet: bool,
+    out: str,
+    device: str,
+) -> None:
+    """Make an unrecognisable image per class that the model labels with high confidence.
+
+    direct and cppn need only class scores: the model may be query-only (.skops, ONNX, a v2 URL).
+    """
+    from feint.attacks.fooling import fool, save_cppns
+    from feint.evaluate.fooling_report import build_fooling_report, write_fooling_report
+    from feint.models import resolve
+    from feint.oracles import as_oracle
+    from feint.report.provenance import model_info
+
+    if generations < 1:
+        raise InputError(f"--generations must be at least 1, got {generations}")
+    check_writable(out, folder=True)
+    loaded = resolve(model_spec, weights=weights, device=str(resolve_device(device)), trust=trust_file)
+    shape, class_names, bounds = _shape_classes_bounds(loaded, parse_shape(input_shape))
+    if method == "gradient":
+        if loaded.module is None:
+            raise InputError(
+                f"--method gradient needs a white-box torch model, but {model_spec} gives {loaded.describe()}; "
+                "use --method direct or cppn, which need only class scores"
+            )
+        target: Any = loaded.module
+        options: dict[str, Any] = {"start": start, "l2": l2, "blur_sigma": blur_sigma, "bounds": bounds}
+    else:
+        target = loaded.target
+        if loaded.module is not None:
+            target = as_oracle(loaded.module, access="scores", input_shape=shape, bounds=bounds)
+        options = {"population": population, "max_queries": max_queries}
+    result = fool(
+        target, method=method, generations=generations, input_shape=shape, seed=seed, progress=not quiet, **options
+    )
+    folder = Path(out)
+    result.save_npz(folder / OUT_FILES["images"])
+    files: dict[str, str | None] = {"images": OUT_FILES["images"], "genomes": None}
+    if result.genomes is not None:
+        save_cppns(folder / OUT_FILES["genomes"], result.genomes, shape=shape)
+        files["genomes"] = OUT_FILES["genomes"]
+    names = class_names or [str(k) for k in range(int(result.target.numel()))]
+    access = "white-box" if method == "gradient" else "scores"
+    info = {**model_info(loaded.target, loaded.name), "access": access, "loaded_as": loaded.describe()}
+    settings = {"generations": generations, "seed": seed, "input_shape": list(shape), **options}
+    if max_queries is None:
+        settings.pop("max_queries", None)
+    report = build_fooling_report(result, class_names=names, model=info, settings=settings, files=files)
+    paths = write_fooling_report(folder, report, result, tuple(bounds))
+    s = report["summary"]
+    click.echo(f"method: {method}  classes fooled at >= 99%: {s['fooled']}/{s['classes']}")
+    click.echo(f"median confidence: {s['median_confidence']:.4f}  lowest: {s['min_confidence']:.4f}")
+    click.echo(f"model: {loaded.spec}, {loaded.describe()}")
+    click.echo(f"queries: {result.queries}  time: {result.seconds:.1f} s")
+    sent = getattr(loaded.oracle, "rows_sent", None)
+    if sent is not None:
+        click.echo(f"rows sent to the server (search, final check and retries): {sent}")
+    if result.stopped:
+        click.echo(f"stopped early: {result.stopped}")
+    click.echo(f"images: {(folder / OUT_FILES['images']).resolve()}")
+    click.echo(f"report: {paths['html'].resolve()}")

@@ -1,0 +1,106 @@
+"""``feint physical``: destruction rates under a print-and-photo simulation, a report and a printable sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from feint.cli.common import (
+    check_model_fits_data,
+    data_options,
+    device_option,
+    load_data,
+    parse_floats,
+    resolve_device,
+)
+from feint.errors import InputError
+from feint.io import check_writable
+
+
+@click.command()
+@click.option(
+    "--model", "model_spec", required=True, help="run dir, module:factory or a file.onnx that converts to torch"
+)
+@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@click.option("--trust-file", is_flag=True, help="load a pickled torch model (runs code from the file)")
+@data_options()
+@click.option("--attacks", default="fgsm,bim,ll_class", show_default=True, help="comma-separated attack names")
+@click.option("--eps", default="0.05,0.1", show_default=True, help="comma-separated Linf radii, e.g. 0.05,0.1 or 8/255")
+@click.option("--eot", is_flag=True, help="add EOT-PGD (Athalye et al. 2018) and plain PGD with the same steps")
+@click.option("--eot-samples", default=8, show_default=True, type=int, help="transformations per EOT step")
+@click.option("--eot-steps", default=40, show_default=True, type=int, help="steps of EOT-PGD and its PGD peer")
+@click.option("--draws", default=2, show_default=True, type=int, help="random transformations per input")
+@click.option("--n", default=None, type=int, help="a seeded random subset of n inputs")
+@click.option("--sheet", "sheet_count", default=24, show_default=True, type=int, help="inputs on the printable sheet")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--out", required=True, help="folder for report.json, report.html, sheet.pdf and adversarial.npz")
+@device_option
+def physical_command(
+    model_spec: str,
+    weights: str | None,
+    trust_file: bool,
+    data: str,
+    data_path: str | None,
+    split: str,
+    attacks: str,
+    eps: str,
+    eot: bool,
+    eot_samples: int,
+    eot_steps: int,
+    draws: int,
+    n: int | None,
+    sheet_count: int,
+    seed: int,
+    quiet: bool,
+    out: str,
+    device: str,
+) -> None:
+    """Attack, then simulate printing and photographing the adversarial inputs (Kurakin et al. 2016)."""
+    from feint.evaluate.physical import PIPELINE, PhysicalSettings, physical_world, rate_of
+    from feint.evaluate.physical_report import build_physical_report, sheet_choice, write_physical_outputs
+    from feint.models import resolve
+    from feint.report.provenance import model_info
+    from feint.report.sheet import cell_size
+    from feint.transforms import print_and_photo
+
+    names = tuple(a.strip() for a in attacks.split(",") if a.strip())
+    budgets = parse_floats(eps, "--eps") or []
+    if sheet_count < 1:
+        raise InputError(f"--sheet must be at least 1, got {sheet_count}")
+    settings = PhysicalSettings(
+        attacks=names, eps=tuple(budgets), draws=draws, seed=seed, eot=eot, eot_samples=eot_samples, eot_steps=eot_steps
+    )
+    cell_size(1 + len(settings.all_attacks))
+    check_writable(out, folder=True)
+    dev = resolve_device(device)
+    loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
+    if loaded.module is None:
+        raise InputError(
+            f"feint physical runs gradient attacks (FGSM, BIM, least-likely class, EOT-PGD), but {model_spec} "
+            f"gives {loaded.describe()}; give a white-box torch model (a run directory, module:factory or .onnx)"
+        )
+    model, config = loaded.module, loaded.config
+    dataset = load_data(data, split, data_path, n, seed)
+    check_model_fits_data(config, dataset, model_spec)
+    x, y, bounds = dataset.x.to(dev), dataset.y.to(dev), dataset.info.bounds
+    pipeline = print_and_photo()
+    result = physical_world(model, x, y, settings=settings, pipeline=pipeline, bounds=bounds, progress=not quiet)
+    report = build_physical_report(
+        result,
+        settings=settings,
+        pipeline=pipeline,
+        model=model_info(model, loaded.name),
+        data={**dataset.info.to_dict(), "n": len(dataset), "split": dataset.split},
+        sheet=sheet_choice(settings, len(dataset), sheet_count),
+    )
+    paths = write_physical_outputs(out, report, result, x, y, bounds)
+    click.echo(f"inputs: {len(dataset)}  clean accuracy: {result.clean['accuracy']['1']:.4f}")
+    click.echo(f"{'attack':>10} {'eps':>8}  destruction rate (whole pipeline, top-1)")
+    for name in settings.all_attacks:
+        for e in settings.eps:
+            rate = rate_of(result.destruction, name, e, PIPELINE)
+            click.echo(f"{name:>10} {e:>8.4g}  {'-' if rate is None else f'{rate:.4f}'}")
+    click.echo(f"sheet: {(Path(out) / 'sheet.pdf').resolve()}")
+    click.echo(f"report: {paths['html'].resolve()}")

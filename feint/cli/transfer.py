@@ -1,0 +1,143 @@
+"""``feint transfer``: transferability between two models (``--source A --target B``) or across
+techniques (``--matrix``); report.json + report.html in ``--out``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from feint.attacks.registry import get_attack
+from feint.cli.common import (
+    check_model_fits_data,
+    data_options,
+    device_option,
+    load_data,
+    parse_floats,
+    parse_params,
+    resolve_device,
+)
+from feint.cli.targets import target_options
+from feint.errors import InputError
+from feint.io import check_writable
+
+
+def _steps(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError as exc:
+        raise InputError(f"--steps {text!r} is not a comma-separated list of whole numbers (e.g. 1,2,5,10)") from exc
+
+
+@click.command()
+@click.option("--matrix", is_flag=True, help="the cross-technique matrix instead of one source and one target")
+@click.option(
+    "--source",
+    "source_spec",
+    default=None,
+    help="the model examples are crafted on (white-box): a run directory or package.module:factory",
+)
+@click.option("--source-weights", default=None, help="safetensors weights for a package.module:factory source")
+@target_options(weights="--target-weights", required=False)
+@data_options()
+@click.option("--attack", "attack_name", default="ifgsm", show_default=True, help="iterative attack with eta = eps / T")
+@click.option("--steps", default="1,2,5,10", show_default=True, help="step counts T to compare")
+@click.option("--eps", default=None, help="comma-separated Linf radii (default: the dataset's grid; --matrix: 0.3)")
+@click.option("--targeted", is_flag=True, help="aim at random wrong classes and report targeted success")
+@click.option("--param", "params", multiple=True, help="attack option key=value, repeatable")
+@click.option(
+    "--techniques", default="dnn,lr,svm,dt,knn,ens", show_default=True, help="--matrix: techniques to compare"
+)
+@click.option("--dnn-arch", default="lenet", show_default=True, help="--matrix: the DNN's feint architecture")
+@click.option("--n", default=None, type=int, help="use a seeded random subset of n test inputs")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--out", required=True, help="folder for report.json and report.html")
+@device_option
+def transfer_command(
+    matrix: bool,
+    source_spec: str | None,
+    source_weights: str | None,
+    target_spec: str | None,
+    target_weights: str | None,
+    trust_file: bool,
+    data: str,
+    data_path: str | None,
+    split: str,
+    attack_name: str,
+    steps: str,
+    eps: str | None,
+    targeted: bool,
+    params: tuple[str, ...],
+    techniques: str,
+    dnn_arch: str,
+    n: int | None,
+    seed: int,
+    quiet: bool,
+    out: str,
+    device: str,
+) -> None:
+    """Measure how adversarial examples transfer; print a summary and write the report."""
+    check_writable(out, folder=True)
+    dev = resolve_device(device)
+    if matrix:
+        if source_spec or target_spec:
+            raise InputError("--matrix trains its own models; drop --source and --target")
+        from feint.evaluate.matrix import summary, transfer_matrix
+        from feint.evaluate.techniques import TechniqueSettings, parse_techniques
+
+        names = parse_techniques(techniques)
+        settings = TechniqueSettings(dnn_arch=dnn_arch, seed=seed)
+        radii = parse_floats(eps, "--eps") or [0.3]
+        if len(radii) != 1:
+            raise InputError(f"--matrix takes one eps, got {len(radii)}; run it once per eps")
+        train_data = load_data(data, "train", data_path)
+        train_data = replace(train_data, x=train_data.x.to(dev), y=train_data.y.to(dev))
+        test_data = load_data(data, split, data_path, n, seed)
+        report = transfer_matrix(
+            train_data,
+            test_data,
+            techniques=names,
+            eps=radii[0],
+            settings=settings,
+            out=out,
+            progress=not quiet,
+        )
+        click.echo(summary(report.report))
+    else:
+        if not source_spec or not target_spec:
+            raise InputError("give --source and --target (two models), or --matrix for the cross-technique study")
+        from feint.cli.targets import target_oracle
+        from feint.evaluate.defaults import default_eps
+        from feint.evaluate.transfer import summary as pair_summary
+        from feint.evaluate.transfer import transfer
+        from feint.models import resolve_model
+
+        step_counts, budgets = _steps(steps), parse_floats(eps, "--eps")
+        get_attack(attack_name)
+        dataset = load_data(data, split, data_path, n, seed)
+        source, config = resolve_model(source_spec, weights=source_weights, device=str(dev))
+        check_model_fits_data(config, dataset, source_spec)
+        oracle, target_name = target_oracle(target_spec, target_weights, dataset, dev, trust=trust_file)
+        grid = budgets or [e for e in default_eps(dataset.info.name, "inf", bounds=dataset.info.bounds) if e > 0]
+        report = transfer(
+            source,
+            oracle,
+            dataset.x.to(dev),
+            dataset.y.to(dev),
+            attack=attack_name,
+            steps=step_counts,
+            eps=grid,
+            targeted=targeted,
+            params=parse_params(params),
+            data_info=dataset.info,
+            split=dataset.split,
+            out=out,
+            progress=not quiet,
+            source_name=Path(source_spec).name if config else source_spec,
+            target_name=target_name,
+            seed=seed,
+        )
+        click.echo(pair_summary(report.report))
+    click.echo(f"report: {Path(report.html_path or out).resolve()}")
