@@ -124,6 +124,10 @@ def adaptivity(model: nn.Module, test: Dataset, repeats: int = 3) -> None:
     print("\nplain: the adaptive standard audit against the fixed standard budget it grew from")
     print(f"  CPU time ratio {median:.3f} (median of {repeats}; all: {', '.join(f'{r:.3f}' for r in ratios)})")
     print(f"  escalated: {escalation['escalated']}")
+    for reason in escalation["reasons"]:
+        print(f"    at eps {reason['eps']:g}: {'; '.join(reason['reasons'])}")
+    for rung in escalation["rungs"]:
+        print(f"    rung {rung['attack']}: broke {rung['broke']} at eps {rung['eps']} ({rung['seconds']:.1f} s)")
     thorough = feint.audit(model, test.x, test.y, eps=eps, preset="thorough", progress=False)
     gaps = [
         100 * (a - t)
