@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/audit_speed.py
 	$(BIN)/python benchmarks/hardening_overhead.py
 	$(BIN)/python benchmarks/blackbox_transfer.py
+	$(BIN)/python benchmarks/audit_memory.py
 	$(BIN)/python benchmarks/blackbox_speed.py
 	$(BIN)/python benchmarks/fooling_physical.py
 

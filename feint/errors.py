@@ -50,3 +50,11 @@ class NonFiniteLogits(ModelError):
         """The same error for a larger batch of ``total`` rows, of which this batch's row i was row ``index[i]``."""
         rows = None if self.rows is None else [index[r] for r in self.rows]
         return NonFiniteLogits(rows, total=total, where=self.where)
+
+
+class DistributedError(FeintError):
+    """A run under torchrun whose ranks disagree (arguments, data, version, folders) or lost a rank."""
+
+
+class RankLostError(DistributedError):
+    """Another rank of a torchrun job died or stopped answering; the job stops everywhere."""

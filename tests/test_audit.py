@@ -145,7 +145,7 @@ def test_cli_audit_on_a_saved_model(lenet_digits, data, tmp_path: Path) -> None:
 
     model_dir = save_model(lenet_digits, tmp_path / "model", arch="lenet", data=data.info.to_dict())
     out = tmp_path / "audit"
-    args = ["audit", "--model", str(model_dir), "--data", "digits", "--n", "48", "--eps", "0,0.1,0.2"]
+    args = ["audit", "--model", str(model_dir), "--data", "digits", "--n-inputs", "48", "--eps", "0,0.1,0.2"]
     result = CliRunner().invoke(main, [*args, "--preset", "quick", "--device", "cpu", "--quiet", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "worst-case accuracy" in result.output and "report:" in result.output

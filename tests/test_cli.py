@@ -115,7 +115,7 @@ def test_attack_list_shows_every_registered_attack_with_defaults():
 
 def test_attack_sweeps_several_eps_and_minimum_norm_attacks(run_dir):
     result = CliRunner().invoke(
-        main, ["attack", "--model", str(run_dir), "--attack", "fmn", "--eps", "0,0.1,0.3", "--n", "40"]
+        main, ["attack", "--model", str(run_dir), "--attack", "fmn", "--eps", "0,0.1,0.3", "--n-inputs", "40"]
     )
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines() if line.strip()[:1].isdigit()]
@@ -133,6 +133,7 @@ def test_a_run_is_refused_data_of_another_shape(run_dir, tmp_path):
 
 
 def test_attack_takes_the_norm_as_an_option(run_dir):
+    # --n is the old spelling of --n-inputs: it still works outside torchrun
     args = ["attack", "--model", str(run_dir), "--attack", "pgd", "--eps", "0.5", "--norm", "2", "--n", "40"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output

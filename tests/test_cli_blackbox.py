@@ -15,13 +15,13 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 def test_attack_a_skops_model_with_a_query_budget(mlp_file: Path) -> None:
     args = ["attack", "--model", str(mlp_file), "--attack", "hopskipjump", "--eps", "1.0", "--max-queries", "150"]
-    res = CliRunner().invoke(main, [*args, "--n", "20"])
+    res = CliRunner().invoke(main, [*args, "--n-inputs", "20"])
     assert res.exit_code == 0, res.output
     assert "scores access (skops: MLPClassifier)" in res.output and "not revealed (label-only access)" in res.output
     queries = int(res.output.split("queries:")[1].split()[0])
     assert 0 < queries <= 150 * 20
     res = CliRunner().invoke(
-        main, ["attack", "--model", str(mlp_file), "--attack", "square", "--eps", "0.2", "--n", "20"]
+        main, ["attack", "--model", str(mlp_file), "--attack", "square", "--eps", "0.2", "--n-inputs", "20"]
     )
     assert res.exit_code == 0 and "adversarial accuracy" in res.output
 
@@ -35,21 +35,21 @@ def test_attack_a_skops_model_with_a_query_budget(mlp_file: Path) -> None:
     ],
 )
 def test_attack_errors_are_one_line(mlp_file: Path, extra: list[str], match: str) -> None:
-    res = CliRunner().invoke(main, ["attack", "--model", str(mlp_file), "--n", "5", *extra])
+    res = CliRunner().invoke(main, ["attack", "--model", str(mlp_file), "--n-inputs", "5", *extra])
     assert res.exit_code == 2 and match in res.output and res.output.count("\n") == 1, res.output
 
 
 def test_pickle_needs_the_trust_flag(mlp_file: Path) -> None:
     pkl = str(mlp_file.with_suffix(".pkl"))
-    res = CliRunner().invoke(main, ["attack", "--model", pkl, "--attack", "square", "--n", "5"])
+    res = CliRunner().invoke(main, ["attack", "--model", pkl, "--attack", "square", "--n-inputs", "5"])
     assert res.exit_code == 2 and "is a pickle" in res.output and "--trust-file" in res.output
-    res = CliRunner().invoke(main, ["attack", "--model", pkl, "--trust-file", "--attack", "square", "--n", "5"])
+    res = CliRunner().invoke(main, ["attack", "--model", pkl, "--trust-file", "--attack", "square", "--n-inputs", "5"])
     assert res.exit_code == 0, res.output
 
 
 def test_audit_of_a_query_only_model_says_white_box_could_not_run(mlp_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "audit"
-    args = ["audit", "--model", str(mlp_file), "--n", "30", "--eps", "0,0.1,0.2", "--out", str(out), "--quiet"]
+    args = ["audit", "--model", str(mlp_file), "--n-inputs", "30", "--eps", "0,0.1,0.2", "--out", str(out), "--quiet"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     report = json.loads((out / "report.json").read_text())

@@ -13,7 +13,17 @@ from feint.detectors.schema import REPORT_SCHEMA
 from feint.report.schema import validate
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
-EVAL = ["--n", "90", "--attacks", "fgsm,pgd,cw", "--param", "cw.binary_steps=3", "--param", "cw.steps=30", "--quiet"]
+EVAL = [
+    "--n-inputs",
+    "90",
+    "--attacks",
+    "fgsm,pgd,cw",
+    "--param",
+    "cw.binary_steps=3",
+    "--param",
+    "cw.steps=30",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +35,19 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _fit(run_dir: Path, kind: str, out: Path, *params: str) -> None:
-    args = ["detect", "fit", "--model", str(run_dir), "--detector", kind, "--n", "700", "--out", str(out), "--quiet"]
+    args = [
+        "detect",
+        "fit",
+        "--model",
+        str(run_dir),
+        "--detector",
+        kind,
+        "--n-inputs",
+        "700",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     result = CliRunner().invoke(main, args + [f"--param={p}" for p in params])
     assert result.exit_code == 0, result.output
     assert f"detector saved to {out}" in result.output

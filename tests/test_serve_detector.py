@@ -132,7 +132,7 @@ def test_refusing_server_answers_flagged_requests_with_a_flag_only(
         with pytest.raises(ModelError, match=r"403: .* flagged as adversarial"):
             hopskipjump(resolve(url).target, digits_test.x[:4], digits_test.y[:4], max_queries=100, seed=0)
         res = CliRunner().invoke(
-            main, ["attack", "--model", url, "--attack", "hopskipjump", "--n", "4", "--max-queries", "60"]
+            main, ["attack", "--model", url, "--attack", "hopskipjump", "--n-inputs", "4", "--max-queries", "60"]
         )
         stats = _stats(base)
     assert res.exit_code == 2 and "flagged as adversarial" in res.output and res.output.count("\n") == 1

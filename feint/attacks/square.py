@@ -88,11 +88,12 @@ def _bump(a: int, b: int, like: Tensor) -> Tensor:
     return 1.0 / (k + 1) ** 2
 
 
-def _pattern(s: int, flip: bool, like: Tensor) -> Tensor:
-    """s x s pattern with two halves of opposite sign, unit L2 norm (eta in the paper)."""
+def _pattern(s: int, flip: Tensor, like: Tensor) -> Tensor:
+    """s x s pattern with two halves of opposite sign, unit L2 norm (eta in the paper), transposed
+    where ``flip`` (a bool tensor on the device: choosing on the host would wait for it every query)."""
     left = (s + 1) // 2
     eta = torch.cat([_bump(s, left, like), -_bump(s, s - left, like)], dim=1)
-    eta = eta.t() if flip else eta
+    eta = torch.where(flip, eta.t(), eta)
     return eta / eta.norm()
 
 
@@ -124,7 +125,7 @@ def _l2_step(x: Tensor, x_best: Tensor, eps: float, s: int, gen: torch.Generator
     delta = x_best - x
     first = _windows(n, s, h, w, gen, x.device)
     union = first | _windows(n, s, h, w, gen, x.device)
-    flip = bool(torch.randint(0, 2, (1,), generator=gen, device=x.device).item())
+    flip = torch.randint(0, 2, (1,), generator=gen, device=x.device).bool()
     eta = _place(_pattern(s, flip, x), first) * _random_sign((n, c, 1, 1), gen, x)
     # Mass available to the new window: what sits in both windows now plus the unused budget.
     slack = (eps**2 - flat_norm(delta, "2") ** 2).clamp_min(0).view(n, 1, 1, 1) / c

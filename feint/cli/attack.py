@@ -17,6 +17,7 @@ from feint.cli.common import (
     data_options,
     device_option,
     load_data,
+    n_inputs_option,
     parse_floats,
     parse_params,
     resolve_device,
@@ -75,7 +76,7 @@ def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @click.option("--norm", default=None, help="threat-model norm, e.g. inf or 2 (default: the attack's own; see --list)")
 @click.option("--param", "params", multiple=True, help="attack option key=value, repeatable (e.g. steps=20)")
 @click.option("--targeted", type=click.Choice(TARGET_MODES), default=None, help="attack towards these targets")
-@click.option("--n", default=None, type=int, help="attack a seeded random subset of n inputs")
+@n_inputs_option("attack")
 @click.option("--max-queries", default=None, type=int, help="query budget per input of a black-box attack")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default=None, help="write x, x_adv, y, prediction and success to this .npz")

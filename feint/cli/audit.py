@@ -1,4 +1,8 @@
-"""``feint audit``: the robustness audit of a saved model, report.json + report.html in ``--out``."""
+"""``feint audit``: the robustness audit of a saved model, report.json + report.html in ``--out``.
+
+Under ``torchrun --nproc-per-node K -m feint audit ...`` the ranks share the batches; rank 0
+prints the summary and writes ``--out`` (which need not be shared with the other ranks).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,17 @@ from pathlib import Path
 
 import click
 
-from feint.cli.common import check_model_fits_data, data_options, device_option, load_data, parse_floats, resolve_device
+from feint import distributed as fd
+from feint.cli.common import (
+    check_model_fits_data,
+    data_options,
+    device_option,
+    load_data,
+    n_inputs_option,
+    parse_floats,
+    resolve_device,
+)
+from feint.evaluate.audit import DEFAULT_BATCH
 from feint.evaluate.presets import PRESETS
 from feint.io import check_writable
 from feint.models import resolve
@@ -17,13 +31,21 @@ from feint.models import resolve
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
 @click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
 @data_options()
-@click.option("--n", default=None, type=int, help="audit a seeded random subset of n inputs")
+@n_inputs_option("audit")
 @click.option(
     "--eps", default=None, help="comma-separated radii, e.g. 0,0.1,0.2 or 0,2/255,8/255 (default: per dataset)"
 )
 @click.option("--norm", default="inf", show_default=True, type=click.Choice(["inf", "2"]))
 @click.option("--preset", default="standard", show_default=True, type=click.Choice(PRESETS))
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--batch-size",
+    default=DEFAULT_BATCH,
+    show_default=True,
+    type=int,
+    help="inputs attacked together, each batch with its own seed (results depend on it; "
+    "under torchrun batches are shared among the ranks)",
+)
 @click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/audit_state")
 @click.option("--natural", is_flag=True, help="add accuracy under natural transformations (rotation, blur, JPEG, ...)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
@@ -41,6 +63,7 @@ def audit_command(
     norm: str,
     preset: str,
     seed: int,
+    batch_size: int,
     resume: bool,
     natural: bool,
     quiet: bool,
@@ -53,16 +76,19 @@ def audit_command(
     """
     from feint.evaluate.audit import audit
 
-    check_writable(out, folder=True)
-    dev = resolve_device(device)
-    loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
-    dataset = load_data(data, split, data_path, n, seed)
-    check_model_fits_data(loaded.config, dataset, model_spec)
+    grid = parse_floats(eps, "--eps")
+    dev = fd.start(resolve_device(device))
+    with fd.together("loading the model and the data"):
+        if fd.is_root():  # rank 0 alone writes --out
+            check_writable(out, folder=True)
+        loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
+        dataset = load_data(data, split, data_path, n, seed)
+        check_model_fits_data(loaded.config, dataset, model_spec)
     report = audit(
         loaded.target,
         dataset.x.to(dev),
         dataset.y.to(dev),
-        eps=parse_floats(eps, "--eps"),
+        eps=grid,
         norm=norm,
         preset=preset,
         out=out,
@@ -74,9 +100,11 @@ def audit_command(
         model_name=loaded.name,
         model_note=loaded.how,
         natural=natural,
+        batch_size=batch_size,
     )
-    click.echo(report.summary())
-    if natural:
-        grid = report.report["natural"]["grid"]
-        click.echo(f"natural variation: worst case over rotations x translations {grid['worst_case_accuracy']:.4f}")
-    click.echo(f"report: {Path(report.html_path or out).resolve()}")
+    if fd.is_root():
+        click.echo(report.summary())
+        if natural:
+            grid = report.report["natural"]["grid"]
+            click.echo(f"natural variation: worst case over rotations x translations {grid['worst_case_accuracy']:.4f}")
+        click.echo(f"report: {Path(report.html_path or out).resolve()}")

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from feint.cli.common import data_options, device_option, load_data, parse_floats, parse_params, resolve_device
+from feint.cli.common import (
+    data_options,
+    device_option,
+    load_data,
+    n_inputs_option,
+    parse_floats,
+    parse_params,
+    resolve_device,
+)
 from feint.cli.targets import held_out_split, target_options, target_oracle
 from feint.io import check_writable
 
@@ -17,7 +25,7 @@ from feint.io import check_writable
 @click.option(
     "--seed-size", default=150, show_default=True, type=int, help="|S0|: held-out test inputs the attacker starts from"
 )
-@click.option("--n", default=None, type=int, help="measure on n other held-out test inputs (default: all the rest)")
+@n_inputs_option("measure on", help="measure on N other held-out test inputs (default: all the rest)")
 @click.option(
     "--substitute",
     default="lenet",

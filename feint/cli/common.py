@@ -1,4 +1,22 @@
-"""Options and parsing shared by the CLI commands."""
+"""Options and parsing shared by the CLI commands.
+
+Naming rule for options (every command, including ones added later): **no option may be the
+beginning of a torchrun option.** ``torchrun ... -m feint COMMAND --opt`` passes everything after
+``-m feint`` through argparse, which rejects an option that abbreviates several of its own before
+feint ever runs: ``--n`` dies with "ambiguous option: --n could match --nnodes, --nproc-per-node,
+--node-rank, --no-python, ...". torchrun's options (``torchrun --help``): --nnodes,
+--nproc-per-node/--nproc_per_node, --node-rank, --master-addr, --master-port, --local-addr,
+--rdzv-backend/-endpoint/-id/-conf, --standalone, --max-restarts, --monitor-interval,
+--start-method, --event-log-handler, --role, --module, --no-python, --run-path, --log-dir,
+--logs-specs, --redirects, --tee, --local-ranks-filter, --duplicate-stdout/stderr-filters,
+--numa-binding, --signals-to-handle, --shutdown-timeout, --virtual-local-rank (and their
+underscore spellings). So ``--n``, ``--no``, ``--ma``, ``--r``, ``--lo``, ``--run``, ``--st``,
+``--mo`` ... are out; ``--n-inputs``, ``--norm``, ``--model``, ``--resume`` are fine (longer than
+any torchrun option they start like). ``tests/test_cli_torchrun.py`` walks every registered
+command and option against torchrun's own parser, so a new command is checked automatically.
+An old spelling kept for scripts run without torchrun is declared with :class:`LegacyNames` (it
+works, is hidden from ``--help`` and is listed in :data:`LEGACY_SPELLINGS`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +29,41 @@ import yaml
 
 from feint.data import Dataset, load
 from feint.errors import InputError
+
+LEGACY_SPELLINGS = {"--n": "--n-inputs"}
+
+
+class LegacyNames(click.Option):
+    """An option whose old spellings (keys of :data:`LEGACY_SPELLINGS`) still work outside torchrun
+    but are hidden from ``--help``; ``legacy`` lists them on the option."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.legacy = tuple(o for o in self.opts if o in LEGACY_SPELLINGS)
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        every = self.opts
+        self.opts = [o for o in every if o not in self.legacy]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = every
+
+
+def n_inputs_option(
+    verb: str, *, default: int | None = None, help: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--n-inputs N`` (old spelling ``--n``): a seeded random subset of N inputs (``help`` overrides the text)."""
+    return click.option(
+        "--n-inputs",
+        "--n",
+        "n",
+        cls=LegacyNames,
+        default=default,
+        show_default=default is not None,
+        type=int,
+        help=help or f"{verb} a seeded random subset of N inputs",
+    )
 
 
 def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
@@ -56,9 +109,12 @@ DEVICE_HELP = "use --device auto, cpu, cuda or cuda:N"
 
 
 def resolve_device(name: str | None) -> torch.device:
-    """``auto`` (a CUDA GPU when one is visible, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
+    """``auto`` (a CUDA GPU when one is visible, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+    Under torchrun, ``cuda`` without an index means this rank's GPU (``cuda:LOCAL_RANK``)."""
+    from feint.distributed import device_for_rank
+
     if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return device_for_rank("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(str(name))
     except (RuntimeError, ValueError) as exc:
@@ -70,7 +126,7 @@ def resolve_device(name: str | None) -> torch.device:
             raise InputError(f"--device {name} was asked for but no CUDA GPU is visible; use --device cpu")
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise InputError(f"--device {name}: there are only {torch.cuda.device_count()} CUDA GPU(s), cuda:0 up")
-        return device
+        return device_for_rank(device)
     if device.type == "mps" and torch.backends.mps.is_available():
         return device
     raise InputError(f"--device {name!r} is not available here; {DEVICE_HELP}")
@@ -79,7 +135,7 @@ def resolve_device(name: str | None) -> torch.device:
 def load_data(name: str, split: str, path: str | None, n: int | None = None, seed: int = 0) -> Dataset:
     data = load(name, split, path=path)
     if n is not None and n < 1:
-        raise InputError(f"--n must be at least 1, got {n}")
+        raise InputError(f"--n-inputs must be at least 1, got {n}")
     return data.sample(n, seed=seed)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import click
 from torch import nn
 
+from feint import distributed as fd
 from feint.cli.common import device_option, resolve_device
 from feint.data import load
 from feint.errors import FeintError
@@ -31,11 +32,11 @@ def _demo_model(folder: Path, *, retrain: bool, device: str, quiet: bool) -> nn.
             cfg = load_config(folder)
             same = cfg["arch"] == DEMO_ARCH and all(cfg["training"].get(k) == v for k, v in DEMO_SETTINGS.items())
             if same:
-                click.echo(f"reusing the model in {folder}")
+                say(f"reusing the model in {folder}")
                 return load_model(folder, device=device)
         except FeintError:
             pass
-    click.echo(f"training a {DEMO_ARCH} on digits ({DEMO_SETTINGS['epochs']} epochs) -> {folder}")
+    say(f"training a {DEMO_ARCH} on digits ({DEMO_SETTINGS['epochs']} epochs) -> {folder}")
     result = train(
         DEMO_ARCH,
         load("digits", "train"),
@@ -47,8 +48,14 @@ def _demo_model(folder: Path, *, retrain: bool, device: str, quiet: bool) -> nn.
         progress=not quiet,
         **DEMO_SETTINGS,
     )
-    click.echo(f"clean test accuracy: {result.test_accuracy:.4f}")
+    say(f"clean test accuracy: {result.test_accuracy:.4f}")
     return result.model
+
+
+def say(line: str) -> None:
+    """Print on rank 0 only (every rank runs the demo under torchrun)."""
+    if fd.is_root():
+        click.echo(line)
 
 
 @click.command()
@@ -61,8 +68,9 @@ def demo_command(out: str, preset: str, retrain: bool, quiet: bool, device: str)
     """Train a CNN on digits, audit its robustness, write report.json and report.html."""
     from feint.evaluate.audit import audit
 
-    folder = check_writable(out, folder=True)
-    dev = str(resolve_device(device))
+    dev = str(fd.start(resolve_device(device)))
+    with fd.together("checking --out"):
+        folder = check_writable(out, folder=True)
     model = _demo_model(folder / "model", retrain=retrain, device=dev, quiet=quiet)
     test = load("digits", "test")
     report = audit(
@@ -76,5 +84,5 @@ def demo_command(out: str, preset: str, retrain: bool, quiet: bool, device: str)
         model_name=f"{DEMO_ARCH} trained on digits by feint demo",
         progress=not quiet,
     )
-    click.echo(report.summary())
-    click.echo(f"report: {(folder / 'report.html').resolve()}")
+    say(report.summary())
+    say(f"report: {(folder / 'report.html').resolve()}")

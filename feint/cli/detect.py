@@ -13,7 +13,15 @@ from typing import Any
 
 import click
 
-from feint.cli.common import check_model_fits_data, data_options, device_option, load_data, parse_params, resolve_device
+from feint.cli.common import (
+    check_model_fits_data,
+    data_options,
+    device_option,
+    load_data,
+    n_inputs_option,
+    parse_params,
+    resolve_device,
+)
 from feint.errors import InputError
 
 DETECTOR_KINDS = ("mutation", "kde-bu")
@@ -52,7 +60,7 @@ def detector_settings(kind: str, params: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
 @data_options(default_split="train")
-@click.option("--n", default=2000, show_default=True, type=int, help="fit on a seeded random subset of n inputs")
+@n_inputs_option("fit on", default=2000)
 @click.option("--detector", "kind", required=True, type=click.Choice(DETECTOR_KINDS), help="which detector")
 @click.option("--param", "params", multiple=True, help="detector setting key=value, repeatable (e.g. rate=0.05)")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -137,7 +145,7 @@ def _model_for(detector_dir: str, model_spec: str | None, weights: str | None, d
 @click.option("--model", "model_spec", default=None, help="the model (default: the one the detector was fitted on)")
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
 @data_options()
-@click.option("--n", default=500, show_default=True, type=int, help="evaluate on a seeded random subset of n inputs")
+@n_inputs_option("evaluate on", default=500)
 @click.option("--attacks", default="fgsm,pgd,cw,jsma,deepfool", show_default=True, help="comma-separated attack names")
 @click.option(
     "--eps", default="0.1", show_default=True, help="perturbation size of the eps-bounded attacks, e.g. 0.1 or 8/255"

@@ -50,7 +50,12 @@ def _shape_classes_bounds(loaded: Any, shape: tuple[int, int, int] | None) -> tu
 )
 @click.option("--max-queries", default=None, type=int, help="query budget for the evolutionary methods")
 @click.option(
-    "--start", type=click.Choice(["noise", "blank"]), default="noise", show_default=True, help="gradient: start image"
+    "--start-image",
+    "start",
+    type=click.Choice(["noise", "blank"]),
+    default="noise",
+    show_default=True,
+    help="gradient: start image",
 )
 @click.option("--l2", default=0.0, show_default=True, type=float, help="gradient: L2 regularisation weight")
 @click.option("--blur-sigma", default=0.0, show_default=True, type=float, help="gradient: blur regularisation (px)")

@@ -11,6 +11,7 @@ from feint.cli.common import (
     data_options,
     device_option,
     load_data,
+    n_inputs_option,
     parse_floats,
     resolve_device,
 )
@@ -31,7 +32,7 @@ from feint.io import check_writable
 @click.option("--eot-samples", default=8, show_default=True, type=int, help="transformations per EOT step")
 @click.option("--eot-steps", default=40, show_default=True, type=int, help="steps of EOT-PGD and its PGD peer")
 @click.option("--draws", default=2, show_default=True, type=int, help="random transformations per input")
-@click.option("--n", default=None, type=int, help="a seeded random subset of n inputs")
+@n_inputs_option("measure on")
 @click.option("--sheet", "sheet_count", default=24, show_default=True, type=int, help="inputs on the printable sheet")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--quiet", is_flag=True, help="no progress bars")

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from feint import distributed as fd
 from feint.cli.common import data_options, device_option, load_data, parse_params, resolve_device
 from feint.errors import InputError
 from feint.io import check_writable
@@ -117,22 +118,27 @@ def train_command(
     device: str,
     **flags: Any,
 ) -> None:
-    """Train a model; print the clean and robust test accuracy at the end."""
+    """Train a model; print the clean and robust test accuracy at the end.
+
+    Under ``torchrun --nproc-per-node K -m feint train ...`` it trains with DistributedDataParallel,
+    every recipe included: ``--batch-size`` per rank, ``--out`` on a folder every rank shares, rank 0 writes.
+    """
     from feint.defenses.base import get_recipe_class
 
-    check_writable(out, folder=True)
-    dev = resolve_device(device)
-    if adv is not None and recipe is None:
-        recipe = "goodfellow"
-    given = {"attack": adv, "attack_params": parse_params(adv_params) or None, "sources": _sources(sources)}
-    given |= {"eps": flags.pop("adv_eps"), "alpha": flags.pop("adv_alpha"), **flags}
-    cls = get_recipe_class(recipe) if recipe is not None else None
-    options = recipe_options(recipe, given, recipe_params)
-    arch_kwargs: dict[str, Any] | None = None
-    if arch is None:
-        arch, arch_kwargs = cls.default_arch if cls is not None else ("lenet", {})
-    train_data = load_data(data, "train", data_path)
-    test_data = load_data(data, "test", data_path)
+    dev = fd.start(resolve_device(device))
+    with fd.together("checking the settings and loading the data"):
+        check_writable(out, folder=True)
+        if adv is not None and recipe is None:
+            recipe = "goodfellow"
+        given = {"attack": adv, "attack_params": parse_params(adv_params) or None, "sources": _sources(sources)}
+        given |= {"eps": flags.pop("adv_eps"), "alpha": flags.pop("adv_alpha"), **flags}
+        cls = get_recipe_class(recipe) if recipe is not None else None
+        options = recipe_options(recipe, given, recipe_params)
+        arch_kwargs: dict[str, Any] | None = None
+        if arch is None:
+            arch, arch_kwargs = cls.default_arch if cls is not None else ("lenet", {})
+        train_data = load_data(data, "train", data_path)
+        test_data = load_data(data, "test", data_path)
     result = train(
         arch,
         train_data,
@@ -152,6 +158,8 @@ def train_command(
         recipe_options=options,
         robust_eps=robust_eps,
     )
+    if not fd.is_root():
+        return
     last = result.history[-1] if result.history else {}
     click.echo(f"clean test accuracy: {result.test_accuracy:.4f}")
     if "robust_accuracy" in last:

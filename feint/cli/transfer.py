@@ -14,6 +14,7 @@ from feint.cli.common import (
     data_options,
     device_option,
     load_data,
+    n_inputs_option,
     parse_floats,
     parse_params,
     resolve_device,
@@ -50,7 +51,7 @@ def _steps(text: str) -> list[int]:
     "--techniques", default="dnn,lr,svm,dt,knn,ens", show_default=True, help="--matrix: techniques to compare"
 )
 @click.option("--dnn-arch", default="lenet", show_default=True, help="--matrix: the DNN's feint architecture")
-@click.option("--n", default=None, type=int, help="use a seeded random subset of n test inputs")
+@n_inputs_option("use")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json and report.html")

@@ -15,8 +15,8 @@ attacks could not run, so its robust accuracies are upper bounds.
 
 from __future__ import annotations
 
+import tempfile
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from feint import distributed as fd
 from feint.attacks.core import eval_mode
 from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
@@ -32,8 +33,9 @@ from feint.evaluate.defaults import default_eps
 from feint.evaluate.escalate import escalate
 from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.evaluate.report import adversarial_logits
+from feint.evaluate.resume import start_state
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
-from feint.evaluate.state import AuditState, fingerprint
+from feint.evaluate.state import AuditState, digests, fingerprint
 from feint.io import check_writable, remove_stale_temps
 from feint.oracles import Oracle
 from feint.oracles.logits import access_of, oracle_logits
@@ -50,6 +52,7 @@ from feint.validation import (
 )
 
 AUDIT_NORMS = ("inf", "2")
+DEFAULT_BATCH = 1000
 Callback = Callable[[str, int, int], None]
 
 
@@ -105,6 +108,8 @@ def audit(
     model_note: str | None = None,
     callback: Callback | None = None,
     natural: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    distributed: bool | None = None,
 ) -> AuditReport:
     """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
 
@@ -116,10 +121,17 @@ def audit(
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
     ``natural`` adds the natural-variation section (:mod:`feint.evaluate.natural`).
+    Attacks run on batches of ``batch_size`` inputs, each with its own seed (the results depend on it).
+
+    Under torchrun (``distributed=None``, the default, notices it; ``True`` insists, ``False``
+    runs the whole audit in this process) every rank calls ``audit`` with the same arguments: the
+    batches are shared out by rank, the per-sample results gathered, rank 0 alone writes ``out``,
+    and every rank returns the same report, equal to a single process's (timings aside).
     """
     t0 = time.perf_counter()
     norm = parse_norm(norm)
     check_choice(norm, AUDIT_NORMS, "audit norm")
+    check_positive_int(batch_size, "batch_size (--batch-size)")
     bounds = data_info.bounds if data_info is not None else (0.0, 1.0)
     if n is not None:
         check_positive_int(n, "n")
@@ -127,9 +139,12 @@ def audit(
     check_images(x, bounds=bounds)
     check_labels(y, n=x.shape[0])
     x = x.detach().clamp(*bounds)  # values within the check's tolerance outside: onto the bounds
-    if out is not None:
-        check_writable(out, folder=True)
-        remove_stale_temps(out)
+    shared = fd.join(distributed, x.device)
+    progress = progress and fd.is_root()
+    with fd.together("checking the output folder"):
+        if out is not None and fd.is_root():  # rank 0 alone writes out
+            check_writable(out, folder=True)
+            remove_stale_temps(out)
     access = access_of(model) if isinstance(model, Oracle) else "white-box"
     with eval_mode(model) if isinstance(model, nn.Module) else nullcontext():
         clean_logits = _clean_logits(model, x, y)
@@ -141,7 +156,18 @@ def audit(
         chosen = base.for_access(access).for_task(norm, num_classes)
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         setup = AuditSetup(
-            model, x, y, clean_logits, clean_logits.argmax(1) == y, grid, norm, bounds, plans, seed, access=access
+            model,
+            x,
+            y,
+            clean_logits,
+            clean_logits.argmax(1) == y,
+            grid,
+            norm,
+            bounds,
+            plans,
+            seed,
+            batch_size,
+            access=access,
         )
         settings = {
             "preset": chosen.name,
@@ -149,52 +175,84 @@ def audit(
             "eps": list(grid),
             "seed": seed,
             "bounds": list(bounds),
+            "batch_size": batch_size,
             "attacks": {p.key: dict(p.params) for p in plans},
             "escalation": {p.key: dict(p.params) for p in chosen.escalation},
         }
-        state, notes = _start_state(setup, settings, out, resume)
-        _run_units(setup, state, out, progress, callback, unit_keys(setup))
-        setup, checks = escalate(
-            setup, state, chosen, lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating")
-        )
-        if out is not None:
-            state.save(out)
-        adv = adversarial_logits(setup, state)
-        report = build_report(
-            setup,
-            state,
-            adv,
-            preset=chosen,
-            settings=settings,
-            data_info=data_info,
-            split=split,
-            model_name=model_name,
-            started=t0,
-            checks=checks,
-            access={"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
-        )
-        if natural:
-            from feint.evaluate.natural import natural_variation
-
-            report["natural"] = json_safe(natural_variation(model, x, y, bounds=bounds, progress=progress))
-        paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
+        parts = digests(settings, x, y, model)
+        if shared:
+            fd.check_same_job(parts)
+            fd.check_enough_inputs(x.shape[0], "inputs to audit")
+        with tempfile.TemporaryDirectory(prefix="feint-audit-") as scratch:
+            state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
+            notes += _idle_ranks(x.shape[0], batch_size)
+            try:
+                _run_units(setup, state, out, progress, callback, unit_keys(setup))
+                setup, checks = escalate(
+                    setup,
+                    state,
+                    chosen,
+                    lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating"),
+                )
+                if out is not None and fd.is_root():
+                    state.save(out)
+                described = {
+                    "preset": chosen,
+                    "settings": settings,
+                    "data_info": data_info,
+                    "split": split,
+                    "model_name": model_name,
+                    "started": t0,
+                    "checks": checks,
+                    "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
+                }
+                report, paths = _finish(setup, state, out, described, _natural_section(natural, model, x, y, bounds, progress))
+            finally:
+                if state.points is not None:
+                    state.points.close()
     return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
 
 
-def _start_state(
-    setup: AuditSetup, settings: dict[str, Any], out: str | Path | None, resume: bool
-) -> tuple[AuditState, list[str]]:
-    fp = fingerprint(settings, setup.x, setup.y, setup.model)
-    notes: list[str] = []
-    if out is not None and resume:
-        loaded, note = AuditState.load(out, fp, setup.x.device)
-        if note:
-            notes.append(note)
-            warnings.warn(note, stacklevel=3)
-        if loaded is not None:
-            notes.append(f"resumed {len(loaded.done)} finished units from {Path(out) / 'audit_state'}")
-            return loaded, notes
-    return AuditState.fresh(fp, setup.x, len(setup.eps)), notes
+def _idle_ranks(n: int, batch_size: int) -> list[str]:
+    """A note when there are fewer batches than ranks (batch c runs on rank c % K)."""
+    k, batches = fd.world_size(), -(-n // batch_size)
+    if batches >= k:
+        return []
+    return [
+        f"{n} inputs make {batches} batch(es) of {batch_size} for {k} ranks: some ranks had no work; "
+        f"--batch-size {-(-n // k)} or less gives every rank a batch (the results depend on the batch size)"
+    ]
+
+
+def _natural_section(
+    wanted: bool, model: Any, x: Tensor, y: Tensor, bounds: tuple[float, float], progress: bool
+) -> Callable[[], dict[str, Any]] | None:
+    """The natural-variation section's maker (:mod:`feint.evaluate.natural`), or None when not wanted."""
+    if not wanted:
+        return None
+    from feint.evaluate.natural import natural_variation
+
+    return lambda: natural_variation(model, x, y, bounds=bounds, progress=progress)
+
+
+def _finish(
+    setup: AuditSetup,
+    state: AuditState,
+    out: str | Path | None,
+    described: dict[str, Any],
+    natural: Callable[[], dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Rank 0 builds the report (``described``: build_report's keyword arguments; ``natural`` makes
+    the natural-variation section) and writes it; every rank gets the same report."""
+    paths: dict[str, Path] = {}
+    report = None
+    if fd.is_root():
+        adv = adversarial_logits(setup, state)
+        report = build_report(setup, state, adv, **described)
+        if natural is not None:
+            report["natural"] = json_safe(natural())
+        paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
+    return fd.broadcast_json(report, "sharing the report"), paths
 
 
 def _run_units(
@@ -222,7 +280,7 @@ def _run_units(
                 run_min_norm(setup, state, key, plan_idx)
             else:
                 run_unit(setup, state, key, plan_idx, e)
-            if out is not None:
+            if out is not None and fd.is_root():
                 state.save(out)
             shown.update(1)
             if e is not None and last_at_eps[e] == key:

@@ -16,7 +16,9 @@ it runs the preset's escalation ladder on the inputs still robust there: the fir
 everywhere it was triggered, each next rung only where the rung before still broke at least
 the threshold. Nothing runs where nothing warns and the gauge gained less, so a model the
 standard budget already measures costs no more. The decision and its reasons are kept in the
-resumable state and in the report. Shapes as in :mod:`feint.evaluate.runner`.
+resumable state and in the report. Under torchrun rank 0 runs the checks and decides, and every
+rank follows its decision (the rungs' units are shared out like any other). Shapes as in
+:mod:`feint.evaluate.runner`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 import torch
 
+from feint import distributed as fd
 from feint.evaluate.checks import Check
 from feint.evaluate.presets import Preset
 from feint.evaluate.runner import AuditSetup, carry, robust_now
@@ -78,7 +81,8 @@ def escalate(
 
     ``run_keys(setup, keys)`` runs the units not yet done, saving the state after each. A rung is
     recorded at every eps (an empty unit where it did not run) so that every report figure is
-    defined; the worst case is carried to larger eps afterwards.
+    defined; the worst case is carried to larger eps afterwards. Under torchrun the checks are rank
+    0's (None on the other ranks, which build no report).
     """
     if not preset.escalation:
         return setup, None
@@ -86,8 +90,11 @@ def escalate(
     if RECORD not in state.records:
         from feint.evaluate.diagnose import run_checks
 
-        checks = run_checks(setup, state, preset)
-        state.records[RECORD] = {"reasons": decide(setup, state, preset, checks)}
+        reasons = None
+        if fd.is_root():
+            checks = run_checks(setup, state, preset)
+            reasons = decide(setup, state, preset, checks)
+        state.records[RECORD] = {"reasons": fd.broadcast_json(reasons, "deciding where to escalate")}
     if not state.records[RECORD]["reasons"]:
         return setup, checks
     active = {int(e) for e in state.records[RECORD]["reasons"]}

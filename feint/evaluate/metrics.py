@@ -79,22 +79,31 @@ def _summary(values: Tensor) -> dict[str, float | None]:
     return {"median": float(v.quantile(0.5)), "mean": float(v.mean())}
 
 
+def perturbation_sizes(x: Tensor, x_adv: Tensor) -> Tensor:
+    """(N, 3) float64 per-sample L0, L2 and Linf size of ``x_adv - x`` (L0: features changed by more
+    than :data:`L0_TOLERANCE`)."""
+    if x.shape != x_adv.shape or x.dim() < 2:
+        raise InputError(f"x {tuple(x.shape)} and x_adv {tuple(x_adv.shape)} must have the same (N, ...) shape")
+    delta = (x_adv - x).detach().flatten(1)
+    sizes = ((delta.abs() > L0_TOLERANCE).sum(1), flat_norm(delta, "2"), flat_norm(delta, "inf"))
+    return torch.stack([s.double() for s in sizes], dim=1)
+
+
+def size_summary(sizes: Tensor) -> dict[str, dict[str, float | None]]:
+    """Median and mean of each column of :func:`perturbation_sizes`' (M, 3) output."""
+    return {name: _summary(sizes[:, j]) for j, name in enumerate(("l0", "l2", "linf"))}
+
+
 def perturbation_stats(x: Tensor, x_adv: Tensor, mask: Tensor) -> dict[str, dict[str, float | None]]:
     """Median and mean L0, L2 and Linf size of ``x_adv - x`` over the samples where ``mask`` is True.
 
     The median of an even count is the mean of the two middle values. With an empty mask every
     value is None. L0 counts features changed by more than :data:`L0_TOLERANCE`.
     """
-    if x.shape != x_adv.shape or x.dim() < 2:
-        raise InputError(f"x {tuple(x.shape)} and x_adv {tuple(x_adv.shape)} must have the same (N, ...) shape")
+    sizes = perturbation_sizes(x, x_adv)
     if mask.shape != (x.shape[0],) or mask.dtype != torch.bool:
         raise InputError(f"mask must be a ({x.shape[0]},) bool tensor, got {tuple(mask.shape)} {mask.dtype}")
-    delta = (x_adv - x).detach()[mask].flatten(1)
-    return {
-        "l0": _summary((delta.abs() > L0_TOLERANCE).sum(1)),
-        "l2": _summary(flat_norm(delta, "2")),
-        "linf": _summary(flat_norm(delta, "inf")),
-    }
+    return size_summary(sizes[mask])
 
 
 def outcome_categories(

@@ -20,18 +20,17 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from feint.attacks.result import predict_logits
 from feint.evaluate.metrics import (
     confusion_matrix,
     goodfellow_row,
     outcome_counts,
     per_class_accuracy,
-    perturbation_stats,
+    size_summary,
 )
 from feint.evaluate.presets import NOISE
 from feint.evaluate.runner import AuditSetup, within_eps
 from feint.evaluate.state import AuditState
-from feint.report.gallery import GalleryItem, gallery_items
+from feint.report.gallery import GalleryItem, make_items, pick_fooled
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
@@ -105,8 +104,9 @@ def min_norm_summary(setup: AuditSetup, state: AuditState) -> dict[str, Any] | N
 
 
 def adversarial_logits(setup: AuditSetup, state: AuditState) -> list[Tensor]:
-    """Logits on the worst-case point per eps (the clean input where nothing broke it)."""
-    return [predict_logits(setup.model, state.x_worst[e]) for e in range(len(setup.eps))]
+    """Logits on the worst-case point per eps (the clean input's where nothing broke it)."""
+    broken = (state.broken_by >= 0).unsqueeze(-1)
+    return [torch.where(broken[e], state.worst_logits[e], setup.clean_logits) for e in range(len(setup.eps))]
 
 
 def build_sections(
@@ -157,8 +157,7 @@ def build_sections(
             "robust": [per_class_accuracy(r, setup.y, k) for r in robust],
         },
         "perturbation_sizes": [
-            {"eps": eps[e], **perturbation_stats(setup.x, state.x_worst[e], state.broken_by[e] >= 0)}
-            for e in range(len(eps))
+            {"eps": eps[e], **size_summary(state.worst_sizes[e][state.broken_by[e] >= 0])} for e in range(len(eps))
         ],
         "min_norm": min_norm_summary(setup, state),
         "outcomes": [
@@ -179,19 +178,22 @@ def pick_gallery(
     for e, typical, worst in ((nonzero[len(nonzero) // 2], per_kind, per_kind), (nonzero[0], 0, 2)):
         for i, plan in enumerate(setup.plans):
             rows = (state.broken_by[e] == i).nonzero().squeeze(1)
-            if rows.numel() == 0:
+            picks = pick_fooled(
+                setup.y[rows], setup.clean_logits[rows], adv_logits[e][rows], n_typical=typical, n_worst=worst
+            )
+            if not picks:
                 continue
-            items += gallery_items(
-                setup.x[rows],
-                state.x_worst[e][rows],
-                setup.y[rows],
-                setup.clean_logits[rows],
-                adv_logits[e][rows],
+            chosen = rows[[j for _, j in picks]]
+            items += make_items(
+                [kind for kind, _ in picks],
+                setup.x[chosen],
+                state.worst_points(e, chosen).to(setup.x.device),
+                setup.y[chosen],
+                setup.clean_logits[chosen],
+                adv_logits[e][chosen],
                 class_names=class_names,
                 attack=plan.key,
                 eps=setup.eps[e],
-                n_typical=typical,
-                n_worst=worst,
                 bounds=setup.bounds,
             )
     if setup.access == "labels":  # a label-only model never revealed a confidence

@@ -23,12 +23,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from feint import distributed as fd
 from feint.attacks.registry import get_attack, run_attack
 from feint.attacks.result import AttackResult, finalize
 from feint.errors import NonFiniteLogits
 from feint.evaluate.baselines import random_noise
+from feint.evaluate.metrics import goodfellow_row, perturbation_sizes
 from feint.evaluate.presets import NOISE, AttackPlan
 from feint.evaluate.state import AuditState
+from feint.memory import release_freed_memory
 from feint.oracles import Oracle
 from feint.threat import ThreatModel
 
@@ -78,22 +81,23 @@ def attack_params(
     return {**{k: v for k, v in shared.items() if k in accepted}, **plan.params}
 
 
-def _run_chunks(setup: AuditSetup, plan_idx: int, e: int | None, rows: Tensor, eps: float | None) -> AttackResult:
-    """Run one plan on ``rows`` of the data in chunks of ``batch_size``, merged into one result."""
+def attack_chunk(
+    setup: AuditSetup, plan_idx: int, e: int | None, idx: Tensor, c: int, eps: float | None
+) -> AttackResult:
+    """Run one plan on the rows ``idx`` (the ``c``-th chunk of a unit) with that chunk's own seed;
+    the heap it freed goes back to the system (:mod:`feint.memory`)."""
     plan = setup.plans[plan_idx]
-    parts: list[AttackResult] = []
-    for c, start in enumerate(range(0, rows.numel(), setup.batch_size)):
-        idx = rows[start : start + setup.batch_size]
-        seed = unit_seed(setup.seed, plan_idx, e, c)
-        x, y = setup.x[idx], setup.y[idx]
-        with naming_rows(idx, setup):
-            if plan.name == NOISE:
-                assert eps is not None
-                parts.append(random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed))
-            else:
-                params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
-                parts.append(run_attack(plan.name, setup.model, x, y, **params))
-    return _concat(parts)
+    seed = unit_seed(setup.seed, plan_idx, e, c)
+    x, y = setup.x[idx], setup.y[idx]
+    with naming_rows(idx, setup):
+        if plan.name == NOISE:
+            assert eps is not None
+            res = random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
+        else:
+            params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
+            res = run_attack(plan.name, setup.model, x, y, **params)
+    release_freed_memory()
+    return res
 
 
 @contextmanager
@@ -105,21 +109,31 @@ def naming_rows(idx: Tensor, setup: AuditSetup) -> Iterator[None]:
         raise exc.remapped(idx.tolist(), total=setup.x.shape[0]) from None
 
 
-def _concat(parts: list[AttackResult]) -> AttackResult:
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    return AttackResult(
-        x=torch.cat([p.x for p in parts]),
-        x_adv=torch.cat([p.x_adv for p in parts]),
-        y=torch.cat([p.y for p in parts]),
-        target=None,
-        success=torch.cat([p.success for p in parts]),
-        adv_logits=torch.cat([p.adv_logits for p in parts]),
-        distance=torch.cat([p.distance for p in parts]),
-        queries=sum(p.queries for p in parts),
-        threat=first.threat,
-    )
+def _chunk_fields(setup: AuditSetup, res: AttackResult, idx: Tensor, robust: Tensor) -> dict[str, Tensor]:
+    """What a chunk reports: per-row success, logits and sizes for every rank, and the points of
+    the inputs it broke first (``points``: only rank 0 keeps them)."""
+    new = res.success & robust[idx]
+    return {
+        "success": res.success,
+        "logits": res.adv_logits.to(setup.clean_logits.dtype),
+        "sizes": perturbation_sizes(setup.x[idx], res.x_adv),
+        "queries": torch.tensor([res.queries], device=setup.x.device),
+        "points": res.x_adv[new],
+    }
+
+
+def _chunks(setup: AuditSetup, rows: Tensor) -> tuple[Tensor, ...]:
+    """The batches one process attacks: ``rows`` in order, ``batch_size`` at a time."""
+    return rows.split(setup.batch_size) if rows.numel() > 0 else ()
+
+
+def min_norm_slot(setup: AuditSetup, plan_idx: int) -> int:
+    """The point-store slot of minimum-norm plan ``plan_idx``: after the eps slots."""
+    return len(setup.eps) + [i for i, p in enumerate(setup.plans) if p.minimum_norm].index(plan_idx)
+
+
+def store_slots(setup: AuditSetup) -> int:
+    return len(setup.eps) + sum(p.minimum_norm for p in setup.plans)
 
 
 def carry(state: AuditState, e: int) -> None:
@@ -130,7 +144,8 @@ def carry(state: AuditState, e: int) -> None:
     new = (state.broken_by[e - 1] >= 0) & (state.broken_by[e] < 0)
     state.carried[e] |= new
     state.broken_by[e] = torch.where(new, state.broken_by[e - 1], state.broken_by[e])
-    state.x_worst[e][new] = state.x_worst[e - 1][new]
+    state.worst_logits[e][new] = state.worst_logits[e - 1][new]
+    state.worst_sizes[e][new] = state.worst_sizes[e - 1][new]
 
 
 def robust_now(setup: AuditSetup, state: AuditState, e: int) -> Tensor:
@@ -143,26 +158,32 @@ def within_eps(distance: Tensor, eps: float) -> Tensor:
 
 
 def run_min_norm(setup: AuditSetup, state: AuditState, key: str, plan_idx: int) -> None:
-    """Run the minimum-norm attack once on every clean-correct input; keep its points and sizes."""
+    """Run the minimum-norm attack once on every clean-correct input; keep its sizes (every rank)
+    and the points it found (rank 0's store)."""
     t0 = time.perf_counter()
     rows = setup.clean_correct.nonzero().squeeze(1)
     distance = torch.full((setup.x.shape[0],), math.inf, device=setup.x.device)
-    x_adv = setup.x.clone()
-    queries = 0
-    if rows.numel() > 0:
-        res = _run_chunks(setup, plan_idx, None, rows, None)
-        ok = rows[res.success]
-        distance[ok] = res.distance[res.success].to(distance.dtype)
-        x_adv[rows] = res.x_adv
-        queries = res.queries
+    queries = torch.zeros((), dtype=torch.long, device=setup.x.device)
+    chunks = _chunks(setup, rows)
+
+    def work(c: int) -> dict[str, Tensor]:
+        res = attack_chunk(setup, plan_idx, None, chunks[c], c, None)
+        q = torch.tensor([res.queries], device=setup.x.device)
+        return {"success": res.success, "distance": res.distance, "queries": q, "points": res.x_adv[res.success]}
+
+    for c, part in fd.map_chunks(len(chunks), work, device=setup.x.device, keep_on_root={"points"}, what=key):
+        ok = chunks[c][part["success"]]
+        distance[ok] = part["distance"][part["success"]].to(distance.dtype)
+        queries += part["queries"].sum()
+        if state.points is not None:
+            state.points.write(min_norm_slot(setup, plan_idx), ok, part["points"])
     state.tensors[f"minnorm/{key}/distance"] = distance
-    state.tensors[f"minnorm/{key}/x_adv"] = x_adv
-    state.finish_unit(key, {"queries": queries, "seconds": time.perf_counter() - t0})
+    state.finish_unit(key, {"queries": int(queries), "seconds": time.perf_counter() - t0})
 
 
 def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: int) -> None:
     """Run plan ``plan_idx`` at eps index ``e``; record its pool (the inputs it was responsible
-    for), its successes and the inputs it broke first."""
+    for), its successes and the inputs it broke first (their logits, sizes and points)."""
     t0 = time.perf_counter()
     carry(state, e)
     plan, eps = setup.plans[plan_idx], setup.eps[e]
@@ -175,36 +196,51 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         ran &= within_eps(state.tensors[f"minnorm/{plan.key}/distance"], eps)
     rows = ran.nonzero().squeeze(1)
     success = torch.zeros(n, dtype=torch.bool, device=setup.x.device)
-    x_adv, adv_logits, queries = setup.x.clone(), None, 0
-    if rows.numel() > 0 and eps > 0:
-        if plan.minimum_norm:
+    adv_logits = setup.clean_logits.clone()
+    queries = torch.zeros((), dtype=torch.long, device=setup.x.device)
+    broke = 0
+    chunks = _chunks(setup, rows) if eps > 0 else ()
+
+    def work(c: int) -> dict[str, Tensor]:
+        idx = chunks[c]
+        if plan.minimum_norm:  # rank 0 re-checks the points it keeps, clipped to this eps
+            assert state.points is not None
             assert isinstance(setup.model, nn.Module)  # minimum-norm attacks are white-box
-            points = state.tensors[f"minnorm/{plan.key}/x_adv"][rows]
-            with naming_rows(rows, setup):
-                res = finalize(setup.model, setup.x[rows], setup.y[rows], points, threat)
-        else:
-            res = _run_chunks(setup, plan_idx, e, rows, eps)
-            queries = res.queries
-        success[rows] = res.success
-        x_adv[rows] = res.x_adv
-        adv_logits = res.adv_logits
-    new = success & robust
-    state.broken_by[e][new] = plan_idx
-    state.x_worst[e][new] = x_adv[new]
-    record: dict[str, Any] = {"queries": queries, "seconds": time.perf_counter() - t0, "broke": int(new.sum())}
+            points = state.points.read(min_norm_slot(setup, plan_idx), idx).to(setup.x.device)
+            with naming_rows(idx, setup):
+                res = finalize(setup.model, setup.x[idx], setup.y[idx], points, threat)
+            return {
+                **_chunk_fields(setup, res, idx, robust),
+                "queries": torch.zeros(1, dtype=torch.long, device=res.x.device),
+            }
+        return _chunk_fields(setup, attack_chunk(setup, plan_idx, e, idx, c, eps), idx, robust)
+
+    parts = fd.map_chunks(
+        len(chunks), work, device=setup.x.device, keep_on_root={"points"}, root_only=plan.minimum_norm, what=key
+    )
+    for c, part in parts:
+        idx = chunks[c]
+        success[idx] = part["success"]
+        adv_logits[idx] = part["logits"]
+        queries += part["queries"].sum()
+        first = part["success"] & robust[idx]
+        new = idx[first]
+        broke += int(new.numel())
+        state.broken_by[e][new] = plan_idx
+        state.worst_logits[e][new] = part["logits"][first]
+        state.worst_sizes[e][new] = part["sizes"][first]
+        if state.points is not None:
+            state.points.write(e, new, part["points"])
+    record: dict[str, Any] = {"queries": int(queries), "seconds": time.perf_counter() - t0, "broke": broke}
     if plan.standalone:
-        record.update(standalone_numbers(setup, success, adv_logits, rows))
+        record.update(standalone_numbers(setup, adv_logits))
     state.tensors[f"pool/{key}"] = pool
     state.tensors[f"success/{key}"] = success
     state.finish_unit(key, record)
 
 
-def standalone_numbers(setup: AuditSetup, success: Tensor, adv_logits: Tensor | None, rows: Tensor) -> dict[str, Any]:
-    """Accuracy on every input and Goodfellow et al.'s figures (error rate, mean wrong confidence)."""
-    from feint.evaluate.metrics import goodfellow_row
-
-    logits = setup.clean_logits.clone()
-    if adv_logits is not None:
-        logits[rows] = adv_logits
-    error, conf = goodfellow_row(logits, setup.y)
+def standalone_numbers(setup: AuditSetup, adv_logits: Tensor) -> dict[str, Any]:
+    """Accuracy on every input and Goodfellow et al.'s figures (error rate, mean wrong confidence)
+    from the (N, K) logits after the attack (the clean ones where it did not run)."""
+    error, conf = goodfellow_row(adv_logits, setup.y)
     return {"accuracy": 1.0 - error, "goodfellow": [error, conf]}

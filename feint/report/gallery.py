@@ -59,6 +59,51 @@ def _unit(images: Tensor, bounds: Bounds) -> np.ndarray:
     return ((images.detach().float().cpu() - lo) / (hi - lo)).clamp(0, 1).numpy()
 
 
+def pick_fooled(
+    y: Tensor, clean_logits: Tensor, adv_logits: Tensor, *, n_typical: int = 4, n_worst: int = 4
+) -> list[tuple[str, int]]:
+    """``(kind, row)`` of up to ``n_worst`` worst and ``n_typical`` typical fooled inputs (clean
+    correct, adversarial wrong): the most confident mistakes, then those nearest the median confidence."""
+    clean_pred = clean_logits.detach().argmax(1)
+    adv_conf, adv_pred = adv_logits.detach().float().softmax(1).max(1)
+    fooled = ((clean_pred == y) & (adv_pred != y)).nonzero().flatten()
+    if fooled.numel() == 0:
+        return []
+    by_conf = fooled[adv_conf[fooled].argsort(descending=True, stable=True)]
+    worst = by_conf[:n_worst].tolist()
+    rest = by_conf[n_worst:]
+    median = adv_conf[fooled].median()
+    typical = rest[(adv_conf[rest] - median).abs().argsort(stable=True)][:n_typical].tolist()
+    return [("worst", i) for i in worst] + [("typical", i) for i in typical]
+
+
+def make_items(
+    kinds: Sequence[str],
+    x: Tensor,
+    x_adv: Tensor,
+    y: Tensor,
+    clean_logits: Tensor,
+    adv_logits: Tensor,
+    *,
+    class_names: Sequence[str],
+    attack: str,
+    eps: float,
+    bounds: Bounds = (0.0, 1.0),
+) -> list[GalleryItem]:
+    """One :class:`GalleryItem` per row of the (already picked) inputs, of the given ``kinds``."""
+    if x.shape != x_adv.shape or clean_logits.shape != adv_logits.shape or x.shape[0] != y.shape[0]:
+        raise InputError("x, x_adv, y and both logits must describe the same batch of inputs")
+    if len(class_names) != clean_logits.shape[1]:
+        raise InputError(
+            f"class_names has {len(class_names)} names but the logits have {clean_logits.shape[1]} classes"
+        )
+    clean_conf, clean_pred = clean_logits.detach().float().softmax(1).max(1)
+    adv_conf, adv_pred = adv_logits.detach().float().softmax(1).max(1)
+    picks = [(kind, i) for i, kind in enumerate(kinds)]
+    predictions = (clean_pred, clean_conf, adv_pred, adv_conf)
+    return _items(x, x_adv, y, picks, predictions, class_names=class_names, attack=attack, eps=eps, bounds=bounds)
+
+
 def gallery_items(
     x: Tensor,
     x_adv: Tensor,
@@ -77,23 +122,20 @@ def gallery_items(
     adversarial wrong); fewer when fewer were fooled, none when none was."""
     if x.shape != x_adv.shape or clean_logits.shape != adv_logits.shape or x.shape[0] != y.shape[0]:
         raise InputError("x, x_adv, y and both logits must describe the same batch of inputs")
-    if len(class_names) != clean_logits.shape[1]:
-        raise InputError(
-            f"class_names has {len(class_names)} names but the logits have {clean_logits.shape[1]} classes"
-        )
-    clean_conf, clean_pred = clean_logits.detach().float().softmax(1).max(1)
-    adv_conf, adv_pred = adv_logits.detach().float().softmax(1).max(1)
-    fooled = ((clean_pred == y) & (adv_pred != y)).nonzero().flatten()
-    if fooled.numel() == 0:
-        return []
-    by_conf = fooled[adv_conf[fooled].argsort(descending=True, stable=True)]
-    worst = by_conf[:n_worst].tolist()
-    rest = by_conf[n_worst:]
-    median = adv_conf[fooled].median()
-    typical = rest[(adv_conf[rest] - median).abs().argsort(stable=True)][:n_typical].tolist()
-    picks = [("worst", i) for i in worst] + [("typical", i) for i in typical]
-    predictions = (clean_pred, clean_conf, adv_pred, adv_conf)
-    return _items(x, x_adv, y, picks, predictions, class_names=class_names, attack=attack, eps=eps, bounds=bounds)
+    picks = pick_fooled(y, clean_logits, adv_logits, n_typical=n_typical, n_worst=n_worst)
+    rows = [i for _, i in picks]
+    return make_items(
+        [kind for kind, _ in picks],
+        x[rows],
+        x_adv[rows],
+        y[rows],
+        clean_logits[rows],
+        adv_logits[rows],
+        class_names=class_names,
+        attack=attack,
+        eps=eps,
+        bounds=bounds,
+    )
 
 
 def _items(

@@ -1,5 +1,6 @@
 """Everything :func:`feint.train` settles before the first batch besides the preflight checks: the
-settings, the optimizer, the state restored from a checkpoint and the radius of the per-epoch robust check."""
+settings, the optimizer, the state restored from a checkpoint and the radius of the per-epoch robust
+check; and, under torchrun, a recipe's counts summed over the ranks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from feint import distributed as fd
 from feint.defenses.base import Recipe
 from feint.errors import InputError
 from feint.threat import ThreatModel
@@ -55,3 +57,20 @@ def monitor_threat(cfg: TrainConfig, recipe: Recipe | None, bounds: tuple[float,
     else:
         eps = 0.1 * (bounds[1] - bounds[0])
     return ThreatModel("inf", eps, bounds) if eps > 0 else None
+
+
+def shared_statistics(stats: dict[str, Any]) -> dict[str, Any]:
+    """A recipe's counts (:meth:`Recipe.statistics`, numbers in nested dicts) summed over the ranks
+    (each counted its own batches); alone, unchanged."""
+    if not fd.active():
+        return stats
+    return _sum_leaves(fd.all_gather_json(stats, "summing the recipe's counts"))
+
+
+def _sum_leaves(parts: list[Any]) -> Any:
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: _sum_leaves([p[k] for p in parts]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return sum(parts)
+    return first

@@ -6,12 +6,16 @@ Without a recipe the loss is the cross-entropy. With one (:mod:`feint.defenses`:
 :class:`~feint.defenses.base.Step`, which a distributed wrapper can wrap — the learning rate
 follows ``recipe.lr_factor(step)``, and a recipe's guard may stop the run after an epoch and roll
 it back to the last good one. Every epoch reports the clean and the robust test accuracy.
+
+Under torchrun every rank calls :func:`train` alike and trains with DistributedDataParallel,
+whatever the recipe: see :func:`train` and :mod:`feint.training.loop`.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from feint import distributed as fd
 from feint.data.dataset import Dataset
 from feint.defenses.context import TrainContext
 from feint.io import write_json
@@ -31,7 +36,8 @@ from feint.training.config import TrainConfig
 from feint.training.epoch import EpochReport, accuracy, evaluate_epoch
 from feint.training.loop import train_epoch
 from feint.training.preflight import check_same_run, check_training_data, run_folder, run_identity
-from feint.training.setup import make_optimizer, monitor_threat, resolve_config, restore
+from feint.training.setup import make_optimizer, monitor_threat, resolve_config, restore, shared_statistics
+from feint.training.shared import check_same_world, check_training_job
 
 
 @dataclass
@@ -54,6 +60,7 @@ def train(
     overwrite: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
+    distributed: bool | None = None,
     **settings: Any,
 ) -> TrainResult:
     """Train ``model`` (an ``nn.Module`` or an architecture name) on ``train_data``.
@@ -67,16 +74,28 @@ def train(
     loaded, before the first batch. Returns the trained model (eval mode), the per-epoch history
     (loss, clean and robust test accuracy, the guard's figures) and the clean test accuracy.
     ``progress`` shows a progress bar per epoch when stderr is a terminal, a line per epoch otherwise.
+
+    Under torchrun (``distributed=None`` notices it, ``True`` insists, ``False`` trains alone) every
+    rank calls ``train`` alike: the model is wrapped in DistributedDataParallel (gradients averaged;
+    the recipe's per-batch hook gets the wrapper), each rank draws its share of every epoch from a
+    distributed sampler, ``batch_size`` is per rank (the effective batch size, ``batch_size x
+    ranks``, is logged and saved), the end-of-epoch check and the guard's decision are rank 0's,
+    only rank 0 writes, and ``out`` must be one folder every rank shares (each reads the checkpoint
+    on ``resume``, which needs as many ranks as the run had).
     """
     cfg = resolve_config(config, settings)
     check_training_data(train_data, test_data)
+    dev = fd.device_for_rank(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if fd.join(distributed, dev):
+        check_training_job(cfg.to_dict(), model, arch_kwargs, train_data, Path(out) if out else None)
+    progress = progress and fd.is_root()
     folder = run_folder(out, resume=resume, overwrite=overwrite)
-    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
     identity = run_identity(cfg, model, arch_kwargs, train_data, test_data) if folder is not None else {}
     saved = read_checkpoint(folder) if folder is not None and resume else None
     if folder is not None and saved is not None:
         check_same_run(folder, saved.get("config", {}), identity)
+        check_same_world(saved, folder)
     arch = model if isinstance(model, str) else None
     info = train_data.info
     if isinstance(model, str):
@@ -106,13 +125,17 @@ def train(
     threat = monitor_threat(cfg, base, info.bounds)
     x, y = train_data.x.to(dev), train_data.y.to(dev)
     epochs = int(cfg.epochs or 1)
+    net = fd.for_training(model, dev)
+    scale = {"world_size": fd.world_size(), "effective_batch_size": int(cfg.batch_size or 1) * fd.world_size()}
+    if fd.active() and progress:
+        print(f"training on {fd.world_size()} ranks: {scale['effective_batch_size']} inputs per step", file=sys.stderr)
     for epoch in range(start, epochs):
         if stopped:
             break
         good = copy.deepcopy(model.state_dict()) if guard is not None else None
         wall, cpu = time.perf_counter(), time.process_time()
         loss = train_epoch(
-            model,
+            net,
             optimizer,
             recipe,
             x,
@@ -125,16 +148,17 @@ def train(
             progress=progress,
         )
         spent = {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
+        fd.match_root(model, buffers_only=True)
         report: EpochReport = evaluate_epoch(model, test_data, threat, guard, seed=cfg.seed)
         if report.collapsed and good is not None:
             model.load_state_dict(good)
             stopped = True
         record = {"epoch": epoch + 1, "loss": loss, **report.numbers(), **spent}
         if recipe is not None:
-            record.update(recipe.statistics())
+            record.update(shared_statistics(recipe.statistics()))
         history.append(record)
         milestone(progress, f"epoch {epoch + 1}/{epochs}: loss {record['loss']:.4f}{report.line()}")
-        if folder is not None:
+        if folder is not None and fd.is_root():
             save_checkpoint(
                 folder,
                 epoch=epoch + 1,
@@ -145,12 +169,14 @@ def train(
                     "history": history,
                     "stopped": stopped,
                     "guard": guard.state() if guard is not None else None,
+                    **scale,
                 },
             )
     model.eval()
+    fd.match_root(model)
     test_acc = accuracy(model, test_data, dev) if test_data is not None else None
-    if folder is not None:
-        training = {**cfg.to_dict(), "test_accuracy": test_acc, "history": history}
+    if folder is not None and fd.is_root():
+        training = {**cfg.to_dict(), **scale, "test_accuracy": test_acc, "history": history}
         save_model(
             model,
             folder,

@@ -32,6 +32,7 @@ ROW_MODULES = (
     "interrupt_rows",
     "transfer_rows",
     "fool_physical_rows",
+    "distributed_rows",
     "detector_rows",
     "blackbox_rows",
     "recipe_rows",

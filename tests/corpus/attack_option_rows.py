@@ -7,7 +7,7 @@ import click
 from corpus import Case
 from feint.errors import InputError, OutputError
 
-ATTACK = ("attack", "--model", "{run}", "--n", "16")
+ATTACK = ("attack", "--model", "{run}", "--n-inputs", "16")
 NOT_STARTED = ("feint.cli.attack.resolve",)
 
 
@@ -97,7 +97,7 @@ ATTACK_ROWS = [
     attack("attack-device-tpu", "unknown --device 'tpu'", "--device", "tpu", defect=5),
     attack("attack-device-cuda-absent", "no CUDA GPU is visible", "--device", "cuda:0"),
     attack("attack-targeted-bogus", "Invalid value for '--targeted'", "--targeted", "bogus", error=click.BadParameter),
-    attack("attack-n-not-a-number", "'abc' is not a valid integer", "--n", "abc", error=click.BadParameter),
+    attack("attack-n-not-a-number", "'abc' is not a valid integer", "--n-inputs", "abc", error=click.BadParameter),
     Case(
         "attack-out-not-npz",
         cli=(*ATTACK, "--out", "adv.txt"),

@@ -65,7 +65,7 @@ BUDGET_ROWS = [
             "attack",
             "--model",
             "{run}",
-            "--n",
+            "--n-inputs",
             "4",
             "--attack",
             "bim",

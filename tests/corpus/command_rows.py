@@ -181,7 +181,7 @@ TRAIN_ROWS = [
     ),
 ]
 
-AUDIT = ("audit", "--model", "{run}", "--n", "8")
+AUDIT = ("audit", "--model", "{run}", "--n-inputs", "8")
 AUDIT_ROWS = [
     Case(
         "audit-preset-bogus",

@@ -240,7 +240,12 @@ NAMES = [
         error=DataError,
         phrase="unknown split 'validation'",
     ),
-    Case("data-n-zero", cli=attack_on("digits", "--n", "0"), error=InputError, phrase="--n must be at least 1"),
+    Case(
+        "data-n-zero",
+        cli=attack_on("digits", "--n-inputs", "0"),
+        error=InputError,
+        phrase="--n-inputs must be at least 1",
+    ),
     Case(
         "data-python-unknown-split", call=lambda c: load("digits", "dev"), error=DataError, phrase="unknown split 'dev'"
     ),

@@ -66,7 +66,12 @@ ROWS = [
         forbid=(),
     ),
     fit_row(
-        "detect-fit-too-few-clean", "too few clean inputs to set a threshold", "--detector", "mutation", "--n", "12"
+        "detect-fit-too-few-clean",
+        "too few clean inputs to set a threshold",
+        "--detector",
+        "mutation",
+        "--n-inputs",
+        "12",
     ),
     fit_row("detect-fit-no-such-layer", "no layer named 'fc9'", "--detector", "kde-bu", "--param", "layer=fc9"),
     fit_row(

@@ -44,7 +44,7 @@ def _damaged_checkpoint(c: Ctx) -> None:
 
 
 RESUME_TRAIN = ("train", "--arch", "softmax", "--lr", "0.01", "--epochs", "3", "--out", "run", "--resume", "--quiet")
-AUDIT = ("audit", "--model", "{run}", "--n", "8", "--eps", "0.1", "--preset", "quick", "--out", "a", "--quiet")
+AUDIT = ("audit", "--model", "{run}", "--n-inputs", "8", "--eps", "0.1", "--preset", "quick", "--out", "a", "--quiet")
 
 ROWS = [
     Case(
@@ -73,7 +73,7 @@ ROWS = [
     ),
     Case(
         "interrupt-attack",
-        cli=("attack", "--model", "{run}", "--n", "8"),
+        cli=("attack", "--model", "{run}", "--n-inputs", "8"),
         patch={"feint.cli.attack.run_attack": _interrupt},
         error=KeyboardInterrupt,
         phrase="^interrupted$",

@@ -8,7 +8,7 @@ from feint.errors import ModelError
 
 
 def attack_with(model: str, *extra: str) -> tuple[str, ...]:
-    return ("attack", "--model", model, "--eps", "0.1", "--n", "20", *extra)
+    return ("attack", "--model", model, "--eps", "0.1", "--n-inputs", "20", *extra)
 
 
 def config_row(id: str, phrase: str, defect: int | None = None, **changes: object) -> Case:
