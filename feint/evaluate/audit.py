@@ -206,7 +206,9 @@ def audit(
                     "checks": checks,
                     "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
                 }
-                report, paths = _finish(setup, state, out, described, _natural_section(natural, model, x, y, bounds, progress))
+                report, paths = _finish(
+                    setup, state, out, described, _natural_section(natural, model, x, y, bounds, progress)
+                )
             finally:
                 if state.points is not None:
                     state.points.close()
