@@ -13,7 +13,7 @@ against the fixed standard budget it grew from (APGD-T's 50 steps on one target 
 escalation), timed alternately, and its worst case against the thorough preset's at every eps
 (target: within 0.5 points).
 
-    python benchmarks/audit_speed.py [--n 1000] [--train 20000] [--epochs 4] [--threads 2] [--adaptive]
+    python benchmarks/audit_speed.py [--n 1000] [--train 20000] [--epochs 4] [--threads 2] [--adaptive | --adaptive-only]
 """
 
 from __future__ import annotations
@@ -124,6 +124,10 @@ def adaptivity(model: nn.Module, test: Dataset, repeats: int = 3) -> None:
     print("\nplain: the adaptive standard audit against the fixed standard budget it grew from")
     print(f"  CPU time ratio {median:.3f} (median of {repeats}; all: {', '.join(f'{r:.3f}' for r in ratios)})")
     print(f"  escalated: {escalation['escalated']}")
+    for reason in escalation["reasons"]:
+        print(f"    at eps {reason['eps']:g}: {'; '.join(reason['reasons'])}")
+    for rung in escalation["rungs"]:
+        print(f"    rung {rung['attack']}: broke {rung['broke']} at eps {rung['eps']} ({rung['seconds']:.1f} s)")
     thorough = feint.audit(model, test.x, test.y, eps=eps, preset="thorough", progress=False)
     gaps = [
         100 * (a - t)
@@ -149,6 +153,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--adaptive", action="store_true", help="also measure the standard audit's adaptivity")
+    parser.add_argument(
+        "--adaptive-only", action="store_true", help="measure only the adaptivity (no PGD comparison, no fgsm_rs model)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -156,6 +163,9 @@ def main() -> None:
     (CACHE / ".gitignore").write_text("*\n")
     train = load("fashion-mnist", "train").sample(args.train, seed=0)
     test = load("fashion-mnist", "test").head(args.n)
+    if args.adaptive_only:
+        adaptivity(trained("plain", train, test, epochs=args.epochs, adv=None), test)
+        return
     models = {
         "plain": trained("plain", train, test, epochs=args.epochs, adv=None),
         "fgsm_rs": trained("fgsm_rs", train, test, epochs=args.epochs, adv="fgsm_rs"),
