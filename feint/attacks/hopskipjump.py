@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from feint.attacks.core import resolve_target
 from feint.attacks.hsj_search import Search, _view
-from feint.attacks.oracle_run import oracle_run
+from feint.attacks.oracle_run import check_query_budget, oracle_run
 from feint.attacks.registry import register_attack
 from feint.attacks.result import AttackResult
 from feint.errors import InputError
@@ -85,10 +85,9 @@ def hopskipjump(
     threat = ThreatModel(norm, eps, bounds)
     if threat.norm not in ("2", "inf"):
         raise InputError(f"HopSkipJump supports the '2' and 'inf' norms, not {norm!r}")
-    for value, name in ((max_queries, "max_queries"), (init_evals, "init_evals"), (max_evals, "max_evals")):
+    check_query_budget(max_queries, "max_queries")
+    for value, name in ((init_evals, "init_evals"), (max_evals, "max_evals")):
         check_positive_int(value, name)
-    if max_queries < 2:
-        raise InputError(f"max_queries must be at least 2 (one query and the final check), got {max_queries}")
     target = resolve_target(y, target, targeted)
     if starts is not None:
         check_images(starts, bounds=threat.bounds, name="starts")

@@ -18,10 +18,11 @@ from torch import Tensor, nn
 
 from feint.attacks.core import Targets
 from feint.attacks.result import AttackResult, is_success
+from feint.errors import InputError
 from feint.oracles import Oracle, as_oracle
 from feint.oracles.logits import access_of, oracle_logits
 from feint.threat import ThreatModel
-from feint.validation import check_images, check_labels
+from feint.validation import check_images, check_labels, check_positive_int
 
 
 @dataclass
@@ -92,3 +93,11 @@ def oracle_run(
         yield run
     finally:
         oracle.release(run.held)
+
+
+def check_query_budget(value: int, name: str) -> None:
+    """A query attack's per-sample budget ``value``: a whole number of at least 2 (one query and the
+    final check the oracle run holds back)."""
+    check_positive_int(value, name)
+    if value < 2:
+        raise InputError(f"{name} must be at least 2 (one query and the final check), got {value}")

@@ -29,14 +29,13 @@ import torch
 from torch import Tensor, nn
 
 from feint.attacks.core import margin_loss, resolve_target
-from feint.attacks.oracle_run import oracle_run
+from feint.attacks.oracle_run import check_query_budget, oracle_run
 from feint.attacks.registry import register_attack
 from feint.attacks.result import AttackResult
 from feint.errors import InputError
 from feint.oracles import Oracle, QueryBudgetExhausted
 from feint.oracles.logits import oracle_logits
 from feint.threat import ThreatModel, flat_norm, make_generator
-from feint.validation import check_positive_int
 
 _SCHEDULE = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
@@ -154,9 +153,7 @@ def square(
     threat = ThreatModel(norm, eps, bounds)
     if threat.norm not in ("inf", "2"):
         raise InputError(f"the Square attack supports the 'inf' and '2' norms, not {norm!r}")
-    check_positive_int(n_queries, "n_queries")
-    if n_queries < 2:
-        raise InputError(f"n_queries must be at least 2 (a start and the final check), got {n_queries}")
+    check_query_budget(n_queries, "n_queries")
     p_init = (0.05 if threat.norm == "inf" else 0.8) if p_init is None else float(p_init)
     if not 0.0 < p_init <= 1.0:
         raise InputError(f"p_init must lie in (0, 1], got {p_init!r}")
