@@ -25,7 +25,7 @@ RESUME_HINTS = {
     "blackbox": "run the same command again to continue from the last finished substitute round",
 }
 # Commands that share their work among the ranks of a torchrun job; wire a command in before adding it.
-DISTRIBUTED_COMMANDS = frozenset({"audit", "train", "demo"})
+DISTRIBUTED_COMMANDS = frozenset({"audit", "train", "demo", "physical", "blackbox", "transfer", "detect"})
 
 
 def _stopped_by_torchrun(signum: int, _frame: Any) -> NoReturn:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from feint import distributed as fd
 from feint.cli.common import (
+    batch_size_option,
     data_options,
     device_option,
     load_data,
+    load_together,
     n_inputs_option,
     parse_floats,
     parse_params,
     resolve_device,
 )
 from feint.cli.targets import held_out_split, target_options, target_oracle
-from feint.io import check_writable
 
 
 @click.command()
@@ -53,6 +56,7 @@ from feint.io import check_writable
 @click.option("--eps", default="0.3", show_default=True, help="comma-separated Linf radii, e.g. 0.1,0.3")
 @click.option("--param", "params", multiple=True, help="attack option key=value, repeatable (e.g. steps=20)")
 @click.option("--seed", default=0, show_default=True, type=int)
+@batch_size_option(256)
 @click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/blackbox_state")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json, report.html, substitute/ and the resumable state")
@@ -77,13 +81,17 @@ def blackbox_command(
     eps: str,
     params: tuple[str, ...],
     seed: int,
+    batch_size: int,
     resume: bool,
     quiet: bool,
     out: str,
     device: str,
 ) -> None:
     """Train a substitute of the target from its labels (Papernot et al. 2017), attack the substitute
-    and measure how often the target is fooled; print a summary and write the report."""
+    and measure how often the target is fooled; print a summary and write the report.
+
+    Under torchrun the held-out inputs' batches are shared among the ranks (labelling and
+    measuring); rank 0 alone trains the substitute, prints and writes --out."""
     from feint.attacks.registry import get_attack
     from feint.attacks.substitute import SubstituteConfig, check_seed_budget
     from feint.evaluate.blackbox import blackbox
@@ -101,13 +109,16 @@ def blackbox_command(
         seed=seed,
     )
     check_seed_budget(seed_size, max_queries)
-    check_writable(out, folder=True)
     get_attack(attack_name)
     budgets = parse_floats(eps, "--eps") or []
-    dev = resolve_device(device)
-    dataset = load_data(data, "test", data_path)
-    oracle, name = target_oracle(target_spec, weights, dataset, dev, trust=trust_file)
-    seeds, held_out = held_out_split(dataset, seed_size, n, seed)
+    dev = fd.start(resolve_device(device))
+
+    def load() -> tuple[Any, ...]:
+        dataset = load_data(data, "test", data_path)
+        oracle, name = target_oracle(target_spec, weights, dataset, dev, trust=trust_file)
+        return (dataset, oracle, name, *held_out_split(dataset, seed_size, n, seed))
+
+    dataset, oracle, name, seeds, held_out = load_together("loading the target and the data", out, load)
     report = blackbox(
         oracle,
         seeds.x.to(dev),
@@ -124,7 +135,10 @@ def blackbox_command(
         progress=not quiet,
         target_name=name,
         seed=seed,
+        batch_size=batch_size,
     )
+    if not fd.is_root():
+        return
     click.echo(summary(report.report))
     for note in report.notes:
         click.echo(f"note: {note}")

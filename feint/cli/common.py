@@ -178,3 +178,28 @@ def data_options(
 
 def device_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")(fn)
+
+
+def batch_size_option(default: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--batch-size``: inputs processed together, each batch with its own seeds; under torchrun
+    batch c runs on rank c % K, so the results equal one process's at the same batch size."""
+    return click.option(
+        "--batch-size",
+        default=default,
+        show_default=True,
+        type=int,
+        help="inputs attacked together, each batch with its own seed (results depend on it; "
+        "under torchrun batches are shared among the ranks)",
+    )
+
+
+def load_together(what: str, out: str, load: Callable[[], Any]) -> Any:
+    """``load()`` on every rank (rank 0 first checks that ``out`` can be written): one failure is
+    one clear error on every rank under torchrun."""
+    from feint import distributed as fd
+    from feint.io import check_writable
+
+    with fd.together(what):
+        if fd.is_root():  # rank 0 alone writes --out
+            check_writable(out, folder=True)
+        return load()

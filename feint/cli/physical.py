@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from feint import distributed as fd
 from feint.cli.common import (
+    batch_size_option,
     check_model_fits_data,
     data_options,
     device_option,
     load_data,
+    load_together,
     n_inputs_option,
     parse_floats,
     resolve_device,
 )
 from feint.errors import InputError
-from feint.io import check_writable
 
 
 @click.command()
@@ -35,6 +38,7 @@ from feint.io import check_writable
 @n_inputs_option("measure on")
 @click.option("--sheet", "sheet_count", default=24, show_default=True, type=int, help="inputs on the printable sheet")
 @click.option("--seed", default=0, show_default=True, type=int)
+@batch_size_option(128)
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json, report.html, sheet.pdf and adversarial.npz")
 @device_option
@@ -54,11 +58,14 @@ def physical_command(
     n: int | None,
     sheet_count: int,
     seed: int,
+    batch_size: int,
     quiet: bool,
     out: str,
     device: str,
 ) -> None:
-    """Attack, then simulate printing and photographing the adversarial inputs (Kurakin et al. 2016)."""
+    """Attack, then simulate printing and photographing the adversarial inputs (Kurakin et al. 2016).
+
+    Under torchrun the batches are shared among the ranks; rank 0 alone prints and writes --out."""
     from feint.evaluate.physical import PIPELINE, PhysicalSettings, physical_world, rate_of
     from feint.evaluate.physical_report import build_physical_report, sheet_choice, write_physical_outputs
     from feint.models import resolve
@@ -71,20 +78,25 @@ def physical_command(
     if sheet_count < 1:
         raise InputError(f"--sheet must be at least 1, got {sheet_count}")
     settings = PhysicalSettings(
-        attacks=names, eps=tuple(budgets), draws=draws, seed=seed, eot=eot, eot_samples=eot_samples, eot_steps=eot_steps
-    )
+        attacks=names, eps=tuple(budgets), draws=draws, seed=seed, eot=eot, eot_samples=eot_samples,
+        eot_steps=eot_steps, batch_size=batch_size,
+    )  # fmt: skip
     cell_size(1 + len(settings.all_attacks))
-    check_writable(out, folder=True)
-    dev = resolve_device(device)
-    loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
-    if loaded.module is None:
-        raise InputError(
-            f"feint physical runs gradient attacks (FGSM, BIM, least-likely class, EOT-PGD), but {model_spec} "
-            f"gives {loaded.describe()}; give a white-box torch model (a run directory, module:factory or .onnx)"
-        )
-    model, config = loaded.module, loaded.config
-    dataset = load_data(data, split, data_path, n, seed)
-    check_model_fits_data(config, dataset, model_spec)
+    dev = fd.start(resolve_device(device))
+
+    def load() -> tuple[Any, Any]:
+        loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
+        if loaded.module is None:
+            raise InputError(
+                f"feint physical runs gradient attacks (FGSM, BIM, least-likely class, EOT-PGD), but {model_spec} "
+                f"gives {loaded.describe()}; give a white-box torch model (a run directory, module:factory or .onnx)"
+            )
+        dataset = load_data(data, split, data_path, n, seed)
+        check_model_fits_data(loaded.config, dataset, model_spec)
+        return loaded, dataset
+
+    loaded, dataset = load_together("loading the model and the data", out, load)
+    model = loaded.module
     x, y, bounds = dataset.x.to(dev), dataset.y.to(dev), dataset.info.bounds
     pipeline = print_and_photo()
     result = physical_world(model, x, y, settings=settings, pipeline=pipeline, bounds=bounds, progress=not quiet)
@@ -96,6 +108,8 @@ def physical_command(
         data={**dataset.info.to_dict(), "n": len(dataset), "split": dataset.split},
         sheet=sheet_choice(settings, len(dataset), sheet_count),
     )
+    if not fd.is_root():
+        return
     paths = write_physical_outputs(out, report, result, x, y, bounds)
     click.echo(f"inputs: {len(dataset)}  clean accuracy: {result.clean['accuracy']['1']:.4f}")
     click.echo(f"{'attack':>10} {'eps':>8}  destruction rate (whole pipeline, top-1)")

@@ -62,6 +62,7 @@ from feint.distributed.env import (
     start,
     world_size,
 )
+from feint.distributed.rows import batch_seed, batch_slices, check_job, map_rows
 from feint.distributed.shard import map_chunks, my_chunks, owner, shard
 
 __all__ = [
@@ -72,9 +73,12 @@ __all__ = [
     "all_reduce_sum",
     "backend",
     "barrier",
+    "batch_seed",
+    "batch_slices",
     "broadcast_json",
     "broadcast_tensors",
     "check_enough_inputs",
+    "check_job",
     "check_same_job",
     "collective",
     "device_for_rank",
@@ -89,6 +93,7 @@ __all__ = [
     "join",
     "launched",
     "map_chunks",
+    "map_rows",
     "match_root",
     "my_chunks",
     "owner",

@@ -12,6 +12,11 @@ Queries are accounted in two kinds: *training* queries (the attack's cost, at mo
 of the adversarial inputs and of the noise, which only measure the attack). The training is saved
 after every round in ``out/blackbox_state`` and resumed from there; the substitute is saved as a
 feint run directory in ``out/substitute``. Shapes: x_seed (N0, C, H, W), x (N, C, H, W), y (N,).
+
+Under torchrun the per-input work is shared out (the oracle's labels of the held-out inputs and
+the measurement, in batches, :mod:`feint.evaluate.blackbox_measure`); training the substitute is a
+sequence of rounds, each augmenting from the last, so rank 0 alone trains it (and saves and resumes
+it) while the others wait, then sends its weights to every rank.
 """
 
 from __future__ import annotations
@@ -22,23 +27,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
+from feint import distributed as fd
 from feint.attacks.registry import full_strength, get_attack
 from feint.attacks.substitute import SubstituteConfig, SubstituteState, check_seed_budget, train_substitute
 from feint.data.dataset import DatasetInfo
 from feint.errors import InputError
-from feint.evaluate.blackbox_measure import measure_transfer
+from feint.evaluate.blackbox_measure import label_inputs, measure_transfer, queries_everywhere
 from feint.evaluate.blackbox_report import REPORT_SCHEMA, SCHEMA, render_html
 from feint.evaluate.blackbox_state import fingerprint, load_state, save_state
 from feint.io import check_writable, remove_stale_temps
 from feint.models.io import save_model
+from feint.models.registry import create_model
 from feint.oracles.base import Oracle
 from feint.report.files import WrittenReport, json_safe, write_report
 from feint.report.gallery import label_gallery_items
 from feint.report.provenance import model_info, stamp
 from feint.report.schema import validate
-from feint.validation import check_images, check_labels, check_nonnegative
+from feint.validation import check_images, check_labels, check_nonnegative, check_positive_int
 
 SUBSTITUTE_DIR = "substitute"
 
@@ -93,23 +101,31 @@ def blackbox(
     progress: bool = True,
     target_name: str | None = None,
     seed: int = 0,
+    batch_size: int = 256,
 ) -> WrittenReport:
     """Train a substitute of ``oracle`` from ``x_seed`` (S_0), attack it on the held-out ``(x, y)``
     with ``attack`` at every ``eps`` and measure on the oracle; returns the ``feint.blackbox/1`` report.
 
     ``out`` receives ``report.json``, ``report.html``, ``substitute/`` (a feint run directory) and
-    the resumable ``blackbox_state/``; without it nothing is written.
+    the resumable ``blackbox_state/``; without it nothing is written. The held-out inputs are
+    attacked in batches of ``batch_size``, each with its own seed. Under torchrun (noticed) every
+    rank calls it alike, rank 0 alone writes ``out`` and every rank returns the same report.
     """
     started = time.perf_counter()
     config = config or SubstituteConfig()
     k = int(y.max()) + 1 if isinstance(y, Tensor) and y.numel() else 2
     info = data_info or DatasetInfo("data", tuple(str(i) for i in range(k)), tuple(x.shape[1:]))  # type: ignore[arg-type]
     grid = sorted({float(e) for e in eps})
-    _check(oracle, x_seed, x, y, info, grid)
-    check_seed_budget(int(x_seed.shape[0]), min(config.max_queries or math.inf, oracle.remaining))
-    if out is not None:
-        check_writable(out, folder=True)
-        remove_stale_temps(out)
+    fd.join(None, x.device)
+    substitute_dir: Path | None = None
+    progress = progress and fd.is_root()
+    with fd.together("checking the inputs"):
+        check_positive_int(batch_size, "batch_size (--batch-size)")
+        _check(oracle, x_seed, x, y, info, grid)
+        check_seed_budget(int(x_seed.shape[0]), min(config.max_queries or math.inf, oracle.remaining))
+        if out is not None and fd.is_root():
+            check_writable(out, folder=True)
+            remove_stale_temps(out)
     spec = get_attack(attack)
     params = full_strength(spec, dict(attack_params or {}))
     if "bounds" in spec.parameters():
@@ -117,50 +133,41 @@ def blackbox(
     if "seed" in spec.parameters():
         params.setdefault("seed", seed)
     fp = fingerprint(config, oracle.name, x_seed, x)
-    state, oracle_labels, note = load_state(out, fp, config, x.device) if out and resume else (None, None, None)
+    fd.check_job([fp, attack, params, grid, seed, batch_size], [y], n_inputs=x.shape[0], what="held-out inputs")
+    resumed = fd.is_root() and out is not None and resume
+    state, oracle_labels, note = load_state(out, fp, config, x.device) if resumed else (None, None, None)
     notes = [note] if note else []
     if state is not None:
         notes.append(
             f"resumed {len(state.records)} finished substitute rounds from {Path(str(out)) / 'blackbox_state'}"
         )
     counted_at_start = oracle.queries
-    if oracle_labels is None:
-        oracle_labels = oracle.labels(x).to(x.device)
-    labelling = oracle.queries - counted_at_start
-
-    def save(st: SubstituteState) -> None:
-        if out is not None:
-            save_state(out, fp, st, oracle_labels)
-
-    state = train_substitute(
-        oracle,
-        x_seed,
-        config=config,
-        num_classes=info.num_classes,
-        bounds=info.bounds,
-        check=(x, oracle_labels, y),
-        state=state,
-        on_round=save,
-        progress=progress,
-    )
-    substitute_dir = None
-    if out is not None:
-        training: dict[str, Any] = {
-            "substitute": config.to_dict(),
-            "rounds": [r.to_dict() for r in state.records],
-            "oracle": oracle.name,
-            "training_queries": state.queries,
-        }
-        substitute_dir = save_model(
-            state.model,
-            Path(out) / SUBSTITUTE_DIR,
-            arch=config.arch,
-            arch_kwargs=config.arch_kwargs,
-            data=info.to_dict(),
-            training=training,
+    if not fd.broadcast_json(oracle_labels is not None, "sharing the resumed labels"):
+        oracle_labels = label_inputs(oracle, x, batch_size)
+    elif fd.active():
+        shared = fd.broadcast_tensors(
+            {"labels": oracle_labels} if oracle_labels is not None else None,
+            "sharing the resumed labels",
+            device=x.device,
         )
+        oracle_labels = shared["labels"]
+    assert oracle_labels is not None
+    labelling = queries_everywhere(oracle, counted_at_start)
+    with fd.together("training the substitute on rank 0"):
+        if fd.is_root():
+            state, substitute_dir = _substitute(
+                oracle, x_seed, (x, oracle_labels, y), config, info, state, out, fp, progress
+            )
+    substitute = _shared_substitute(state, config, info, x.device)
     counted_before_measuring = oracle.queries
-    transfer, adv = measure_transfer(oracle, state, x, y, oracle_labels, attack, params, grid, info, seed, progress)
+    transfer, adv = measure_transfer(
+        oracle, substitute, x, y, oracle_labels, attack, params, grid, info, seed, batch_size, progress
+    )
+    measuring = queries_everywhere(oracle, counted_before_measuring)
+    counted = queries_everywhere(oracle, counted_at_start)
+    if not fd.is_root() or state is None:
+        report, notes = fd.broadcast_json(None, "sharing the report")
+        return WrittenReport(report, None, None, tuple(notes + report["notes"]))
     report = {
         **stamp(SCHEMA),
         "target": {
@@ -178,8 +185,8 @@ def blackbox(
         "queries": {
             "training": state.queries,
             "budget": config.max_queries,
-            "measurement": labelling + oracle.queries - counted_before_measuring,
-            "oracle_counted": oracle.queries - counted_at_start,
+            "measurement": labelling + measuring,
+            "oracle_counted": counted,
         },
         "eps": grid,
         "transfer": transfer,
@@ -205,4 +212,71 @@ def blackbox(
             bounds=info.bounds,
         )
         paths = write_report(out, report, render_html(report, gallery))
+    fd.broadcast_json([report, notes], "sharing the report")
     return WrittenReport(report, paths.get("json"), paths.get("html"), tuple(notes + report["notes"]))
+
+
+def _substitute(
+    oracle: Oracle,
+    x_seed: Tensor,
+    check: tuple[Tensor, Tensor, Tensor],
+    config: SubstituteConfig,
+    info: DatasetInfo,
+    state: SubstituteState | None,
+    out: str | Path | None,
+    fp: str,
+    progress: bool,
+) -> tuple[SubstituteState, Path | None]:
+    """Train (or finish training) the substitute, saving the state after every round and the
+    substitute as a run directory in ``out``."""
+
+    def save(st: SubstituteState) -> None:
+        if out is not None:
+            save_state(out, fp, st, check[1])
+
+    state = train_substitute(
+        oracle,
+        x_seed,
+        config=config,
+        num_classes=info.num_classes,
+        bounds=info.bounds,
+        check=check,
+        state=state,
+        on_round=save,
+        progress=progress,
+    )
+    if out is None:
+        return state, None
+    training: dict[str, Any] = {
+        "substitute": config.to_dict(),
+        "rounds": [r.to_dict() for r in state.records],
+        "oracle": oracle.name,
+        "training_queries": state.queries,
+    }
+    folder = save_model(
+        state.model,
+        Path(out) / SUBSTITUTE_DIR,
+        arch=config.arch,
+        arch_kwargs=config.arch_kwargs,
+        data=info.to_dict(),
+        training=training,
+    )
+    return state, folder
+
+
+def _shared_substitute(
+    state: SubstituteState | None, config: SubstituteConfig, info: DatasetInfo, device: torch.device
+) -> nn.Module:
+    """Rank 0's trained substitute on every rank (alone: the state's own)."""
+    if not fd.active():
+        assert state is not None
+        return state.model
+    if state is not None:
+        model = state.model
+    else:
+        model = create_model(
+            config.arch, input_shape=info.input_shape, num_classes=info.num_classes, **config.arch_kwargs
+        )  # type: ignore[arg-type]
+        model = model.to(device).eval()
+    fd.match_root(model)
+    return model

@@ -7,17 +7,22 @@ through the whole chain, ``draws`` times with seeded random parameters, and the 
 Every attack meets the same transformed draws. With ``eot`` the Expectation over Transformation
 attack (Athalye et al. 2018) and plain PGD with the same steps are added, so that what EOT buys
 shows beside them. Shapes: x (N, C, H, W), y (N,).
+
+The inputs are attacked and transformed in batches of ``batch_size``, each with its own seeds
+(:func:`feint.distributed.batch_seed`); under torchrun batch ``c`` runs on rank ``c % K`` and the
+per-input verdicts are gathered, so K ranks measure exactly what one process measures.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from feint import distributed as fd
 from feint.attacks.registry import get_attack, run_attack
 from feint.attacks.result import predict_logits
 from feint.errors import InputError
@@ -43,6 +48,7 @@ class PhysicalSettings:
     eot: bool = False
     eot_samples: int = 8
     eot_steps: int = 40
+    batch_size: int = 128
 
     def __post_init__(self) -> None:
         if not self.attacks or not self.eps:
@@ -59,6 +65,7 @@ class PhysicalSettings:
         check_positive_int(self.draws, "draws")
         check_positive_int(self.eot_samples, "eot_samples")
         check_positive_int(self.eot_steps, "eot_steps")
+        check_positive_int(self.batch_size, "batch_size (--batch-size)")
 
     @property
     def all_attacks(self) -> tuple[str, ...]:
@@ -92,38 +99,41 @@ def _options(name: str, settings: PhysicalSettings, pipeline: Compose, bounds: B
     return options
 
 
-class _Judge:
-    """Top-k verdicts of the model on each transform's seeded draws of a batch."""
+def _draw_seed(settings: PhysicalSettings, transform: int, draw: int, batch: int) -> int:
+    return fd.batch_seed(settings.seed * 100_003 + transform * 101 + draw, batch)
 
-    def __init__(
-        self,
-        model: nn.Module,
-        y: Tensor,
-        transforms: list[tuple[str, Transform]],
-        settings: PhysicalSettings,
-        bounds: Bounds,
-        topk: tuple[int, ...],
-    ) -> None:
-        self.model, self.y, self.transforms, self.settings, self.bounds, self.topk = (
-            model,
-            y,
-            transforms,
-            settings,
-            bounds,
-            topk,
-        )
 
-    def verdicts(self, x: Tensor) -> dict[str, dict[int, Tensor]]:
-        """For each transform name: {k: (D, N) bool}, the same random draws for every batch."""
-        out: dict[str, dict[int, Tensor]] = {}
-        for i, (name, transform) in enumerate(self.transforms):
-            logits = []
-            for d in range(self.settings.draws):
-                gen = make_generator(self.settings.seed * 100_003 + i * 101 + d, x.device)
-                logits.append(predict_logits(self.model, transform(x, generator=gen, bounds=self.bounds)))
-            stacked = torch.stack(logits)
-            out[name] = {k: correct_top(stacked, self.y, k) for k in self.topk}
-        return out
+def _verdicts(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    transforms: list[tuple[str, Transform]],
+    settings: PhysicalSettings,
+    bounds: Bounds,
+    topk: tuple[int, ...],
+    batch: int,
+) -> Tensor:
+    """(N, T, K, D) bool: top-k verdicts of the model on each transform's seeded draws of batch
+    ``batch`` (the same draws for the clean and every attack's inputs)."""
+    per_transform = []
+    for i, (_, transform) in enumerate(transforms):
+        logits = []
+        for d in range(settings.draws):
+            gen = make_generator(_draw_seed(settings, i, d, batch), x.device)
+            logits.append(predict_logits(model, transform(x, generator=gen, bounds=bounds)))
+        stacked = torch.stack(logits)  # (D, N, classes)
+        per_transform.append(torch.stack([correct_top(stacked, y, k) for k in topk]))  # (K, D, N)
+    return torch.stack(per_transform).permute(3, 0, 1, 2)
+
+
+def _top(logits: Tensor, y: Tensor, topk: tuple[int, ...]) -> Tensor:
+    """(N, K) bool: ``y`` among the top-k logits, for each k."""
+    return torch.stack([correct_top(logits, y, k) for k in topk], dim=1)
+
+
+def _rates(verdicts: Tensor, topk: tuple[int, ...]) -> dict[str, float]:
+    """(N, K, ...) verdicts -> the rate per top-k over inputs (and draws)."""
+    return {f"top{k}": float(verdicts[:, i].float().mean()) for i, k in enumerate(topk)}
 
 
 def physical_world(
@@ -137,36 +147,62 @@ def physical_world(
     progress: bool = False,
 ) -> PhysicalResult:
     """Destruction rates of ``settings.attacks`` at each eps under each step of ``pipeline`` (default:
-    :func:`~feint.transforms.print_and_photo`) and under the whole chain."""
+    :func:`~feint.transforms.print_and_photo`) and under the whole chain.
+
+    Under torchrun (noticed; every rank calls it alike) the batches are shared among the ranks and
+    every rank returns the same figures; ``adversarial`` is filled on rank 0 only."""
     t0 = time.perf_counter()
     settings = settings or PhysicalSettings()
     pipeline = pipeline or print_and_photo()
-    pipeline.check_size(int(x.shape[-2]), int(x.shape[-1]))
-    check_images(x, bounds=bounds)
-    check_labels(y, n=x.shape[0], num_classes=int(model_logits(model, x).shape[1]))
-    clean_logits = predict_logits(model, x)
-    topk = topk_levels(int(clean_logits.shape[1]))
+    fd.join(None, x.device)
+    progress = progress and fd.is_root()
+    with fd.together("checking the inputs"):
+        pipeline.check_size(int(x.shape[-2]), int(x.shape[-1]))
+        check_images(x, bounds=bounds)
+        num_classes = int(model_logits(model, x[:1]).shape[1])
+        check_labels(y, n=x.shape[0], num_classes=num_classes)
+    fd.check_job(
+        [asdict(settings), pipeline.describe(), list(bounds)], [x, y], model, n_inputs=x.shape[0], what="inputs"
+    )
+    topk = topk_levels(num_classes)
     transforms = [(t.name, t) for t in pipeline.transforms] + [(PIPELINE, pipeline)]
-    judge = _Judge(model, y, transforms, settings, bounds, topk)
-    clean_ok = {k: correct_top(clean_logits, y, k) for k in topk}
-    under = judge.verdicts(x)
+    names = [n for n, _ in transforms]
+
+    def clean_work(rows: slice, c: int) -> dict[str, Tensor]:
+        xb, yb = x[rows], y[rows]
+        top = _top(predict_logits(model, xb), yb, topk)
+        return {"ok": top, "under": _verdicts(model, xb, yb, transforms, settings, bounds, topk, c)}
+
+    clean_parts = fd.map_rows(x.shape[0], settings.batch_size, clean_work, device=x.device, what="physical: clean")
+    clean_ok = clean_parts["ok"]
     clean = {
-        "accuracy": {str(k): float(clean_ok[k].float().mean()) for k in topk},
-        "under": [{"transform": n, **{f"top{k}": float(v[k].float().mean()) for k in topk}} for n, v in under.items()],
+        "accuracy": {str(k): float(clean_ok[:, i].float().mean()) for i, k in enumerate(topk)},
+        "under": [{"transform": n, **_rates(clean_parts["under"][:, t], topk)} for t, n in enumerate(names)],
     }
     attacks, rows, adversarial = [], [], {}
     units = [(a, e) for a in settings.all_attacks for e in settings.eps]
     with bar(progress, total=len(units), desc="physical") as shown:
         for j, (name, eps) in enumerate(units):
-            options = _options(name, settings, pipeline, bounds, settings.seed + j)
-            x_adv = run_attack(name, model, x, y, eps=eps, **options).x_adv
-            adversarial[f"{name}@{eps:g}"] = x_adv
-            adv_logits = predict_logits(model, x_adv)
-            adv_ok = {k: correct_top(adv_logits, y, k) for k in topk}
-            attacks.append({"attack": name, "eps": eps, **{f"top{k}": float(adv_ok[k].float().mean()) for k in topk}})
-            for t_name, verdict in judge.verdicts(x_adv).items():
-                for k in topk:
-                    d = destruction(clean_ok[k], adv_ok[k], verdict[k])
+
+            def attack_work(part: slice, c: int, name: str = name, eps: float = eps, j: int = j) -> dict[str, Tensor]:
+                xb, yb = x[part], y[part]
+                options = _options(name, settings, pipeline, bounds, fd.batch_seed(settings.seed + j, c))
+                x_adv = run_attack(name, model, xb, yb, eps=eps, **options).x_adv
+                top = _top(predict_logits(model, x_adv), yb, topk)
+                verdicts = _verdicts(model, x_adv, yb, transforms, settings, bounds, topk, c)
+                return {"x_adv": x_adv, "ok": top, "under": verdicts}
+
+            parts = fd.map_rows(
+                x.shape[0], settings.batch_size, attack_work, device=x.device, keep_on_root={"x_adv"},
+                what=f"physical: {name} eps {eps:g}",
+            )  # fmt: skip
+            if "x_adv" in parts:
+                adversarial[f"{name}@{eps:g}"] = parts["x_adv"]
+            adv_ok = parts["ok"]
+            attacks.append({"attack": name, "eps": eps, **_rates(adv_ok, topk)})
+            for t, t_name in enumerate(names):
+                for i, k in enumerate(topk):
+                    d = destruction(clean_ok[:, i], adv_ok[:, i], parts["under"][:, t, i].T)
                     rows.append(
                         {
                             "attack": name,

@@ -41,6 +41,7 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
                 "eot": {"type": "boolean"},
                 "eot_samples": INT,
                 "eot_steps": INT,
+                "batch_size": INT,
                 "pipeline": {"type": "object"},
                 "topk": {"type": "array", "items": INT},
             }
@@ -94,6 +95,7 @@ def build_physical_report(
             "eot": settings.eot,
             "eot_samples": settings.eot_samples,
             "eot_steps": settings.eot_steps,
+            "batch_size": settings.batch_size,
             "pipeline": pipeline.describe(),
             "topk": list(result.topk),
         },
