@@ -151,6 +151,7 @@ def _train_round(state: SubstituteState, config: SubstituteConfig, rho: int, bou
         seed=config.seed * 1000 + rho,
         device=state.x.device,
         progress=False,
+        distributed=False,  # rank 0 alone trains the substitute under torchrun
     )
     state.model.eval()
 

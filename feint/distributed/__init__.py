@@ -52,6 +52,8 @@ from feint.distributed.ddp import TrainingModel, epoch_order, for_training, matc
 from feint.distributed.env import (
     Launch,
     active,
+    alone,
+    alone_unless_distributed,
     backend,
     device_for_rank,
     finish,
@@ -71,6 +73,8 @@ __all__ = [
     "active",
     "all_gather_json",
     "all_reduce_sum",
+    "alone",
+    "alone_unless_distributed",
     "backend",
     "barrier",
     "batch_seed",

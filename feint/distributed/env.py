@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import gc
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import ParamSpec, TypeVar
 
 import torch
 import torch.distributed as dist
 
 from feint.errors import DistributedError
 
+P = ParamSpec("P")
+R = TypeVar("R")
 TIMEOUT_ENV = "FEINT_DIST_TIMEOUT"
 DEFAULT_TIMEOUT_S = 1800.0
-_state = {"started_here": False}
+_state = {"started_here": False, "alone": 0}
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,33 @@ def launched() -> bool:
 
 def active() -> bool:
     """Whether a process group of more than one rank is running in this process."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    return _state["alone"] == 0 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+@contextlib.contextmanager
+def alone(on: bool = True) -> Iterator[None]:
+    """Inside (when ``on``), this rank works by itself though a process group runs: every helper
+    acts as in a single process (rank 0 of 1). What rank 0 alone trains (blackbox's substitute) or
+    what every rank computes for itself (the models of ``transfer --matrix``) runs this way."""
+    if not on:
+        yield
+        return
+    _state["alone"] += 1
+    try:
+        yield
+    finally:
+        _state["alone"] -= 1
+
+
+def alone_unless_distributed(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn(..., distributed=False)`` runs :func:`alone` (the whole job in this process)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with alone(kwargs.get("distributed") is False):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def rank() -> int:

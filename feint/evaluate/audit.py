@@ -89,6 +89,7 @@ def _clean_logits(model: nn.Module | Oracle, x: Tensor, y: Tensor) -> Tensor:
     return predict_logits(model, x)
 
 
+@fd.alone_unless_distributed
 def audit(
     model: nn.Module | Oracle,
     x: Tensor,

@@ -73,7 +73,13 @@ def substitute_for(oracle: Oracle, data: Dataset, settings: TechniqueSettings) -
     labelled = Dataset(data.x, labels, data.info, data.split)
     seed, epochs = settings.seed, settings.substitute_epochs
     return train(
-        settings.substitute_arch, labelled, epochs=epochs, seed=seed, device=data.x.device, progress=False
+        settings.substitute_arch,
+        labelled,
+        epochs=epochs,
+        seed=seed,
+        device=data.x.device,
+        progress=False,
+        distributed=False,
     ).model
 
 

@@ -124,7 +124,14 @@ def _fit_one(name: str, data: Dataset, members: dict[str, Any], settings: Techni
 
         epochs, lr, seed = settings.dnn_epochs, settings.dnn_lr, settings.seed
         return train(
-            settings.dnn_arch, data, epochs=epochs, lr=lr, seed=seed, device=data.x.device, progress=False
+            settings.dnn_arch,
+            data,
+            epochs=epochs,
+            lr=lr,
+            seed=seed,
+            device=data.x.device,
+            progress=False,
+            distributed=False,
         ).model
     if name == "ens":
         from sklearn.ensemble import VotingClassifier

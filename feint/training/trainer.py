@@ -48,6 +48,7 @@ class TrainResult:
     out: Path | None = None
 
 
+@fd.alone_unless_distributed
 def train(
     model: nn.Module | str,
     train_data: Dataset,
