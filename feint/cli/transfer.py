@@ -8,19 +8,21 @@ from pathlib import Path
 
 import click
 
+from feint import distributed as fd
 from feint.attacks.registry import get_attack
 from feint.cli.common import (
     check_model_fits_data,
     data_options,
     device_option,
     load_data,
+    load_together,
     n_inputs_option,
     parse_floats,
     parse_params,
     resolve_device,
 )
 from feint.cli.targets import target_options
-from feint.errors import InputError
+from feint.errors import DistributedError, InputError
 from feint.io import check_writable
 
 
@@ -51,6 +53,13 @@ def _steps(text: str) -> list[int]:
     "--techniques", default="dnn,lr,svm,dt,knn,ens", show_default=True, help="--matrix: techniques to compare"
 )
 @click.option("--dnn-arch", default="lenet", show_default=True, help="--matrix: the DNN's feint architecture")
+@click.option(
+    "--batch-size",
+    default=256,
+    show_default=True,
+    type=int,
+    help="--matrix: held-out inputs crafted and labelled together (under torchrun shared among the ranks)",
+)
 @n_inputs_option("use")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--quiet", is_flag=True, help="no progress bars")
@@ -73,15 +82,25 @@ def transfer_command(
     params: tuple[str, ...],
     techniques: str,
     dnn_arch: str,
+    batch_size: int,
     n: int | None,
     seed: int,
     quiet: bool,
     out: str,
     device: str,
 ) -> None:
-    """Measure how adversarial examples transfer; print a summary and write the report."""
-    check_writable(out, folder=True)
-    dev = resolve_device(device)
+    """Measure how adversarial examples transfer; print a summary and write the report.
+
+    Under torchrun (--matrix only) the held-out inputs' batches are shared among the ranks; every
+    rank fits the same models; rank 0 alone prints and writes --out."""
+    if fd.launched() and not matrix:
+        raise DistributedError(
+            "feint transfer --source/--target does not share its work among torchrun's ranks; run it without "
+            "torchrun, or use --matrix"
+        )
+    if not fd.launched():
+        check_writable(out, folder=True)
+    dev = fd.start(resolve_device(device))
     if matrix:
         if source_spec or target_spec:
             raise InputError("--matrix trains its own models; drop --source and --target")
@@ -93,9 +112,12 @@ def transfer_command(
         radii = parse_floats(eps, "--eps") or [0.3]
         if len(radii) != 1:
             raise InputError(f"--matrix takes one eps, got {len(radii)}; run it once per eps")
-        train_data = load_data(data, "train", data_path)
+        train_data, test_data = load_together(
+            "loading the data",
+            out,
+            lambda: (load_data(data, "train", data_path), load_data(data, split, data_path, n, seed)),
+        )
         train_data = replace(train_data, x=train_data.x.to(dev), y=train_data.y.to(dev))
-        test_data = load_data(data, split, data_path, n, seed)
         report = transfer_matrix(
             train_data,
             test_data,
@@ -104,7 +126,10 @@ def transfer_command(
             settings=settings,
             out=out,
             progress=not quiet,
+            batch_size=batch_size,
         )
+        if not fd.is_root():
+            return
         click.echo(summary(report.report))
     else:
         if not source_spec or not target_spec:

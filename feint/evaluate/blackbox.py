@@ -180,7 +180,13 @@ def blackbox(
             "run_dir": str(substitute_dir) if substitute_dir else None,
         },
         "data": {**info.to_dict(), "n_seed": int(x_seed.shape[0]), "n": int(x.shape[0]), "split": split},
-        "settings": {**config.to_dict(), "attack": attack, "attack_params": params, "eps": grid},
+        "settings": {
+            **config.to_dict(),
+            "attack": attack,
+            "attack_params": params,
+            "eps": grid,
+            "batch_size": batch_size,
+        },
         "rounds": [r.to_dict() for r in state.records],
         "queries": {
             "training": state.queries,

@@ -18,6 +18,7 @@ the report gives each method's L0, L2 and Linf beside its success. Shapes: x (N,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,61 @@ def substitute_for(oracle: Oracle, data: Dataset, settings: TechniqueSettings) -
     ).model
 
 
+@dataclass(frozen=True)
+class Source:
+    """A technique ready to craft batch after batch (its substitute trained once): ``batch(x, y, eps)``
+    gives ``x_adv`` and, per row, ``over`` (the path attack could not meet eps) and ``needed`` (the
+    Linf change it would need; 0 for the other methods)."""
+
+    technique: str
+    method: str
+    batch: Callable[[Tensor, Tensor, float], dict[str, Tensor]]
+    label_queries: int | None = None
+
+    def crafted(self, parts: dict[str, Tensor]) -> Crafted:
+        """The :class:`Crafted` of the batches' fields concatenated."""
+        if self.technique != "dt":
+            return Crafted(self.technique, self.method, parts["x_adv"], label_queries=self.label_queries)
+        over = parts["over"]
+        needed_max = float(parts["needed"][over].max()) if bool(over.any()) else None
+        return Crafted(self.technique, self.method, parts["x_adv"], int(over.sum()), needed_max)
+
+
+def _plain(x_adv: Tensor) -> dict[str, Tensor]:
+    n = x_adv.shape[0]
+    return {"x_adv": x_adv, "over": torch.zeros(n, dtype=torch.bool, device=x_adv.device), "needed": x_adv.new_zeros(n)}
+
+
+def source(technique: str, model: Any, *, train_data: Dataset, settings: TechniqueSettings) -> Source:
+    """``technique``'s crafting method against ``model`` (trained on ``train_data``)."""
+    bounds = train_data.info.bounds
+    method = METHODS[technique]
+    if technique == "dnn":
+        return Source(technique, method, lambda x, y, eps: _plain(fgsm(model, x, y, eps=eps, bounds=bounds).x_adv))
+    if technique == "lr":
+        module = linear_module(model, tuple(train_data.info.input_shape)).to(train_data.x.device)
+        return Source(technique, method, lambda x, y, eps: _plain(fgsm(module, x, y, eps=eps, bounds=bounds).x_adv))
+    if technique == "svm":
+        return Source(technique, method, lambda x, y, eps: _plain(hyperplane_step(model, x, y, eps=eps, bounds=bounds)))
+    if technique == "dt":
+
+        def path(x: Tensor, y: Tensor, eps: float) -> dict[str, Tensor]:
+            with one_blas_thread():
+                result = tree_path_attack(model, x, y, eps=eps, bounds=bounds)
+            return {"x_adv": result.x_adv, "over": ~result.within_budget, "needed": result.needed}
+
+        return Source(technique, method, path)
+    info = train_data.info
+    oracle = technique_oracle(model, input_shape=info.input_shape, num_classes=info.num_classes, name=technique)
+    substitute = substitute_for(oracle, train_data, settings)
+    return Source(
+        technique,
+        method,
+        lambda x, y, eps: _plain(fgsm(substitute, x, y, eps=eps, bounds=bounds).x_adv),
+        label_queries=oracle.queries,
+    )
+
+
 def craft(
     technique: str,
     model: Any,
@@ -94,23 +150,5 @@ def craft(
     settings: TechniqueSettings,
 ) -> Crafted:
     """Adversarial versions of ``x`` made with ``technique``'s method against ``model`` (trained on ``train_data``)."""
-    bounds = train_data.info.bounds
-    method = METHODS[technique]
-    if technique == "dnn":
-        return Crafted(technique, method, fgsm(model, x, y, eps=eps, bounds=bounds).x_adv)
-    if technique == "lr":
-        module = linear_module(model, tuple(x.shape[1:])).to(x.device)
-        return Crafted(technique, method, fgsm(module, x, y, eps=eps, bounds=bounds).x_adv)
-    if technique == "svm":
-        return Crafted(technique, method, hyperplane_step(model, x, y, eps=eps, bounds=bounds))
-    if technique == "dt":
-        with one_blas_thread():
-            result = tree_path_attack(model, x, y, eps=eps, bounds=bounds)
-        over = ~result.within_budget
-        needed_max = float(result.needed[over].max()) if bool(over.any()) else None
-        return Crafted(technique, method, result.x_adv, int(over.sum()), needed_max)
-    info = train_data.info
-    oracle = technique_oracle(model, input_shape=info.input_shape, num_classes=info.num_classes, name=technique)
-    substitute = substitute_for(oracle, train_data, settings)
-    x_adv = fgsm(substitute, x, y, eps=eps, bounds=bounds).x_adv
-    return Crafted(technique, method, x_adv, label_queries=oracle.queries)
+    prepared = source(technique, model, train_data=train_data, settings=settings)
+    return prepared.crafted(prepared.batch(x, y, eps))

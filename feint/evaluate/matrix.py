@@ -13,6 +13,11 @@ targets answer labels only. Two matrices of misclassification rates, sources x t
 
 A rate counts every held-out input the target misclassifies (its clean error is reported beside).
 Shapes: train/test datasets NCHW in their bounds.
+
+The held-out inputs are crafted and labelled in batches of ``batch_size``. Under torchrun batch
+``c`` runs on rank ``c % K`` and the per-input labels are gathered; fitting the twelve models (and
+the substitutes of kNN and the ensemble) is not per input: every rank fits the same ones from the
+same seeds, which is checked, so K ranks measure exactly what one process measures.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from feint import distributed as fd
 from feint.data.dataset import Dataset
 from feint.errors import InputError
-from feint.evaluate.crafting import Crafted, craft
+from feint.evaluate.crafting import Crafted, Source, source
 from feint.evaluate.matrix_report import REPORT_SCHEMA, SCHEMA, render_html
 from feint.evaluate.metrics import perturbation_stats
 from feint.evaluate.techniques import TECHNIQUES, TechniqueSettings, fit_techniques, parse_techniques, technique_oracle
@@ -38,7 +44,7 @@ from feint.progress import milestone
 from feint.report.files import WrittenReport, json_safe, write_report
 from feint.report.provenance import stamp
 from feint.report.schema import validate
-from feint.validation import check_nonnegative
+from feint.validation import check_nonnegative, check_positive_int
 
 
 def split_halves(data: Dataset, seed: int) -> tuple[Dataset, Dataset]:
@@ -57,8 +63,13 @@ def split_halves(data: Dataset, seed: int) -> tuple[Dataset, Dataset]:
     return replace(data, x=data.x[pick[0]], y=data.y[pick[0]]), replace(data, x=data.x[pick[1]], y=data.y[pick[1]])
 
 
-def _error(oracle: Oracle, x: Tensor, y: Tensor) -> float:
-    return float((oracle.labels(x).to(y.device) != y).float().mean())
+def _wrong(oracles: dict[str, Oracle], x: Tensor, y: Tensor) -> Tensor:
+    """(N, T) bool: each target misclassifies each input."""
+    return torch.stack([oracles[t].labels(x).to(y.device) != y for t in oracles], dim=1)
+
+
+def _rates(wrong: Tensor) -> list[float]:
+    return [float(wrong[:, t].float().mean()) for t in range(wrong.shape[1])]
 
 
 def _oracles(models: dict[str, Any], data: Dataset, half: str) -> dict[str, Oracle]:
@@ -83,29 +94,49 @@ def transfer_matrix(
     settings: TechniqueSettings | None = None,
     out: str | Path | None = None,
     progress: bool = True,
+    batch_size: int = 256,
 ) -> WrittenReport:
     """Train every technique on two disjoint halves of ``train``, craft on the first half's models,
-    measure on both halves' models; returns the ``feint.transfer-matrix/1`` report."""
+    measure on both halves' models; returns the ``feint.transfer-matrix/1`` report.
+
+    Under torchrun (noticed) every rank calls it alike, rank 0 alone writes ``out`` and every rank
+    returns the same report."""
     started = time.perf_counter()
     names = parse_techniques(list(techniques) if not isinstance(techniques, str) else techniques)
     check_nonnegative(eps, "eps")
     settings = settings or TechniqueSettings()
-    if out is not None:
+    check_positive_int(batch_size, "batch_size (--batch-size)")
+    fd.join(None, train.x.device)
+    if out is not None and fd.is_root():
         check_writable(out, folder=True)
     if train.info.input_shape != test.info.input_shape or train.info.num_classes != test.info.num_classes:
         raise InputError("the training and test data must come from the same dataset (same input shape and classes)")
+    progress = progress and fd.is_root()
+    fd.check_job([names, float(eps), asdict(settings), batch_size], [train.x, train.y, test.x, test.y],
+                 n_inputs=len(test), what="held-out inputs")  # fmt: skip
     half_a, half_b = split_halves(train, settings.seed)
     milestone(progress, f"matrix: training {len(names)} techniques on two halves of {len(train)} inputs")
-    models_a = fit_techniques(names, half_a, settings=settings)
-    models_b = fit_techniques(names, half_b, settings=settings)
+    with fd.alone():  # not per input: every rank fits the same models
+        models_a = fit_techniques(names, half_a, settings=settings)
+        models_b = fit_techniques(names, half_b, settings=settings)
+        sources = {s: source(s, models_a[s], train_data=half_a, settings=settings) for s in names}
     x, y = test.x.to(train.x.device), test.y.to(train.x.device)
-    crafted = {}
-    for s in names:
-        crafted[s] = craft(s, models_a[s], x, y, eps=eps, train_data=half_a, settings=settings)
-        milestone(progress, f"matrix: crafted with {s} ({crafted[s].method})")
     targets_a, targets_b = _oracles(models_a, half_a, "half A"), _oracles(models_b, half_b, "half B")
-    same = [[_error(targets_a[t], crafted[s].x_adv, y) for t in names] for s in names]
-    disjoint = [[_error(targets_b[t], crafted[s].x_adv, y) for t in names] for s in names]
+    if fd.active():  # the same models on every rank: their labels of a few inputs agree
+        fd.check_same_job(
+            {"models": fd.digest_tensors(_wrong(targets_a, x[:64], y[:64]), _wrong(targets_b, x[:64], y[:64]))}
+        )
+    got = fd.map_rows(
+        x.shape[0], batch_size, lambda rows, _c: _batch(sources, targets_a, targets_b, x[rows], y[rows], eps),
+        device=x.device, keep_on_root={f"x_adv {s}" for s in names}, what="matrix: crafting and labelling",
+    )  # fmt: skip
+    milestone(progress, f"matrix: crafted with {', '.join(names)} and labelled by every target")
+    if not fd.is_root():
+        return WrittenReport(fd.broadcast_json(None, "sharing the report"))
+    crafted = {s: sources[s].crafted({k: got[f"{k} {s}"] for k in ("x_adv", "over", "needed")}) for s in names}
+    same = [_rates(got[f"wrong A {s}"]) for s in names]
+    disjoint = [_rates(got[f"wrong B {s}"]) for s in names]
+    clean_a, clean_b = _rates(got["wrong A clean"]), _rates(got["wrong B clean"])
     report = {
         **stamp(SCHEMA),
         "data": {
@@ -114,13 +145,19 @@ def transfer_matrix(
             "split": test.split,
             "halves": [len(half_a), len(half_b)],
         },
-        "settings": {"techniques": names, "eps": float(eps), "norm": "inf", **asdict(settings)},
+        "settings": {
+            "techniques": names,
+            "eps": float(eps),
+            "norm": "inf",
+            **asdict(settings),
+            "batch_size": batch_size,
+        },
         "models": {
             t: {
                 "description": settings.describe(t),
-                "clean_error": [_error(targets_a[t], x, y), _error(targets_b[t], x, y)],
+                "clean_error": [clean_a[i], clean_b[i]],
             }
-            for t in names
+            for i, t in enumerate(names)
         },
         "crafting": {
             t: {
@@ -141,7 +178,27 @@ def transfer_matrix(
     if problems:  # a bug in feint, never the user's input
         raise AssertionError(f"the matrix report does not match {SCHEMA}: {problems[:3]}")
     paths = write_report(out, report, render_html(report)) if out is not None else {}
+    fd.broadcast_json(report, "sharing the report")
     return WrittenReport(report, paths.get("json"), paths.get("html"))
+
+
+def _batch(
+    sources: dict[str, Source],
+    targets_a: dict[str, Oracle],
+    targets_b: dict[str, Oracle],
+    x: Tensor,
+    y: Tensor,
+    eps: float,
+) -> dict[str, Tensor]:
+    """One batch: every source's adversarial inputs and which targets of each half misclassify them
+    (and the clean inputs)."""
+    out = {"wrong A clean": _wrong(targets_a, x, y), "wrong B clean": _wrong(targets_b, x, y)}
+    for s, src in sources.items():
+        made = src.batch(x, y, eps)
+        out |= {f"{k} {s}": v for k, v in made.items()}
+        out[f"wrong A {s}"] = _wrong(targets_a, made["x_adv"], y)
+        out[f"wrong B {s}"] = _wrong(targets_b, made["x_adv"], y)
+    return out
 
 
 def summary(report: dict[str, Any]) -> str:
