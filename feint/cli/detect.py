@@ -13,16 +13,19 @@ from typing import Any
 
 import click
 
+from feint import distributed as fd
 from feint.cli.common import (
+    batch_size_option,
     check_model_fits_data,
     data_options,
     device_option,
     load_data,
+    load_together,
     n_inputs_option,
     parse_params,
     resolve_device,
 )
-from feint.errors import InputError
+from feint.errors import DistributedError, InputError
 
 DETECTOR_KINDS = ("mutation", "kde-bu")
 
@@ -84,6 +87,11 @@ def fit_command(
     device: str,
 ) -> None:
     """Fit a detector on clean inputs (default: the training split) and save it to --out."""
+    if fd.launched():
+        raise DistributedError(
+            "feint detect fit does not share its work among torchrun's ranks; run it without torchrun "
+            "(feint detect eval does)"
+        )
     from feint.detectors import DETECTORS
     from feint.detectors.base import DETECTOR_JSON
     from feint.models import resolve_model
@@ -155,6 +163,7 @@ def _model_for(detector_dir: str, model_spec: str | None, weights: str | None, d
 @click.option("--kappa", default=10.0, show_default=True, type=float, help="confidence of the adaptive C&W (mutation)")
 @click.option("--adaptive-steps", default=100, show_default=True, type=int, help="steps of the density-aware PGD")
 @click.option("--seed", default=0, show_default=True, type=int)
+@batch_size_option(128)
 @click.option("--out", required=True, help="folder for report.json and report.html")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @device_option
@@ -173,11 +182,14 @@ def eval_command(
     kappa: float,
     adaptive_steps: int,
     seed: int,
+    batch_size: int,
     out: str,
     quiet: bool,
     device: str,
 ) -> None:
-    """Evaluate a fitted detector against attacks (and an adaptive attack); write report.json + report.html."""
+    """Evaluate a fitted detector against attacks (and an adaptive attack); write report.json + report.html.
+
+    Under torchrun the batches of inputs are shared among the ranks; rank 0 alone prints and writes --out."""
     from feint.attacks.registry import get_attack
     from feint.cli.common import parse_floats
     from feint.detectors import load_detector
@@ -193,18 +205,25 @@ def eval_command(
     if len(budgets) != 1 or budgets[0] <= 0:
         raise InputError(f"--eps takes one positive number, got {eps!r}")
     attack_params = _eval_params(params)
-    dev = resolve_device(device)
-    model, config, spec = _model_for(detector_dir, model_spec, weights, str(dev))
-    detector = load_detector(detector_dir, model)
-    dataset = load_data(data, split, data_path, n, seed)
-    check_model_fits_data(config, dataset, spec)
+    dev = fd.start(resolve_device(device))
+
+    def load() -> tuple[Any, ...]:
+        model, config, spec = _model_for(detector_dir, model_spec, weights, str(dev))
+        detector = load_detector(detector_dir, model)
+        dataset = load_data(data, split, data_path, n, seed)
+        check_model_fits_data(config, dataset, spec)
+        return config, spec, detector, dataset
+
+    config, spec, detector, dataset = load_together("loading the detector and the data", out, load)
     settings = EvalSettings(
         attacks=names, eps=budgets[0], adaptive=adaptive, kappa=kappa, adaptive_steps=adaptive_steps, seed=seed,
-        params=attack_params,
+        params=attack_params, batch_size=batch_size,
     )  # fmt: skip
     report = detect_report(
         detector, dataset.x.to(dev), dataset.y.to(dev), settings=settings, out=out, data_info=dataset.info,
         split=dataset.split, model_name=str(config["arch"]) if config else spec, progress=not quiet,
     )  # fmt: skip
+    if not fd.is_root():
+        return
     click.echo("\n".join(summary_lines(report)))
     click.echo(f"report: {(Path(out) / 'report.html').resolve()}")

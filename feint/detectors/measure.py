@@ -24,7 +24,8 @@ DEFAULT_ATTACKS = ("fgsm", "pgd", "cw", "jsma", "deepfool")
 @dataclass(frozen=True)
 class EvalSettings:
     """``params``: per-attack options, e.g. ``{"cw": {"steps": 50}}``; ``kappa``: the adaptive C&W's
-    confidence against mutation testing; ``adaptive_*``: the density-aware PGD's steps and weight."""
+    confidence against mutation testing; ``adaptive_*``: the density-aware PGD's steps and weight;
+    ``batch_size``: inputs attacked and decided together, each batch with its own seeds."""
 
     attacks: tuple[str, ...] = DEFAULT_ATTACKS
     eps: float = 0.1
@@ -34,12 +35,13 @@ class EvalSettings:
     adaptive_weight: float = 1.0
     seed: int = 0
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_size: int = 128
 
 
 def decisions(detector: Detector, x: Tensor) -> dict[str, Any]:
     """Scores, the detector's own decisions, mutants used (mutation testing) and seconds per decision."""
     if x.shape[0] == 0:
-        empty = torch.zeros(0)
+        empty = torch.zeros(0, device=x.device)
         return {"scores": empty, "flagged": empty.bool(), "mutants": None, "seconds": None, "undecided": 0}
     start = time.perf_counter()
     if isinstance(detector, MutationDetector):
@@ -69,12 +71,45 @@ def summarise(group: dict[str, Any], clean: dict[str, Any] | None) -> dict[str, 
     return out
 
 
-def attack_entry(result: AttackResult, seconds: float, detector: Detector, clean: dict[str, Any]) -> dict[str, Any]:
-    fooled = result.x_adv[result.success]
-    group = decisions(detector, fooled)
+def batch_fields(key: str, group: dict[str, Any], *, mutation: bool) -> dict[str, Tensor]:
+    """One batch's ``decisions`` of group ``key`` as tensors that can be gathered over batches and
+    ranks (the same fields and dtypes for every batch, an empty one included)."""
+    n = int(group["scores"].numel())
+    device = group["scores"].device
+    out = {
+        f"{key} scores": group["scores"].double(),
+        f"{key} flagged": group["flagged"].bool(),
+        f"{key} undecided": torch.tensor([group["undecided"]], dtype=torch.int64, device=device),
+        f"{key} seconds": torch.tensor([(group["seconds"] or 0.0) * n], dtype=torch.float64, device=device),
+    }
+    if mutation:
+        mutants = group["mutants"]
+        out[f"{key} mutants"] = (
+            mutants.long() if mutants is not None else torch.zeros(0, dtype=torch.long, device=device)
+        )
+    return out
+
+
+def joined(parts: dict[str, Tensor], key: str) -> dict[str, Any]:
+    """Group ``key``'s :func:`decisions` over every batch, from :func:`batch_fields` concatenated."""
+    scores = parts[f"{key} scores"]
+    n = int(scores.numel())
+    return {
+        "scores": scores,
+        "flagged": parts[f"{key} flagged"],
+        "mutants": parts.get(f"{key} mutants"),
+        "seconds": float(parts[f"{key} seconds"].sum()) / n if n else None,
+        "undecided": int(parts[f"{key} undecided"].sum()),
+    }
+
+
+def attack_entry(success: Tensor, seconds: float, group: dict[str, Any], clean: dict[str, Any]) -> dict[str, Any]:
+    """The report entry of one attack: ``success`` per attacked input, ``group`` the detector's
+    decisions on the inputs it fooled."""
     entry = summarise(group, clean)
-    entry |= {"attacked": int(result.x.shape[0]), "success_rate": rate(result.success), "attack_seconds": seconds}
-    entry["evaded"] = float((~group["flagged"]).sum()) / max(1, int(result.x.shape[0]))
+    attacked = int(success.numel())
+    entry |= {"attacked": attacked, "success_rate": rate(success), "attack_seconds": seconds}
+    entry["evaded"] = float((~group["flagged"]).sum()) / max(1, attacked)
     if group["mutants"] is not None and group["mutants"].numel():
         entry["mutants_histogram"] = torch.bincount(group["mutants"].cpu()).tolist()
     return entry

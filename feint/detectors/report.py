@@ -17,6 +17,7 @@ from typing import Any
 
 from torch import Tensor
 
+from feint import distributed as fd
 from feint.attacks.result import AttackResult
 from feint.data.dataset import DatasetInfo
 from feint.detectors.base import Detector
@@ -24,6 +25,7 @@ from feint.detectors.evaluation import EvalSettings, evaluate_detector
 from feint.detectors.schema import SCHEMA
 from feint.report.files import json_safe, write_report
 from feint.report.provenance import model_info, stamp
+from feint.validation import check_images, check_labels, check_positive_int
 
 
 def _f(value: float | None) -> str:
@@ -71,6 +73,15 @@ def detect_report(
     :func:`~feint.detectors.evaluation.craft_all`); write ``report.json`` + ``report.html`` to ``out``."""
     settings = settings or EvalSettings()
     started = time.perf_counter()
+    fd.join(None, x.device)
+    progress = progress and fd.is_root()
+    with fd.together("checking the inputs"):
+        check_positive_int(settings.batch_size, "batch_size (--batch-size)")
+        check_images(x, bounds=detector.bounds)
+        check_labels(y, n=x.shape[0])
+    fd.check_job(
+        dataclasses.asdict(settings), [x, y], detector.model, n_inputs=x.shape[0], what="inputs to evaluate on"
+    )
     measured = evaluate_detector(detector, x, y, settings=settings, crafted=crafted, progress=progress)
     data = data_info.to_dict() if data_info is not None else {"name": "unknown"}
     report = {
@@ -84,7 +95,7 @@ def detect_report(
         "timings": {"total_seconds": time.perf_counter() - started},
     }
     report = json_safe(report)
-    if out is not None:
+    if out is not None and fd.is_root():  # under torchrun rank 0 alone writes
         from feint.detectors.report_html import render_detect_html
 
         write_report(out, report, render_detect_html(report))

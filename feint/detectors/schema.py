@@ -37,6 +37,7 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
                 "adaptive_weight": NUM,
                 "seed": INT,
                 "params": {"type": "object"},
+                "batch_size": INT,
             }
         ),
         "clean": obj({**_GROUP, "accuracy": NUM_OR_NULL, "total": INT}, extra={"type": "array", "items": NUM}),
