@@ -276,4 +276,33 @@ def _with_version(rank: int, fn: Any) -> Any:
         feint.__version__ = real
 
 
-JOBS = {"audit": audit_job, "train": train_job, "bad": bad_inputs_job}
+def recipes_job(rank: int, *, out: str, sources: list[str]) -> Any:
+    """pgd-at, ensemble-at (static sources read on every rank) and distill (a teacher phase, then
+    the student) under DDP, each for one short run; what each returned."""
+    import feint
+
+    train, test = _train(), _data(120)
+    recipes = {
+        "pgd-at": {"eps": 0.1, "steps": 2},
+        "ensemble-at": {"eps": 0.1, "sources": sources},
+        "distill": {"temperature": 20.0, "teacher_epochs": 1},
+    }
+    results = {}
+    for name, options in recipes.items():
+        result = feint.train(
+            "mlp", train, test, recipe=name, recipe_options=options, epochs=2, lr=3e-3, batch_size=32, seed=0,
+            out=f"{out}/{name}", progress=False,
+        )  # fmt: skip
+        results[name] = {"test_accuracy": result.test_accuracy, "losses": [h["loss"] for h in result.history]}
+    return results
+
+
+def commands_job(rank: int, *, folder: str, out: str) -> Any:
+    """physical, blackbox, transfer --matrix and detect eval through their Python calls (see
+    ``test_distributed_commands.commands``): their figures, then the errors of bad starts."""
+    from test_distributed_commands import bad_starts, run_commands
+
+    return {"figures": run_commands(folder, out=out), "bad": bad_starts(folder, rank)}
+
+
+JOBS = {"audit": audit_job, "train": train_job, "bad": bad_inputs_job, "recipes": recipes_job, "commands": commands_job}

@@ -131,5 +131,5 @@ def test_a_failed_rank_says_so_once_even_when_torchrun_then_stops_it() -> None:
     assert done.returncode == -15  # ended by the signal, as torchrun meant
     assert done.stderr.splitlines() == [
         "error: feint attack does not share its work among torchrun's ranks; run it without torchrun "
-        "(feint attack ...). Under torchrun: audit, demo, train"
+        "(feint attack ...). Under torchrun: audit, blackbox, demo, detect, physical, train, transfer"
     ]

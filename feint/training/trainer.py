@@ -119,7 +119,8 @@ def train(
         progress,
     )
     base = cfg.build_recipe()
-    recipe = base.prepare(context) if base is not None else None
+    with fd.together("preparing the recipe"):  # a source model one rank cannot read: an error everywhere
+        recipe = base.prepare(context) if base is not None else None
     guard = base.guard_for(context) if base is not None else None
     if guard is not None and guard_state is not None:
         guard.load_state(guard_state)
