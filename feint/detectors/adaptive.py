@@ -18,13 +18,15 @@ Shapes: x (N, C, H, W), y (N,).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 from torch import Tensor, nn
 
 from feint.attacks.core import attack_run, margin_loss
 from feint.attacks.registry import run_attack
 from feint.attacks.result import AttackResult
-from feint.detectors.density import Signals
+from feint.detectors.density import Signals, seeded
 from feint.threat import ThreatModel, make_generator
 from feint.validation import check_nonnegative, check_positive_int
 
@@ -51,7 +53,9 @@ def density_aware_pgd(
     threat = ThreatModel("inf", eps, bounds)
     step_size = 2.5 * eps / steps if step_size is None else step_size
     model = signals.model
-    with attack_run(model, x, y, threat) as run:
+    # ``seed`` fixes the random start and the MC-dropout masks of every step (the caller's random state untouched)
+    masks = seeded(seed + 1, x.device) if seed is not None else nullcontext()
+    with attack_run(model, x, y, threat) as run, masks:
         ball = threat.ball(run.x)
         point = threat.random_start(run.x, generator=make_generator(seed, run.x.device))
         best = run.x.clone()
