@@ -280,8 +280,9 @@ def recipes_job(rank: int, *, out: str, sources: list[str]) -> Any:
     """pgd-at, ensemble-at (static sources read on every rank) and distill (a teacher phase, then
     the student) under DDP, each for one short run; what each returned."""
     import feint
+    from feint.data import load as load_data
 
-    train, test = _train(), _data(120)
+    train, test = load_data("digits", "train").head(800), _data(120)
     recipes = {
         "pgd-at": {"eps": 0.1, "steps": 2},
         "ensemble-at": {"eps": 0.1, "sources": sources},

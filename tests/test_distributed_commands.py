@@ -160,7 +160,7 @@ def test_pgd_at_ensemble_at_and_distill_train_under_ddp_and_write_once(digits_tr
     assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
     assert ranks[0]["result"] == ranks[1]["result"]  # the same weights on every rank
     for name, result in ranks[0]["result"].items():
-        assert result["losses"][1] < result["losses"][0] and result["test_accuracy"] > 0.3, (name, result)
+        assert result["losses"][1] < result["losses"][0] and result["test_accuracy"] > 0.5, (name, result)
         training = json.loads((runs / name / "config.json").read_text())["training"]
         assert training["world_size"] == 2 and training["effective_batch_size"] == 64, name
     teacher = json.loads((runs / "distill" / "teacher" / "config.json").read_text())["training"]
