@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 
 import feint.evaluate.blackbox as bb
+import feint.evaluate.blackbox_substitute as trained
 from feint.attacks.substitute import SubstituteConfig
 from feint.cli import main
 from feint.errors import InputError
@@ -73,17 +74,17 @@ def test_an_interrupted_run_resumes_between_rounds_and_ends_the_same(lenet_digit
     config = SubstituteConfig(arch="softmax", rounds=4, epochs=3)
     common = {"config": config, "eps": [0.1, 0.3], "progress": False}
     whole = bb.blackbox(as_oracle(lenet_digits, access="labels"), seeds, x, y, out=tmp_path / "whole", **common)
-    real_save = bb.save_state
+    real_save = trained.save_state
 
     def interrupting_save(out, fp, state, labels):
         real_save(out, fp, state, labels)
         if len(state.records) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(bb, "save_state", interrupting_save)
+    monkeypatch.setattr(trained, "save_state", interrupting_save)
     with pytest.raises(KeyboardInterrupt):
         bb.blackbox(as_oracle(lenet_digits, access="labels"), seeds, x, y, out=tmp_path / "cut", **common)
-    monkeypatch.setattr(bb, "save_state", real_save)
+    monkeypatch.setattr(trained, "save_state", real_save)
     oracle = as_oracle(lenet_digits, access="labels")
     resumed = bb.blackbox(oracle, seeds, x, y, out=tmp_path / "cut", **common)
     assert any("resumed 2 finished substitute rounds" in n for n in resumed.notes)

@@ -132,7 +132,9 @@ def folder(lenet_digits: nn.Module, kde_detector: Any, digits_test: Dataset, tmp
 def test_the_per_input_commands_on_two_ranks_equal_one_process_and_refuse_bad_starts(folder, tmp_path) -> None:
     alone = one_thread_run(lambda: run_commands(str(folder), out=str(tmp_path / "one")))
     ranks = launch("commands", {"folder": str(folder), "out": str(tmp_path / "two")}, tmp_path / "results")
-    assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
+    assert [r["exitcode"] for r in ranks] == [0, 0] and all("result" in r for r in ranks), [
+        r.get("traceback") for r in ranks
+    ]
     two, other = ranks[0]["result"]["figures"], ranks[1]["result"]["figures"]
     assert two == alone  # every per-input figure, the adversarial inputs' bytes included
     assert other["physical"]["x_adv"] == {} and {**other, "physical": two["physical"]} == two
@@ -157,7 +159,9 @@ def test_pgd_at_ensemble_at_and_distill_train_under_ddp_and_write_once(digits_tr
         feint.train("mlp", digits_train.head(200), epochs=1, seed=i, out=path, progress=False)
     runs = tmp_path / "runs"
     ranks = launch("recipes", {"out": str(runs), "sources": [str(s) for s in sources]}, tmp_path / "results")
-    assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
+    assert [r["exitcode"] for r in ranks] == [0, 0] and all("result" in r for r in ranks), [
+        r.get("traceback") for r in ranks
+    ]
     assert ranks[0]["result"] == ranks[1]["result"]  # the same weights on every rank
     for name, result in ranks[0]["result"].items():
         assert result["losses"][1] < result["losses"][0] and result["test_accuracy"] > 0.5, (name, result)

@@ -27,28 +27,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from feint import distributed as fd
 from feint.attacks.registry import full_strength, get_attack
-from feint.attacks.substitute import SubstituteConfig, SubstituteState, check_seed_budget, train_substitute
+from feint.attacks.substitute import SubstituteConfig, check_seed_budget
 from feint.data.dataset import DatasetInfo
 from feint.errors import InputError
 from feint.evaluate.blackbox_measure import label_inputs, measure_transfer, queries_everywhere
 from feint.evaluate.blackbox_report import REPORT_SCHEMA, SCHEMA, render_html
-from feint.evaluate.blackbox_state import fingerprint, load_state, save_state
+from feint.evaluate.blackbox_state import fingerprint, load_state
+from feint.evaluate.blackbox_substitute import shared_substitute, train_on_root
 from feint.io import check_writable, remove_stale_temps
-from feint.models.io import save_model
-from feint.models.registry import create_model
 from feint.oracles.base import Oracle
 from feint.report.files import WrittenReport, json_safe, write_report
 from feint.report.gallery import label_gallery_items
 from feint.report.provenance import model_info, stamp
 from feint.report.schema import validate
 from feint.validation import check_images, check_labels, check_nonnegative, check_positive_int
-
-SUBSTITUTE_DIR = "substitute"
 
 
 def check_disjoint(x_seed: Tensor, x: Tensor) -> None:
@@ -134,8 +130,10 @@ def blackbox(
         params.setdefault("seed", seed)
     fp = fingerprint(config, oracle.name, x_seed, x)
     fd.check_job([fp, attack, params, grid, seed, batch_size], [y], n_inputs=x.shape[0], what="held-out inputs")
-    resumed = fd.is_root() and out is not None and resume
-    state, oracle_labels, note = load_state(out, fp, config, x.device) if resumed else (None, None, None)
+    resumed = out is not None and resume and fd.is_root()  # rank 0 alone keeps the state
+    state, oracle_labels, note = (
+        load_state(out, fp, config, x.device) if out is not None and resumed else (None, None, None)
+    )
     notes = [note] if note else []
     if state is not None:
         notes.append(
@@ -155,10 +153,10 @@ def blackbox(
     labelling = queries_everywhere(oracle, counted_at_start)
     with fd.together("training the substitute on rank 0"):
         if fd.is_root():
-            state, substitute_dir = _substitute(
+            state, substitute_dir = train_on_root(
                 oracle, x_seed, (x, oracle_labels, y), config, info, state, out, fp, progress
             )
-    substitute = _shared_substitute(state, config, info, x.device)
+    substitute = shared_substitute(state, config, info, x.device)
     counted_before_measuring = oracle.queries
     transfer, adv = measure_transfer(
         oracle, substitute, x, y, oracle_labels, attack, params, grid, info, seed, batch_size, progress
@@ -220,69 +218,3 @@ def blackbox(
         paths = write_report(out, report, render_html(report, gallery))
     fd.broadcast_json([report, notes], "sharing the report")
     return WrittenReport(report, paths.get("json"), paths.get("html"), tuple(notes + report["notes"]))
-
-
-def _substitute(
-    oracle: Oracle,
-    x_seed: Tensor,
-    check: tuple[Tensor, Tensor, Tensor],
-    config: SubstituteConfig,
-    info: DatasetInfo,
-    state: SubstituteState | None,
-    out: str | Path | None,
-    fp: str,
-    progress: bool,
-) -> tuple[SubstituteState, Path | None]:
-    """Train (or finish training) the substitute, saving the state after every round and the
-    substitute as a run directory in ``out``."""
-
-    def save(st: SubstituteState) -> None:
-        if out is not None:
-            save_state(out, fp, st, check[1])
-
-    state = train_substitute(
-        oracle,
-        x_seed,
-        config=config,
-        num_classes=info.num_classes,
-        bounds=info.bounds,
-        check=check,
-        state=state,
-        on_round=save,
-        progress=progress,
-    )
-    if out is None:
-        return state, None
-    training: dict[str, Any] = {
-        "substitute": config.to_dict(),
-        "rounds": [r.to_dict() for r in state.records],
-        "oracle": oracle.name,
-        "training_queries": state.queries,
-    }
-    folder = save_model(
-        state.model,
-        Path(out) / SUBSTITUTE_DIR,
-        arch=config.arch,
-        arch_kwargs=config.arch_kwargs,
-        data=info.to_dict(),
-        training=training,
-    )
-    return state, folder
-
-
-def _shared_substitute(
-    state: SubstituteState | None, config: SubstituteConfig, info: DatasetInfo, device: torch.device
-) -> nn.Module:
-    """Rank 0's trained substitute on every rank (alone: the state's own)."""
-    if not fd.active():
-        assert state is not None
-        return state.model
-    if state is not None:
-        model = state.model
-    else:
-        model = create_model(
-            config.arch, input_shape=info.input_shape, num_classes=info.num_classes, **config.arch_kwargs
-        )  # type: ignore[arg-type]
-        model = model.to(device).eval()
-    fd.match_root(model)
-    return model
