@@ -22,7 +22,6 @@ matters more than anything in the attack. :class:`ModuleForward` runs a module
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -33,6 +32,8 @@ from feint.validation import check_logits, eval_mode
 
 CPU_ROWS = 128
 DEVICE_ROWS = 4096
+QUERY_ROWS = 4096
+"""The most rows a module oracle hands to :class:`ModuleForward` at once (the rest of a query waits)."""
 
 
 def default_rows(model: nn.Module) -> int:
@@ -55,16 +56,13 @@ class ModuleForward:
         with eval_mode(self.model), torch.no_grad():
             weights = self._kernels() if self.channels_last and x.dim() == 4 else {}
             if weights:
-                try:
-                    return self._logits(
-                        x, lambda part: functional_call(self.model, weights, (nhwc(part),), strict=False)
-                    )
+                try:  # one swap of the weights for all the chunks
+                    chunked = Chunked(self.model, self.batch_size, nhwc=True)
+                    named = {f"model.{name}": w for name, w in weights.items()}
+                    return check_logits(functional_call(chunked, named, (x,), strict=False), n=x.shape[0])
                 except RuntimeError:
                     self.channels_last = False
-            return self._logits(x, self.model)
-
-    def _logits(self, x: Tensor, run: Callable[[Tensor], Tensor]) -> Tensor:
-        return check_logits(torch.cat([run(part) for part in x.split(self.batch_size)]), n=x.shape[0])
+            return check_logits(Chunked(self.model, self.batch_size)(x), n=x.shape[0])
 
     def _kernels(self) -> dict[str, Tensor]:
         """The module's CPU convolution kernels in channels_last layout (empty where none or not on the CPU)."""
@@ -78,6 +76,19 @@ class ModuleForward:
             }  # fmt: skip
             self._key = key
         return self._weights
+
+
+class Chunked(nn.Module):
+    """``model`` over consecutive chunks of ``rows`` inputs, each in channels_last layout if ``nhwc``."""
+
+    def __init__(self, model: nn.Module, rows: int, *, nhwc: bool = False) -> None:
+        super().__init__()
+        self.model = model
+        self.rows = rows
+        self.nhwc = nhwc
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([self.model(nhwc(part) if self.nhwc else part) for part in x.split(self.rows)])
 
 
 def nhwc(x: Tensor) -> Tensor:

@@ -2,7 +2,8 @@
 
 The module runs on the inputs' device as :class:`feint.oracles.forward.ModuleForward` runs it (eval
 mode, no gradients, the fastest CPU memory layout; its mode is restored after each request), in
-chunks of ``batch_size`` rows (default: :func:`~feint.oracles.forward.default_rows`).
+forward passes of ``batch_size`` rows (default: :func:`~feint.oracles.forward.default_rows`),
+up to :data:`~feint.oracles.forward.QUERY_ROWS` of them handed over at once.
 ``output="probabilities"`` answers softmax scores (what many APIs return) instead of logits.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from feint.oracles.base import LabelOracle, ScoreOracle
-from feint.oracles.forward import ModuleForward, default_rows
+from feint.oracles.forward import QUERY_ROWS, ModuleForward
 from feint.validation import Bounds
 
 
@@ -32,17 +33,18 @@ class ModuleScoreOracle(ScoreOracle):
         batch_size: int | None = None,
         name: str | None = None,
     ) -> None:
+        forward = ModuleForward(model, batch_size=batch_size)
         super().__init__(
             output=output,
             input_shape=input_shape,
             num_classes=num_classes,
             bounds=bounds,
             max_queries=max_queries,
-            batch_size=default_rows(model) if batch_size is None else batch_size,
+            batch_size=max(forward.batch_size, QUERY_ROWS),
             name=name or type(model).__name__,
         )
         self.model = model
-        self.forward = ModuleForward(model, batch_size=self.batch_size)
+        self.forward = forward
 
     def _scores(self, x: Tensor) -> Tensor:
         logits = self.forward(x)
@@ -63,16 +65,17 @@ class ModuleLabelOracle(LabelOracle):
         batch_size: int | None = None,
         name: str | None = None,
     ) -> None:
+        forward = ModuleForward(model, batch_size=batch_size)
         super().__init__(
             input_shape=input_shape,
             num_classes=num_classes,
             bounds=bounds,
             max_queries=max_queries,
-            batch_size=default_rows(model) if batch_size is None else batch_size,
+            batch_size=max(forward.batch_size, QUERY_ROWS),
             name=name or type(model).__name__,
         )
         self.model = model
-        self.forward = ModuleForward(model, batch_size=self.batch_size)
+        self.forward = forward
 
     def _labels(self, x: Tensor) -> Tensor:
         logits = self.forward(x)
