@@ -182,4 +182,5 @@ def finish(*, settled: bool = False) -> None:
                 dist.monitored_barrier(timeout=timedelta(seconds=60), wait_all_ranks=True)
         gc.collect()
         dist.destroy_process_group()
+        gc.collect()  # the group's own objects (gloo's threads) go now, not during interpreter shutdown
     _state["started_here"] = False
