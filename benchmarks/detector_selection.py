@@ -7,12 +7,13 @@ classifies correctly, FGSM, PGD and DeepFool (mutation testing) or FGSM, BIM and
 eps 0.1; printed per candidate: the ROC-AUC against those clean inputs, and for reference the
 ROC-AUC of the model's own softmax margin (the label change rate follows it).
 
-1. Mutation testing (NAI): the mutation rate, ``--rates`` (``--mutants`` per pool).
+1. Mutation testing: the mutation rate of NAI and, for comparison, the other operators:
+   ``--mutation`` candidates ``operator:rate`` (``--mutants`` per pool).
 2. KDE + BU: feature layer, reduction and its dimension, where MC dropout is inserted:
    ``--kde`` candidates ``layer:reduce:components:dropout`` (the log density and the uncertainty
    alone are printed beside the combined score).
 
-    python benchmarks/detector_selection.py [--n 300] [--rates 0.01,0.02,0.03] [--kde 2:pca:16:auto,0:pca:16:auto]
+    python benchmarks/detector_selection.py [--n 300] [--mutation nai:0.01,nai:0.02] [--kde 2:pca:16:auto,0:pca:16:auto]
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300, help="validation inputs")
     parser.add_argument("--start", type=int, default=50000, help="first training input of the validation split")
-    parser.add_argument("--rates", default="0.01,0.02,0.03")
+    parser.add_argument("--mutation", default="nai:0.01,nai:0.02,nai:0.03,gf:0.01,ws:0.01,ns:0.01")
     parser.add_argument("--mutants", type=int, default=100)
     parser.add_argument("--kde", default="2:pca:16:auto,0:pca:16:auto,0:pca:32:auto,2:pca:8:auto,2:pca:16:2")
     parser.add_argument("--kde-fit", type=int, default=6000, help="training inputs KDE + BU is fitted on here")
@@ -63,15 +64,16 @@ def main() -> None:
         "softmax margin alone: "
         + ", ".join(f"{k} {auc(low_margin(x), low_margin(a)):.3f}" for k, a in adversarial.items())
     )
-    print("\n== mutation testing (NAI): ROC-AUC of the label change rate")
-    for rate in map(float, args.rates.split(",")):
-        det = MutationDetector(model, operator="nai", rate=rate, n_mutants=args.mutants).fit(
+    print("\n== mutation testing: ROC-AUC of the label change rate")
+    for candidate in args.mutation.split(","):
+        operator, rate = candidate.split(":")
+        det = MutationDetector(model, operator=operator, rate=float(rate), n_mutants=args.mutants).fit(
             train.x[:1000], train.y[:1000]
         )
         clean = det.score(x)
         aucs = {k: auc(clean, det.score(adversarial[k])) for k in ("fgsm", "pgd", "deepfool")}
         shown = ", ".join(f"{k} {v:.3f}" for k, v in aucs.items())
-        print(f"  rate {rate:g}: {shown}; mean {sum(aucs.values()) / 3:.3f} (threshold {det.threshold_:.3f})")
+        print(f"  {operator} rate {rate}: {shown}; mean {sum(aucs.values()) / 3:.3f} (threshold {det.threshold_:.3f})")
     print("\n== KDE + BU: ROC-AUC of the combined score (log density alone / uncertainty alone)")
     for candidate in args.kde.split(","):
         layer, reduce, components, dropout = candidate.split(":")
