@@ -15,13 +15,13 @@ Printed, from this run, with the targets:
    follows it, so where the margin cannot separate an attack neither can mutation testing), and the
    SPRT again with the rule of Wang et al.'s artifact (threshold: clean mean LCR + the 99% bound of
    that mean; indifference region +-0.1 x threshold). The pool holds 500 mutants, as theirs; the
-   NAI rate (0.01) was chosen on a validation split by benchmarks/detector_selection.py. FGSM at
+   NAI rate (0.01) was compared with others on a validation split by benchmarks/detector_selection.py. FGSM at
    eps 0.1 is Wang et al.'s MNIST FGSM (0.35 in units of the MNIST standard deviation 0.3081).
 2. Kernel density + Bayesian uncertainty (Feinman et al. 2017): ROC-AUC for FGSM, BIM, C&W and JSMA
    (target >= 0.90 each), at eps 0.1 and again for FGSM and BIM at Feinman et al.'s MNIST settings
    (eps 0.3; BIM 50 steps of 0.01). As in the paper, the class densities hold every training input
    given them (``--kde-fit`` less the ``--kde-lr`` that train the logistic regression), not a
-   subset; layer, reduction and dropout were chosen on a validation split (detector_selection.py).
+   subset; layer, reduction and dropout were compared on a validation split (detector_selection.py).
 3. Throughput: inputs decided per second by each detector (SPRT decisions; KDE+BU scores).
 4. Batched mutant evaluation (torch.func.functional_call under vmap over stacked weights) against
    the naive loop that deep-copies the model for one mutant at a time, for every query: labels of
