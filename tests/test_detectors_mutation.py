@@ -172,7 +172,9 @@ def test_the_artifact_rule_bounds_the_mean_and_relaxes_by_a_fraction(
     assert wang.threshold_ == pytest.approx(expected) and wang.sigma_ == pytest.approx(0.1 * wang.threshold_)
     assert wang.threshold_ < mutation_detector.threshold_ and wang.pool_ is mutation_detector.pool_
     x = clean_and_pgd[0]
-    assert float(wang.decide(x).adversarial.float().mean()) >= float(mutation_detector.decide(x).adversarial.float().mean())
+    assert float(wang.decide(x).adversarial.float().mean()) >= float(
+        mutation_detector.decide(x).adversarial.float().mean()
+    )
     assert mutation_detector.settings.bound == "input"  # the original is untouched
     with pytest.raises(InputError, match="relax"):
         mutation_detector.with_rule(bound="mean", relax=0.1, sigma=0.01)
