@@ -72,7 +72,8 @@ class MutationSettings:
         check_choice(self.bound, BOUNDS, "threshold bound")
         if self.relax is not None and (self.sigma is not None or not 0 < self.relax < 1):
             raise InputError(
-                f"relax must lie in (0, 1) and sigma be None with it, got relax={self.relax!r}, sigma={self.sigma!r}"
+                f"relax (sigma as a fraction of the threshold) must lie in (0, 1) and replaces sigma; got "
+                f"relax={self.relax!r}, sigma={self.sigma!r}: pass one of the two (Wang et al.'s artifact: relax=0.1)"
             )
         if not isinstance(self.rate, (int, float)) or isinstance(self.rate, bool) or not 0 < self.rate <= 1:
             raise InputError(f"the mutation rate must lie in (0, 1], got {self.rate!r}; Wang et al. use 0.01 to 0.1")
