@@ -82,7 +82,9 @@ def measure(name: str, model: nn.Module, data: Dataset, eps: tuple[float, ...], 
     print(f"  same worst case: {same}")
     print(f"  seconds per audit, before: {', '.join(f'{t:.2f}' for t in before)}")
     print(f"  seconds per audit, with the gauge: {', '.join(f'{t:.2f}' for t in after)}")
-    print(f"  time ratio with / before: median {ratios[len(ratios) // 2]:.3f} (all: {', '.join(f'{r:.3f}' for r in ratios)})")
+    print(
+        f"  time ratio with / before: median {ratios[len(ratios) // 2]:.3f} (all: {', '.join(f'{r:.3f}' for r in ratios)})"
+    )
 
 
 def main() -> None:

@@ -57,7 +57,9 @@ def gain_limit(setup: AuditSetup, preset: Preset) -> int:
     return max(1, math.ceil(preset.gain_threshold * setup.x.shape[0]))
 
 
-def decide(setup: AuditSetup, state: AuditState, preset: Preset, checks: list[Check]) -> dict[str, dict[str, list[str]]]:
+def decide(
+    setup: AuditSetup, state: AuditState, preset: Preset, checks: list[Check]
+) -> dict[str, dict[str, list[str]]]:
     """Per eps index (a string key), the triggers that fired there and the reasons, in words, given
     the checks run on the results so far; eps where none fired are left out."""
     flagged = [c for c in checks if c.status != "pass"]
@@ -81,7 +83,10 @@ def decide(setup: AuditSetup, state: AuditState, preset: Preset, checks: list[Ch
                 )
         fired = {k: v for k, v in fired.items() if v}
         if fired:
-            decided[str(e)] = {"triggers": sorted(fired), "reasons": [why for k in TRIGGERS for why in fired.get(k, [])]}
+            decided[str(e)] = {
+                "triggers": sorted(fired),
+                "reasons": [why for k in TRIGGERS for why in fired.get(k, [])],
+            }
     return decided
 
 

@@ -238,7 +238,12 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         state.worst_sizes[e][new] = part["sizes"][first]
         if state.points is not None:
             state.points.write(e, new, part["points"])
-    record: dict[str, Any] = {"queries": int(queries), "seconds": time.perf_counter() - t0, "broke": broke, "late": late}
+    record: dict[str, Any] = {
+        "queries": int(queries),
+        "seconds": time.perf_counter() - t0,
+        "broke": broke,
+        "late": late,
+    }
     if plan.standalone:
         record.update(standalone_numbers(setup, adv_logits))
     state.tensors[f"pool/{key}"] = pool
