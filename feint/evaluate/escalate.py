@@ -74,11 +74,11 @@ def decide(
             if plan.gauge == "gain" and int(record.get("broke", 0)) >= limit:
                 fired.setdefault("gain", []).append(
                     f"the targeted attack was still gaining: {plan.key} (its last target class) broke "
-                    f"{record['broke']} inputs the attacks before it missed"
+                    f"{_inputs(record['broke'])} the attacks before it missed"
                 )
             if plan.gauge == "late" and int(record.get("late", 0)) >= limit:
                 fired.setdefault("late", []).append(
-                    f"the untargeted attack was still gaining: {plan.key} broke {record['late']} inputs "
+                    f"the untargeted attack was still gaining: {plan.key} broke {_inputs(record['late'])} "
                     "in the second half of its iterations"
                 )
         fired = {k: v for k, v in fired.items() if v}
@@ -88,6 +88,10 @@ def decide(
                 "reasons": [why for k in TRIGGERS for why in fired.get(k, [])],
             }
     return decided
+
+
+def _inputs(n: int) -> str:
+    return f"{n} input{'' if n == 1 else 's'}"
 
 
 def escalate(
