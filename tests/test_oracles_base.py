@@ -54,15 +54,11 @@ def test_budget_is_exact_and_refused_before_sending() -> None:
     assert oracle.queries == 10 and not oracle.can_afford(1)
 
 
-def test_batches_split_requests_but_count_rows() -> None:
-    calls = []
-
-    class Spy(ModuleScoreOracle):
-        def _scores(self, x: torch.Tensor) -> torch.Tensor:
-            calls.append(x.shape[0])
-            return super()._scores(x)
-
-    oracle = Spy(_model(), batch_size=3)
+def test_batches_split_forward_passes_but_count_rows() -> None:
+    calls: list[int] = []
+    model = _model()
+    model.register_forward_pre_hook(lambda _, args: calls.append(args[0].shape[0]))
+    oracle = ModuleScoreOracle(model, batch_size=3)
     oracle.scores(_x(7))
     assert calls == [3, 3, 1] and oracle.queries == 7
 

@@ -1,33 +1,21 @@
 """A torch ``nn.Module`` behind an oracle: the same model at score-only or label-only access.
 
-The module runs in eval mode under ``torch.no_grad()`` on the inputs' device; its mode is
-restored after each request. ``output="probabilities"`` answers softmax scores (what many APIs
-return) instead of logits.
-
-A query is evaluated in chunks of ``batch_size`` rows. By default that is :data:`CPU_ROWS` for a
-model on the CPU, where a small convolutional net runs about 1.7x faster per row in chunks of
-128-256 rows than of 1,024 (its activations stay in cache; measured on Fashion-MNIST's LeNet,
-one thread), and :data:`DEVICE_ROWS` on an accelerator, where large batches pay.
+The module runs on the inputs' device as :class:`feint.oracles.forward.ModuleForward` runs it (eval
+mode, no gradients, the fastest CPU memory layout; its mode is restored after each request), in
+forward passes of ``batch_size`` rows (default: :func:`~feint.oracles.forward.default_rows`),
+up to :data:`~feint.oracles.forward.QUERY_ROWS` of them handed over at once.
+``output="probabilities"`` answers softmax scores (what many APIs return) instead of logits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 from feint.oracles.base import LabelOracle, ScoreOracle
-from feint.validation import Bounds, check_logits, eval_mode
-
-CPU_ROWS = 256
-DEVICE_ROWS = 4096
-
-
-def default_rows(model: nn.Module) -> int:
-    """The chunk size a module oracle uses unless told: :data:`CPU_ROWS` on the CPU, else :data:`DEVICE_ROWS`."""
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    return CPU_ROWS if device.type == "cpu" else DEVICE_ROWS
+from feint.oracles.forward import QUERY_ROWS, ModuleForward
+from feint.validation import Bounds
 
 
 class ModuleScoreOracle(ScoreOracle):
@@ -45,20 +33,21 @@ class ModuleScoreOracle(ScoreOracle):
         batch_size: int | None = None,
         name: str | None = None,
     ) -> None:
+        forward = ModuleForward(model, batch_size=batch_size)
         super().__init__(
             output=output,
             input_shape=input_shape,
             num_classes=num_classes,
             bounds=bounds,
             max_queries=max_queries,
-            batch_size=default_rows(model) if batch_size is None else batch_size,
+            batch_size=max(forward.batch_size, QUERY_ROWS),
             name=name or type(model).__name__,
         )
         self.model = model
+        self.forward = forward
 
     def _scores(self, x: Tensor) -> Tensor:
-        with eval_mode(self.model):
-            logits = check_logits(self.model(x), n=x.shape[0])
+        logits = self.forward(x)
         return logits.softmax(1) if self.output == "probabilities" else logits
 
 
@@ -76,18 +65,19 @@ class ModuleLabelOracle(LabelOracle):
         batch_size: int | None = None,
         name: str | None = None,
     ) -> None:
+        forward = ModuleForward(model, batch_size=batch_size)
         super().__init__(
             input_shape=input_shape,
             num_classes=num_classes,
             bounds=bounds,
             max_queries=max_queries,
-            batch_size=default_rows(model) if batch_size is None else batch_size,
+            batch_size=max(forward.batch_size, QUERY_ROWS),
             name=name or type(model).__name__,
         )
         self.model = model
+        self.forward = forward
 
     def _labels(self, x: Tensor) -> Tensor:
-        with eval_mode(self.model):
-            logits = check_logits(self.model(x), n=x.shape[0])
+        logits = self.forward(x)
         self._learn_classes(int(logits.shape[1]))
         return logits.argmax(1)

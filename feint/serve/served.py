@@ -19,10 +19,9 @@ from torch import Tensor
 
 from feint.errors import InputError, ModelError
 from feint.models.loading import LoadedModel
+from feint.oracles.forward import ModuleForward
 from feint.oracles.logits import oracle_logits
-from feint.oracles.module import default_rows
 from feint.serve.guard import FLAG_OUTPUT, Guard
-from feint.validation import check_logits, eval_mode
 
 SERVE_OUTPUTS = ("logits", "probabilities", "label")
 
@@ -39,8 +38,11 @@ class Served:
     num_classes: int = 0
     guard: Guard | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    forward: ModuleForward | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        if self.loaded.module is not None:
+            self.forward = ModuleForward(self.loaded.module)
         if self.output not in SERVE_OUTPUTS:
             raise InputError(f"--output must be one of {', '.join(SERVE_OUTPUTS)}, got {self.output!r}")
         if self.output != "label" and self.loaded.access == "labels":
@@ -74,12 +76,9 @@ class Served:
         module, oracle = self.loaded.module, self.loaded.oracle
         if x.dim() != 4:  # flat features (a scikit-learn model): one row of pixels per input
             x = x.reshape(x.shape[0], 1, 1, -1)
-        if module is not None:
+        if module is not None and self.forward is not None:
             device = next((p.device for p in module.parameters()), torch.device("cpu"))
-            x = x.to(device)
-            with eval_mode(module), torch.no_grad():
-                chunks = [module(part) for part in x.split(default_rows(module))]
-            return check_logits(torch.cat(chunks), n=x.shape[0]).float().cpu()
+            return self.forward(x.to(device)).float().cpu()
         assert oracle is not None
         return oracle_logits(oracle, x).float().cpu()
 
