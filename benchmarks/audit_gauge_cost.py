@@ -3,13 +3,14 @@
 The late gauge (``feint.evaluate.escalate``: APGD-CE still breaking inputs in the second half of its
 iterations) is read from a clock APGD keeps while it runs, so on a model where no check warns and no
 gauge fires the standard audit should cost what it cost before the gauge existed. On a plain LeNet
-trained on the digits data (the model of the test suite's "no escalation on a plain model") and,
+trained on the digits data and its first 200 test images (the model and data of the test suite's
+"no escalation on a plain model"; on all 360 the gain gauge fires at eps 0.1) and,
 with ``--fashion``, on benchmarks/audit_speed.py's plain Fashion-MNIST model when nothing fires on
 it, the script times the standard preset against the standard preset as it was before the late
 gauge (no gauge on APGD-CE, no APGD-CE rung, no rung that opens on it), interleaved, in one run, and
 checks that neither escalated and that both report the same worst case.
 
-    python benchmarks/audit_gauge_cost.py [--repeats 5] [--threads 1] [--fashion]
+    python benchmarks/audit_gauge_cost.py [--repeats 5] [--threads 1] [--digits-n 200] [--fashion [--n 1000]]
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ def before_late_gauge() -> Preset:
     return replace(standard, attacks=attacks, escalation=ladder)
 
 
-def digits_lenet() -> tuple[nn.Module, Dataset, tuple[float, ...]]:
-    """The test suite's plain digits LeNet (12 epochs, lr 3e-3, seed 0), its test split and eps grid."""
+def digits_lenet(n: int) -> tuple[nn.Module, Dataset, tuple[float, ...]]:
+    """The test suite's plain digits LeNet (12 epochs, lr 3e-3, seed 0), the first ``n`` test images
+    (the test audits 200) and its eps grid."""
     model = feint.train("lenet", load("digits", "train"), epochs=12, lr=3e-3, seed=0, progress=False).model
-    return model, load("digits", "test"), (0.0, 0.1, 0.2, 0.3)
+    return model, load("digits", "test").head(n), (0.0, 0.1, 0.2, 0.3)
 
 
 def fashion_plain(n: int) -> tuple[nn.Module, Dataset, tuple[float, ...]] | None:
@@ -93,10 +95,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--fashion", action="store_true", help="also audit_speed.py's plain Fashion-MNIST model")
     parser.add_argument("--n", type=int, default=1000, help="Fashion-MNIST test images")
+    parser.add_argument("--digits-n", type=int, default=200, help="digits test images (the test's 200)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     keep_freed_memory()
-    measure("digits LeNet", *digits_lenet(), args.repeats)
+    measure("digits LeNet", *digits_lenet(args.digits_n), args.repeats)
     if args.fashion and (plain := fashion_plain(args.n)) is not None:
         measure("Fashion-MNIST plain LeNet (audit_speed.py)", *plain, args.repeats)
 
