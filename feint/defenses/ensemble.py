@@ -5,7 +5,7 @@ Attacks and Defenses": adversarial examples crafted on the model being trained a
 of the examples an attacker transfers from other models, so each batch takes its adversarial
 half from the current model *or* from one of several static pre-trained models (the sources),
 chosen at random per batch. The examples are FGSM at the full eps (the paper's MNIST experiments,
-Appendix C, and its reference code: the setting of feint's image datasets and the default), or, as
+as in the authors' reference code: the setting of feint's image datasets and the default), or, as
 in its ImageNet experiments, RAND+FGSM (a random sign step of eps/2, then FGSM with the other
 eps/2) or Step-LL (one step down the least-likely class's loss).
 The first half of each batch stays clean, the second half is replaced by its adversarial
