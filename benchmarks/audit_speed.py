@@ -100,7 +100,7 @@ def compare(name: str, model: nn.Module, test: Dataset) -> tuple[float, float, b
 
 def fixed_standard() -> Preset:
     """The standard preset as it was before it adapted: one APGD-T run of 50 steps, no gauge, no escalation."""
-    plans = [p for p in get_preset("standard").attacks if not p.gauge]
+    plans = [p for p in get_preset("standard").attacks if p.gauge != "gain"]
     plans = [replace(p, params={**p.params, "steps": 50}) if p.key == "apgd-t" else p for p in plans]
     return Preset("standard", tuple(plans))
 

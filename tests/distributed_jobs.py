@@ -118,7 +118,7 @@ def escalating_preset() -> Any:
         (
             AttackPlan("fgsm", "white-box", standalone=True),
             AttackPlan("apgd-ce", "white-box", {"steps": 1, "restarts": 1}),
-            AttackPlan("apgd-t", "white-box", gauge, min_classes=4, label="apgd-t #2", gauge=True),
+            AttackPlan("apgd-t", "white-box", gauge, min_classes=4, label="apgd-t #2", gauge="gain"),
         ),
         escalation=(
             AttackPlan("pgd", "white-box", {"steps": 20}, label="pgd x20"),

@@ -55,3 +55,14 @@ def test_high_confidence_cw_makes_mutants_agree(
     auc_strong = roc(clean, mutation_detector.score(strong.x_adv[strong.success]))["roc_auc"]
     assert auc_plain > 0.95
     assert auc_strong < auc_plain - 0.2
+
+
+def test_an_attacks_own_eps_overrides_the_common_one(lenet_digits: nn.Module, digits_test: Dataset) -> None:
+    """``params={"fgsm": {"eps": ...}}`` crafts FGSM at its own eps (as `feint detect eval --param fgsm.eps=0.3`)."""
+    from feint.detectors.evaluation import EvalSettings, craft_all
+
+    x, y = digits_test.x[:16], digits_test.y[:16]
+    settings = EvalSettings(attacks=("fgsm", "pgd"), eps=0.05, params={"fgsm": {"eps": 0.2}})
+    crafted = craft_all(lenet_digits, x, y, settings=settings)
+    sizes = {name: float((r.x_adv - x).abs().amax()) for name, (r, _) in crafted.items()}
+    assert sizes["fgsm"] == pytest.approx(0.2, abs=1e-5) and sizes["pgd"] <= 0.05 + 1e-5

@@ -17,6 +17,7 @@ from feint.detectors.batched import _logits_loop, _logits_vmap, stacked_labels
 from feint.detectors.mutants import _stack, base_weights
 from feint.detectors.operators import OPERATORS, mutable_layers, mutate
 from feint.detectors.pool import MutantPool
+from feint.errors import InputError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -158,3 +159,24 @@ def test_save_and_load_give_identical_scores(
     a, b = loaded.decide(x), mutation_detector.decide(x)
     assert torch.equal(a.adversarial, b.adversarial) and torch.equal(a.mutants_used, b.mutants_used)
     assert loaded.threshold_ == mutation_detector.threshold_
+
+
+def test_the_artifact_rule_bounds_the_mean_and_relaxes_by_a_fraction(
+    mutation_detector: MutationDetector, clean_and_pgd: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    """Wang et al.'s artifact: threshold mean + z sd / sqrt(n), sigma 0.1 x threshold; a lower threshold flags more."""
+    wang = mutation_detector.with_rule(bound="mean", relax=0.1)
+    clean = mutation_detector.clean_lcr_
+    z = 2.3263478740408408  # one-sided 99%
+    expected = max(clean["mean"] + z * clean["sd"] / clean["n"] ** 0.5, 1 / len(mutation_detector.pool_))
+    assert wang.threshold_ == pytest.approx(expected) and wang.sigma_ == pytest.approx(0.1 * wang.threshold_)
+    assert wang.threshold_ < mutation_detector.threshold_ and wang.pool_ is mutation_detector.pool_
+    x = clean_and_pgd[0]
+    assert float(wang.decide(x).adversarial.float().mean()) >= float(
+        mutation_detector.decide(x).adversarial.float().mean()
+    )
+    assert mutation_detector.settings.bound == "input"  # the original is untouched
+    with pytest.raises(InputError, match="relax"):
+        mutation_detector.with_rule(bound="mean", relax=0.1, sigma=0.01)
+    with pytest.raises(InputError, match="threshold bound"):
+        mutation_detector.with_rule(bound="median")

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from feint.attacks.core import AttackRun, attack_run, margin_loss, objective, resolve_target
 from feint.attacks.registry import register_attack
 from feint.attacks.result import AttackResult, is_success
-from feint.attacks.steps import ActiveSet, over_attempts, value_and_grad
+from feint.attacks.steps import ActiveSet, BreakClock, over_attempts, value_and_grad
 from feint.attacks.targets import rank_other_classes
 from feint.errors import InputError
 from feint.threat import ThreatModel, make_generator
@@ -102,8 +102,10 @@ def _apgd_run(
     verdict_target: bool,
     early_stop: bool,
     rows: Tensor | None,
+    clock: BreakClock,
 ) -> Tensor:
-    """One APGD run from ``start``; ``verdict_target``: success means reaching ``target`` (else misclassification)."""
+    """One APGD run from ``start``; ``verdict_target``: success means reaching ``target`` (else
+    misclassification); ``clock`` notes when each row was first found adversarial."""
     threat, n = run.budget, start.shape[0]
     low = torch.full((n,), -torch.inf, device=start.device, dtype=start.dtype)
     state = {
@@ -127,6 +129,7 @@ def _apgd_run(
         with run.model.on_rows(active.rows):
             s["f"], s["grad"], logits = value_and_grad(run.model, s["x"], fn)
         hit = is_success(logits, s["y"], t if verdict_target else None)
+        clock.mark(active.rows, hit, k)
         if early_stop:
             if not active.drop(hit):
                 break
@@ -182,9 +185,11 @@ def apgd(
     target = resolve_target(y, target, targeted)
     with attack_run(model, x, y, threat, target=target) as run:
         gen = make_generator(seed, run.x.device)
+        clock = BreakClock(run.x.shape[0], steps * restarts, run.x.device)
 
-        def attempt(_: int, rows: Tensor | None) -> Tensor:
+        def attempt(i: int, rows: Tensor | None) -> Tensor:
             start = run.budget.random_start(run.x, generator=gen)
+            clock.spent = i * steps
             return _apgd_run(
                 run,
                 start,
@@ -194,9 +199,10 @@ def apgd(
                 verdict_target=True,
                 early_stop=early_stop,
                 rows=rows,
+                clock=clock,
             )
 
-        return over_attempts(run, attempt, count=restarts, early_stop=early_stop)
+        return clock.stamp(over_attempts(run, attempt, count=restarts, early_stop=early_stop))
 
 
 @register_attack("apgd-t", defaults={"eps": 0.1}, norms=("inf", "2"), targeted=False)
@@ -245,12 +251,22 @@ def apgd_t(
             raise InputError(f"first_target={first_target}, but the model has only {ranked.shape[1]} other classes")
         count = min(n_target_classes, ranked.shape[1] - first_target + 1) * restarts
         gen = make_generator(seed, run.x.device)
+        clock = BreakClock(run.x.shape[0], steps * count, run.x.device)
 
         def attempt(i: int, rows: Tensor | None) -> Tensor:
             start = run.budget.random_start(run.x, generator=gen)
             goal = ranked[:, first_target - 1 + i // restarts]
+            clock.spent = i * steps
             return _apgd_run(
-                run, start, steps=steps, loss="dlr", target=goal, verdict_target=False, early_stop=early_stop, rows=rows
+                run,
+                start,
+                steps=steps,
+                loss="dlr",
+                target=goal,
+                verdict_target=False,
+                early_stop=early_stop,
+                rows=rows,
+                clock=clock,
             )
 
-        return over_attempts(run, attempt, count=count, early_stop=early_stop)
+        return clock.stamp(over_attempts(run, attempt, count=count, early_stop=early_stop))

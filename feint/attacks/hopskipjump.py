@@ -5,11 +5,16 @@ IEEE S&P 2020 (Algorithm 2). From an adversarial start (the input itself if alre
 misclassified, else uniform noise, or ``starts`` of the target class), each iteration t:
 
 1. binary search to the decision boundary between x and the current point (threshold theta =
-   d^-3/2 for L2, d^-2 for Linf);
+   gamma d^-3/2 for L2, gamma d^-2 for Linf);
 2. estimate the boundary's normal from B_t = min(B_0 sqrt(t), max_evals) label queries at
    radius delta_t (0.1 of the box at t=1, then sqrt(d) theta dist for L2, d theta dist for Linf);
 3. step along it (L2: the unit gradient; Linf: its sign) by xi_t = dist / sqrt(t), halved until
    the step lands adversarial, then search to the boundary again.
+
+``gamma`` is 8 by default where the paper's is 1: a coarser binary search (about three queries
+fewer each) and probes at a larger radius measured better at the same budget on Fashion-MNIST's
+CNN (100 images, seeds 0-2, median L2 1.277 against 1.281 at 5k queries, 1.921 against 1.944 at
+1k); the Adversarial Robustness Toolbox's theta = 0.01 / sqrt(d) is gamma = 0.01 d, 7.8 there.
 
 Batched over inputs: each phase sends the rows of every sample still searching in one oracle
 request. ``max_queries`` is each sample's budget, its share of the final check included; a sample
@@ -32,7 +37,7 @@ from feint.attacks.result import AttackResult
 from feint.errors import InputError
 from feint.oracles import Oracle
 from feint.threat import ThreatModel, make_generator
-from feint.validation import check_images, check_positive_int
+from feint.validation import check_images, check_nonnegative, check_positive_int
 
 MAX_HALVINGS = 25
 
@@ -75,6 +80,7 @@ def hopskipjump(
     init_evals: int = 100,
     max_evals: int = 10_000,
     init_tries: int = 100,
+    gamma: float = 8.0,
     starts: Tensor | None = None,
     targeted: bool = False,
     target: Tensor | None = None,
@@ -88,6 +94,9 @@ def hopskipjump(
     check_query_budget(max_queries, "max_queries")
     for value, name in ((init_evals, "init_evals"), (max_evals, "max_evals")):
         check_positive_int(value, name)
+    check_nonnegative(gamma, "gamma")
+    if gamma == 0:
+        raise InputError("gamma must be positive (the binary search's threshold); try the default, 8")
     target = resolve_target(y, target, targeted)
     if starts is not None:
         check_images(starts, bounds=threat.bounds, name="starts")
@@ -96,7 +105,7 @@ def hopskipjump(
                 f"starts has shape {tuple(starts.shape)}; give one start per input, shape {tuple(x.shape)}"
             )
     with oracle_run(model, x, y, threat, target=target, access="labels") as run, torch.no_grad():
-        search = Search(run, norm=threat.norm, limit=max_queries - 1, eps=threat.eps)
+        search = Search(run, norm=threat.norm, limit=max_queries - 1, eps=threat.eps, gamma=gamma)
         gen = make_generator(seed, run.x.device)
         current = _start(search, starts, init_tries, gen)
         idx = search.active

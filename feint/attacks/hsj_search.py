@@ -25,7 +25,7 @@ def _view(v: Tensor, like: Tensor) -> Tensor:
 class Search:
     """Per-sample budgets, best points and the decision function phi of one attack call."""
 
-    def __init__(self, run: OracleRun, *, norm: str, limit: int, eps: float) -> None:
+    def __init__(self, run: OracleRun, *, norm: str, limit: int, eps: float, gamma: float = 1.0) -> None:
         self.run, self.norm, self.eps = run, norm, eps
         n = run.x.shape[0]
         self.limit = limit
@@ -36,7 +36,7 @@ class Search:
         lo, hi = run.threat.bounds
         self.width = hi - lo
         self.dim = int(run.x[0].numel())
-        self.theta = 1.0 / (self.dim * math.sqrt(self.dim)) if norm == "2" else 1.0 / self.dim**2
+        self.theta = gamma / (self.dim * math.sqrt(self.dim)) if norm == "2" else gamma / self.dim**2
 
     @property
     def active(self) -> Tensor:

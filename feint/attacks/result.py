@@ -38,6 +38,9 @@ class AttackResult:
         access: what the attack could see: "white-box", "scores" or "labels". A label-only result's
             ``adv_logits`` are the log of a one-hot answer (0 at the label, -inf elsewhere): predictions
             are exact, confidences were never revealed (``adv_confidence`` is NaN).
+        found_at: (N,) for attacks that keep track (APGD, APGD-T): the fraction of the attack's
+            iteration budget (all restarts and target classes together) spent when each input was
+            first found adversarial, in (0, 1]; inf where it was not. None for the others.
     """
 
     x: Tensor
@@ -50,6 +53,7 @@ class AttackResult:
     queries: int
     threat: ThreatModel
     access: str = "white-box"
+    found_at: Tensor | None = None
 
     @property
     def adv_pred(self) -> Tensor:

@@ -14,6 +14,7 @@ in the threat model's ball and bounds.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -56,6 +57,32 @@ class ActiveSet:
             return points
         self.out[self.rows] = points
         return self.out
+
+
+class BreakClock:
+    """When each row of a batch was first found adversarial, as the fraction of the attack's whole
+    iteration budget (``total`` steps over all its attempts) spent by then; inf where never.
+
+    An attack that is still breaking inputs late in its budget has not converged (Croce & Hein
+    2020 show robust accuracy still falling with more iterations and restarts on some models): the
+    audit's convergence gauge (:mod:`feint.evaluate.escalate`) reads it from ``found_at``.
+    """
+
+    def __init__(self, n: int, total: int, device: torch.device) -> None:
+        self.at = torch.full((n,), torch.inf, device=device)
+        self.total = total
+        self.spent = 0
+
+    def mark(self, rows: Tensor | None, hit: Tensor, step: int) -> None:
+        """Rows ``hit`` (of the active ``rows``, None: all) became adversarial at ``step`` of the current attempt."""
+        if not bool(hit.any()):
+            return
+        idx = hit.nonzero().squeeze(1) if rows is None else rows[hit]
+        self.at[idx] = self.at[idx].clamp(max=(self.spent + step + 1) / self.total)
+
+    def stamp(self, result: AttackResult) -> AttackResult:
+        """``result`` with ``found_at``: this clock's times where the checked result succeeds."""
+        return dataclasses.replace(result, found_at=torch.where(result.success, self.at, torch.inf))
 
 
 def _view(v: Tensor, like: Tensor) -> Tensor:

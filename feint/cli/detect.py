@@ -158,7 +158,12 @@ def _model_for(detector_dir: str, model_spec: str | None, weights: str | None, d
 @click.option(
     "--eps", default="0.1", show_default=True, help="perturbation size of the eps-bounded attacks, e.g. 0.1 or 8/255"
 )
-@click.option("--param", "params", multiple=True, help="attack option attack.key=value, repeatable (e.g. cw.steps=50)")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    help="attack option attack.key=value, repeatable (e.g. cw.steps=50; fgsm.eps=0.3 overrides --eps for FGSM)",
+)
 @click.option("--adaptive/--no-adaptive", default=True, show_default=True, help="also run the adaptive attack")
 @click.option("--kappa", default=10.0, show_default=True, type=float, help="confidence of the adaptive C&W (mutation)")
 @click.option("--adaptive-steps", default=100, show_default=True, type=int, help="steps of the density-aware PGD")

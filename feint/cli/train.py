@@ -84,7 +84,7 @@ def _sources(text: str | None) -> list[str] | None:
 @click.option("--step-size", default=None, type=float, help="pgd-at, fast-at, trades: inner step size")
 @click.option("--beta", default=None, type=float, help="trades: weight of the robustness term [default: 6]")
 @click.option("--sources", default=None, help="ensemble-at: 2-5 static source runs, comma-separated (runs/a,runs/b)")
-@click.option("--method", default=None, help="ensemble-at: rand-fgsm or step-ll [default: rand-fgsm]")
+@click.option("--method", default=None, help="ensemble-at: fgsm, rand-fgsm or step-ll [default: fgsm]")
 @click.option("--temperature", default=None, type=float, help="distill: softmax temperature T [default: 100]")
 @click.option("--teacher-epochs", default=None, type=int, help="distill: teacher's epochs [default: --epochs]")
 @click.option("--recipe-param", "recipe_params", multiple=True, help="any other recipe option key=value")

@@ -43,8 +43,9 @@ def craft_all(
     crafted = {}
     for i, name in enumerate(bar(progress, iterable=settings.attacks, desc="attacks", unit="attack")):
         params = dict(settings.params.get(name, {}))
+        eps = float(params.pop("eps", settings.eps))  # an attack's own eps in params overrides the common one
         start = time.perf_counter()
-        result = craft(name, model, x, y, eps=settings.eps, seed=settings.seed + i, **params)
+        result = craft(name, model, x, y, eps=eps, seed=settings.seed + i, **params)
         crafted[name] = (result, time.perf_counter() - start)
         milestone(progress, f"detect eval: {name} fooled {int(result.success.sum())} of {x.shape[0]} inputs")
     return crafted
@@ -52,10 +53,9 @@ def craft_all(
 
 def _attack(model: nn.Module, name: str, i: int, settings: EvalSettings) -> BatchAttack:
     params = dict(settings.params.get(name, {}))
+    eps = float(params.pop("eps", settings.eps))  # an attack's own eps in params overrides the common one
     seed = settings.seed + i
-    return timed_batch(
-        lambda x, y, c: craft(name, model, x, y, eps=settings.eps, seed=fd.batch_seed(seed, c), **params)
-    )
+    return timed_batch(lambda x, y, c: craft(name, model, x, y, eps=eps, seed=fd.batch_seed(seed, c), **params))
 
 
 def _reused(result: AttackResult, seconds: float) -> BatchAttack:

@@ -23,9 +23,10 @@ DEFAULT_ATTACKS = ("fgsm", "pgd", "cw", "jsma", "deepfool")
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """``params``: per-attack options, e.g. ``{"cw": {"steps": 50}}``; ``kappa``: the adaptive C&W's
-    confidence against mutation testing; ``adaptive_*``: the density-aware PGD's steps and weight;
-    ``batch_size``: inputs attacked and decided together, each batch with its own seeds."""
+    """``params``: per-attack options, e.g. ``{"cw": {"steps": 50}}`` (an ``eps`` there overrides
+    ``eps``); ``kappa``: the adaptive C&W's confidence against mutation testing; ``adaptive_*``: the
+    density-aware PGD's steps and weight; ``batch_size``: inputs attacked and decided together, each
+    batch with its own seeds."""
 
     attacks: tuple[str, ...] = DEFAULT_ATTACKS
     eps: float = 0.1

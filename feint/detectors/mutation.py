@@ -6,17 +6,22 @@ random changes of the model (mutants) change their label far more often than a n
 ``fit`` generates a seeded pool of mutants with one operator (GF, WS, NS or NAI, see
 :mod:`feint.detectors.operators`) at a mutation rate, keeps those with at least 90% of the
 original's clean accuracy, and sets the threshold ``threshold_`` (Wang et al.'s ς_h) from the label
-change rates (LCR) of the clean inputs the model classifies correctly: their mean plus
-``z_confidence`` standard deviations, the one-sided 99% upper bound under a normal approximation.
+change rates (LCR) of the clean inputs the model classifies correctly, their mean plus a one-sided
+``confidence`` bound under a normal approximation: ``bound="input"`` (default) bounds one clean
+input's LCR (mean + z sd); ``bound="mean"`` bounds their mean (mean + z sd / sqrt(n)), the rule of
+Wang et al.'s artifact, whose lower threshold flags more inputs, clean ones included.
 ``score`` is the LCR over the whole pool; ``predict`` / ``decide`` run Wald's SPRT
 (:mod:`feint.detectors.sprt`) drawing mutants one at a time until it decides, with an indifference
-region ``threshold_ +- sigma_``. Shapes: x (N, C, H, W) in ``bounds``, y (N,); results (N,).
+region ``threshold_ +- sigma_`` (``sigma``, or ``relax`` times the threshold: the artifact's 0.1).
+Shapes: x (N, C, H, W) in ``bounds``, y (N,); results (N,).
 """
 
 from __future__ import annotations
 
+import copy
+import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,7 @@ from feint.detectors.sprt import SPRT, SPRTResult
 from feint.errors import InputError
 from feint.validation import check_choice, check_positive_int
 
+BOUNDS = ("input", "mean")
 MIN_CLEAN = 30  # correctly classified clean inputs needed to estimate the threshold
 
 
@@ -39,6 +45,8 @@ MIN_CLEAN = 30  # correctly classified clean inputs needed to estimate the thres
 class MutationSettings:
     """``rate``: fraction of neurons (WS, NS, NAI) or weights (GF) mutated; ``sigma``: half-width of
     the SPRT's indifference region in LCR units (None: half of min(threshold, 1 - threshold));
+    ``relax``: sigma as a fraction of the threshold instead (Wang et al.'s artifact: 0.1); ``bound``:
+    what the threshold bounds, ``"input"`` or ``"mean"`` (see the module docs);
     ``pairs``: (input, mutant) rows per forward pass; ``sprt_chunk``: mutants evaluated per SPRT
     round; ``filter_inputs``: the first inputs of ``fit`` that measure each candidate's accuracy."""
 
@@ -56,9 +64,17 @@ class MutationSettings:
     sprt_chunk: int = 8
     filter_inputs: int = 1000
     bounds: tuple[float, float] = (0.0, 1.0)
+    bound: str = "input"
+    relax: float | None = None
 
     def check(self) -> None:
         check_choice(self.operator, OPERATORS, "mutation operator")
+        check_choice(self.bound, BOUNDS, "threshold bound")
+        if self.relax is not None and (self.sigma is not None or not 0 < self.relax < 1):
+            raise InputError(
+                f"relax (sigma as a fraction of the threshold) must lie in (0, 1) and replaces sigma; got "
+                f"relax={self.relax!r}, sigma={self.sigma!r}: pass one of the two (Wang et al.'s artifact: relax=0.1)"
+            )
         if not isinstance(self.rate, (int, float)) or isinstance(self.rate, bool) or not 0 < self.rate <= 1:
             raise InputError(f"the mutation rate must lie in (0, 1], got {self.rate!r}; Wang et al. use 0.01 to 0.1")
         check_positive_int(self.n_mutants, "n_mutants")
@@ -99,11 +115,13 @@ class MutationDetector(Detector):
         sprt_chunk: int = 8,
         filter_inputs: int = 1000,
         bounds: tuple[float, float] = (0.0, 1.0),
+        bound: str = "input",
+        relax: float | None = None,
     ) -> None:
         self.model = model
         self.settings = MutationSettings(
             operator, rate, n_mutants, accuracy_ratio, layers, alpha, beta, sigma, confidence, seed, pairs,
-            sprt_chunk, filter_inputs, bounds,
+            sprt_chunk, filter_inputs, bounds, bound, relax,
         )  # fmt: skip
 
     def fit(self, x: Tensor, y: Tensor, *, progress: bool = False) -> MutationDetector:
@@ -123,17 +141,28 @@ class MutationDetector(Detector):
             progress=progress,
         )  # fmt: skip
         lcr = label_changes(self.model, self.pool_, x[correct], pairs=s.pairs, progress=progress).float().mean(1)
-        mean, sd = float(lcr.mean()), float(lcr.std())
-        z = statistics.NormalDist().inv_cdf(s.confidence)
-        floor = 1.0 / len(self.pool_)  # one mutant's worth: a threshold of 0 or 1 leaves the SPRT nothing to test
-        self._set_threshold(min(max(mean + z * sd, floor), 1 - floor))
-        self.clean_lcr_ = {"mean": mean, "sd": sd, "n": int(correct.sum())}
+        self.clean_lcr_ = {"mean": float(lcr.mean()), "sd": float(lcr.std()), "n": int(correct.sum())}
+        self._set_threshold()
         self.model_fingerprint_ = model_fingerprint(self.model)
         return self
 
-    def _set_threshold(self, threshold: float) -> None:
+    def with_rule(self, *, bound: str, relax: float | None = None, sigma: float | None = None) -> MutationDetector:
+        """A copy sharing this pool and clean LCR, its threshold and sigma set by another rule."""
+        self._check_fitted()
+        other = copy.copy(self)
+        other.settings = replace(self.settings, bound=bound, relax=relax, sigma=sigma)
+        other.settings.check()
+        other._set_threshold()
+        return other
+
+    def _set_threshold(self) -> None:
+        s, clean = self.settings, self.clean_lcr_
+        spread = clean["sd"] / math.sqrt(clean["n"]) if s.bound == "mean" else clean["sd"]
+        floor = 1.0 / len(self.pool_)  # one mutant's worth: a threshold of 0 or 1 leaves the SPRT nothing to test
+        z = statistics.NormalDist().inv_cdf(s.confidence)
+        threshold = min(max(clean["mean"] + z * spread, floor), 1 - floor)
         room = min(threshold, 1 - threshold)
-        sigma = self.settings.sigma if self.settings.sigma is not None else room / 2
+        sigma = s.sigma if s.sigma is not None else s.relax * threshold if s.relax is not None else room / 2
         if not 0 < sigma < room:
             raise InputError(
                 f"sigma {sigma:.4g} does not fit around the threshold {threshold:.4g}: the indifference region "

@@ -67,9 +67,7 @@ def escalation_lines(escalation: dict[str, Any]) -> list[str]:
     """Where and why the audit escalated, and what each rung broke, for the terminal summary."""
     if not escalation.get("escalated"):
         return []
-    where = ", ".join(f"{r['eps']:g}" for r in escalation["reasons"])
-    why = sorted({reason for r in escalation["reasons"] for reason in r["reasons"]})
-    lines = [f"escalated at eps {where}: " + "; ".join(why)]
+    lines = [f"escalated at eps {r['eps']:g}: " + "; ".join(r["reasons"]) for r in escalation["reasons"]]
     for rung in escalation["rungs"]:
         broke = ", ".join(f"{b} at {e:g}" for e, b in zip(rung["eps"], rung["broke"], strict=True))
         lines.append(f"  {rung['attack']} on the inputs still robust broke {broke}")

@@ -4,21 +4,28 @@ AutoAttack (Croce & Hein 2020) fixes one budget; the checks of Carlini et al. 20
 Evaluating Adversarial Robustness") only warn. A defensively distilled network (Papernot et al.
 2016) shows why warning is not enough: its saturated softmax zeroes the cross-entropy gradient,
 the scale-invariant attacks still break most inputs, and a fixed small budget stops short of
-what more target classes find. So after the preset's attacks have run at every eps, the audit
-decides, per eps:
+what more target classes find. Adversarially trained networks show the other way a fixed budget
+falls short: APGD-CE is still finding adversarial points late in its 50 steps, where Croce & Hein
+2020 (their Fig. 2 and the restarts of AutoAttack) show robust accuracy still falling with more
+iterations and restarts. So after the preset's attacks have run at every eps, the audit decides,
+per eps, on three *triggers* (:data:`feint.evaluate.presets.TRIGGERS`):
 
-- where a gradient-masking check warns (or fails), or
-- where the targeted attack was still gaining when it stopped: the preset's *gauge*, APGD-T on
-  its last target class (the second runner-up), broke at least ``gain_threshold`` of the inputs
-  the attacks before it missed — further target classes are then likely to break more,
+- ``check``: a gradient-masking check warns (or fails);
+- ``gain``: the targeted attack was still gaining when it stopped: the preset's *gain gauge*,
+  APGD-T on its last target class (the second runner-up), broke at least ``gain_threshold`` of the
+  inputs the attacks before it missed — further target classes are then likely to break more;
+- ``late``: the untargeted attack was still gaining when it stopped: the preset's *late gauge*,
+  APGD-CE, first broke at least that many inputs in the second half of its iterations (its
+  :class:`~feint.attacks.steps.BreakClock`; free: it costs no query) — more iterations and
+  restarts are then likely to break more;
 
-it runs the preset's escalation ladder on the inputs still robust there: the first rung
-everywhere it was triggered, each next rung only where the rung before still broke at least
-the threshold. Nothing runs where nothing warns and the gauge gained less, so a model the
-standard budget already measures costs no more. The decision and its reasons are kept in the
-resumable state and in the report. Under torchrun rank 0 runs the checks and decides, and every
-rank follows its decision (the rungs' units are shared out like any other). Shapes as in
-:mod:`feint.evaluate.runner`.
+and runs the preset's escalation ladder on the inputs still robust there. A rung runs at an eps
+where the rung that ran before it there still broke at least the threshold, or where a trigger it
+``opens_on`` fired (the ladder's first rung opens on every trigger). Nothing runs where nothing
+fired, so a model the standard budget already measures costs no more. The decision and its
+reasons are kept in the resumable state and in the report. Under torchrun rank 0 runs the checks
+and decides, and every rank follows its decision (the rungs' units are shared out like any
+other). Shapes as in :mod:`feint.evaluate.runner`.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import torch
 
 from feint import distributed as fd
 from feint.evaluate.checks import Check
-from feint.evaluate.presets import Preset
+from feint.evaluate.presets import TRIGGERS, Preset
 from feint.evaluate.runner import AuditSetup, carry, robust_now
 from feint.evaluate.state import AuditState
 
@@ -50,26 +57,41 @@ def gain_limit(setup: AuditSetup, preset: Preset) -> int:
     return max(1, math.ceil(preset.gain_threshold * setup.x.shape[0]))
 
 
-def decide(setup: AuditSetup, state: AuditState, preset: Preset, checks: list[Check]) -> dict[str, list[str]]:
-    """Reasons to escalate, per eps index (as a string key), given the checks run on the results so
-    far; eps with none are left out."""
+def decide(
+    setup: AuditSetup, state: AuditState, preset: Preset, checks: list[Check]
+) -> dict[str, dict[str, list[str]]]:
+    """Per eps index (a string key), the triggers that fired there and the reasons, in words, given
+    the checks run on the results so far; eps where none fired are left out."""
     flagged = [c for c in checks if c.status != "pass"]
     limit = gain_limit(setup, preset)
-    reasons: dict[str, list[str]] = {}
+    decided: dict[str, dict[str, list[str]]] = {}
     for e, eps in enumerate(setup.eps):
         if eps == 0 or not bool(robust_now(setup, state, e).any()):
             continue
-        why = [f"the check '{c.name}' {'warned' if c.status == 'warn' else 'failed'}" for c in flagged]
+        fired = {"check": [f"the check '{c.name}' {'warned' if c.status == 'warn' else 'failed'}" for c in flagged]}
         for plan in setup.plans:
-            broke = int(state.records.get(f"{plan.key}@{e}", {}).get("broke", 0)) if plan.gauge else 0
-            if broke >= limit:
-                why.append(
-                    f"the targeted attack was still gaining: {plan.key} (its last target class) broke {broke} "
-                    "inputs the attacks before it missed"
+            record = state.records.get(f"{plan.key}@{e}", {})
+            if plan.gauge == "gain" and int(record.get("broke", 0)) >= limit:
+                fired.setdefault("gain", []).append(
+                    f"the targeted attack was still gaining: {plan.key} (its last target class) broke "
+                    f"{_inputs(record['broke'])} the attacks before it missed"
                 )
-        if why:
-            reasons[str(e)] = why
-    return reasons
+            if plan.gauge == "late" and int(record.get("late", 0)) >= limit:
+                fired.setdefault("late", []).append(
+                    f"the untargeted attack was still gaining: {plan.key} broke {_inputs(record['late'])} "
+                    "in the second half of its iterations"
+                )
+        fired = {k: v for k, v in fired.items() if v}
+        if fired:
+            decided[str(e)] = {
+                "triggers": sorted(fired),
+                "reasons": [why for k in TRIGGERS for why in fired.get(k, [])],
+            }
+    return decided
+
+
+def _inputs(n: int) -> str:
+    return f"{n} input{'' if n == 1 else 's'}"
 
 
 def escalate(
@@ -79,10 +101,10 @@ def escalate(
     ran appended to its plans, and the checks it ran when they still hold (nothing escalated), so
     that the report does not run them again.
 
-    ``run_keys(setup, keys)`` runs the units not yet done, saving the state after each. A rung is
-    recorded at every eps (an empty unit where it did not run) so that every report figure is
-    defined; the worst case is carried to larger eps afterwards. Under torchrun the checks are rank
-    0's (None on the other ranks, which build no report).
+    ``run_keys(setup, keys)`` runs the units not yet done, saving the state after each. A rung that
+    ran is recorded at every eps (an empty unit where it did not run) so that every report figure
+    is defined; the worst case is carried to larger eps afterwards. Under torchrun the checks are
+    rank 0's (None on the other ranks, which build no report).
     """
     if not preset.escalation:
         return setup, None
@@ -90,25 +112,29 @@ def escalate(
     if RECORD not in state.records:
         from feint.evaluate.diagnose import run_checks
 
-        reasons = None
+        decided = None
         if fd.is_root():
             checks = run_checks(setup, state, preset)
-            reasons = decide(setup, state, preset, checks)
-        state.records[RECORD] = {"reasons": fd.broadcast_json(reasons, "deciding where to escalate")}
-    if not state.records[RECORD]["reasons"]:
+            decided = decide(setup, state, preset, checks)
+        state.records[RECORD] = {"decided": fd.broadcast_json(decided, "deciding where to escalate")}
+    decided = state.records[RECORD]["decided"]
+    if not decided:
         return setup, checks
-    active = {int(e) for e in state.records[RECORD]["reasons"]}
+    fired = {int(e): set(d["triggers"]) for e, d in decided.items()}
     limit = gain_limit(setup, preset)
-    for plan in preset.escalation:
+    alive: set[int] = set()
+    for i, plan in enumerate(preset.escalation):
+        opens = set(TRIGGERS) if i == 0 else set(plan.opens_on)
+        active = alive | {e for e, triggers in fired.items() if triggers & opens}
         if not active:
-            break
+            continue
         setup = replace(setup, plans=(*setup.plans, plan))
         idx = len(setup.plans) - 1
         for e in range(len(setup.eps)):
             if e not in active and f"{plan.key}@{e}" not in state.done:
                 skip_unit(setup, state, f"{plan.key}@{e}")
         run_keys(setup, [(f"{plan.key}@{e}", idx, e) for e in sorted(active)])
-        active = {e for e in active if int(state.records[f"{plan.key}@{e}"]["broke"]) >= limit}
+        alive = {e for e in active if int(state.records[f"{plan.key}@{e}"]["broke"]) >= limit}
     for e in range(1, len(setup.eps)):
         carry(state, e)
     return setup, None
@@ -124,13 +150,13 @@ def skip_unit(setup: AuditSetup, state: AuditState, key: str) -> None:
 
 def summary(setup: AuditSetup, state: AuditState, preset: Preset) -> dict[str, Any]:
     """The report's ``escalation`` section: whether, where and why it escalated, and what each rung broke."""
-    reasons = state.records.get(RECORD, {}).get("reasons", {})
+    decided = state.records.get(RECORD, {}).get("decided", {})
     eps = list(setup.eps)
     rungs = []
     for plan in preset.escalation:
         ran = {e: r for e in range(len(eps)) if (r := state.records.get(f"{plan.key}@{e}")) and not r.get("skipped")}
         if not ran:
-            break
+            continue
         rungs.append(
             {
                 "attack": plan.key,
@@ -144,7 +170,8 @@ def summary(setup: AuditSetup, state: AuditState, preset: Preset) -> dict[str, A
         "escalated": bool(rungs),
         "gain_threshold": preset.gain_threshold,
         "reasons": [
-            {"eps": eps[int(e)], "reasons": list(r)} for e, r in sorted(reasons.items(), key=lambda kv: int(kv[0]))
+            {"eps": eps[int(e)], "triggers": list(d["triggers"]), "reasons": list(d["reasons"])}
+            for e, d in sorted(decided.items(), key=lambda kv: int(kv[0]))
         ],
         "rungs": rungs,
     }

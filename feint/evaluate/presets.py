@@ -14,12 +14,15 @@ A ``minimum-norm`` attack runs once, unbounded, and answers every eps.
 - ``thorough``: the same with AutoAttack's budgets (APGD 100 steps, 3 restarts, 9 target
   classes, Square 1,000 queries) and FMN 200 steps.
 
-``standard`` adapts (:mod:`feint.evaluate.escalate`): where a gradient-masking check warns, or
-where its targeted attack was still gaining when it stopped — its last target class (the
-*gauge*, ``apgd-t #2``) broke more than ``gain_threshold`` of the inputs — the evaluation has not
-converged, and the preset's ``escalation`` ladder runs on the inputs still robust there: first
-APGD-T on the remaining target classes, then every class with 4x the iterations, the black-box
-search with its full budget and restarts, each rung only where the one before was still gaining.
+``standard`` adapts (:mod:`feint.evaluate.escalate`): its evaluation has not converged where a
+gradient-masking check warns, where its targeted attack was still gaining when it stopped — its
+last target class (the *gain gauge*, ``apgd-t #2``) broke at least ``gain_threshold`` of the
+inputs — or where its untargeted attack was: APGD-CE (the *late gauge*) broke at least that many
+in the second half of its iterations. There the preset's ``escalation`` ladder runs on the inputs
+still robust: APGD-T on the remaining target classes, APGD-CE with the thorough budget (100 steps,
+3 restarts), every target class with 4x the iterations, the black-box search with its full budget,
+restarts — each next rung only where the one before was still gaining, except that where the late
+gauge fired the two thorough gradient rungs run regardless (and APGD-CE's where a check warned).
 
 A query-only model (an ONNX file without conversion, a scikit-learn model, an HTTP endpoint)
 gets the preset's black-box part (:meth:`Preset.for_access`): Square with the preset's budget
@@ -36,6 +39,9 @@ from typing import Any
 from feint.validation import check_choice
 
 KINDS = ("white-box", "black-box", "minimum-norm")
+# What can make the audit escalate (feint.evaluate.escalate): a masking check that warned, a gain
+# gauge that broke enough inputs, a late gauge that broke enough inputs in its budget's second half.
+TRIGGERS = ("check", "gain", "late")
 PRESETS = ("quick", "standard", "thorough")
 NOISE = "noise"
 
@@ -50,10 +56,17 @@ class AttackPlan:
     standalone: bool = False
     min_classes: int = 2
     label: str = ""
-    gauge: bool = False
+    gauge: str = ""
+    opens_on: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        """``gauge`` ("gain" or "late", see :data:`TRIGGERS`) makes an attack a convergence gauge;
+        ``opens_on`` (triggers) lets an escalation rung start the ladder where one of them fired."""
         check_choice(self.kind, KINDS, "attack kind")
+        if self.gauge:
+            check_choice(self.gauge, TRIGGERS[1:], "gauge")
+        for trigger in self.opens_on:
+            check_choice(trigger, TRIGGERS, "escalation trigger")
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
     @property
@@ -114,7 +127,7 @@ _FGSM = AttackPlan("fgsm", "white-box", standalone=True)
 # of one costs nothing more and shows whether further classes are still breaking inputs.
 _STANDARD = (
     AttackPlan("fmn", "minimum-norm", {"steps": 40}),
-    AttackPlan("apgd-ce", "white-box", {"steps": 50, "restarts": 1}),
+    AttackPlan("apgd-ce", "white-box", {"steps": 50, "restarts": 1}, gauge="late"),
     AttackPlan("apgd-t", "white-box", {"steps": 25, "n_target_classes": 1}, min_classes=4),
     AttackPlan(
         "apgd-t",
@@ -122,7 +135,7 @@ _STANDARD = (
         {"steps": 25, "n_target_classes": 1, "first_target": 2},
         min_classes=4,
         label="apgd-t #2",
-        gauge=True,
+        gauge="gain",
     ),
     AttackPlan("square", "black-box", {"n_queries": 60}),
     _FGSM,
@@ -137,8 +150,10 @@ _THOROUGH = (
 )
 # Where the standard budget has not converged it escalates towards the thorough one, rung by rung,
 # each only where the rung before was still gaining: the remaining target classes at the same
-# budget per class, then every class with 4x the iterations, then the black-box search with its
-# full query budget, then restarts.
+# budget per class; the thorough APGD-CE (it also opens where the untargeted attack was still
+# gaining late or a check warned); then every class with 4x the iterations (it also opens where the
+# untargeted attack was still gaining late: iterations, not target classes, were short there), then
+# the black-box search with its full query budget, then restarts.
 _ESCALATION = (
     AttackPlan(
         "apgd-t",
@@ -147,7 +162,15 @@ _ESCALATION = (
         min_classes=4,
         label="apgd-t #3-9",
     ),
-    AttackPlan("apgd-t", "white-box", {"steps": 100, "n_target_classes": 9}, min_classes=4, label="apgd-t x9"),
+    AttackPlan("apgd-ce", "white-box", {"steps": 100, "restarts": 3}, label="apgd-ce x3", opens_on=("check", "late")),
+    AttackPlan(
+        "apgd-t",
+        "white-box",
+        {"steps": 100, "n_target_classes": 9},
+        min_classes=4,
+        label="apgd-t x9",
+        opens_on=("late",),
+    ),
     AttackPlan("square", "black-box", {"n_queries": 1000}, label="square x1000"),
     AttackPlan(
         "apgd-t", "white-box", {"steps": 100, "n_target_classes": 9, "restarts": 2}, min_classes=4, label="apgd-t x9 x2"

@@ -154,7 +154,7 @@ def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tu
         ("gallery", "Gallery", "Original, perturbation and adversarial input.", gallery_html(gallery)),
         *([("natural", "Natural variation", "Accuracy under rotation, translation, scaling, cropping, blur, brightness and JPEG, and the worst case over a grid of rotations and translations (Engstrom et al. 2019).", natural_section(report))] if report.get("natural") else []),
         ("checks", "Gradient-masking checks", "Signs that attacks failed for the wrong reasons (Carlini et al. 2019).", _checks(report)),
-        ("escalation", "Escalation", "Where a check warned or the targeted attack was still gaining, the audit ran stronger attacks on the inputs still robust before reporting.", rs.escalation_section(report)),
+        ("escalation", "Escalation", "Where a check warned or an attack was still gaining when it stopped, the audit ran stronger attacks on the inputs still robust before reporting.", rs.escalation_section(report)),
         ("provenance", "Settings, model and data", "", _provenance(report)),
     ]  # fmt: skip
 

@@ -132,8 +132,9 @@ def escalation_section(report: dict[str, Any]) -> str:
     esc_ = report.get("escalation") or {}
     if not esc_.get("escalated"):
         return (
-            '<p class="muted">No escalation: no check warned and the targeted attack broke at most '
-            f"{pct(esc_.get('gain_threshold'))} of the inputs at every eps, so the standard budget stood.</p>"
+            '<p class="muted">No escalation: no check warned, and at every eps the targeted attack\'s last '
+            "target class broke, and the untargeted attack broke in the second half of its iterations, fewer "
+            f"than {pct(esc_.get('gain_threshold'))} of the inputs: the standard budget stood.</p>"
         )
     reasons = table(
         ["eps", "why the audit escalated"],

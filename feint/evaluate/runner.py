@@ -35,6 +35,10 @@ from feint.memory import release_freed_memory
 from feint.oracles import Oracle
 from feint.threat import ThreatModel
 
+# An input an attack first broke after this fraction of its iteration budget was broken late: the
+# attack was still gaining when it stopped (the convergence gauge of feint.evaluate.escalate).
+LATE = 0.5
+
 
 @dataclass(frozen=True)
 class AuditSetup:
@@ -113,8 +117,10 @@ def _chunk_fields(setup: AuditSetup, res: AttackResult, idx: Tensor, robust: Ten
     """What a chunk reports: per-row success, logits and sizes for every rank, and the points of
     the inputs it broke first (``points``: only rank 0 keeps them)."""
     new = res.success & robust[idx]
+    late = int((new & (res.found_at > LATE)).sum()) if res.found_at is not None else 0
     return {
         "success": res.success,
+        "late": torch.tensor([late], device=setup.x.device),
         "logits": res.adv_logits.to(setup.clean_logits.dtype),
         "sizes": perturbation_sizes(setup.x[idx], res.x_adv),
         "queries": torch.tensor([res.queries], device=setup.x.device),
@@ -198,7 +204,7 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     success = torch.zeros(n, dtype=torch.bool, device=setup.x.device)
     adv_logits = setup.clean_logits.clone()
     queries = torch.zeros((), dtype=torch.long, device=setup.x.device)
-    broke = 0
+    broke = late = 0
     chunks = _chunks(setup, rows) if eps > 0 else ()
 
     def work(c: int) -> dict[str, Tensor]:
@@ -223,6 +229,7 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         success[idx] = part["success"]
         adv_logits[idx] = part["logits"]
         queries += part["queries"].sum()
+        late += int(part["late"].sum())
         first = part["success"] & robust[idx]
         new = idx[first]
         broke += int(new.numel())
@@ -231,7 +238,12 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         state.worst_sizes[e][new] = part["sizes"][first]
         if state.points is not None:
             state.points.write(e, new, part["points"])
-    record: dict[str, Any] = {"queries": int(queries), "seconds": time.perf_counter() - t0, "broke": broke}
+    record: dict[str, Any] = {
+        "queries": int(queries),
+        "seconds": time.perf_counter() - t0,
+        "broke": broke,
+        "late": late,
+    }
     if plan.standalone:
         record.update(standalone_numbers(setup, adv_logits))
     state.tensors[f"pool/{key}"] = pool

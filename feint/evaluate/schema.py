@@ -101,7 +101,16 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
             {
                 "escalated": {"type": "boolean"},
                 "gain_threshold": NUM,
-                "reasons": {"type": "array", "items": obj({"eps": NUM, "reasons": {"type": "array", "items": STR}})},
+                "reasons": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "eps": NUM,
+                            "triggers": {"type": "array", "items": {"enum": ["check", "gain", "late"]}},
+                            "reasons": {"type": "array", "items": STR},
+                        }
+                    ),
+                },
                 "rungs": {
                     "type": "array",
                     "items": obj(

@@ -132,4 +132,16 @@ ROWS = [
         error=InputError,
         phrase=r"mutation rate must lie in \(0, 1\]",
     ),
+    Case(
+        "py-mutation-relax-with-sigma",
+        call=lambda c: MutationDetector(linear(), relax=0.1, sigma=0.01).fit(X, Y),
+        error=InputError,
+        phrase=r"relax \(sigma as a fraction",
+    ),
+    Case(
+        "py-mutation-unknown-bound",
+        call=lambda c: MutationDetector(linear(), bound="median").fit(X, Y),
+        error=InputError,
+        phrase="threshold bound",
+    ),
 ]
