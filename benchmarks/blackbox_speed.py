@@ -8,9 +8,11 @@
    that fit and ends the image (so both spend the whole budget), and ART is credited with the
    smallest L2 among the adversarial points it queried within it (at least as good as what it
    would have returned). ART draws its random numbers unseeded, so one run's median L2 moves by a
-   few percent between runs: both are compared by the median over repeats of each repeat's
-   median L2 (feint seeded 0, 1, ... per repeat). Targets: median L2 no worse than ART's; wall
-   time <= 0.5x ART's.
+   few percent between runs (the median of 50 images often falls in a gap of the distribution):
+   the table shows the median over repeats of each repeat's median L2 (feint seeded 0, 1, ... per
+   repeat), and "no worse" is judged image by image: the median over images of feint's L2 over
+   ART's, each the median over repeats, at most 1. Targets: L2 no worse than ART's; wall time
+   <= 0.5x ART's.
 2. The same feint run through ``feint serve`` on 127.0.0.1 (binary tensors) against in-process.
    Target: <= 2x.
 3. ``feint serve`` throughput and p50/p99 latency with 1, 16 and 200 concurrent clients, each
@@ -123,6 +125,16 @@ def interleaved(runs: dict[str, Run], repeats: int) -> tuple[tuple[PerRepeat, Pe
     return (l2[first], l2[second]), ratio, statistics.median(seconds[first]), statistics.median(seconds[second])
 
 
+def paired_ratio(ours: PerRepeat, theirs: PerRepeat) -> float:
+    """Median over images of our L2 over theirs, each the image's median over repeats (a failure on
+    both sides counts as a tie)."""
+    ratios = []
+    for f, a in zip(zip(*ours, strict=True), zip(*theirs, strict=True), strict=True):
+        mine, other = statistics.median(f), statistics.median(a)
+        ratios.append(1.0 if math.isinf(mine) and math.isinf(other) else mine / other)
+    return statistics.median(ratios)
+
+
 def start_server(run_dir: str, port: int, *extra: str) -> subprocess.Popen:
     """``feint serve`` of ``run_dir`` as model "cnn" on 127.0.0.1:``port`` (``extra``: more options), once ready."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -192,13 +204,17 @@ def main() -> None:
         }
         (ours, theirs), ratio, t_ours, t_art = interleaved(runs, args.repeats)
         m_ours, m_art = (statistics.median(statistics.median(run) for run in runs) for runs in (ours, theirs))
-        verdicts += [m_ours <= m_art, ratio <= 0.5]
+        paired = paired_ratio(ours, theirs)
+        verdicts += [paired <= 1, ratio <= 0.5]
         print(f"{budget:>7}  {m_ours:>15.4f}  {m_art:>13.4f}  {t_ours:>8.1f}  {t_art:>8.1f}  {ratio:>10.3f}")
         spread = {
             name: [round(statistics.median(run), 4) for run in runs]
             for name, runs in (("feint", ours), ("ART", theirs))
         }
         print(f"         median L2 of each repeat: {spread}")
+        print(
+            f"         per image, feint's L2 / ART's (each the median over repeats), median over images: {paired:.4f}"
+        )
         per_query = (t_ours / SPENT["feint"]) / (t_art / SPENT["ART"])
         print(
             f"         queries per image: feint {SPENT['feint'] / len(y):.0f}, ART {SPENT['ART'] / len(y):.0f}; "
@@ -226,7 +242,7 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    print(f"\ntargets met: {all(verdicts)} (median L2 no worse, time <= 0.5x ART, HTTP <= 2x in-process)")
+    print(f"\ntargets met: {all(verdicts)} (L2 no worse image by image, time <= 0.5x ART, HTTP <= 2x in-process)")
 
 
 if __name__ == "__main__":
