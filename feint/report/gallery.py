@@ -77,6 +77,11 @@ def pick_fooled(
     return [("worst", i) for i in worst] + [("typical", i) for i in typical]
 
 
+def _check_batch(x: Tensor, x_adv: Tensor, y: Tensor, clean_logits: Tensor, adv_logits: Tensor) -> None:
+    if x.shape != x_adv.shape or clean_logits.shape != adv_logits.shape or x.shape[0] != y.shape[0]:
+        raise InputError("x, x_adv, y and both logits must describe the same batch of inputs")
+
+
 def make_items(
     kinds: Sequence[str],
     x: Tensor,
@@ -91,8 +96,7 @@ def make_items(
     bounds: Bounds = (0.0, 1.0),
 ) -> list[GalleryItem]:
     """One :class:`GalleryItem` per row of the (already picked) inputs, of the given ``kinds``."""
-    if x.shape != x_adv.shape or clean_logits.shape != adv_logits.shape or x.shape[0] != y.shape[0]:
-        raise InputError("x, x_adv, y and both logits must describe the same batch of inputs")
+    _check_batch(x, x_adv, y, clean_logits, adv_logits)
     if len(class_names) != clean_logits.shape[1]:
         raise InputError(
             f"class_names has {len(class_names)} names but the logits have {clean_logits.shape[1]} classes"
@@ -120,8 +124,7 @@ def gallery_items(
 ) -> list[GalleryItem]:
     """Pick up to ``n_worst`` worst and ``n_typical`` typical fooled inputs (clean correct,
     adversarial wrong); fewer when fewer were fooled, none when none was."""
-    if x.shape != x_adv.shape or clean_logits.shape != adv_logits.shape or x.shape[0] != y.shape[0]:
-        raise InputError("x, x_adv, y and both logits must describe the same batch of inputs")
+    _check_batch(x, x_adv, y, clean_logits, adv_logits)
     picks = pick_fooled(y, clean_logits, adv_logits, n_typical=n_typical, n_worst=n_worst)
     rows = [i for _, i in picks]
     return make_items(

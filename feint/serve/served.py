@@ -19,7 +19,7 @@ from torch import Tensor
 
 from feint.errors import InputError, ModelError
 from feint.models.loading import LoadedModel
-from feint.oracles.forward import ModuleForward
+from feint.oracles.forward import ModuleForward, module_device
 from feint.oracles.logits import oracle_logits
 from feint.serve.guard import FLAG_OUTPUT, Guard
 
@@ -73,12 +73,11 @@ class Served:
         return "INT64" if self.output == "label" else "FP32"
 
     def _logits(self, x: Tensor) -> Tensor:
-        module, oracle = self.loaded.module, self.loaded.oracle
+        oracle = self.loaded.oracle
         if x.dim() != 4:  # flat features (a scikit-learn model): one row of pixels per input
             x = x.reshape(x.shape[0], 1, 1, -1)
-        if module is not None and self.forward is not None:
-            device = next((p.device for p in module.parameters()), torch.device("cpu"))
-            return self.forward(x.to(device)).float().cpu()
+        if self.forward is not None:
+            return self.forward(x.to(module_device(self.forward.model))).float().cpu()
         assert oracle is not None
         return oracle_logits(oracle, x).float().cpu()
 
