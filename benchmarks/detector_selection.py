@@ -12,8 +12,17 @@ ROC-AUC of the model's own softmax margin (the label change rate follows it).
 2. KDE + BU: feature layer, reduction and its dimension, where MC dropout is inserted:
    ``--kde`` candidates ``layer:reduce:components:dropout`` (the log density and the uncertainty
    alone are printed beside the combined score).
+3. With ``--fgsm-eps``: why no setting meets the FGSM targets of benchmarks/detectors.py. For FGSM at
+   each eps, the ROC-AUC of the label change rate (NAI at the first ``--mutation`` rate) and of the
+   softmax margin, for FGSM's cross-entropy step and for the step of Wang et al.'s artifact (its
+   ``F.nll_loss`` on the LeNet's raw logits is minus the true class's logit, so the step only lowers
+   that logit and leaves lower-margin examples).
+
+``--model DIR`` measures another saved model (e.g. ``feint train --data fashion-mnist --arch lenet
+--epochs 10 --out DIR``) instead of the benchmark's CNN.
 
     python benchmarks/detector_selection.py [--n 300] [--mutation nai:0.01,nai:0.02] [--kde 2:pca:16:auto,0:pca:16:auto]
+        [--fgsm-eps 0.02,0.05,0.1,0.2,0.3] [--model DIR]
 """
 
 from __future__ import annotations
@@ -24,14 +33,29 @@ import torch
 from detectors import CACHE, trained
 
 from feint.attacks.result import predict_logits
-from feint.data import load
+from feint.data import Dataset, load
 from feint.detectors import DensityUncertaintyDetector, MutationDetector
 from feint.detectors.crafting import craft
 from feint.detectors.metrics import roc
+from feint.models import load_model
 
 
 def auc(clean: torch.Tensor, adversarial: torch.Tensor) -> float:
     return roc(clean, adversarial)["roc_auc"] or 0.0
+
+
+def low_margin(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """1 - (top-1 minus top-2 softmax probability): higher = nearer a decision boundary."""
+    top = predict_logits(model, x).softmax(1).topk(2, 1).values
+    return 1 - (top[:, 0] - top[:, 1])
+
+
+def artifact_fgsm(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
+    """FGSM as Wang et al.'s artifact crafts it (its loss is minus the true logit); the inputs it fools."""
+    x_adv = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(-model(x_adv).gather(1, y[:, None]).sum(), x_adv)
+    x_adv = (x + eps * grad.sign()).clamp(0, 1).detach()
+    return x_adv[predict_logits(model, x_adv).argmax(1) != y]
 
 
 def main() -> None:
@@ -42,11 +66,13 @@ def main() -> None:
     parser.add_argument("--mutants", type=int, default=100)
     parser.add_argument("--kde", default="2:pca:16:auto,0:pca:16:auto,0:pca:32:auto,2:pca:8:auto,2:pca:16:2")
     parser.add_argument("--kde-fit", type=int, default=6000, help="training inputs KDE + BU is fitted on here")
+    parser.add_argument("--fgsm-eps", default="", help="FGSM eps to sweep (section 3), comma-separated")
+    parser.add_argument("--model", default=None, help="a saved model folder instead of the benchmark's CNN")
     args = parser.parse_args()
     torch.set_num_threads(1)
     train, test = load("fashion-mnist", "train"), load("fashion-mnist", "test")
     assert args.start >= max(1000, args.kde_fit), "the validation split must not overlap the fitting inputs"
-    model = trained(train, test, 6)
+    model = trained(train, test, 6) if args.model is None else load_model(args.model)
     x, y = train.x[args.start : args.start + args.n], train.y[args.start : args.start + args.n]
     correct = predict_logits(model, x).argmax(1) == y
     x, y = x[correct], y[correct]
@@ -55,32 +81,59 @@ def main() -> None:
         result = craft(name, model, x, y, eps=0.1, seed=100 + i)
         adversarial[name] = result.x_adv[result.success]
 
-    def low_margin(inputs: torch.Tensor) -> torch.Tensor:
-        top = predict_logits(model, inputs).softmax(1).topk(2, 1).values
-        return 1 - (top[:, 0] - top[:, 1])
-
     print(f"validation: {x.shape[0]} correctly classified training inputs from #{args.start} (cache {CACHE})")
     print(
         "softmax margin alone: "
-        + ", ".join(f"{k} {auc(low_margin(x), low_margin(a)):.3f}" for k, a in adversarial.items())
+        + ", ".join(f"{k} {auc(low_margin(model, x), low_margin(model, a)):.3f}" for k, a in adversarial.items())
     )
     print("\n== mutation testing: ROC-AUC of the label change rate")
+    detectors = {}
     for candidate in args.mutation.split(","):
         operator, rate = candidate.split(":")
         det = MutationDetector(model, operator=operator, rate=float(rate), n_mutants=args.mutants).fit(
             train.x[:1000], train.y[:1000]
         )
+        detectors[candidate] = det
         clean = det.score(x)
         aucs = {k: auc(clean, det.score(adversarial[k])) for k in ("fgsm", "pgd", "deepfool")}
         shown = ", ".join(f"{k} {v:.3f}" for k, v in aucs.items())
         print(f"  {operator} rate {rate}: {shown}; mean {sum(aucs.values()) / 3:.3f} (threshold {det.threshold_:.3f})")
+    if args.fgsm_eps:
+        first = args.mutation.split(",")[0]
+        fgsm_sweep(model, detectors[first], x, y, [float(e) for e in args.fgsm_eps.split(",")], first)
+    if args.kde:
+        kde_candidates(model, train, x, adversarial, args.kde.split(","), args.kde_fit)
+
+
+def fgsm_sweep(
+    model: torch.nn.Module, det: MutationDetector, x: torch.Tensor, y: torch.Tensor, eps: list[float], name: str
+) -> None:
+    """Section 3: FGSM at each eps, its cross-entropy step and the step of Wang et al.'s artifact."""
+    print(f"\n== FGSM by eps: ROC-AUC of the label change rate ({name}) / of the softmax margin")
+    lcr, margin = det.score(x), low_margin(model, x)
+    for i, e in enumerate(eps):
+        result = craft("fgsm", model, x, y, eps=e, seed=200 + i)
+        parts = []
+        for label, adv in (
+            ("cross-entropy", result.x_adv[result.success]),
+            ("artifact", artifact_fgsm(model, x, y, e)),
+        ):
+            parts.append(
+                f"{label} ({adv.shape[0]} fooled) {auc(lcr, det.score(adv)):.3f} / {auc(margin, low_margin(model, adv)):.3f}"
+            )
+        print(f"  eps {e:g}: " + "; ".join(parts))
+
+
+def kde_candidates(
+    model: torch.nn.Module, train: Dataset, x: torch.Tensor, adversarial: dict, candidates: list[str], fit: int
+) -> None:
     print("\n== KDE + BU: ROC-AUC of the combined score (log density alone / uncertainty alone)")
-    for candidate in args.kde.split(","):
+    for candidate in candidates:
         layer, reduce, components, dropout = candidate.split(":")
         det = DensityUncertaintyDetector(
             model, layer=layer, reduce=reduce, components=int(components), dropout=dropout,
-            max_per_class=args.kde_fit, lr_fraction=1500 / args.kde_fit,
-        ).fit(train.x[: args.kde_fit], train.y[: args.kde_fit])  # fmt: skip
+            max_per_class=fit, lr_fraction=1500 / fit,
+        ).fit(train.x[:fit], train.y[:fit])  # fmt: skip
         clean = det.signals(x)
         parts = []
         for k in ("fgsm", "bim", "pgd"):
