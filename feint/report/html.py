@@ -33,7 +33,7 @@ nav a { color: #0b5cad; text-decoration: none; white-space: nowrap; }
 .figure .value { font-size: 1.6rem; font-weight: 650; font-variant-numeric: tabular-nums; }
 .figure .label { font-size: 0.84rem; color: var(--muted); }
 table { border-collapse: collapse; margin: 8px 0 14px; font-size: 0.9rem; }
-th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.strong td { font-weight: 650; }
