@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from detectors import CACHE, trained
+from detectors import CACHE, low_margin, trained
 
 from feint.attacks.result import predict_logits
 from feint.data import Dataset, load
@@ -42,12 +42,6 @@ from feint.models import load_model
 
 def auc(clean: torch.Tensor, adversarial: torch.Tensor) -> float:
     return roc(clean, adversarial)["roc_auc"] or 0.0
-
-
-def low_margin(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """1 - (top-1 minus top-2 softmax probability): higher = nearer a decision boundary."""
-    top = predict_logits(model, x).softmax(1).topk(2, 1).values
-    return 1 - (top[:, 0] - top[:, 1])
 
 
 def artifact_fgsm(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:

@@ -155,16 +155,20 @@ def show_sprt(report: dict) -> None:
         print(f"  SPRT {label:>28}: {accuracy:.4f} of {n:>4}, {mutants or 0.0:5.1f} mutants per decision")
 
 
+def low_margin(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """1 - (top-1 minus top-2 softmax probability): higher = nearer a decision boundary."""
+    top = predict_logits(model, x).softmax(1).topk(2, 1).values
+    return 1 - (top[:, 0] - top[:, 1])
+
+
 def margin_aucs(model: nn.Module, clean: torch.Tensor, crafted: dict, attacks: tuple[str, ...]) -> None:
     """The ROC-AUC of the model's own softmax margin (top-1 minus top-2 probability, lower = flagged) per
     attack: the label change rate follows it, so a margin that cannot separate an attack bounds mutation testing."""
 
-    def low_margin(x: torch.Tensor) -> torch.Tensor:
-        top = predict_logits(model, x).softmax(1).topk(2, 1).values
-        return 1 - (top[:, 0] - top[:, 1])
-
-    base = low_margin(clean)
-    aucs = {name: roc(base, low_margin(r.x_adv[r.success]))["roc_auc"] or 0.0 for name, (r, _) in crafted.items()}
+    base = low_margin(model, clean)
+    aucs = {
+        name: roc(base, low_margin(model, r.x_adv[r.success]))["roc_auc"] or 0.0 for name, (r, _) in crafted.items()
+    }
     print("  softmax margin alone: " + ", ".join(f"{name} {aucs[name]:.4f}" for name in attacks))
 
 
