@@ -69,7 +69,8 @@ def test_fit_then_eval_writes_a_valid_report(
     if kind == "mutation":
         assert (det / "mutants.safetensors").is_file() and (det / "mutants.json").is_file()
     out = tmp_path / "report"
-    result = CliRunner().invoke(main, ["detect", "eval", "--detector", str(det), "--out", str(out), *EVAL, *extra])
+    args = ["detect", "eval", "--detector", str(det), "--model", str(run_dir), "--out", str(out), *EVAL, *extra]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "ROC-AUC" in result.output and "report:" in result.output
     report = json.loads((out / "report.json").read_text())

@@ -31,7 +31,7 @@ def files(lenet_digits, digits_train, mutation_detector: MutationDetector, tmp_p
     """The LeNet as a run directory and its mutation detector (fitted on it) as a detector folder."""
     root = tmp_path_factory.mktemp("guarded")
     save_model(lenet_digits, root / "lenet", arch="lenet", data=digits_train.info.to_dict())
-    mutation_detector.save(root / "det", extra={"model": str(root / "lenet")})
+    mutation_detector.save(root / "det")
     return root
 
 

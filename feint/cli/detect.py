@@ -2,7 +2,8 @@
 
 ``fit`` writes the detector folder (``detector.json`` + safetensors, no pickle; for mutation testing
 also the mutant pool as ``mutants.safetensors`` + ``mutants.json``); ``eval`` writes ``report.json``
-and ``report.html``.
+and ``report.html``. A detector folder never names the model: ``eval`` (and ``feint serve
+--detector``) take it from ``--model``, so a downloaded detector cannot make feint import code.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def fit_command(
     check_model_fits_data(config, dataset, model_spec)
     detector = DETECTORS[kind](model, bounds=dataset.info.bounds, **options)
     detector.fit(dataset.x.to(dev), dataset.y.to(dev), progress=not quiet)
-    extra = {"model": model_spec, "weights": weights, "data": dataset.info.to_dict(), "split": dataset.split}
+    extra = {"data": dataset.info.to_dict(), "split": dataset.split}  # never the model: see _model_for
     detector.save(out, extra=extra)
     described = detector.describe()
     click.echo(
@@ -134,23 +135,25 @@ def _eval_params(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
 
 
 def _model_for(detector_dir: str, model_spec: str | None, weights: str | None, device: str) -> tuple[Any, Any, str]:
-    """The model to evaluate with: --model, else the one recorded when the detector was fitted."""
+    """The model given with --model. A detector folder is data: a model it names (detector.json of an
+    older feint recorded ``extra.model``, possibly ``module:factory``) is never imported."""
     from feint.detectors.base import read_detector_json
     from feint.models import resolve_model
 
-    extra = read_detector_json(detector_dir).get("extra") or {}
-    spec = model_spec or extra.get("model")
-    if spec is None:
-        raise InputError(f"the detector in {detector_dir} does not record its model; pass --model (and --weights)")
     if model_spec is None:
-        weights = extra.get("weights")
-    model, config = resolve_model(spec, weights=weights, device=device)
-    return model, config, str(spec)
+        named = (read_detector_json(detector_dir).get("extra") or {}).get("model")
+        note = f" (its detector.json names {str(named)[:80]!r}, which feint never loads)" if named else ""
+        raise InputError(
+            f"pass --model: the model the detector in {detector_dir} was fitted on{note}; feint loads only "
+            "a model you name, so a detector folder cannot make it run code"
+        )
+    model, config = resolve_model(model_spec, weights=weights, device=device)
+    return model, config, model_spec
 
 
 @detect_command.command("eval")
 @click.option("--detector", "detector_dir", required=True, help="a folder written by `feint detect fit`")
-@click.option("--model", "model_spec", default=None, help="the model (default: the one the detector was fitted on)")
+@click.option("--model", "model_spec", default=None, help="the model the detector was fitted on (required)")
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
 @data_options()
 @n_inputs_option("evaluate on", default=500)

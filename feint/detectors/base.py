@@ -6,8 +6,10 @@ higher for inputs more likely adversarial and ``predict(x)`` is a bool per input
 
 A saved detector is a folder: ``detector.json`` (kind, settings, learned numbers, the fingerprint
 of the model it was fitted on) and ``state.safetensors`` (learned tensors). Nothing is pickled or
-executed on load. Loading checks the model's fingerprint, so a detector fitted on one model is
-never silently used with another.
+executed on load, and the folder never names the model: whoever loads it passes the model (from
+Python, :func:`~feint.detectors.load_detector`; on the CLI, ``--model``), so a downloaded detector
+cannot make feint import code. Loading checks the model's fingerprint, so a detector fitted on one
+model is never silently used with another.
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ class Detector:
         """Files beyond ``state.safetensors`` (the mutant pool); written before ``detector.json``."""
 
     def save(self, directory: str | os.PathLike[str], *, extra: dict[str, Any] | None = None) -> Path:
-        """Write the fitted detector to ``directory`` (``extra``: JSON-safe notes, e.g. the model spec)."""
+        """Write the fitted detector to ``directory`` (``extra``: JSON-safe notes, e.g. the data; they are
+        never read back to load anything, so do not expect a model named there to be loaded)."""
         self._check_fitted()
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
