@@ -116,7 +116,7 @@ def attack_command(
     _check_access(loaded, spec)
     model = loaded.target
     dataset = load_data(data, split, data_path, n, seed)
-    check_model_fits_data(loaded.config, dataset, model_spec)
+    check_model_fits_data(loaded.config, dataset, model_spec, loaded.target)
     x, y = dataset.x.to(dev), dataset.y.to(dev)
     if max_queries is not None:
         budget = next((k for k in ("max_queries", "n_queries") if k in spec.parameters()), None)

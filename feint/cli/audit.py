@@ -83,7 +83,7 @@ def audit_command(
             check_writable(out, folder=True)
         loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
         dataset = load_data(data, split, data_path, n, seed)
-        check_model_fits_data(loaded.config, dataset, model_spec)
+        check_model_fits_data(loaded.config, dataset, model_spec, loaded.target)
     report = audit(
         loaded.target,
         dataset.x.to(dev),

@@ -139,8 +139,9 @@ def load_data(name: str, split: str, path: str | None, n: int | None = None, see
     return data.sample(n, seed=seed)
 
 
-def check_model_fits_data(config: dict[str, Any] | None, data: Dataset, model_spec: str) -> None:
-    """A feint run records the data it was trained on: refuse data of another input shape or class count."""
+def check_model_fits_data(config: dict[str, Any] | None, data: Dataset, model_spec: str, model: Any = None) -> None:
+    """A feint run records the data it was trained on: refuse data of another input shape or class count.
+    ``model`` (a module or an oracle, any source) is checked for its class count as well."""
     trained = (config or {}).get("data") or {}
     shape, classes = trained.get("input_shape"), trained.get("class_names")
     have = data.info
@@ -155,6 +156,10 @@ def check_model_fits_data(config: dict[str, Any] | None, data: Dataset, model_sp
             f"the model in {model_spec} predicts {len(classes)} classes but {have.name} has {have.num_classes}; "
             "pass data with the classes it was trained on"
         )
+    if model is not None:
+        from feint.models.classes import check_classes
+
+        check_classes(model, data, model_spec)
 
 
 def data_options(

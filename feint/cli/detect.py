@@ -103,7 +103,7 @@ def fit_command(
     dev = resolve_device(device)
     model, config = resolve_model(model_spec, weights=weights, device=str(dev))
     dataset = load_data(data, split, data_path, n, seed)
-    check_model_fits_data(config, dataset, model_spec)
+    check_model_fits_data(config, dataset, model_spec, model)
     detector = DETECTORS[kind](model, bounds=dataset.info.bounds, **options)
     detector.fit(dataset.x.to(dev), dataset.y.to(dev), progress=not quiet)
     extra = {"data": dataset.info.to_dict(), "split": dataset.split}  # never the model: see _model_for

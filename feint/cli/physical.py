@@ -92,7 +92,7 @@ def physical_command(
                 f"gives {loaded.describe()}; give a white-box torch model (a run directory, module:factory or .onnx)"
             )
         dataset = load_data(data, split, data_path, n, seed)
-        check_model_fits_data(loaded.config, dataset, model_spec)
+        check_model_fits_data(loaded.config, dataset, model_spec, loaded.module)
         return loaded, dataset
 
     loaded, dataset = load_together("loading the model and the data", out, load)

@@ -14,6 +14,7 @@ from feint.cli.common import check_model_fits_data
 from feint.data import Dataset
 from feint.errors import InputError
 from feint.models import resolve
+from feint.models.classes import check_classes
 from feint.oracles import Oracle, as_oracle
 
 
@@ -44,11 +45,7 @@ def _check_oracle_fits_data(oracle: Oracle, data: Dataset, spec: str) -> None:
             f"the target {spec} takes inputs of shape {tuple(oracle.input_shape)} but {info.name} has "
             f"{tuple(info.input_shape)}; pass --data with the target's inputs"
         )
-    if oracle.num_classes is not None and oracle.num_classes != info.num_classes:
-        raise InputError(
-            f"the target {spec} predicts {oracle.num_classes} classes but {info.name} has {info.num_classes}; "
-            "pass --data with the target's classes"
-        )
+    check_classes(oracle, data, spec)
 
 
 def target_oracle(
@@ -70,7 +67,7 @@ def target_oracle(
         if oracle.num_classes is None:  # a label-only target: answers outside the data's classes are errors
             oracle.num_classes = info.num_classes
         return oracle, loaded.name
-    check_model_fits_data(loaded.config, data, spec)
+    check_model_fits_data(loaded.config, data, spec, loaded.target)
     trained_on = ((loaded.config or {}).get("data") or {}).get("name")
     if trained_on is not None and trained_on != info.name:
         raise InputError(

@@ -144,7 +144,7 @@ def transfer_command(
         get_attack(attack_name)
         dataset = load_data(data, split, data_path, n, seed)
         source, config = resolve_model(source_spec, weights=source_weights, device=str(dev))
-        check_model_fits_data(config, dataset, source_spec)
+        check_model_fits_data(config, dataset, source_spec, source)
         oracle, target_name = target_oracle(target_spec, target_weights, dataset, dev, trust=trust_file)
         grid = budgets or [e for e in default_eps(dataset.info.name, "inf", bounds=dataset.info.bounds) if e > 0]
         report = transfer(

@@ -76,7 +76,7 @@ class FromNCHW(nn.Module):
 
 def onnx_to_module(path: str | os.PathLike[str]) -> tuple[nn.Module | None, str]:
     """``(module in eval mode, note)`` when the graph converts and checks out, else ``(None, why not)``."""
-    from feint.oracles.onnx import _OnnxRunner
+    from feint.oracles.onnx import _OnnxRunner, run_session
 
     runner = _OnnxRunner(path)
     if runner.kind != "scores" or "prob" in runner.output_name.lower():
@@ -88,6 +88,9 @@ def onnx_to_module(path: str | os.PathLike[str]) -> tuple[nn.Module | None, str]
         )
     if None in runner.layout.shape[1:]:
         return None, "its input shape is not fixed, so the conversion cannot be checked"
+    probe = np.random.default_rng(0).random((3, *runner.layout.shape[1:])).astype(runner.layout.dtype)  # type: ignore[misc,arg-type]
+    # onnxruntime first, under its time limit: a graph that never ends is refused before torch runs it unbounded
+    want = run_session(runner.session, [runner.output_name], {runner.input_name: probe}, runner.path)[0]
     convert = _import_convert()
     if convert is None:
         return None, "onnx2torch is not installed (pip install --no-deps onnx2torch)"
@@ -97,8 +100,6 @@ def onnx_to_module(path: str | os.PathLike[str]) -> tuple[nn.Module | None, str]
         graph = convert(onnx.load(str(runner.path))).eval()
     except Exception as exc:  # onnx2torch raises NotImplementedError, KeyError, ... per unsupported graph
         return None, f"onnx2torch cannot convert it ({str(exc).splitlines()[0][:160]})"
-    probe = np.random.default_rng(0).random((3, *runner.layout.shape[1:])).astype(runner.layout.dtype)  # type: ignore[misc,arg-type]
-    want = runner.session.run([runner.output_name], {runner.input_name: probe})[0]
     try:
         with torch.no_grad():
             got = graph(torch.from_numpy(probe)).float().numpy()

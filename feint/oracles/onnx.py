@@ -5,11 +5,18 @@ graph must have one input. Outputs: one tensor, or scikit-learn's pair from skl2
 and a probability output, where the probabilities win; a ZipMap of per-class dicts is read
 too). A float (N, K) output gives a :class:`ScoreOracle` (probabilities when its name says
 ``prob``, else logits; ``output=`` overrides), an integer (N,) output a :class:`LabelOracle`.
+
+Every run of the graph is bounded: a watchdog sets onnxruntime's ``RunOptions.terminate`` after
+:func:`run_timeout` seconds (``FEINT_ONNX_TIMEOUT``, default 60), so a graph with an endless
+``Loop`` ends in one :class:`~feint.errors.ModelError`, as does a graph that fails at run time.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +24,69 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from feint.errors import ModelError
+from feint.errors import InputError, ModelError
 from feint.oracles.base import LabelOracle, Oracle, ScoreOracle
 from feint.oracles.layout import InputLayout
 from feint.validation import Bounds
+
+TIMEOUT_ENV = "FEINT_ONNX_TIMEOUT"
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def run_timeout() -> float:
+    """Seconds one run of an ONNX graph may take: ``FEINT_ONNX_TIMEOUT``, else 60."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{TIMEOUT_ENV}={text!r} is not a positive number of seconds (e.g. 300)")
+    return value
+
+
+def run_session(session: Any, outputs: list[str], feeds: dict[str, np.ndarray], path: Path) -> list[Any]:
+    """``session.run`` stopped after :func:`run_timeout` seconds; every failure is one ModelError."""
+    import onnxruntime as ort
+
+    limit = run_timeout()
+    options = ort.RunOptions()
+    options.log_severity_level = 4  # the error is raised below, not logged by onnxruntime as well
+    fired = threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        options.terminate = True
+
+    watchdog = threading.Timer(limit, stop)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return session.run(outputs, feeds, options)  # type: ignore[no-any-return]
+    except Exception as exc:  # onnxruntime's Fail, InvalidArgument, RuntimeException, ...
+        rows = next(iter(feeds.values())).shape[0]
+        if fired.is_set():
+            raise ModelError(
+                f"{path} ran longer than {limit:g} s on a batch of {rows} inputs and was stopped (an endless Loop?); "
+                f"if the model is only slow, raise the limit: {TIMEOUT_ENV}=SECONDS"
+            ) from None
+        raise ModelError(
+            f"{path} failed when onnxruntime ran it on a batch of {rows} inputs ({_ort_message(exc)}); "
+            "fix the graph and export it again"
+        ) from None
+    finally:
+        watchdog.cancel()
+
+
+def _ort_message(exc: Exception) -> str:
+    """onnxruntime's message without its error-code prefix and C++ source locations, on one line."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    text = re.sub(r"Status Message: /\S+:\d+ .*?\) ", "", text)  # the C++ function that raised
+    text = re.sub(r"Non-zero status code returned while running (\w+) node\. Name:'[^']*' ", r"\1 node: ", text)
+    return text[:240]
 
 
 def _session(path: Path) -> Any:
@@ -31,7 +97,7 @@ def _session(path: Path) -> Any:
     if not path.is_file():
         raise ModelError(f"ONNX file {str(path)!r} not found; pass an existing .onnx file to --model")
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # errors are raised as one ModelError, not logged to stderr as well
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for every kind of bad file
@@ -79,13 +145,15 @@ class _OnnxRunner:
         self.layout = InputLayout.declared(inputs[0].shape, inputs[0].type, source=str(self.path))
         self.output_index, self.kind = _pick_output(self.session, self.path)
         self.output_name = self.session.get_outputs()[self.output_index].name
+        shape = self.session.get_outputs()[self.output_index].shape or []
+        self.num_classes = shape[1] if self.kind == "scores" and isinstance(shape[-1], int) and shape[1] > 1 else None
 
     def run(self, x: Tensor) -> np.ndarray:
         arr = self.layout.arrange(x)
         n, fixed = arr.shape[0], self.layout.batch
         if fixed is not None and n < fixed:  # a graph exported with a fixed batch size
             arr = np.concatenate([arr, np.repeat(arr[-1:], fixed - n, axis=0)])
-        out = self.session.run([self.output_name], {self.input_name: arr})[0]
+        out = run_session(self.session, [self.output_name], {self.input_name: arr}, self.path)[0]
         if self.kind == "zipmap":
             keys = sorted(out[0])
             out = np.array([[row[k] for k in keys] for row in out], dtype=np.float32)
@@ -130,7 +198,7 @@ def onnx_oracle(
         "input_shape": runner.layout.row_shape,
         "bounds": bounds,
         "max_queries": max_queries,
-        "num_classes": num_classes,
+        "num_classes": num_classes or runner.num_classes,
         "batch_size": runner.layout.batch or 1024,
         "name": runner.path.name,
     }
