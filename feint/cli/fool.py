@@ -89,6 +89,7 @@ def fool_command(
     from feint.evaluate.fooling_report import build_fooling_report, write_fooling_report
     from feint.models import resolve
     from feint.oracles import as_oracle
+    from feint.oracles.module import check_input_shape
     from feint.report.provenance import model_info
 
     if generations < 1:
@@ -102,6 +103,7 @@ def fool_command(
                 f"--method gradient needs a white-box torch model, but {model_spec} gives {loaded.describe()}; "
                 "use --method direct or cppn, which need only class scores"
             )
+        check_input_shape(loaded.module, shape, bounds)
         target: Any = loaded.module
         options: dict[str, Any] = {"start": start, "l2": l2, "blur_sigma": blur_sigma, "bounds": bounds}
     else:

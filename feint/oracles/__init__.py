@@ -15,7 +15,7 @@ from torch import nn
 
 from feint.errors import InputError
 from feint.oracles.base import OUTPUTS, LabelOracle, LabelsOf, Oracle, QueryBudgetExhausted, ScoreOracle
-from feint.oracles.module import ModuleLabelOracle, ModuleScoreOracle
+from feint.oracles.module import ModuleLabelOracle, ModuleScoreOracle, check_input_shape
 from feint.validation import Bounds
 
 ACCESS = ("scores", "labels")
@@ -46,7 +46,8 @@ def as_oracle(
     name: str | None = None,
 ) -> Oracle:
     """``model`` at ``access`` ``"scores"`` or ``"labels"``; an oracle is returned as it is
-    (a score oracle asked for labels is wrapped in :class:`LabelsOf`)."""
+    (a score oracle asked for labels is wrapped in :class:`LabelsOf`). A module given an
+    ``input_shape`` is run once on it here, so a shape it cannot take is refused at once."""
     if access not in ACCESS:
         raise InputError(f"access must be one of {', '.join(ACCESS)}, got {access!r}")
     if isinstance(model, Oracle):
@@ -57,6 +58,8 @@ def as_oracle(
         return model
     if not isinstance(model, nn.Module):
         raise InputError(f"expected a torch.nn.Module or an oracle, got {type(model).__name__}")
+    if input_shape is not None:
+        check_input_shape(model, input_shape, bounds)
     common = {
         "input_shape": input_shape,
         "num_classes": num_classes,

@@ -11,11 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
+from feint.errors import InputError, ModelError
 from feint.oracles.base import LabelOracle, ScoreOracle
-from feint.oracles.forward import QUERY_ROWS, ModuleForward
-from feint.validation import Bounds
+from feint.oracles.forward import QUERY_ROWS, ModuleForward, module_device
+from feint.validation import Bounds, eval_mode, model_logits
+
+
+def check_input_shape(model: nn.Module, input_shape: Sequence[int], bounds: Bounds = (0.0, 1.0)) -> int:
+    """Run ``model`` once on one input of ``input_shape`` (C, H, W) at mid-range; return its class count.
+    A shape the model cannot take is one :class:`~feint.errors.InputError` here, not a matmul error later."""
+    shape = tuple(int(s) for s in input_shape)
+    probe = torch.full((1, *shape), (float(bounds[0]) + float(bounds[1])) / 2, device=module_device(model))
+    try:
+        with eval_mode(model):
+            return int(model_logits(model, probe, rows=1).shape[1])
+    except ModelError as exc:
+        raise InputError(
+            f"the model cannot take inputs of shape {shape} ({str(exc).split('; ')[0]}); "
+            "pass the input shape (C,H,W) the model was built for"
+        ) from exc
 
 
 class ModuleScoreOracle(ScoreOracle):
