@@ -47,7 +47,7 @@ def _pick_output(outputs: list[Any], url: str) -> tuple[str, str, int | None]:
 class _Remote:
     """The endpoint as the oracles use it: the client, the input layout and the chosen output."""
 
-    def __init__(self, url: str, *, timeout: float, retries: int, backoff: float, transport: Any) -> None:
+    def __init__(self, url: str, *, timeout: float | None, retries: int, backoff: float, transport: Any) -> None:
         self.client = V2Client(url, timeout=timeout, retries=retries, backoff=backoff, transport=transport)
         meta = self.client.metadata()
         url = self.client.endpoint.url
@@ -118,13 +118,14 @@ def http_oracle(
     max_queries: int | None = None,
     num_classes: int | None = None,
     batch_size: int = 256,
-    timeout: float = 30.0,
+    timeout: float | None = None,
     retries: int = 3,
     backoff: float = 0.2,
     transport: Any = None,
 ) -> Oracle:
     """An oracle over ``http(s)://host:port/v2/models/NAME``: scores when the server offers them
-    (unless ``access="labels"``), else labels."""
+    (unless ``access="labels"``), else labels. ``timeout``: seconds per request in all (default
+    ``FEINT_HTTP_TIMEOUT``, else 30; see :class:`~feint.oracles.v2client.V2Client`)."""
     remote = _Remote(url, timeout=timeout, retries=retries, backoff=backoff, transport=transport)
     common: dict[str, Any] = {
         "input_shape": remote.layout.row_shape,

@@ -6,11 +6,21 @@ server lists the ``binary_tensor_data`` extension at ``GET /v2``. Transient fail
 errors, timeouts, 429/502/503/504) are retried with exponential backoff; every other answer that
 is not a valid reply is one :class:`~feint.errors.ModelError` naming the URL and the problem.
 ``rows_sent`` counts every input row put on the wire, retries included.
+
+Every call is bounded, whatever the server does: one try gets ``timeout`` seconds for the whole
+answer (``FEINT_HTTP_TIMEOUT``, default 30; a server that trickles bytes is cut off, its
+connection closed), all tries of a call together ``timeout * (retries + 1)``; a ``Retry-After``
+over :data:`MAX_RETRY_AFTER_S` ends the call at once; a reply over ``max_reply_bytes`` (64 MiB)
+or nested too deeply to parse is refused.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,10 +34,56 @@ URL_PATTERN = re.compile(
     r"^(?P<base>https?://[^/]+(?:/.*?)?)/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?/?$"
 )
 TRANSIENT = (429, 502, 503, 504)
+TIMEOUT_ENV = "FEINT_HTTP_TIMEOUT"
+DEFAULT_TIMEOUT_S = 30.0
+MAX_RETRY_AFTER_S = 10.0
+MAX_REPLY_BYTES = 64 * 2**20
+
+
+def http_timeout() -> float:
+    """Seconds one request may take in all: ``FEINT_HTTP_TIMEOUT``, else 30."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{TIMEOUT_ENV}={text!r} is not a positive number of seconds (e.g. 120)")
+    return value
 
 
 class TooLarge(ModelError):
     """The server refused a request as too large (413); fewer rows per request may pass."""
+
+
+class _Overtime(Exception):
+    """One try did not bring a complete answer within its time."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A complete answer, read within the try's time and size limits."""
+
+    status_code: int
+    headers: Any
+    content: bytes
+    url: str
+    reason_phrase: str
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+def _retry_after(headers: Any) -> float:
+    """Seconds a ``Retry-After`` header asks for (0 when absent or a date)."""
+    value = str(headers.get("retry-after", "")).strip()
+    return float(value) if value.isdigit() else 0.0
 
 
 @dataclass(frozen=True)
@@ -62,54 +118,109 @@ class V2Client:
     tries); ``transport`` is any httpx transport (a proxy, a test double)."""
 
     def __init__(
-        self, url: str, *, timeout: float = 30.0, retries: int = 3, backoff: float = 0.2, transport: Any = None
+        self,
+        url: str,
+        *,
+        timeout: float | None = None,
+        retries: int = 3,
+        backoff: float = 0.2,
+        transport: Any = None,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> None:
-        import httpx
-
         self.endpoint = Endpoint.parse(url)
-        self.retries, self.backoff = retries, backoff
-        limits = httpx.Timeout(timeout, connect=min(timeout, 5.0))
-        self.http = httpx.Client(base_url=self.endpoint.base, timeout=limits, transport=transport)
+        self.timeout = http_timeout() if timeout is None else float(timeout)
+        self.retries, self.backoff, self.transport = retries, backoff, transport
+        self.max_reply_bytes = max_reply_bytes
+        self.http = self._client()
         self.rows_sent = 0
         self.requests = 0
+
+    def _client(self) -> Any:
+        import httpx
+
+        limits = httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0))
+        return httpx.Client(base_url=self.endpoint.base, timeout=limits, transport=self.transport)
 
     def close(self) -> None:
         self.http.close()
 
-    def _send(self, method: str, path: str, *, rows: int = 0, **kwargs: Any) -> Any:
+    def _read(self, method: str, path: str, kwargs: dict[str, Any]) -> Reply:
+        """One request and its whole answer, refusing a body over ``max_reply_bytes`` as soon as it shows."""
+        with self.http.stream(method, path, **kwargs) as reply:
+            declared = str(reply.headers.get("content-length", ""))
+            body = bytearray()
+            if not (declared.isdigit() and int(declared) > self.max_reply_bytes):
+                for chunk in reply.iter_bytes():
+                    body += chunk
+                    if len(body) > self.max_reply_bytes:
+                        break
+            if len(body) > self.max_reply_bytes or (declared.isdigit() and int(declared) > self.max_reply_bytes):
+                raise ModelError(
+                    f"{method} {reply.request.url} answered more than {self.max_reply_bytes // 2**20} MiB; "
+                    "feint refuses replies that large (is the URL a model endpoint?)"
+                )
+            return Reply(reply.status_code, reply.headers, bytes(body), str(reply.request.url), reply.reason_phrase)
+
+    def _try(self, method: str, path: str, kwargs: dict[str, Any]) -> Reply:
+        """:meth:`_read` within ``timeout`` seconds in all; past it the connection is closed under the reader."""
+        outcome: list[Any] = []
+
+        def work() -> None:
+            try:
+                outcome.append(self._read(method, path, kwargs))
+            except BaseException as exc:  # handed to the caller's thread
+                outcome.append(exc)
+
+        reader = threading.Thread(target=work, name="feint-http", daemon=True)
+        reader.start()
+        reader.join(self.timeout)
+        if not outcome:
+            stuck, self.http = self.http, self._client()
+            stuck.close()
+            raise _Overtime(f"no complete answer within {self.timeout:g} s")
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]  # type: ignore[no-any-return]
+
+    def _send(self, method: str, path: str, *, rows: int = 0, **kwargs: Any) -> Reply:
         import httpx
 
         url = self.endpoint.base + path
+        stop_at = time.monotonic() + self.timeout * (self.retries + 1)
+        tries = 0
         for attempt in range(self.retries + 1):
+            tries += 1
             wait = self.backoff * 2**attempt
             try:
-                reply = self.http.request(method, path, **kwargs)
+                reply = self._try(method, path, kwargs)
             except httpx.ConnectError as exc:
                 problem = f"cannot connect ({exc})"
-            except httpx.TransportError as exc:  # timeouts, dropped connections: the rows were sent
+            except (httpx.TransportError, _Overtime) as exc:  # timeouts, dropped connections: the rows were sent
                 self.rows_sent += rows
-                problem = f"{type(exc).__name__} ({exc})"
+                problem = f"{type(exc).__name__.lstrip('_')} ({exc})"
             else:
                 self.rows_sent += rows
                 self.requests += 1
                 if reply.status_code not in TRANSIENT:
                     return reply
                 problem = f"HTTP {reply.status_code}"
-                wait = max(
-                    wait,
-                    float(reply.headers.get("retry-after", "0") or 0)
-                    if reply.headers.get("retry-after", "").isdigit()
-                    else 0,
-                )
-            if attempt < self.retries:
-                time.sleep(wait)
+                asked = _retry_after(reply.headers)
+                if asked > MAX_RETRY_AFTER_S:
+                    raise ModelError(
+                        f"{method} {url} answered HTTP {reply.status_code} with Retry-After: {asked:g} s, longer than "
+                        f"feint waits ({MAX_RETRY_AFTER_S:g} s); try again when the server is back"
+                    )
+                wait = max(wait, asked)
+            if attempt == self.retries or time.monotonic() + wait >= stop_at:
+                break
+            time.sleep(wait)
         raise ModelError(
-            f"{method} {url} failed after {self.retries + 1} tries: {problem}; check that the server is running "
-            "and the URL is right"
+            f"{method} {url} failed after {tries} tries: {problem}; check that the server is running "
+            f"and the URL is right (each try may take {self.timeout:g} s: {TIMEOUT_ENV}=SECONDS raises it)"
         )
 
-    def _json(self, reply: Any, what: str) -> dict[str, Any]:
-        url = str(reply.request.url)
+    def _json(self, reply: Reply, what: str) -> dict[str, Any]:
+        url = reply.url
         if reply.status_code == 413:
             raise TooLarge(f"{url} refused the request as too large (413)")
         if reply.status_code >= 400:
@@ -120,6 +231,8 @@ class V2Client:
             raise ModelError(
                 f"{url} answered {what} that is not valid JSON; is it an Open Inference Protocol server?"
             ) from exc
+        except RecursionError:
+            raise ModelError(f"{url} answered {what} nested too deeply to read; it is not a v2 model reply") from None
         return doc
 
     def server_extensions(self) -> list[str]:
@@ -173,6 +286,8 @@ class V2Client:
                 raise ProtocolError(f"it has no output named {output!r}")
         except ProtocolError as exc:
             raise ModelError(f"{self.endpoint.url} answered a malformed inference reply: {exc}") from exc
+        except RecursionError:
+            raise ModelError(f"{self.endpoint.url} answered an inference reply nested too deeply to read") from None
         if out.ndim == 0 or out.shape[0] != arr.shape[0]:
             raise ModelError(
                 f"{self.endpoint.url} answered {out.shape[0] if out.ndim else 0} rows for {arr.shape[0]} inputs"
@@ -180,9 +295,9 @@ class V2Client:
         return out
 
 
-def _server_message(reply: Any) -> str:
+def _server_message(reply: Reply) -> str:
     try:
         doc = reply.json()
         return str(doc.get("error", doc))[:300] if isinstance(doc, dict) else str(doc)[:300]
-    except ValueError:
-        return reply.text[:300] or reply.reason_phrase
+    except (ValueError, RecursionError):
+        return " ".join(reply.text[:300].split()) or reply.reason_phrase
