@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,32 @@ def hostile_skops(path: Path, target: Path) -> Path:
         model.steps[1][1].fit(x, y)
     sio.dump(model, path)
     return path
+
+
+def custom_op_onnx(path: Path, *, domain: str = "ai.evil.python", op: str = "PyExec") -> Path:
+    """A graph whose one node is an operator of a custom domain (onnxruntime's way to call out to
+    a library or Python): feint registers no custom operator library, so the file cannot load code."""
+    from onnx import helper as h
+
+    node = h.make_node(op, ["x"], ["logits"], domain=domain, command="import os; os.system('touch executed.txt')")
+    model = _onnx_model([node])
+    model.opset_import.append(h.make_opsetid(domain, 1))
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+EVIL_MODULE = "import pathlib\npathlib.Path('executed.txt').write_text('imported')\n\ndef build():\n    return None\n"
+
+
+def evil_module(folder: Path, name: str = "evil") -> str:
+    """A module beside the files that writes ``executed.txt`` when imported; returns ``name:build``."""
+    (folder / f"{name}.py").write_text(EVIL_MODULE)
+    return f"{name}:build"
+
+
+def detector_naming(folder: Path, model: str, *, kind: str = "mutation") -> Path:
+    """A detector folder whose detector.json names ``model`` (as feint before issue 19 recorded it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {"kind": kind, "settings": {}, "learned": {}, "model_fingerprint": "0" * 64, "extra": {"model": model}}
+    (folder / "detector.json").write_text(json.dumps(doc))
+    return folder
