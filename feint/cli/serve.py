@@ -47,7 +47,7 @@ def _input_shape(text: str | None, config: dict | None, loaded: object) -> tuple
 @click.option("--max-rows", default=4096, show_default=True, type=int, help="most inputs in one request")
 @click.option("--max-body-mb", default=64.0, show_default=True, type=float, help="largest request body")
 @click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
-@click.option("--detector", "detector_dir", default=None, help="a folder from `feint detect fit`: flag its detections")
+@click.option("--detector", "detector_dir", default=None, help="a detector fitted on --model: flag its detections")
 @click.option(
     "--on-flag", type=click.Choice(ON_FLAG), default="refuse", show_default=True,
     help="a request with a flagged input: refuse it (403, no answer) or mark it (output 'flagged')",

@@ -13,20 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from feint.data import Dataset
 from feint.errors import InputError
 from feint.oracles.base import Oracle
 from feint.oracles.forward import module_device
-from feint.validation import eval_mode, model_logits
+from feint.validation import call_model, check_logits, eval_mode
 
 
 def model_classes(model: nn.Module | Oracle, data: Dataset) -> int | None:
     """The number of classes ``model`` predicts (a module: from one forward pass on ``data``), or None."""
     if isinstance(model, nn.Module):
-        with eval_mode(model):
-            return int(model_logits(model, data.x[:1].to(module_device(model)), rows=1).shape[1])
+        with eval_mode(model), torch.no_grad():  # an error names the data's shape, as the attacks' own checks do
+            out = call_model(model, data.x[:1].to(module_device(model)), shape=data.x.shape)
+        return int(check_logits(out, n=1).shape[1])
     return model.num_classes
 
 
