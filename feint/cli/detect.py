@@ -219,7 +219,7 @@ def eval_command(
         model, config, spec = _model_for(detector_dir, model_spec, weights, str(dev))
         detector = load_detector(detector_dir, model)
         dataset = load_data(data, split, data_path, n, seed)
-        check_model_fits_data(config, dataset, spec)
+        check_model_fits_data(config, dataset, spec, model)
         return config, spec, detector, dataset
 
     config, spec, detector, dataset = load_together("loading the detector and the data", out, load)
