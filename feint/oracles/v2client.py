@@ -148,13 +148,14 @@ class V2Client:
         """One request and its whole answer, refusing a body over ``max_reply_bytes`` as soon as it shows."""
         with self.http.stream(method, path, **kwargs) as reply:
             declared = str(reply.headers.get("content-length", ""))
+            too_big = declared.isdigit() and int(declared) > self.max_reply_bytes
             body = bytearray()
-            if not (declared.isdigit() and int(declared) > self.max_reply_bytes):
-                for chunk in reply.iter_bytes():
-                    body += chunk
-                    if len(body) > self.max_reply_bytes:
-                        break
-            if len(body) > self.max_reply_bytes or (declared.isdigit() and int(declared) > self.max_reply_bytes):
+            for chunk in () if too_big else reply.iter_bytes():
+                body += chunk
+                if len(body) > self.max_reply_bytes:
+                    too_big = True
+                    break
+            if too_big:
                 raise ModelError(
                     f"{method} {reply.request.url} answered more than {self.max_reply_bytes // 2**20} MiB; "
                     "feint refuses replies that large (is the URL a model endpoint?)"
