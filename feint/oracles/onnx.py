@@ -13,7 +13,6 @@ Every run of the graph is bounded: a watchdog sets onnxruntime's ``RunOptions.te
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import threading
@@ -24,7 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from feint.errors import InputError, ModelError
+from feint.env import seconds
+from feint.errors import ModelError
 from feint.oracles.base import LabelOracle, Oracle, ScoreOracle
 from feint.oracles.layout import InputLayout
 from feint.validation import Bounds
@@ -35,16 +35,7 @@ DEFAULT_TIMEOUT_S = 60.0
 
 def run_timeout() -> float:
     """Seconds one run of an ONNX graph may take: ``FEINT_ONNX_TIMEOUT``, else 60."""
-    text = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not text:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"{TIMEOUT_ENV}={text!r} is not a positive number of seconds (e.g. 300)")
-    return value
+    return seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)
 
 
 def run_session(session: Any, outputs: list[str], feeds: dict[str, np.ndarray], path: Path) -> list[Any]:

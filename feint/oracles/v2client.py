@@ -17,8 +17,6 @@ or nested too deeply to parse is refused.
 from __future__ import annotations
 
 import json
-import math
-import os
 import re
 import threading
 import time
@@ -27,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from feint.env import seconds
 from feint.errors import InputError, ModelError
 from feint.oracles.v2protocol import HEADER, ProtocolError, encode, split_body, tensor_array
 
@@ -42,16 +41,7 @@ MAX_REPLY_BYTES = 64 * 2**20
 
 def http_timeout() -> float:
     """Seconds one request may take in all: ``FEINT_HTTP_TIMEOUT``, else 30."""
-    text = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not text:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"{TIMEOUT_ENV}={text!r} is not a positive number of seconds (e.g. 120)")
-    return value
+    return seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)
 
 
 class TooLarge(ModelError):
