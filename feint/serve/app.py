@@ -4,10 +4,14 @@ Routes: ``GET /v2`` (server metadata, with the ``binary_tensor_data`` extension)
 ``GET /v2/health/live|ready``, ``GET /v2/models/{name}[/versions/{v}]`` (metadata),
 ``GET .../ready``, ``POST .../infer`` and ``GET .../stats`` (rows answered, in total and per
 client: the ``X-Feint-Client`` header when sent, else the client's address). Every refused
-request gets a JSON ``{"error": ...}`` with 400, 404, 405, 413 or 422. Requests that arrive while
-the model is busy are answered together by one model call (:mod:`feint.serve.batching`). With a
-detector in front (:mod:`feint.serve.guard`), flagged inputs are answered with a flag (403, or an
-output ``flagged``) and counted in the stats.
+request gets a JSON ``{"error": ...}`` with a 4xx status (400, 404, 405, 408, 413, 422), or
+502 when a proxied model server fails and 503 (with ``Retry-After``) while the server reads
+other large bodies; never a 500 for anything a request sends. Bodies are read within bounds
+(:mod:`feint.serve.bodies`); requests that arrive while the model is busy are answered together
+by one model call (:mod:`feint.serve.batching`), and an input the model answers with NaN or
+fails on fails only its own request (422). With a detector in front (:mod:`feint.serve.guard`),
+flagged inputs are answered with a flag (their own answer withheld or marked) and counted in the
+stats.
 """
 
 from __future__ import annotations
@@ -16,16 +20,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 import feint
+from feint.memory import release_freed_memory
 from feint.oracles.v2protocol import HEADER, encode
-from feint.serve.batching import Batcher
+from feint.serve.batching import Batcher, SharedFailure
+from feint.serve.bodies import BUDGET_CAPS, SMALL, BodyBudget, read_body
 from feint.serve.guard import FLAG_OUTPUT
-from feint.serve.requests import Limits, RequestError, parse_request
+from feint.serve.requests import Limits, Parsed, RequestError, parse_request
 from feint.serve.served import Served
 
 INPUT_NAME = "input"
@@ -61,8 +68,9 @@ class QueryLog:
         }  # fmt: skip
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def metadata(served: Served) -> dict[str, Any]:
@@ -79,19 +87,6 @@ def metadata(served: Served) -> dict[str, Any]:
     }
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, f"the body has {declared} bytes; send at most {limit} per request")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"the body exceeds {limit} bytes; send fewer rows per request")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     """The FastAPI app serving ``served`` under ``/v2/models/{served.name}``."""
     limits = limits or Limits()
@@ -100,6 +95,33 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     app.state.log = log
     batcher = Batcher(served.respond, max_rows=limits.max_rows)
     guard = served.guard
+    cap = limits.body_cap(served.input_shape)
+    budget = BodyBudget(BUDGET_CAPS * cap)
+
+    def parse(body: bytes, header: str | None) -> Parsed:
+        return parse_request(
+            body,
+            header,
+            input_name=INPUT_NAME,
+            input_shape=served.input_shape,
+            outputs=served.output_names,
+            bounds=served.bounds,
+            limits=limits,
+        )
+
+    async def read(request: Request) -> Parsed:
+        if request.headers.get("content-encoding", "identity") != "identity":
+            raise RequestError(400, "compressed bodies are not accepted; send the request uncompressed")
+        header = request.headers.get(HEADER)
+        async with read_body(request, cap=cap, timeout=limits.body_timeout, budget=budget) as body:
+            if len(body) <= SMALL:
+                return parse(body, header)
+            try:  # a large body is parsed beside the event loop, which keeps answering the others
+                parsed = await anyio.to_thread.run_sync(parse, body, header)
+            finally:
+                del body
+        release_freed_memory()  # parsing a large JSON body made millions of objects; give their pages back
+        return parsed
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -144,26 +166,31 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
         check_name(name, version)
         try:
-            if request.headers.get("content-encoding", "identity") != "identity":
-                raise RequestError(400, "compressed bodies are not accepted; send the request uncompressed")
-            body = await _read_body(request, limits.max_body)
-            parsed = parse_request(
-                body,
-                request.headers.get(HEADER),
-                input_name=INPUT_NAME,
-                input_shape=served.input_shape,
-                outputs=served.output_names,
-                bounds=served.bounds,
-                limits=limits,
-            )
+            parsed = await read(request)
         except RequestError as exc:
             log.refused += 1
-            return _error(exc.status, str(exc))
-        answer, flags = await batcher.submit(parsed.x)
+            return _error(exc.status, str(exc), exc.retry_after)
+        try:
+            answer, flags, finite = await batcher.submit(parsed.x)
+        except SharedFailure as exc:
+            log.refused += 1
+            return _error(502, f"the model server behind this one failed: {exc}")
+        except Exception as exc:  # the model failed on this request's inputs, alone (the batcher made sure)
+            log.refused += 1
+            return _error(422, f"the model fails on this request's inputs ({type(exc).__name__}: {str(exc)[:200]})")
+        assert answer is not None and finite is not None
         client = request.headers.get("x-feint-client") or (request.client.host if request.client else "unknown")
         log.count(client, int(parsed.x.shape[0]), flags)
-        if guard is not None and guard.refuses and flags is not None and flags.any():
-            return JSONResponse(guard.refusal(flags), status_code=403)
+        withheld = flags if guard is not None and guard.refuses and flags is not None else np.zeros_like(finite)
+        bad = np.flatnonzero(~finite & ~withheld)
+        if len(bad):
+            return _error(
+                422, f"the model answers NaN or infinite scores for inputs {bad[:10].tolist()} of this request; "
+                "it cannot answer them (send other inputs)",
+            )  # fmt: skip
+        if withheld.any():
+            assert guard is not None
+            answer = guard.withhold(answer, withheld, served.output)
         doc: dict[str, Any] = {"model_name": served.name, "model_version": "1"}
         if parsed.request_id is not None:
             doc["id"] = parsed.request_id
