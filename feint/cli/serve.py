@@ -120,11 +120,11 @@ def serve_command(
     shape = _parse_shape(input_shape) if input_shape is not None else None
     if shape is not None:
         _check_fits(shape, limits.max_body)
-    bind(host, port).close()  # a busy port fails before the model is loaded
-    loaded = resolve(model_spec, weights=weights, device=str(resolve_device(device)), trust=trust_file)
     name = name or (Path(model_spec.rstrip("/")).stem if "://" not in model_spec else model_spec.rsplit("/", 1)[-1])
     if not NAME.match(name):
         raise InputError(f"model name {name!r} may use only letters, digits, '_', '.' and '-'; pass --name")
+    bind(host, port).close()  # a busy port fails before the model is loaded
+    loaded = resolve(model_spec, weights=weights, device=str(resolve_device(device)), trust=trust_file)
     guard = load_guard(detector_dir, loaded, on_flag=on_flag) if detector_dir is not None else None
     shape = _input_shape(shape, loaded.config, loaded)
     _check_fits(shape, limits.max_body)

@@ -8,8 +8,8 @@ request gets a JSON ``{"error": ...}`` with a 4xx status (400, 404, 405, 408, 41
 502 when a proxied model server fails and 503 (with ``Retry-After``) while the server reads
 other large bodies; never a 500 for anything a request sends. Bodies are read within bounds
 (:mod:`feint.serve.bodies`); requests that arrive while the model is busy are answered together
-by one model call (:mod:`feint.serve.batching`), and an input the model answers with NaN or
-fails on fails only its own request (422). With a detector in front (:mod:`feint.serve.guard`),
+by one model call (:mod:`feint.serve.batching`), and an input the model fails on (NaN or
+infinite scores included) fails only its own request (422). With a detector in front (:mod:`feint.serve.guard`),
 flagged inputs are answered with a flag (their own answer withheld or marked) and counted in the
 stats.
 """
@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 import feint
+from feint.errors import FeintError
 from feint.memory import release_freed_memory
 from feint.oracles.v2protocol import HEADER, encode
 from feint.serve.batching import Batcher, SharedFailure
@@ -68,8 +69,13 @@ class QueryLog:
         }  # fmt: skip
 
 
+UNREAD = (408, 413, 503)  # refused before the body was read through: the connection cannot be reused
+
+
 def _error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    if status in UNREAD:
+        headers["Connection"] = "close"
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
@@ -171,26 +177,19 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
             log.refused += 1
             return _error(exc.status, str(exc), exc.retry_after)
         try:
-            answer, flags, finite = await batcher.submit(parsed.x)
+            answer, flags = await batcher.submit(parsed.x)
         except SharedFailure as exc:
             log.refused += 1
             return _error(502, f"the model server behind this one failed: {exc}")
-        except Exception as exc:  # the model failed on this request's inputs, alone (the batcher made sure)
+        except Exception as exc:  # the model failed on this request's inputs alone (the batcher made sure)
             log.refused += 1
-            return _error(422, f"the model fails on this request's inputs ({type(exc).__name__}: {str(exc)[:200]})")
-        assert answer is not None and finite is not None
+            detail = str(exc) if isinstance(exc, FeintError) else f"{type(exc).__name__}: {exc}"
+            return _error(422, f"the model cannot answer this request's inputs: {detail[:300]}")
+        assert answer is not None
         client = request.headers.get("x-feint-client") or (request.client.host if request.client else "unknown")
         log.count(client, int(parsed.x.shape[0]), flags)
-        withheld = flags if guard is not None and guard.refuses and flags is not None else np.zeros_like(finite)
-        bad = np.flatnonzero(~finite & ~withheld)
-        if len(bad):
-            return _error(
-                422, f"the model answers NaN or infinite scores for inputs {bad[:10].tolist()} of this request; "
-                "it cannot answer them (send other inputs)",
-            )  # fmt: skip
-        if withheld.any():
-            assert guard is not None
-            answer = guard.withhold(answer, withheld, served.output)
+        if guard is not None and guard.refuses and flags is not None and flags.any():
+            answer = guard.withhold(answer, flags, served.output)
         doc: dict[str, Any] = {"model_name": served.name, "model_version": "1"}
         if parsed.request_id is not None:
             doc["id"] = parsed.request_id

@@ -7,8 +7,8 @@ endpoint reveals: ``logits`` (probabilities of a score oracle become log-probabi
 decision). Startup runs one probe, bounded by ``probe_timeout`` seconds, so a broken model (or
 one that never finishes, such as an ONNX graph with an endless Loop) fails before the port is
 opened. A ``guard`` (:mod:`feint.serve.guard`) puts a detector in front: :meth:`Served.respond`
-gives its flags too, and which rows have a finite answer (a row whose answer is NaN or infinite
-fails only the request it came in). A proxied model (a URL) that fails is an
+gives its flags too. A model that fails on an input (NaN or infinite scores included) raises; the
+batcher then answers each request alone, so only that input's request fails. A proxied model (a URL) that fails is an
 :class:`UpstreamFailure`, answered 502 to every request that met it.
 """
 
@@ -31,7 +31,7 @@ from feint.serve.batching import SharedFailure
 from feint.serve.guard import FLAG_OUTPUT, Guard
 
 SERVE_OUTPUTS = ("logits", "probabilities", "label")
-Respond = tuple[np.ndarray, np.ndarray | None, np.ndarray]
+Respond = tuple[np.ndarray, np.ndarray | None]
 T = TypeVar("T")
 
 
@@ -89,7 +89,7 @@ class Served:
         probe = torch.full((1, *self.input_shape), self.bounds[0])
         what = f"{self.loaded.spec}'s answer to one input at start-up"
         try:  # the detector too: a broken one fails before the port opens
-            answer, _, _ = bounded(lambda: self.respond(probe), self.probe_timeout, what)
+            answer, _ = bounded(lambda: self.respond(probe), self.probe_timeout, what)
         except (RuntimeError, ValueError) as exc:
             first = str(exc).splitlines()[0][:200]
             raise ModelError(
@@ -123,33 +123,29 @@ class Served:
         assert oracle is not None
         return oracle_logits(oracle, x).float().cpu()
 
-    def answer(self, x: Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """(N, K) float32 scores or (N,) int64 labels for a checked batch (one model call at a time), and
-        (N,) bool: whether the model's scores for each row were finite."""
+    def answer(self, x: Tensor) -> np.ndarray:
+        """(N, K) float32 scores or (N,) int64 labels for a checked batch (one model call at a time)."""
         with self.lock:
             if self.output == "label" and self.loaded.access == "labels":
                 assert self.loaded.oracle is not None
                 rows = x if x.dim() == 4 else x.reshape(x.shape[0], 1, 1, -1)
-                labels = self.loaded.oracle.labels(rows).cpu().numpy().astype(np.int64)
-                return labels, np.ones(len(labels), dtype=bool)
-            logits = self._logits(x)
+                return self.loaded.oracle.labels(rows).cpu().numpy().astype(np.int64)
+            logits = self._logits(x)  # NaN or infinite scores raise (ModuleForward, ScoreOracle)
+        if self.output == "label":
+            return logits.argmax(1).numpy().astype(np.int64)
         if self.output == "probabilities":
             logits = logits.softmax(1)
-        finite = torch.isfinite(logits).all(1).numpy()
-        if self.output == "label":
-            return logits.argmax(1).numpy().astype(np.int64), finite
-        return logits.numpy().astype(np.float32), finite
+        return logits.numpy().astype(np.float32)
 
     def respond(self, x: Tensor) -> Respond:
-        """The model's answer for ``x``, when guarded the detector's flags (N,) bool (else None), and
-        (N,) bool: which rows have a finite answer."""
+        """The model's answer for ``x`` and, when guarded, the detector's flags (N,) bool (else None)."""
         try:
-            answer, finite = self.answer(x)
+            answer = self.answer(x)
         except Exception as exc:
             if self.loaded.source == "http":  # not one input's doing: every request that met it learns why
                 raise UpstreamFailure(str(exc)) from exc
             raise
         if self.guard is None:
-            return answer, None, finite
+            return answer, None
         with self.lock:
-            return answer, self.guard.flags(x), finite
+            return answer, self.guard.flags(x)
