@@ -98,26 +98,26 @@ ROWS = [
     # JSON the parser must refuse without a traceback (nesting, long integers, encodings)
     Row("deep-array", b"[" * DEEP + b"]" * DEEP, 400, "nested too deep"),
     Row("deep-object", b'{"a":' * DEEP + b"1" + b"}" * DEEP, 400, "nested too deep"),
-    Row("deep-in-data", dumps(request())[:-3].replace(b'"data": [', b'"data": ' + b"[" * 5000) + b"]" * 5000 + b"}]}", 400, "nested too deep"),  # fmt: skip
+    Row("deep-in-data", dumps(request())[:-3].replace(b'"data": [', b'"data": ' + b"[" * 5000) + b"]" * 5000 + b"}]}", 400, "nested too deep"),
     Row("int-5000-digits-id", b'{"id": ' + b"7" * 5000 + b', "inputs": []}', 400, "4300 digits"),
     Row("int-5000-digits-data", dumps(request([0])).replace(b"[0]", b"[" + b"9" * 5000 + b"]"), 400, "4300 digits"),
-    Row("int-4000-digits-data", dumps(request([0] * 64)).replace(b"[0,", b"[" + b"9" * 4000 + b",", 1), 422, "not a list of FP32 numbers"),  # fmt: skip
-    Row("int-5000-digits-shape", dumps(request()).replace(b"[1, 1, 8, 8]", b"[" + b"1" * 5000 + b", 1, 8, 8]"), 400, "4300 digits"),  # fmt: skip
+    Row("int-4000-digits-data", dumps(request([0] * 64)).replace(b"[0,", b"[" + b"9" * 4000 + b",", 1), 422, "not a list of FP32 numbers"),
+    Row("int-5000-digits-shape", dumps(request()).replace(b"[1, 1, 8, 8]", b"[" + b"1" * 5000 + b", 1, 8, 8]"), 400, "4300 digits"),
     Row("not-json", b"{not json", 400, "not valid JSON"),
     Row("json-array", b"[1, 2]", 400, "must be a JSON object"),
     Row("not-utf8", b'{"inputs": "\xff\xfe"}', 400, "not valid JSON"),
     Row("empty-body", b"", 400, "not valid JSON"),
     # Inference-Header-Content-Length: ASCII digits within the body only
-    Row("header-superscript-digit", HEAD, 400, "not a length within", {"Inference-Header-Content-Length": "²".encode()}),  # fmt: skip
-    Row("header-arabic-indic-digits", HEAD, 400, "not a length within", {"Inference-Header-Content-Length": "١٢".encode()}),  # fmt: skip
-    Row("header-negative", HEAD, 400, "Inference-Header-Content-Length is '-5'", {"Inference-Header-Content-Length": "-5"}),  # fmt: skip
+    Row("header-superscript-digit", HEAD, 400, "not a length within", {"Inference-Header-Content-Length": "²".encode()}),
+    Row("header-arabic-indic-digits", HEAD, 400, "not a length within", {"Inference-Header-Content-Length": "١٢".encode()}),
+    Row("header-negative", HEAD, 400, "Inference-Header-Content-Length is '-5'", {"Inference-Header-Content-Length": "-5"}),
     Row("header-20-digits", HEAD, 400, "not a length within", {"Inference-Header-Content-Length": "9" * 20}),
     Row("header-beyond-body", HEAD, 400, "not a length within", {"Inference-Header-Content-Length": "99999"}),
     Row("header-empty", HEAD, 400, "not a length within", {"Inference-Header-Content-Length": ""}),
     # the values of an FP32 tensor are JSON numbers, nothing else
     Row("strings-as-fp32", dumps(request(["0.5"] * 64)), 422, 'holds "0.5", which is not of datatype FP32'),
     Row("booleans-as-fp32", dumps(request([True] * 64)), 422, "holds true, which is not of datatype FP32"),
-    Row("one-boolean-among-numbers", dumps(request([*DATA[:63], False])), 422, "holds false, which is not of datatype FP32"),  # fmt: skip
+    Row("one-boolean-among-numbers", dumps(request([*DATA[:63], False])), 422, "holds false, which is not of datatype FP32"),
     Row("null-as-fp32", dumps(request([None] * 64)), 422, "holds null"),
     Row("object-as-fp32", dumps(request([{"v": 1}] * 64)), 422, 'holds {"v": 1}'),
     Row("data-a-string", dumps(request("0.5 " * 64)), 422, "must be a list of FP32 values, got str"),
@@ -139,14 +139,14 @@ ROWS = [
     Row("unknown-output", dumps(request(outputs=[{"name": "secret"}])), 422, "unknown output 'secret'"),
     # binary bodies: every byte declared
     Row("binary-trailing-bytes", TRAILING, 400, "8 bytes after the JSON that no tensor declares", TRAILING_HEADERS),
-    Row("json-then-junk", HEAD + b"junk", 400, "4 bytes after the JSON", {"Inference-Header-Content-Length": str(len(HEAD))}),  # fmt: skip
+    Row("json-then-junk", HEAD + b"junk", 400, "4 bytes after the JSON", {"Inference-Header-Content-Length": str(len(HEAD))}),
     Row("binary-size-mismatch", SHORT, 422, "binary_data_size=512", SHORT_HEADERS),
     Row("binary-without-header", VALID_BINARY, 400, "not valid JSON"),
     Row("binary-header-cuts-json", VALID_BINARY, 400, "not valid JSON", {"Inference-Header-Content-Length": "10"}),
     # binary_data_output and binary_data are JSON booleans: "false" is refused, not read as true
-    Row("binary-output-string-false", dumps(request(parameters={"binary_data_output": "false"})), 422, 'binary_data_output is "false"; it must be true or false'),  # fmt: skip
+    Row("binary-output-string-false", dumps(request(parameters={"binary_data_output": "false"})), 422, 'binary_data_output is "false"; it must be true or false'),
     Row("binary-output-number", dumps(request(parameters={"binary_data_output": 1})), 422, "binary_data_output is 1"),
-    Row("binary-data-string", dumps(request(outputs=[{"name": "logits", "parameters": {"binary_data": "true"}}])), 422, 'outputs[0].parameters.binary_data is "true"'),  # fmt: skip
+    Row("binary-data-string", dumps(request(outputs=[{"name": "logits", "parameters": {"binary_data": "true"}}])), 422, 'outputs[0].parameters.binary_data is "true"'),
     Row("parameters-a-list", dumps(request(parameters=[1])), 422, "parameters must be an object"),
     Row("id-a-number", dumps(request(id=7)), 422, "id must be a string"),
     Row("gzip-body", b"x" * 10, 400, "compressed bodies are not accepted", {"Content-Encoding": "gzip"}),
