@@ -46,14 +46,14 @@ def _check_fits(shape: tuple[int, ...], max_body: int) -> None:
     size = math.prod(shape) * 4
     if size > max_body:
         raise InputError(
-            f"one input of shape {list(shape)} takes {size / 2**20:,.0f} MB as FP32, more than a request body may "
-            f"hold (--max-body-mb {max_body / 2**20:g}); check --input-shape"
+            f"one input of shape {list(shape)} takes {size:,} bytes as FP32, more than a request body may hold "
+            f"({max_body:,} bytes by --max-body-mb); check --input-shape"
         )
 
 
 def _positive(name: str, value: float, most: float) -> None:
     if not (math.isfinite(value) and 0 < value <= most):
-        raise InputError(f"{name} must be a positive number of at most {most:g}, got {value!r}")
+        raise InputError(f"{name} must be a positive number of at most {most:,.0f}, got {value!r}")
 
 
 @click.command()

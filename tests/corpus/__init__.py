@@ -36,6 +36,7 @@ ROW_MODULES = (
     "detector_rows",
     "blackbox_rows",
     "recipe_rows",
+    "serve_rows",
 )
 
 
