@@ -330,3 +330,48 @@ def test_a_proxied_server_that_goes_down_is_a_502(server) -> None:
     finally:
         upstream.kill()
         upstream.wait(timeout=30)
+
+
+def _endless_loop_onnx(path: Path) -> None:
+    """A digits-shaped ONNX classifier whose graph starts with a Loop of 2**63 - 1 identity steps."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    value = helper.make_tensor_value_info
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Identity", ["v_in"], ["v_out"])],
+        "body",
+        [
+            value("i", TensorProto.INT64, []),
+            value("cond_in", TensorProto.BOOL, []),
+            value("v_in", TensorProto.FLOAT, None),
+        ],
+        [value("cond_out", TensorProto.BOOL, []), value("v_out", TensorProto.FLOAT, None)],
+    )
+    constants = [
+        numpy_helper.from_array(np.ones((64, 10), np.float32), "w"),
+        numpy_helper.from_array(np.array(2**63 - 1, np.int64), "m"),
+        numpy_helper.from_array(np.array(True), "c"),
+        numpy_helper.from_array(np.array([-1, 64], np.int64), "shape"),
+    ]
+    nodes = [
+        helper.make_node("Loop", ["m", "c", "input"], ["looped"], body=body),
+        helper.make_node("Reshape", ["looped", "shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "endless", [value("input", TensorProto.FLOAT, ["n", 1, 8, 8])],
+        [value("logits", TensorProto.FLOAT, ["n", 10])], constants,
+    )  # fmt: skip
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+def test_a_model_whose_probe_never_ends_is_one_line_at_start_up(tmp_path: Path) -> None:
+    _endless_loop_onnx(tmp_path / "loop.onnx")
+    cmd = [sys.executable, "-m", "feint", "serve", "--model", str(tmp_path / "loop.onnx"), "--probe-timeout", "2"]
+    start = time.monotonic()
+    done = subprocess.run([*cmd, "--port", str(free_port())], capture_output=True, text=True, timeout=120)
+    err = done.stderr.strip()
+    assert done.returncode == 2 and err.count("\n") == 0, err
+    assert err.startswith("error: ") and "did not finish within 2 s" in err and "--probe-timeout" in err
+    assert time.monotonic() - start < 60

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
 from pathlib import Path
 
 import click
@@ -109,7 +111,7 @@ def serve_command(
     from feint.serve.guard import load_guard
     from feint.serve.requests import Limits
     from feint.serve.run import bind, serve
-    from feint.serve.served import Served
+    from feint.serve.served import ProbeTimeout, Served
 
     if max_rows < 1:
         raise InputError(f"--max-rows must be at least 1, got {max_rows}")
@@ -129,7 +131,14 @@ def serve_command(
     shape = _input_shape(shape, loaded.config, loaded)
     _check_fits(shape, limits.max_body)
     bounds = guard.detector.bounds if guard is not None else (0.0, 1.0)
-    served = Served(loaded, name, output, shape, bounds=bounds, guard=guard, probe_timeout=probe_timeout)
+    try:
+        served = Served(loaded, name, output, shape, bounds=bounds, guard=guard, probe_timeout=probe_timeout)
+    except ProbeTimeout as exc:
+        # The probe's thread is stuck in the model's native code; shutting the interpreter down under it
+        # aborts onnxruntime (exit 134, its log on stderr), so leave at once with the one line.
+        click.echo(f"error: {exc}", err=True)
+        sys.stderr.flush()
+        os._exit(2)
     log = serve(served, host=host, port=port, limits=limits)
     flagged = f"; the detector flagged {log['flagged']} rows" if guard is not None else ""
     click.echo(f"stopped after answering {log['queries']} rows in {log['requests']} requests{flagged}", err=True)

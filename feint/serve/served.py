@@ -35,6 +35,10 @@ Respond = tuple[np.ndarray, np.ndarray | None]
 T = TypeVar("T")
 
 
+class ProbeTimeout(ModelError):
+    """The start-up probe did not finish in time; its thread is still running (Python cannot stop it)."""
+
+
 class UpstreamFailure(SharedFailure):
     """The proxied model server failed (down, timing out, or answering an error)."""
 
@@ -55,7 +59,7 @@ def bounded(work: Callable[[], T], seconds: float, what: str) -> T:
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
-        raise ModelError(
+        raise ProbeTimeout(
             f"{what} did not finish within {seconds:g} s (a model that never ends, e.g. an endless ONNX Loop?); "
             "fix the model or raise --probe-timeout"
         )
