@@ -16,6 +16,8 @@ stats.
 
 from __future__ import annotations
 
+import gc
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,7 @@ import anyio
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 import feint
@@ -93,6 +96,26 @@ def metadata(served: Served) -> dict[str, Any]:
     }
 
 
+@dataclass
+class IdleTrim:
+    """Collects garbage and gives the heap's free pages back (:func:`~feint.memory.release_freed_memory`) once
+    no request is being answered, at most once a second: after a crowd of clients, parsed bodies and
+    batches leave pages free but resident, and the server's RSS would stay at its peak."""
+
+    busy: int = 0
+    last: float = 0.0
+
+    async def trim(self) -> None:
+        if self.busy == 0 and time.monotonic() - self.last > 1.0:
+            self.last = time.monotonic()
+            await anyio.to_thread.run_sync(_collect_and_release)
+
+
+def _collect_and_release() -> None:
+    gc.collect()  # refused requests leave cycles (exceptions, frames) that hold their parsed bodies
+    release_freed_memory()
+
+
 def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     """The FastAPI app serving ``served`` under ``/v2/models/{served.name}``."""
     limits = limits or Limits()
@@ -101,19 +124,24 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     app.state.log = log
     batcher = Batcher(served.respond, max_rows=limits.max_rows)
     guard = served.guard
+    idle = IdleTrim()
     cap = limits.body_cap(served.input_shape)
     budget = BodyBudget(BUDGET_CAPS * cap)
 
     def parse(body: bytes, header: str | None) -> Parsed:
-        return parse_request(
-            body,
-            header,
-            input_name=INPUT_NAME,
-            input_shape=served.input_shape,
-            outputs=served.output_names,
-            bounds=served.bounds,
-            limits=limits,
-        )
+        try:
+            return parse_request(
+                body,
+                header,
+                input_name=INPUT_NAME,
+                input_shape=served.input_shape,
+                outputs=served.output_names,
+                bounds=served.bounds,
+                limits=limits,
+            )
+        except RequestError as exc:  # a fresh error: the traceback would keep the parsed document alive
+            failure = RequestError(exc.status, str(exc), retry_after=exc.retry_after)
+        raise failure
 
     async def read(request: Request) -> Parsed:
         if request.headers.get("content-encoding", "identity") != "identity":
@@ -170,6 +198,15 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     @app.post("/v2/models/{name}/infer")
     @app.post("/v2/models/{name}/versions/{version}/infer")
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
+        idle.busy += 1
+        try:
+            response = await answer(name, request, version)
+        finally:
+            idle.busy -= 1
+        response.background = BackgroundTask(idle.trim)
+        return response
+
+    async def answer(name: str, request: Request, version: str | None) -> Response:
         check_name(name, version)
         try:
             parsed = await read(request)
