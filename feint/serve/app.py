@@ -72,12 +72,9 @@ class QueryLog:
         }  # fmt: skip
 
 
-UNREAD = (408, 413, 503)  # refused before the body was read through: the connection cannot be reused
-
-
-def _error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
+def _error(status: int, message: str, *, retry_after: int | None = None, close: bool = False) -> JSONResponse:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-    if status in UNREAD:
+    if close:
         headers["Connection"] = "close"
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
@@ -140,7 +137,7 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
                 limits=limits,
             )
         except RequestError as exc:  # a fresh error: the traceback would keep the parsed document alive
-            failure = RequestError(exc.status, str(exc), retry_after=exc.retry_after)
+            failure = RequestError(exc.status, str(exc))
         raise failure
 
     async def read(request: Request) -> Parsed:
@@ -212,7 +209,7 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
             parsed = await read(request)
         except RequestError as exc:
             log.refused += 1
-            return _error(exc.status, str(exc), exc.retry_after)
+            return _error(exc.status, str(exc), retry_after=exc.retry_after, close=exc.close)
         try:
             answer, flags = await batcher.submit(parsed.x)
         except SharedFailure as exc:

@@ -10,6 +10,10 @@
   hold more than a few caps of memory. Small bodies (every ordinary request) never wait for it.
 - **A deadline**: the whole body must arrive within ``body_timeout`` seconds, else 408 and the
   connection is closed, so a client that stops mid-body does not hold it.
+
+A body refused from its declared length (413, 503) is drained and dropped by uvicorn, so the
+client reads its answer rather than a reset; one refused while it streams is cut off (it might
+never end).
 """
 
 from __future__ import annotations
@@ -59,13 +63,15 @@ async def read_body(request: Request, *, cap: int, timeout: float, budget: BodyB
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > cap:
-                    raise RequestError(413, f"the body exceeds {cap} bytes; send fewer rows per request")
+                    raise RequestError(413, f"the body exceeds {cap} bytes; send fewer rows per request", close=True)
                 if size > SMALL and size > held:  # a chunked body: reserve as it grows
                     budget.take(size - held)
                     held = size
                 chunks.append(chunk)
         if scope.cancelled_caught:
-            raise RequestError(408, f"the request body did not arrive within {timeout:g} s; send it at once")
+            raise RequestError(
+                408, f"the request body did not arrive within {timeout:g} s; send it at once", close=True
+            )
         body = b"".join(chunks)
         chunks.clear()
         yield body

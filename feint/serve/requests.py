@@ -27,11 +27,12 @@ FLOATS = ("FP32", "FP64", "FP16")
 
 
 class RequestError(Exception):
-    """A request refused with ``status`` (and, for a transient refusal, seconds to wait before a retry)."""
+    """A request refused with ``status``; for a transient refusal, seconds to wait before a retry; ``close``:
+    the connection must be closed (its body stopped arriving, or would not end)."""
 
-    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None, close: bool = False) -> None:
         super().__init__(message)
-        self.status, self.retry_after = status, retry_after
+        self.status, self.retry_after, self.close = status, retry_after, close
 
 
 JSON_BYTES_PER_VALUE = 32  # the longest float32 written as JSON ("-1.2345678901234567e-05, ") and then some
