@@ -197,13 +197,13 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
         idle.busy += 1
         try:
-            response = await answer(name, request, version)
+            response = await respond(name, request, version)
         finally:
             idle.busy -= 1
         response.background = BackgroundTask(idle.trim)
         return response
 
-    async def answer(name: str, request: Request, version: str | None) -> Response:
+    async def respond(name: str, request: Request, version: str | None) -> Response:
         check_name(name, version)
         try:
             parsed = await read(request)
