@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/audit_memory.py
 	$(BIN)/python benchmarks/blackbox_speed.py
 	$(BIN)/python benchmarks/fooling_physical.py
+	$(BIN)/python benchmarks/serve_load.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -55,3 +55,28 @@ class PairNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.pair(self.flat(x))[0])
+
+
+class TrapNet(nn.Module):
+    """A fixed linear digits classifier (1x8x8 -> 10 logits) with two traps for inputs that are valid
+    requests: all pixels 1.0 gives NaN logits for that row; all pixels 0.5 makes the forward pass raise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(64, 10)
+        with torch.no_grad():
+            g = torch.Generator().manual_seed(0)
+            self.linear.weight.copy_(torch.randn(10, 64, generator=g))
+            self.linear.bias.copy_(torch.randn(10, generator=g))
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.flatten(1)
+        if bool((flat == 0.5).all(1).any()):
+            raise RuntimeError("trap: an input of all 0.5")
+        nan = torch.where(flat.amin(1) >= 1.0, torch.nan, 0.0)
+        return self.linear(flat) + nan[:, None]
+
+
+def trapnet() -> nn.Module:
+    """``feint serve --model helpers:trapnet`` (run in ``tests/``)."""
+    return TrapNet()

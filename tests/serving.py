@@ -24,13 +24,14 @@ def free_port() -> int:
 
 @contextmanager
 def feint_server(
-    *args: str, startup_s: float = 120, summary: str = "stopped after answering"
+    *args: str, startup_s: float = 120, summary: str = "stopped after answering", cwd: str | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``feint serve ARGS --port FREE``: yields (base URL, process); stops it on exit and checks that it
-    shut down cleanly, printing ``summary`` (a regex) on stderr."""
+    """``feint serve ARGS --port FREE`` (in ``cwd``): yields (base URL, process); stops it on exit and checks
+    that it shut down cleanly, printing ``summary`` (a regex) on stderr."""
     port = free_port()
     cmd = [sys.executable, "-m", "feint", "serve", *args, "--port", str(port)]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_s

@@ -5,13 +5,17 @@ A request or reply body is JSON, optionally followed by raw tensor bytes (Triton
 ``Inference-Header-Content-Length`` then gives the JSON's length, and each tensor with
 ``parameters.binary_data_size`` takes that many bytes, in order, little-endian, row-major.
 Only numeric datatypes are used here. Decoding is strict and never evaluates anything: a bad
-body raises :class:`ProtocolError` naming the problem.
+body raises :class:`ProtocolError` naming the problem, including JSON nested too deep to parse,
+integers too long to convert, a header length that is not ASCII digits, and JSON ``data`` whose
+values are not numbers of the datatype (a string or a boolean is not an FP32 value).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +36,7 @@ DATATYPES = {
     "BOOL": np.bool_,
 }
 DATATYPE_OF = {np.dtype(v).name: k for k, v in DATATYPES.items()}
+DIGITS = re.compile(r"[0-9]{1,18}")  # str.isdigit() also takes '²' and '١', which int() refuses or reads
 
 
 class ProtocolError(FeintError):
@@ -42,13 +47,15 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     """(JSON part as a dict, the binary part after it)."""
     cut = len(body)
     if header_length is not None:
-        if not header_length.isdigit() or int(header_length) > len(body):
+        if not DIGITS.fullmatch(header_length) or int(header_length) > len(body):
             raise ProtocolError(f"{HEADER} is {header_length!r}, not a length within the {len(body)}-byte body")
         cut = int(header_length)
     try:
         doc = json.loads(body[:cut])
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"the body is not valid JSON ({exc})") from exc
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer over 4,300 digits
+        raise ProtocolError(f"the body is not valid JSON ({str(exc)[:200]})") from exc
+    except RecursionError as exc:
+        raise ProtocolError("the body's JSON is nested too deep; a tensor needs one level per dimension") from exc
     if not isinstance(doc, dict):
         raise ProtocolError(f"the body must be a JSON object, got {type(doc).__name__}")
     return doc, body[cut:]
@@ -76,6 +83,7 @@ def tensor_array(spec: Any, blob: bytes, offset: int, where: str) -> tuple[np.nd
     data = spec.get("data")
     if data is None:
         raise ProtocolError(f"{where} has neither data nor parameters.binary_data_size")
+    _check_values(data, len(shape), datatype, where)
     try:
         arr = np.asarray(data, dtype=DATATYPES[datatype])
     except (ValueError, TypeError, OverflowError) as exc:
@@ -83,6 +91,26 @@ def tensor_array(spec: Any, blob: bytes, offset: int, where: str) -> tuple[np.nd
     if arr.size != count:
         raise ProtocolError(f"{where}.data holds {arr.size} values but shape {shape} needs {count}")
     return arr.reshape(shape), offset
+
+
+def _check_values(data: Any, depth: int, datatype: str, where: str) -> None:
+    """``data`` is a list of numbers of ``datatype``, flat or nested up to ``depth`` levels (row-major)."""
+    if not isinstance(data, list):
+        raise ProtocolError(f"{where}.data must be a list of {datatype} values, got {type(data).__name__}")
+    values: list[Any] = data
+    for _ in range(max(depth - 1, 0)):  # a nested list has one level per dimension
+        if not any(isinstance(v, list) for v in values):
+            break
+        if not all(isinstance(v, list) for v in values):
+            raise ProtocolError(f"{where}.data mixes lists and values; give it flat or nested by dimension")
+        values = list(itertools.chain.from_iterable(values))
+    kinds = (bool,) if datatype == "BOOL" else (int,) if datatype[0] in "IU" else (int, float)  # exact: bool is no int
+    wrong = [v for v in itertools.islice((v for v in values if type(v) not in kinds), 1)]
+    if wrong:
+        shown = json.dumps(wrong[0])[:40]
+        raise ProtocolError(
+            f"{where}.data holds {shown}, which is not of datatype {datatype}; send values of that datatype"
+        )
 
 
 def encode(

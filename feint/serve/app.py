@@ -4,28 +4,39 @@ Routes: ``GET /v2`` (server metadata, with the ``binary_tensor_data`` extension)
 ``GET /v2/health/live|ready``, ``GET /v2/models/{name}[/versions/{v}]`` (metadata),
 ``GET .../ready``, ``POST .../infer`` and ``GET .../stats`` (rows answered, in total and per
 client: the ``X-Feint-Client`` header when sent, else the client's address). Every refused
-request gets a JSON ``{"error": ...}`` with 400, 404, 405, 413 or 422. Requests that arrive while
-the model is busy are answered together by one model call (:mod:`feint.serve.batching`). With a
-detector in front (:mod:`feint.serve.guard`), flagged inputs are answered with a flag (403, or an
-output ``flagged``) and counted in the stats.
+request gets a JSON ``{"error": ...}`` with a 4xx status (400, 404, 405, 408, 413, 422), or
+502 when a proxied model server fails and 503 (with ``Retry-After``) while the server reads
+other large bodies; never a 500 for anything a request sends. Bodies are read within bounds
+(:mod:`feint.serve.bodies`); requests that arrive while the model is busy are answered together
+by one model call (:mod:`feint.serve.batching`), and an input the model fails on (NaN or
+infinite scores included) fails only its own request (422). With a detector in front (:mod:`feint.serve.guard`),
+flagged inputs are answered with a flag (their own answer withheld or marked) and counted in the
+stats.
 """
 
 from __future__ import annotations
 
+import gc
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 import feint
+from feint.errors import FeintError
+from feint.memory import release_freed_memory
 from feint.oracles.v2protocol import HEADER, encode
-from feint.serve.batching import Batcher
+from feint.serve.batching import Batcher, SharedFailure
+from feint.serve.bodies import BUDGET_CAPS, SMALL, BodyBudget, read_body
 from feint.serve.guard import FLAG_OUTPUT
-from feint.serve.requests import Limits, RequestError, parse_request
+from feint.serve.requests import Limits, Parsed, RequestError, parse_request
 from feint.serve.served import Served
 
 INPUT_NAME = "input"
@@ -61,8 +72,11 @@ class QueryLog:
         }  # fmt: skip
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, *, retry_after: int | None = None, close: bool = False) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    if close:
+        headers["Connection"] = "close"
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def metadata(served: Served) -> dict[str, Any]:
@@ -79,17 +93,24 @@ def metadata(served: Served) -> dict[str, Any]:
     }
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, f"the body has {declared} bytes; send at most {limit} per request")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"the body exceeds {limit} bytes; send fewer rows per request")
-        chunks.append(chunk)
-    return b"".join(chunks)
+@dataclass
+class IdleTrim:
+    """Collects garbage and gives the heap's free pages back (:func:`~feint.memory.release_freed_memory`) once
+    no request is being answered, at most once a second: after a crowd of clients, parsed bodies and
+    batches leave pages free but resident, and the server's RSS would stay at its peak."""
+
+    busy: int = 0
+    last: float = 0.0
+
+    async def trim(self) -> None:
+        if self.busy == 0 and time.monotonic() - self.last > 1.0:
+            self.last = time.monotonic()
+            await anyio.to_thread.run_sync(_collect_and_release)
+
+
+def _collect_and_release() -> None:
+    gc.collect()  # refused requests leave cycles (exceptions, frames) that hold their parsed bodies
+    release_freed_memory()
 
 
 def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
@@ -100,6 +121,38 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     app.state.log = log
     batcher = Batcher(served.respond, max_rows=limits.max_rows)
     guard = served.guard
+    idle = IdleTrim()
+    cap = limits.body_cap(served.input_shape)
+    budget = BodyBudget(BUDGET_CAPS * cap)
+
+    def parse(body: bytes, header: str | None) -> Parsed:
+        try:
+            return parse_request(
+                body,
+                header,
+                input_name=INPUT_NAME,
+                input_shape=served.input_shape,
+                outputs=served.output_names,
+                bounds=served.bounds,
+                limits=limits,
+            )
+        except RequestError as exc:  # a fresh error: the traceback would keep the parsed document alive
+            failure = RequestError(exc.status, str(exc))
+        raise failure
+
+    async def read(request: Request) -> Parsed:
+        if request.headers.get("content-encoding", "identity") != "identity":
+            raise RequestError(400, "compressed bodies are not accepted; send the request uncompressed")
+        header = request.headers.get(HEADER)
+        async with read_body(request, cap=cap, timeout=limits.body_timeout, budget=budget) as body:
+            if len(body) <= SMALL:
+                return parse(body, header)
+            try:  # a large body is parsed beside the event loop, which keeps answering the others
+                parsed = await anyio.to_thread.run_sync(parse, body, header)
+            finally:
+                del body
+        release_freed_memory()  # parsing a large JSON body made millions of objects; give their pages back
+        return parsed
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -142,28 +195,35 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     @app.post("/v2/models/{name}/infer")
     @app.post("/v2/models/{name}/versions/{version}/infer")
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
+        idle.busy += 1
+        try:
+            response = await respond(name, request, version)
+        finally:
+            idle.busy -= 1
+        response.background = BackgroundTask(idle.trim)
+        return response
+
+    async def respond(name: str, request: Request, version: str | None) -> Response:
         check_name(name, version)
         try:
-            if request.headers.get("content-encoding", "identity") != "identity":
-                raise RequestError(400, "compressed bodies are not accepted; send the request uncompressed")
-            body = await _read_body(request, limits.max_body)
-            parsed = parse_request(
-                body,
-                request.headers.get(HEADER),
-                input_name=INPUT_NAME,
-                input_shape=served.input_shape,
-                outputs=served.output_names,
-                bounds=served.bounds,
-                limits=limits,
-            )
+            parsed = await read(request)
         except RequestError as exc:
             log.refused += 1
-            return _error(exc.status, str(exc))
-        answer, flags = await batcher.submit(parsed.x)
+            return _error(exc.status, str(exc), retry_after=exc.retry_after, close=exc.close)
+        try:
+            answer, flags = await batcher.submit(parsed.x)
+        except SharedFailure as exc:
+            log.refused += 1
+            return _error(502, f"the model server behind this one failed: {exc}")
+        except Exception as exc:  # the model failed on this request's inputs alone (the batcher made sure)
+            log.refused += 1
+            detail = str(exc) if isinstance(exc, FeintError) else f"{type(exc).__name__}: {exc}"
+            return _error(422, f"the model cannot answer this request's inputs: {detail[:300]}")
+        assert answer is not None
         client = request.headers.get("x-feint-client") or (request.client.host if request.client else "unknown")
         log.count(client, int(parsed.x.shape[0]), flags)
         if guard is not None and guard.refuses and flags is not None and flags.any():
-            return JSONResponse(guard.refusal(flags), status_code=403)
+            answer = guard.withhold(answer, flags, served.output)
         doc: dict[str, Any] = {"model_name": served.name, "model_version": "1"}
         if parsed.request_id is not None:
             doc["id"] = parsed.request_id

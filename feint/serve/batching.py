@@ -18,6 +18,11 @@ from torch import Tensor
 
 Result = tuple[np.ndarray | None, ...]
 Answer = Callable[[Tensor], Result]
+Item = tuple[np.ndarray, "asyncio.Future[Result]"]
+
+
+class SharedFailure(Exception):
+    """A model call failed for a reason no one input caused (the upstream server is down)."""
 
 
 class Batcher:
@@ -26,7 +31,7 @@ class Batcher:
 
     def __init__(self, answer: Answer, *, max_rows: int) -> None:
         self.answer, self.max_rows = answer, max_rows
-        self.queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future[Result]]] = asyncio.Queue()
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
         self.calls = 0
 
@@ -39,7 +44,7 @@ class Batcher:
         return await future
 
     async def _work(self) -> None:
-        carry: tuple[np.ndarray, asyncio.Future[Result]] | None = None
+        carry: Item | None = None
         while True:
             batch = [carry or await self.queue.get()]
             carry, rows = None, len(batch[0][0])
@@ -50,18 +55,36 @@ class Batcher:
                     break
                 batch.append(item)
                 rows += len(item[0])
-            x = torch.from_numpy(np.concatenate([b[0] for b in batch]))
             try:
-                out = await anyio.to_thread.run_sync(self.answer, x)
-            except Exception as exc:  # the model failed: every request in the batch learns why
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                out = await self._call(np.concatenate([b[0] for b in batch]))
+            except Exception as exc:
+                if len(batch) == 1 or isinstance(exc, SharedFailure):
+                    for _, future in batch:
+                        _settle(future, exc)
+                    continue
+                for part, future in batch:  # whose input was it? each request alone
+                    try:
+                        _settle(future, await self._call(part))
+                    except Exception as alone:
+                        _settle(future, alone)
                 continue
-            self.calls += 1
             start = 0
             for part, future in batch:
                 end = start + len(part)
-                if not future.done():
-                    future.set_result(tuple(None if a is None else a[start:end] for a in out))
+                _settle(future, tuple(None if a is None else a[start:end] for a in out))
                 start = end
+
+    async def _call(self, x: np.ndarray) -> Result:
+        out = await anyio.to_thread.run_sync(self.answer, torch.from_numpy(x))
+        self.calls += 1
+        return out
+
+
+def _settle(future: asyncio.Future[Result], outcome: Result | BaseException) -> None:
+    """Answer a request that is still waiting (a client that left has a cancelled future)."""
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -2,11 +2,15 @@
 
 Every input of an inference request meets the detector (:mod:`feint.detectors`; a saved detector
 is loaded only onto the model it was fitted on, its fingerprint is checked) before the model's
-answer leaves the server. What a request with a flagged input gets depends on ``on_flag``:
+answer leaves the server. What a flagged input gets depends on ``on_flag``:
 
-- ``refuse`` (default): HTTP 403 with JSON ``{"error": ..., "flagged": [one bool per input]}`` and
-  no model answer at all, so a black-box attack through the server learns nothing from a flagged
-  query (feint's HTTP oracle stops with the server's message);
+- ``refuse`` (default): no model answer for a flagged input, and only for it. The request is
+  answered, as a v2 client expects, with full tensors: the model's answer for the inputs not
+  flagged and, for each flagged one, a row that carries nothing (logits all 0, probabilities all
+  1/K, label -1), beside the output ``flagged`` (one bool per input; sent when the request names
+  no outputs or asks for it). A clean input the detector flags by mistake costs no other input
+  its answer (so ``feint attack --model URL`` runs), and a black-box attack through the server
+  learns nothing about the model from a flagged query;
 - ``mark``: the model's answer, with a second output ``flagged`` (BOOL, one per input) for clients
   that act on the flag themselves, and for measuring what the detector catches.
 
@@ -51,13 +55,14 @@ class Guard:
         """(N,) bool: the detector's verdict per input."""
         return self.detector.predict(x).cpu().numpy().astype(bool)
 
-    def refusal(self, flags: np.ndarray) -> dict[str, Any]:
-        """The 403 body for a request with flagged inputs."""
-        return {
-            "error": f"{int(flags.sum())} of {len(flags)} inputs flagged as adversarial by the {self.detector.kind} "
-            "detector; the request is refused (send only the inputs not flagged)",
-            "flagged": flags.tolist(),
-        }
+    @staticmethod
+    def withhold(answer: np.ndarray, flags: np.ndarray, output: str) -> np.ndarray:
+        """``answer`` with the rows of flagged inputs replaced by rows that carry nothing: logits 0,
+        probabilities 1/K, label -1."""
+        blank = -1 if output == "label" else 1.0 / answer.shape[1] if output == "probabilities" else 0.0
+        out = answer.copy()
+        out[flags] = blank
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.detector.kind, "on_flag": self.on_flag, "threshold": float(self.detector.threshold_)}

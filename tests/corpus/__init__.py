@@ -37,6 +37,7 @@ ROW_MODULES = (
     "blackbox_rows",
     "recipe_rows",
     "model_file_rows",
+    "serve_rows",
 )
 
 
