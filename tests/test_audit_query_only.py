@@ -4,7 +4,6 @@ query budget over the whole audit, reports what it spent, and its text never con
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -87,7 +86,10 @@ def test_the_escalation_text_never_says_no_check_warned_beside_a_warning(lenet_d
     report = feint.audit(oracle, data.x[:20], data.y[:20], eps=[EPS], preset="quick", progress=False)
     assert any(c["status"] == "warn" for c in report.checks) and not report.report["escalation"]["escalated"]
     html = render_report_html(report.report, [])
-    assert "no check warned" not in html and "No escalation although the check(s) &#x27;white-box attacks ran&#x27;" in html
+    assert (
+        "no check warned" not in html
+        and "No escalation although the check(s) &#x27;white-box attacks ran&#x27;" in html
+    )
 
 
 def test_a_users_surrogate_replaces_the_fitted_one(lenet_digits, data) -> None:
@@ -140,5 +142,7 @@ def test_cli_audit_of_a_label_only_server_completes_within_its_budget(lenet_digi
 def test_a_label_oracle_learns_its_classes_from_the_data(lenet_digits, data) -> None:
     oracle = as_oracle(lenet_digits, access="labels")
     keep = data.y < 9
-    feint.audit(oracle, data.x[keep][:6], data.y[keep][:6], eps=[EPS], data_info=data.info, preset="quick", progress=False)
+    feint.audit(
+        oracle, data.x[keep][:6], data.y[keep][:6], eps=[EPS], data_info=data.info, preset="quick", progress=False
+    )
     assert oracle.num_classes == 10

@@ -53,7 +53,7 @@ def surrogate_transfer(
         )
     check_positive_int(steps, "steps")
     threat = ThreatModel(norm, eps, bounds)
-    access = "scores" if isinstance(model, ScoreOracle) or isinstance(model, nn.Module) else "labels"
+    access = "scores" if isinstance(model, (ScoreOracle, nn.Module)) else "labels"
     with oracle_run(model, x, y, threat, access=access) as run:
         best = run.x.clone()
         if threat.eps == 0:

@@ -28,9 +28,9 @@ from feint import distributed as fd
 from feint.attacks.core import eval_mode
 from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
+from feint.evaluate import queries
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
-from feint.evaluate import queries
 from feint.evaluate.escalate import escalate
 from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.evaluate.queries import budget as query_budget
@@ -78,7 +78,13 @@ def _register_attacks() -> None:
     """Import the attack modules so that the registry knows every preset's attacks."""
     import importlib
 
-    for module in ("feint.attacks", "feint.attacks.square", "feint.attacks.fmn", "feint.attacks.hopskipjump", "feint.attacks.surrogate"):
+    for module in (
+        "feint.attacks",
+        "feint.attacks.square",
+        "feint.attacks.fmn",
+        "feint.attacks.hopskipjump",
+        "feint.attacks.surrogate",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError:  # get_attack then names the missing attack

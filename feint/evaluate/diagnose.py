@@ -52,16 +52,14 @@ def unbounded(setup: AuditSetup, state: AuditState, preset: Preset) -> ck.Check:
         if missed.numel() <= ck.tolerance(total):
             return ck.check_unbounded(found, total, minimum.key)
         rows = missed[: max(preset.unbounded_samples, GRADIENT_SAMPLES)]
-        plan = preset.unbounded or BOX_ATTACK
-        res, eps = _box_attack(setup, plan, rows)
+        box = preset.unbounded or BOX_ATTACK
+        res, eps = _box_attack(setup, box, rows)
         confirmed = int(missed.numel()) - int(rows.numel()) + int((~res.success).sum())
-        label = (
-            f"{minimum.key} (then {plan.name} at eps={eps:g}, the whole box, on the {rows.numel()} inputs it missed)"
-        )
+        label = f"{minimum.key} (then {box.name} at eps={eps:g}, the whole box, on the {rows.numel()} inputs it missed)"
         return ck.check_unbounded(total - confirmed, total, label)
-    plan = preset.unbounded
-    if plan is None:
+    if preset.unbounded is None:
         return ck.Check("an unbounded attack reaches 100%", "pass", "no unbounded attack in this preset")
+    plan = preset.unbounded
     rows = setup.clean_correct.nonzero().squeeze(1)[: preset.unbounded_samples]
     if rows.numel() == 0:
         return ck.check_unbounded(0, 0, plan.name)

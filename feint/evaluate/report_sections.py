@@ -192,8 +192,16 @@ def queries_section(report: dict[str, Any]) -> str:
             ("budget (over the whole audit)", num(q.get("budget")) if q.get("budget") is not None else "none"),
             ("per input", num(q.get("per_input"))),
             ("clean answers and checks", num(q.get("answers"))),
-            *([("surrogate", f"{esc(surrogate.get('note'))}: {num(surrogate.get('queries'))} queries")] if surrogate else []),
-            *([("budget spent", "yes: attacks it stopped or never ran leave robust accuracy overstated")] if q.get("exhausted") else []),
+            *(
+                [("surrogate", f"{esc(surrogate.get('note'))}: {num(surrogate.get('queries'))} queries")]
+                if surrogate
+                else []
+            ),
+            *(
+                [("budget spent", "yes: attacks it stopped or never ran leave robust accuracy overstated")]
+                if q.get("exhausted")
+                else []
+            ),
         ]
     )
     rows = [
