@@ -146,3 +146,21 @@ def test_a_label_oracle_learns_its_classes_from_the_data(lenet_digits, data) -> 
         oracle, data.x[keep][:6], data.y[keep][:6], eps=[EPS], data_info=data.info, preset="quick", progress=False
     )
     assert oracle.num_classes == 10
+
+
+@pytest.mark.parametrize(
+    ("extra", "phrase"),
+    [
+        (["--max-queries", "0"], "max_queries (--max-queries) must be"),
+        (["--max-queries", "500"], "caps the queries sent to a query-only model"),
+        (["--surrogate", "nope/run"], "nope/run"),
+    ],
+)
+def test_cli_budget_and_surrogate_errors_are_one_line(lenet_digits, digits_train, tmp_path, extra, phrase) -> None:
+    from feint.cli import main
+    from feint.models import save_model
+
+    run_dir = save_model(lenet_digits, tmp_path / "lenet", arch="lenet", data=digits_train.info.to_dict())
+    args = ["audit", "--model", str(run_dir), "--n-inputs", "4", "--eps", "0.1", "--out", str(tmp_path / "a"), *extra]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and phrase in result.output, result.output
