@@ -172,8 +172,7 @@ def audit(
             check_writable(out, folder=True)
             remove_stale_temps(out)
     access = access_of(model) if isinstance(model, Oracle) else "white-box"
-    start = model.queries if isinstance(model, Oracle) else 0
-    refused = model.refused if isinstance(model, Oracle) else 0
+    account = queries.Account.open(model, max_queries)  # a query-only model's spend
     with eval_mode(model) if isinstance(model, nn.Module) else nullcontext(), query_budget(model, max_queries):
         clean_logits = _clean_logits(model, x, y, data_info)
         num_classes = clean_logits.shape[1]
@@ -217,8 +216,8 @@ def audit(
         with tempfile.TemporaryDirectory(prefix="feint-audit-") as scratch:
             state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
             notes += _idle_ranks(x.shape[0], batch_size)
-            resumed = queries.recorded(state) if isinstance(model, Oracle) else 0
-            queries.spend(model, resumed)
+            if account is not None:
+                account.resume(state)
             try:
                 _run_units(setup, state, out, progress, callback, unit_keys(setup))
                 setup, checks = escalate(
@@ -239,24 +238,13 @@ def audit(
                     "checks": checks,
                     "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
                 }
-                spent = (
-                    (
-                        lambda o=model: {
-                            "spent": o.queries - start + resumed,
-                            "max_queries": max_queries,
-                            "exhausted": max_queries is not None and (o.refused > refused or o.remaining < 1),
-                        }
-                    )
-                    if isinstance(model, Oracle)
-                    else None
-                )
                 report, paths = _finish(
                     setup,
                     state,
                     out,
                     described,
                     _natural_section(natural, model, x, y, bounds, progress),
-                    spent,
+                    account,
                 )
             finally:
                 if state.points is not None:
@@ -292,11 +280,11 @@ def _finish(
     out: str | Path | None,
     described: dict[str, Any],
     natural: Callable[[], dict[str, Any]] | None = None,
-    spent: Callable[[], dict[str, Any]] | None = None,
+    account: queries.Account | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Rank 0 builds the report (``described``: build_report's keyword arguments; ``natural`` makes
-    the natural-variation section; ``spent`` gives a query-only audit's spend once the report is built,
-    for the ``queries`` section)
+    the natural-variation section; ``account``, a query-only audit's spend, the ``queries`` section,
+    read once the report is built so that the checks' queries count)
     and writes it; every rank gets the same report."""
     paths: dict[str, Path] = {}
     report = None
@@ -305,8 +293,8 @@ def _finish(
         report = build_report(setup, state, adv, **described)
         if natural is not None:
             report["natural"] = json_safe(natural())
-        if spent is not None:
-            report["queries"] = json_safe(queries.section(setup, state, **spent()))
+        if account is not None:
+            report["queries"] = json_safe(account.section(setup, state))
         paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
     return fd.broadcast_json(report, "sharing the report"), paths
 

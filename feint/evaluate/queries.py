@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
@@ -85,34 +86,58 @@ def budget(model: Any, max_queries: int | None) -> Iterator[None]:
         model.max_queries = before
 
 
-def spend(model: Any, rows: int) -> None:
-    """Charge ``rows`` already spent (a resumed audit's past queries) against the budget set by :func:`budget`."""
-    if isinstance(model, Oracle) and model.max_queries is not None:
-        model.max_queries = max(model.queries, model.max_queries - rows)
+@dataclass
+class Account:
+    """The queries one audit of ``oracle`` spends: counted from its counter at the start, plus the
+    ``resumed`` queries of a saved state's finished units."""
 
+    oracle: Oracle
+    max_queries: int | None
+    start: int
+    refused: int
+    resumed: int = 0
 
-def section(
-    setup: AuditSetup, state: AuditState, *, spent: int, max_queries: int | None, exhausted: bool
-) -> dict[str, Any]:
-    """The report's ``queries`` section: the budget, the total spent (``answers``: the clean answers and
-    the checks' queries, outside any attack), the surrogate's fit, and the spend per attack and eps."""
-    per_attack: dict[str, dict[str, Any]] = {}
-    for plan in setup.plans:
-        per_eps = [int(state.records.get(f"{plan.key}@{e}", {}).get("queries", 0)) for e in range(len(setup.eps))]
-        total = sum(per_eps) + int(state.records.get(plan.key, {}).get("queries", 0))  # a minimum-norm run
-        per_attack[plan.key] = {"total": total, "per_eps": per_eps}
-    fitted = state.records.get(SURROGATE)
-    in_attacks = sum(a["total"] for a in per_attack.values()) + (int(fitted["queries"]) if fitted else 0)
-    n = max(int(setup.x.shape[0]), 1)
-    return {
-        "budget": max_queries,
-        "spent": spent,
-        "per_input": spent / n,
-        "exhausted": exhausted,
-        "answers": max(0, spent - in_attacks),
-        "surrogate": dict(fitted) if fitted else None,
-        "per_attack": per_attack,
-    }
+    @classmethod
+    def open(cls, model: Any, max_queries: int | None) -> Account | None:
+        """The account of a query-only ``model`` (None for a white-box one)."""
+        if not isinstance(model, Oracle):
+            return None
+        return cls(model, max_queries, model.queries, model.refused)
+
+    def resume(self, state: AuditState) -> None:
+        """Charge the saved state's past spend against the budget set by :func:`budget`."""
+        self.resumed = recorded(state)
+        if self.oracle.max_queries is not None:
+            self.oracle.max_queries = max(self.oracle.queries, self.oracle.max_queries - self.resumed)
+
+    @property
+    def spent(self) -> int:
+        return self.oracle.queries - self.start + self.resumed
+
+    @property
+    def exhausted(self) -> bool:
+        """The budget refused a query, or none is left."""
+        return self.max_queries is not None and (self.oracle.refused > self.refused or self.oracle.remaining < 1)
+
+    def section(self, setup: AuditSetup, state: AuditState) -> dict[str, Any]:
+        """The report's ``queries`` section: the budget, the total spent (``answers``: the clean answers
+        and the checks' queries, outside any attack), the surrogate's fit, the spend per attack and eps."""
+        per_attack: dict[str, dict[str, Any]] = {}
+        for plan in setup.plans:
+            per_eps = [int(state.records.get(f"{plan.key}@{e}", {}).get("queries", 0)) for e in range(len(setup.eps))]
+            per_attack[plan.key] = {"total": sum(per_eps), "per_eps": per_eps}
+        fitted = state.records.get(SURROGATE)
+        in_attacks = sum(a["total"] for a in per_attack.values()) + (int(fitted["queries"]) if fitted else 0)
+        spent = self.spent
+        return {
+            "budget": self.max_queries,
+            "spent": spent,
+            "per_input": spent / max(int(setup.x.shape[0]), 1),
+            "exhausted": self.exhausted,
+            "answers": max(0, spent - in_attacks),
+            "surrogate": dict(fitted) if fitted else None,
+            "per_attack": per_attack,
+        }
 
 
 def summary_lines(queries: dict[str, Any] | None) -> list[str]:
