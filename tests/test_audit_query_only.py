@@ -164,3 +164,14 @@ def test_cli_budget_and_surrogate_errors_are_one_line(lenet_digits, digits_train
     args = ["audit", "--model", str(run_dir), "--n-inputs", "4", "--eps", "0.1", "--out", str(tmp_path / "a"), *extra]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and result.output.count("\n") == 1 and phrase in result.output, result.output
+
+
+def test_a_resumed_query_only_audit_reports_the_same_numbers_and_spend(lenet_digits, data, tmp_path) -> None:
+    x, y = data.x[:16], data.y[:16]
+    first_oracle, again_oracle = as_oracle(lenet_digits), as_oracle(lenet_digits)
+    run = dict(eps=[EPS], data_info=data.info, progress=False, out=tmp_path)
+    first = feint.audit(first_oracle, x, y, **run).report
+    again = feint.audit(again_oracle, x, y, **run)
+    assert any(n.startswith("resumed") for n in again.notes)
+    assert again.report["worst_case"] == first["worst_case"] and again.report["queries"] == first["queries"]
+    assert again_oracle.queries < first_oracle.queries  # only the clean answers and the checks were asked again

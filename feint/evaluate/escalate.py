@@ -115,11 +115,14 @@ def escalate(
     if RECORD not in state.records:
         from feint.evaluate.diagnose import run_checks
 
-        decided = None
+        decided, spent = None, 0
         if fd.is_root():
+            before = setup.model.queries if isinstance(setup.model, Oracle) else 0
             checks = run_checks(setup, state, preset)
             decided = decide(setup, state, preset, checks)
-        state.records[RECORD] = {"decided": fd.broadcast_json(decided, "deciding where to escalate")}
+            spent = setup.model.queries - before if isinstance(setup.model, Oracle) else 0
+        # The checks' queries to a query-only model are kept, so that a resumed audit reports them too.
+        state.records[RECORD] = fd.broadcast_json({"decided": decided, "queries": spent}, "deciding where to escalate")
     decided = state.records[RECORD]["decided"]
     if not decided:
         return setup, checks

@@ -20,6 +20,7 @@ from typing import Any
 from torch import nn
 
 from feint.errors import InputError
+from feint.evaluate.escalate import RECORD as ESCALATION
 from feint.evaluate.runner import AuditSetup
 from feint.evaluate.state import AuditState
 from feint.evaluate.surrogate import RECORD as SURROGATE
@@ -65,9 +66,10 @@ def check_budget(model: Any, max_queries: int | None, surrogate: Any) -> None:
 
 
 def recorded(state: AuditState) -> int:
-    """Queries the finished units and the surrogate's fit have spent (a resumed audit's past spend)."""
+    """Queries the finished units, the surrogate's fit and the checks that decided on escalation have
+    spent (a resumed audit's past spend)."""
     units = sum(int(state.records[k].get("queries", 0)) for k in state.done)
-    return units + int(state.records.get(SURROGATE, {}).get("queries", 0))
+    return units + sum(int(state.records.get(k, {}).get("queries", 0)) for k in (SURROGATE, ESCALATION))
 
 
 @contextmanager
