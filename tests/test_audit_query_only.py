@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 from torch import nn
 
@@ -175,3 +176,19 @@ def test_a_resumed_query_only_audit_reports_the_same_numbers_and_spend(lenet_dig
     assert any(n.startswith("resumed") for n in again.notes)
     assert again.report["worst_case"] == first["worst_case"] and again.report["queries"] == first["queries"]
     assert again_oracle.queries < first_oracle.queries  # only the clean answers and the checks were asked again
+
+
+def test_square_and_hopskipjump_say_when_each_input_was_fooled(lenet_digits, data) -> None:
+    """The late gauge of a query search: the share of its per-input budget spent when each input fell."""
+    from feint.attacks import hopskipjump, square
+
+    x, y = data.x[:24], data.y[:24]
+    for res, budget in (
+        (square(lenet_digits, x, y, eps=0.2, n_queries=100, seed=0), 100),
+        (hopskipjump(as_oracle(lenet_digits, access="labels"), x, y, eps=1.5, max_queries=300, seed=0), 300),
+    ):
+        assert res.found_at is not None and bool(res.success.any())
+        fell = res.found_at[res.success]
+        assert bool((fell > 0).all() and (fell <= 1).all()), fell
+        assert bool(torch.isinf(res.found_at[~res.success]).all())
+        assert torch.allclose(fell * budget, (fell * budget).round())  # whole queries

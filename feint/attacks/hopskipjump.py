@@ -148,4 +148,6 @@ def hopskipjump(
             current[idx] = searched
         inside = search.best_dist <= threat.eps
         found_at = torch.where(inside, search.used.to(search.best_dist.dtype) / max_queries, math.inf)
-        return replace(run.finish(search.best), found_at=found_at)
+        result = run.finish(search.best)
+        # a point the final check alone found adversarial (after projection) was found at the very end
+        return replace(result, found_at=torch.where(result.success & ~inside, 1.0, found_at))

@@ -191,4 +191,6 @@ def square(
             x_best[idx] = cand[better]
             loss_best[idx] = loss[better]
             found_at[idx[loss[better] < 0]] = (it + 2) / n_queries
-        return replace(run.finish(x_best), found_at=found_at)
+        result = run.finish(x_best)
+        # a point the final check alone found adversarial was found at the very end
+        return replace(result, found_at=torch.where(result.success & found_at.isinf(), 1.0, found_at))
