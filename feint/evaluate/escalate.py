@@ -137,7 +137,9 @@ def escalate(
         if plan.name == SURROGATE:
             setup = with_surrogate(setup, state, [f"{plan.key}@{e}" for e in active])
             if setup.surrogate is None and not isinstance(setup.model, torch.nn.Module):
-                active = set()  # no surrogate (the query budget could not pay for one): the rung cannot run
+                # no surrogate (all its units done on a resumed audit, or the query budget could not pay
+                # for one): only its finished units count
+                active = {e for e in active if f"{plan.key}@{e}" in state.done}
         setup = replace(setup, plans=(*setup.plans, plan))
         idx = len(setup.plans) - 1
         for e in range(len(setup.eps)):
