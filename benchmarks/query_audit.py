@@ -50,8 +50,9 @@ def main() -> None:
         seconds = time.perf_counter() - start
         queries = getattr(target, "queries", None)
         rows.append((label, report.worst_case_accuracy, queries, seconds))
-        print(f"{label:>38}: " + "  ".join(f"{a:.3f}" for a in report.worst_case_accuracy)
-              + (f"  ({queries:,} queries" if queries is not None else "  (") + f", {seconds:.0f} s)", flush=True)  # fmt: skip
+        spent = f"{queries:,} queries" if queries is not None else "gradients"
+        accuracies = "  ".join(f"{a:.3f}" for a in report.worst_case_accuracy)
+        print(f"{label:>38}: {accuracies}  ({spent}, {seconds:.0f} s)", flush=True)
     white = rows[0][1]
     for label, acc, _, _ in rows[1:]:
         gap = max(a - w for a, w in zip(acc, white, strict=True))
