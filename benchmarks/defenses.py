@@ -21,7 +21,10 @@ thorough one at every eps on every model.
     flock /tmp/feint-heavy.lock python benchmarks/defenses.py [--n 1000] [--models all|a,b] [--thorough all|a,b] [--blackbox-only]
 
 ``--models`` measures a subset, ``--thorough`` limits the (costly) thorough audits to some models;
-the report then says which rows and targets were not measured.
+the report then says which rows and targets were not measured. The audits resume from
+``benchmarks/.cache/defenses/audits`` only when feint's code is unchanged: the audit's resume
+fingerprint includes a digest of feint's sources (:func:`feint.evaluate.state.code_digest`), so a
+rerun after a code change audits afresh instead of reporting numbers of the old code.
 """
 
 from __future__ import annotations

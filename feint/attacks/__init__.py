@@ -17,6 +17,7 @@ from feint.attacks.rand_fgsm import rand_fgsm
 from feint.attacks.registry import ATTACKS, AttackSpec, get_attack, register_attack, run_attack
 from feint.attacks.result import AttackResult, best_of, finalize, predict_logits
 from feint.attacks.square import square
+from feint.attacks.surrogate import surrogate_transfer
 from feint.attacks.sweep import SweepResult, sweep
 from feint.attacks.targets import least_likely_targets, next_class_targets, random_targets
 
@@ -51,5 +52,6 @@ __all__ = [
     "register_attack",
     "run_attack",
     "square",
+    "surrogate_transfer",
     "sweep",
 ]

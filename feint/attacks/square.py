@@ -6,7 +6,8 @@ attack runs under ``torch.no_grad()``). Each iteration changes one random square
 ``s = round(sqrt(p * H * W))`` of the current perturbation and keeps the change only if it lowers
 the margin loss ``z_y - max_{j != y} z_j`` (``max_{j != t} z_j - z_t`` when targeted). ``p`` starts
 at ``p_init`` and is halved on the paper's schedule (at 10, 50, 200, ... of 10,000 iterations,
-rescaled to the budget). Samples stop as soon as they are fooled (per-sample early stopping).
+rescaled to the budget). Samples stop as soon as they are fooled (per-sample early stopping);
+the result's ``found_at`` says when, as a share of the per-sample budget.
 
 The attack takes a :class:`~feint.oracles.ScoreOracle` (a torch module is wrapped at score access):
 probabilities are used as log-probabilities, whose margins equal the logits'. ``n_queries`` is
@@ -24,6 +25,7 @@ Shapes: x (N, C, H, W) in ``bounds``, y (N,); ``n_queries`` is the budget per sa
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
@@ -170,6 +172,9 @@ def square(
             loss_best = _loss(run.oracle, x_best, run.labels, run.targeted)
         except QueryBudgetExhausted:
             return run.finish(run.x)
+        # found_at: the share of each sample's budget spent when it was first fooled (the audit's
+        # convergence gauge: inputs fooled late mean a larger budget would fool more).
+        found_at = torch.where(loss_best < 0, 1.0 / n_queries, math.inf).to(run.x.device)
         n_iters = n_queries - 2
         for it in range(n_iters):
             active = (loss_best >= 0).nonzero().squeeze(1)
@@ -185,4 +190,7 @@ def square(
             idx = active[better]
             x_best[idx] = cand[better]
             loss_best[idx] = loss[better]
-        return run.finish(x_best)
+            found_at[idx[loss[better] < 0]] = (it + 2) / n_queries
+        result = run.finish(x_best)
+        # a point the final check alone found adversarial was found at the very end
+        return replace(result, found_at=torch.where(result.success & found_at.isinf(), 1.0, found_at))

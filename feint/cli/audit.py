@@ -24,6 +24,7 @@ from feint.evaluate.audit import DEFAULT_BATCH
 from feint.evaluate.presets import PRESETS
 from feint.io import check_writable
 from feint.models import resolve
+from feint.models.loading import resolve_model
 
 
 @click.command()
@@ -46,6 +47,20 @@ from feint.models import resolve
     help="inputs attacked together, each batch with its own seed (results depend on it; "
     "under torchrun batches are shared among the ranks)",
 )
+@click.option(
+    "--max-queries",
+    default=None,
+    type=int,
+    help="query-only model: the most queries the WHOLE audit may send it (clean answers, checks, the surrogate's "
+    "fit, every attack at every eps); default: no cap",
+)
+@click.option(
+    "--surrogate",
+    "surrogate_spec",
+    default=None,
+    help="query-only model: your own torch copy of it (run dir or convertible .onnx) for the transfer rung, "
+    "instead of one fitted on its answers",
+)
 @click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/audit_state")
 @click.option("--natural", is_flag=True, help="add accuracy under natural transformations (rotation, blur, JPEG, ...)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
@@ -64,6 +79,8 @@ def audit_command(
     preset: str,
     seed: int,
     batch_size: int,
+    max_queries: int | None,
+    surrogate_spec: str | None,
     resume: bool,
     natural: bool,
     quiet: bool,
@@ -72,7 +89,9 @@ def audit_command(
 ) -> None:
     """Audit a model's robustness over an eps grid; print a summary and write the report.
 
-    A query-only model (ONNX that does not convert, .skops, a v2 URL) gets the preset's black-box part.
+    A query-only model (ONNX that does not convert, .skops, a v2 URL) gets the preset's black-box part and
+    its escalation: a transfer rung from a surrogate fitted on the model's answers (or --surrogate), then
+    the search with more queries where it had not converged; --max-queries caps the whole audit's queries.
     """
     from feint.evaluate.audit import audit
 
@@ -84,6 +103,10 @@ def audit_command(
         loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
         dataset = load_data(data, split, data_path, n, seed)
         check_model_fits_data(loaded.config, dataset, model_spec, loaded.target)
+        surrogate = None
+        if surrogate_spec is not None:
+            surrogate, config = resolve_model(surrogate_spec, device=str(dev))
+            check_model_fits_data(config, dataset, surrogate_spec, surrogate)
     report = audit(
         loaded.target,
         dataset.x.to(dev),
@@ -101,6 +124,8 @@ def audit_command(
         model_note=loaded.how,
         natural=natural,
         batch_size=batch_size,
+        max_queries=max_queries,
+        surrogate=surrogate,
     )
     if fd.is_root():
         click.echo(report.summary())

@@ -28,10 +28,13 @@ from feint import distributed as fd
 from feint.attacks.core import eval_mode
 from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
+from feint.evaluate import queries
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
 from feint.evaluate.escalate import escalate
 from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
+from feint.evaluate.queries import budget as query_budget
+from feint.evaluate.queries import check_budget
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.resume import start_state
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
@@ -75,16 +78,27 @@ def _register_attacks() -> None:
     """Import the attack modules so that the registry knows every preset's attacks."""
     import importlib
 
-    for module in ("feint.attacks", "feint.attacks.square", "feint.attacks.fmn", "feint.attacks.hopskipjump"):
+    for module in (
+        "feint.attacks",
+        "feint.attacks.square",
+        "feint.attacks.fmn",
+        "feint.attacks.hopskipjump",
+        "feint.attacks.surrogate",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError:  # get_attack then names the missing attack
             continue
 
 
-def _clean_logits(model: nn.Module | Oracle, x: Tensor, y: Tensor) -> Tensor:
+def _clean_logits(model: nn.Module | Oracle, x: Tensor, y: Tensor, info: DatasetInfo | None) -> Tensor:
     if isinstance(model, Oracle):
-        return oracle_logits(model, x, num_classes=int(y.max()) + 1)
+        if model.num_classes is None:
+            # A label-only oracle (e.g. `feint serve --output label`) does not say how many classes it
+            # has; the data does. Sized by the labels of one batch instead, the one-hot answers of two
+            # batches disagree in width (issue 19, class 9).
+            model.num_classes = info.num_classes if info is not None else int(y.max()) + 1
+        return oracle_logits(model, x)
     model_logits(model, x)  # one clear error for a model that does not fit or returns probabilities
     return predict_logits(model, x)
 
@@ -110,6 +124,8 @@ def audit(
     callback: Callback | None = None,
     natural: bool = False,
     batch_size: int = DEFAULT_BATCH,
+    max_queries: int | None = None,
+    surrogate: nn.Module | None = None,
     distributed: bool | None = None,
 ) -> AuditReport:
     """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
@@ -123,6 +139,14 @@ def audit(
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
     ``natural`` adds the natural-variation section (:mod:`feint.evaluate.natural`).
     Attacks run on batches of ``batch_size`` inputs, each with its own seed (the results depend on it).
+
+    A query-only model gets Square (scores) or HopSkipJump (labels) and, in the ``standard`` and
+    ``thorough`` presets, an escalation ladder: a transfer rung from a surrogate fitted on the model's
+    own answers (or ``surrogate``, a torch module of your own with the model's classes), then the
+    search with 4x, 16x, 64x its budget where it was still fooling inputs late in its queries.
+    ``max_queries`` caps the queries sent to such a model over the WHOLE audit (clean answers, checks,
+    the surrogate's fit, every attack at every eps; :mod:`feint.evaluate.queries`); the report's
+    ``queries`` section gives what was spent per attack, per eps and in total.
 
     Under torchrun (``distributed=None``, the default, notices it; ``True`` insists, ``False``
     runs the whole audit in this process) every rank calls ``audit`` with the same arguments: the
@@ -139,6 +163,7 @@ def audit(
         x, y = x[:n], y[:n]
     check_images(x, bounds=bounds)
     check_labels(y, n=x.shape[0])
+    check_budget(model, max_queries, surrogate)
     x = x.detach().clamp(*bounds)  # values within the check's tolerance outside: onto the bounds
     shared = fd.join(distributed, x.device)
     progress = progress and fd.is_root()
@@ -147,8 +172,9 @@ def audit(
             check_writable(out, folder=True)
             remove_stale_temps(out)
     access = access_of(model) if isinstance(model, Oracle) else "white-box"
-    with eval_mode(model) if isinstance(model, nn.Module) else nullcontext():
-        clean_logits = _clean_logits(model, x, y)
+    account = queries.Account.open(model, max_queries)  # a query-only model's spend
+    with eval_mode(model) if isinstance(model, nn.Module) else nullcontext(), query_budget(model, max_queries):
+        clean_logits = _clean_logits(model, x, y, data_info)
         num_classes = clean_logits.shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         grid = _eps_grid(eps, data_info, norm, x)
@@ -169,6 +195,7 @@ def audit(
             seed,
             batch_size,
             access=access,
+            surrogate=surrogate,
         )
         settings = {
             "preset": chosen.name,
@@ -179,6 +206,8 @@ def audit(
             "batch_size": batch_size,
             "attacks": {p.key: dict(p.params) for p in plans},
             "escalation": {p.key: dict(p.params) for p in chosen.escalation},
+            **({"max_queries": max_queries} if max_queries is not None else {}),
+            **({"surrogate": digests({}, x[:1], y[:1], surrogate)["weights"]} if surrogate is not None else {}),
         }
         parts = digests(settings, x, y, model)
         if shared:
@@ -187,6 +216,8 @@ def audit(
         with tempfile.TemporaryDirectory(prefix="feint-audit-") as scratch:
             state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
             notes += _idle_ranks(x.shape[0], batch_size)
+            if account is not None:
+                account.resume(state)
             try:
                 _run_units(setup, state, out, progress, callback, unit_keys(setup))
                 setup, checks = escalate(
@@ -208,7 +239,12 @@ def audit(
                     "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
                 }
                 report, paths = _finish(
-                    setup, state, out, described, _natural_section(natural, model, x, y, bounds, progress)
+                    setup,
+                    state,
+                    out,
+                    described,
+                    _natural_section(natural, model, x, y, bounds, progress),
+                    account,
                 )
             finally:
                 if state.points is not None:
@@ -244,9 +280,12 @@ def _finish(
     out: str | Path | None,
     described: dict[str, Any],
     natural: Callable[[], dict[str, Any]] | None = None,
+    account: queries.Account | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Rank 0 builds the report (``described``: build_report's keyword arguments; ``natural`` makes
-    the natural-variation section) and writes it; every rank gets the same report."""
+    the natural-variation section; ``account``, a query-only audit's spend, the ``queries`` section,
+    read once the report is built so that the checks' queries count)
+    and writes it; every rank gets the same report."""
     paths: dict[str, Path] = {}
     report = None
     if fd.is_root():
@@ -254,6 +293,8 @@ def _finish(
         report = build_report(setup, state, adv, **described)
         if natural is not None:
             report["natural"] = json_safe(natural())
+        if account is not None:
+            report["queries"] = json_safe(account.section(setup, state))
         paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
     return fd.broadcast_json(report, "sharing the report"), paths
 

@@ -22,6 +22,7 @@ from feint.evaluate.checks import Check
 from feint.evaluate.diagnose import run_checks
 from feint.evaluate.escalate import summary as escalation_summary
 from feint.evaluate.presets import Preset
+from feint.evaluate.queries import summary_lines
 from feint.evaluate.report import build_sections, pick_gallery
 from feint.evaluate.runner import AuditSetup
 from feint.evaluate.schema import SCHEMA
@@ -59,6 +60,7 @@ class AuditReport(WrittenReport):
         lines.append(f"checks: {len(r['checks']) - len(flagged)} pass, {len(flagged)} warn/fail")
         lines += [f"  [{c['status']}] {c['name']}: {c['detail']}" for c in flagged]
         lines += escalation_lines(r.get("escalation") or {})
+        lines += summary_lines(r.get("queries"))
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 

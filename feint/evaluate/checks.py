@@ -86,7 +86,14 @@ def check_monotone(curves: Mapping[str, Sequence[float]], eps: Sequence[float], 
 
 
 def check_unbounded(successes: int, total: int, attack: str) -> Check:
-    """An attack without a size limit must fool (almost) every input."""
+    """An attack without a size limit must fool (almost) every input.
+
+    ``successes`` of ``total`` clean-correct inputs must come from an attack allowed a size beyond
+    the input box (a minimum-norm attack's misses confirmed by one at a box-sized eps:
+    :func:`feint.evaluate.diagnose.unbounded`): a budget that merely ran out on a robust model is
+    not evidence of masking. Up to :func:`tolerance` misses pass; more warn, and fail when over a
+    tenth of the inputs stay out of reach.
+    """
     name = "an unbounded attack reaches 100%"
     if total == 0:
         return Check(name, "pass", "no clean-correct inputs to attack")
@@ -95,7 +102,9 @@ def check_unbounded(successes: int, total: int, attack: str) -> Check:
     if total - successes <= tolerance(total):
         return Check(name, "pass", detail)
     status = "warn" if rate >= 0.9 else "fail"
-    return Check(name, status, detail + "; an attack that cannot win with unlimited budget is being blocked")
+    return Check(
+        name, status, detail + "; an attack that cannot win even with the whole input box to move in is being blocked"
+    )
 
 
 def check_black_box(extra: Sequence[int], eps: Sequence[float], n_correct: int, attack: str) -> Check:

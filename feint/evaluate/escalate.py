@@ -42,8 +42,10 @@ from feint.evaluate.checks import Check
 from feint.evaluate.presets import TRIGGERS, Preset
 from feint.evaluate.runner import AuditSetup, carry, robust_now
 from feint.evaluate.state import AuditState
+from feint.oracles import Oracle
 
 RECORD = "escalation"
+SURROGATE = "surrogate"  # the registry name of the transfer rung's attack (feint.attacks.surrogate)
 Keys = list[tuple[str, int, int | None]]
 
 
@@ -77,9 +79,10 @@ def decide(
                     f"{_inputs(record['broke'])} the attacks before it missed"
                 )
             if plan.gauge == "late" and int(record.get("late", 0)) >= limit:
+                budget = "queries" if plan.kind == "black-box" else "iterations"
                 fired.setdefault("late", []).append(
                     f"the untargeted attack was still gaining: {plan.key} broke {_inputs(record['late'])} "
-                    "in the second half of its iterations"
+                    f"in the second half of its {budget}"
                 )
         fired = {k: v for k, v in fired.items() if v}
         if fired:
@@ -112,11 +115,14 @@ def escalate(
     if RECORD not in state.records:
         from feint.evaluate.diagnose import run_checks
 
-        decided = None
+        decided, spent = None, 0
         if fd.is_root():
+            before = setup.model.queries if isinstance(setup.model, Oracle) else 0
             checks = run_checks(setup, state, preset)
             decided = decide(setup, state, preset, checks)
-        state.records[RECORD] = {"decided": fd.broadcast_json(decided, "deciding where to escalate")}
+            spent = setup.model.queries - before if isinstance(setup.model, Oracle) else 0
+        # The checks' queries to a query-only model are kept, so that a resumed audit reports them too.
+        state.records[RECORD] = fd.broadcast_json({"decided": decided, "queries": spent}, "deciding where to escalate")
     decided = state.records[RECORD]["decided"]
     if not decided:
         return setup, checks
@@ -128,16 +134,43 @@ def escalate(
         active = alive | {e for e, triggers in fired.items() if triggers & opens}
         if not active:
             continue
+        if plan.name == SURROGATE:
+            setup = with_surrogate(setup, state, [f"{plan.key}@{e}" for e in active])
+            if setup.surrogate is None and not isinstance(setup.model, torch.nn.Module):
+                # no surrogate (all its units done on a resumed audit, or the query budget could not pay
+                # for one): only its finished units count
+                active = {e for e in active if f"{plan.key}@{e}" in state.done}
         setup = replace(setup, plans=(*setup.plans, plan))
         idx = len(setup.plans) - 1
         for e in range(len(setup.eps)):
             if e not in active and f"{plan.key}@{e}" not in state.done:
                 skip_unit(setup, state, f"{plan.key}@{e}")
         run_keys(setup, [(f"{plan.key}@{e}", idx, e) for e in sorted(active)])
-        alive = {e for e in active if int(state.records[f"{plan.key}@{e}"]["broke"]) >= limit}
+        # A rung with a late gauge (a query search) is still gaining where it broke enough inputs in the
+        # second half of its budget; any other where it broke enough at all.
+        count = "late" if plan.gauge == "late" else "broke"
+        alive = {e for e in active if int(state.records[f"{plan.key}@{e}"].get(count, 0)) >= limit}
     for e in range(1, len(setup.eps)):
         carry(state, e)
     return setup, None
+
+
+def with_surrogate(setup: AuditSetup, state: AuditState, keys: list[str]) -> AuditSetup:
+    """The setup with the transfer rung's surrogate: the user's, else one fitted on the model's answers
+    (only when a unit of ``keys`` still has to run; seeded, so a resumed audit fits the same one)."""
+    from feint.evaluate.surrogate import RECORD as FITTED
+    from feint.evaluate.surrogate import fit_surrogate, user_record
+
+    if setup.surrogate is not None:
+        state.records.setdefault(FITTED, user_record(setup.surrogate))
+        return setup
+    if not isinstance(setup.model, Oracle) or all(k in state.done for k in keys):
+        return setup
+    surrogate, record = fit_surrogate(setup)
+    if FITTED in state.records:  # a resumed audit refits: its queries add to the first fit's
+        record["queries"] += int(state.records[FITTED]["queries"])
+    state.records[FITTED] = record
+    return replace(setup, surrogate=surrogate)
 
 
 def skip_unit(setup: AuditSetup, state: AuditState, key: str) -> None:

@@ -111,10 +111,11 @@ class Preset:
             return self
         b = _BLACK_BOX_BUDGETS.get(self.name, _BLACK_BOX_BUDGETS["standard"])
         if access == "scores":
-            plan = AttackPlan("square", "black-box", {"n_queries": b["square"]})
+            plan = AttackPlan("square", "black-box", {"n_queries": b["square"]}, gauge="late")
         else:
-            plan = AttackPlan("hopskipjump", "black-box", {"max_queries": b["hsj"]})
-        return Preset(self.name, (plan,), None, self.unbounded_samples)
+            plan = AttackPlan("hopskipjump", "black-box", {"max_queries": b["hsj"]}, gauge="late")
+        ladder = () if self.name == "quick" else query_ladder(access, plan)
+        return Preset(self.name, (plan,), None, self.unbounded_samples, ladder, _STANDARD_GAIN)
 
 
 _FGSM = AttackPlan("fgsm", "white-box", standalone=True)
@@ -176,6 +177,7 @@ _ESCALATION = (
         "apgd-t", "white-box", {"steps": 100, "n_target_classes": 9, "restarts": 2}, min_classes=4, label="apgd-t x9 x2"
     ),
 )
+_STANDARD_GAIN = 0.0015
 # The black-box part a query-only model gets (the quick preset has none of its own: it takes the standard's).
 _BLACK_BOX_BUDGETS = {
     "quick": {"square": 60, "hsj": 500},
@@ -191,5 +193,36 @@ def get_preset(name: str) -> Preset:
         pgd = AttackPlan("pgd", "white-box", {"steps": 20, "restarts": 1})
         return Preset("quick", (pgd, _FGSM), unbounded=AttackPlan("pgd", "white-box", {"steps": 50}))
     if name == "standard":
-        return Preset("standard", _STANDARD, escalation=_ESCALATION, gain_threshold=0.0015)
+        return Preset("standard", _STANDARD, escalation=_ESCALATION, gain_threshold=_STANDARD_GAIN)
     return Preset("thorough", _THOROUGH)
+
+
+# A query-only model's ladder (Preset.for_access): a transfer rung from a surrogate of the model (its
+# first rung, so it opens wherever anything fired, and the "white-box attacks ran" check always warns
+# for such a model), then the search with 4x, 16x and 64x its budget (up to SEARCH_CAP queries per
+# input), each where the search before it was still fooling inputs in the second half of its queries
+# (its late gauge; or, for the first, where the transfer rung still broke inputs the search had
+# missed). On a digits CNN, Square's robust accuracy at eps 0.1 falls from 91% at 60 queries to 69%
+# at 250, 61% at 1,000 and 60.5% at 4,000 (white-box: 59.5%).
+SEARCH_CAP = 16_000
+_SEARCH_BUDGET = {"square": "n_queries", "hopskipjump": "max_queries"}
+
+
+def query_ladder(access: str, search: AttackPlan) -> tuple[AttackPlan, ...]:
+    """The escalation ladder of a model at ``access`` ("scores" or "labels") whose search is ``search``."""
+    key = _SEARCH_BUDGET[search.name]
+    budget = int(search.params[key])
+    name = "square" if access == "scores" else "hsj"
+    more = [budget * 4**k for k in (1, 2, 3) if budget * 4**k <= SEARCH_CAP]
+    searches = tuple(
+        AttackPlan(
+            search.name,
+            "black-box",
+            {key: q},
+            label=f"{name} x{q}",
+            gauge="late",
+            opens_on=("late",) if i == 0 else (),
+        )
+        for i, q in enumerate(more)
+    )
+    return (AttackPlan("surrogate", "black-box", {"steps": 50}, label="transfer"), *searches)

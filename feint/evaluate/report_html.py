@@ -82,6 +82,9 @@ def _verdict(report: dict[str, Any]) -> str:
         text += f" All {len(checks)} gradient-masking checks pass."
     if (report.get("escalation") or {}).get("escalated"):
         text += ' The standard attacks had not converged, so the audit <a href="#escalation">escalated</a> before reporting.'
+    spend = report.get("queries") or {}
+    if spend.get("exhausted"):
+        text += f" <b>The query budget of {num(spend.get('budget'))} was spent before the audit finished</b>: robust accuracy is overstated by more than usual."
     status = "fail" if fails else "warn" if warns else "pass"
     boxes = [
         (pct(report.get("clean_accuracy")), "clean accuracy"),
@@ -155,6 +158,7 @@ def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tu
         *([("natural", "Natural variation", "Accuracy under rotation, translation, scaling, cropping, blur, brightness and JPEG, and the worst case over a grid of rotations and translations (Engstrom et al. 2019).", natural_section(report))] if report.get("natural") else []),
         ("checks", "Gradient-masking checks", "Signs that attacks failed for the wrong reasons (Carlini et al. 2019).", _checks(report)),
         ("escalation", "Escalation", "Where a check warned or an attack was still gaining when it stopped, the audit ran stronger attacks on the inputs still robust before reporting.", rs.escalation_section(report)),
+        *([("queries", "Queries spent", "Every row sent to the query-only model, per attack and eps: its answers are the audit's only cost.", rs.queries_section(report))] if report.get("queries") else []),
         ("provenance", "Settings, model and data", "", _provenance(report)),
     ]  # fmt: skip
 

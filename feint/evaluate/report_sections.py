@@ -131,28 +131,81 @@ def escalation_section(report: dict[str, Any]) -> str:
     """Whether the audit escalated, where and why, and what each rung of stronger attacks broke."""
     esc_ = report.get("escalation") or {}
     if not esc_.get("escalated"):
-        return (
-            '<p class="muted">No escalation: no check warned, and at every eps the targeted attack\'s last '
-            "target class broke, and the untargeted attack broke in the second half of its iterations, fewer "
-            f"than {pct(esc_.get('gain_threshold'))} of the inputs: the standard budget stood.</p>"
-        )
+        return f'<p class="muted">{esc(not_escalated(report))}</p>'
+
     reasons = table(
         ["eps", "why the audit escalated"],
         [[num(r.get("eps")), esc("; ".join(r.get("reasons") or []))] for r in esc_.get("reasons") or []],
         numeric=(0,),
     )
+    spend = ((report.get("queries") or {}).get("per_attack")) or {}
     rungs = table(
-        ["attack", "settings", "eps it ran at", "inputs it broke", "seconds"],
+        ["attack", "settings", "eps it ran at", "inputs it broke", "queries", "seconds"],
         [
             [
                 esc(r.get("attack")),
                 esc(", ".join(f"{k}={v}" for k, v in (r.get("params") or {}).items())),
                 esc(", ".join(f"{e:g}" for e in r.get("eps") or [])),
                 esc(", ".join(str(b) for b in r.get("broke") or [])),
+                num((spend.get(r.get("attack")) or {}).get("total")) if spend else "",
                 num(r.get("seconds")),
             ]
             for r in esc_.get("rungs") or []
         ],
-        numeric=(4,),
+        numeric=(4, 5),
     )
     return reasons + "<h3>Rungs run</h3>" + rungs
+
+
+def not_escalated(report: dict[str, Any]) -> str:
+    """Why an audit did not escalate, in words that never contradict its checks."""
+    esc_ = report.get("escalation") or {}
+    flagged = [c for c in report.get("checks") or [] if c.get("status") != "pass"]
+    if esc_.get("reasons"):
+        where = "; ".join(f"at eps {r.get('eps'):g}: {'; '.join(r.get('reasons') or [])}" for r in esc_["reasons"])
+        return (
+            f"Escalation was called for ({where}), but no rung of stronger attacks could run: no input was "
+            "left robust there, or the query budget was spent."
+        )
+    if flagged:
+        names = ", ".join(f"'{c.get('name')}' ({c.get('status')})" for c in flagged)
+        return (
+            f"No escalation although the check(s) {names} flagged a problem: this preset has no escalation "
+            "ladder (its fixed budget is the whole evaluation), so read the figures with the caution those "
+            "checks state."
+        )
+    return (
+        "No escalation: no check warned, and at every eps the targeted attack's last target class broke, and "
+        "the untargeted attack broke in the second half of its iterations, fewer than "
+        f"{pct(esc_.get('gain_threshold'))} of the inputs: the standard budget stood."
+    )
+
+
+def queries_section(report: dict[str, Any]) -> str:
+    """A query-only audit's spend: total and budget, the surrogate's fit, per attack and eps."""
+    q = report.get("queries") or {}
+    eps = report.get("eps") or []
+    surrogate = q.get("surrogate") or {}
+    facts = definitions(
+        [
+            ("queries spent", num(q.get("spent"))),
+            ("budget (over the whole audit)", num(q.get("budget")) if q.get("budget") is not None else "none"),
+            ("per input", num(q.get("per_input"))),
+            ("clean answers and checks", num(q.get("answers"))),
+            *(
+                [("surrogate", f"{esc(surrogate.get('note'))}: {num(surrogate.get('queries'))} queries")]
+                if surrogate
+                else []
+            ),
+            *(
+                [("budget spent", "yes: attacks it stopped or never ran leave robust accuracy overstated")]
+                if q.get("exhausted")
+                else []
+            ),
+        ]
+    )
+    rows = [
+        [esc(name), num(a.get("total")), *(num(v) for v in a.get("per_eps") or [])]
+        for name, a in (q.get("per_attack") or {}).items()
+    ]
+    return facts + table(["attack", "total", *(f"eps {num(e)}" for e in eps)], rows, numeric=range(1, 2 + len(eps)))

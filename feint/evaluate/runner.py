@@ -32,7 +32,7 @@ from feint.evaluate.metrics import goodfellow_row, perturbation_sizes
 from feint.evaluate.presets import NOISE, AttackPlan
 from feint.evaluate.state import AuditState
 from feint.memory import release_freed_memory
-from feint.oracles import Oracle
+from feint.oracles import Oracle, QueryBudgetExhausted
 from feint.threat import ThreatModel
 
 # An input an attack first broke after this fraction of its iteration budget was broken late: the
@@ -56,6 +56,7 @@ class AuditSetup:
     seed: int
     batch_size: int = 1000
     access: str = "white-box"
+    surrogate: nn.Module | None = None  # the transfer rung's copy of a query-only model (feint.evaluate.surrogate)
 
 
 def unit_keys(setup: AuditSetup) -> list[tuple[str, int, int | None]]:
@@ -94,14 +95,36 @@ def attack_chunk(
     seed = unit_seed(setup.seed, plan_idx, e, c)
     x, y = setup.x[idx], setup.y[idx]
     with naming_rows(idx, setup):
-        if plan.name == NOISE:
-            assert eps is not None
-            res = random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
-        else:
-            params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
-            res = run_attack(plan.name, setup.model, x, y, **params)
+        try:
+            if plan.name == NOISE:
+                assert eps is not None
+                res = random_noise(setup.model, x, y, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
+            else:
+                params = attack_params(plan, eps=eps, norm=setup.norm, bounds=setup.bounds, seed=seed)
+                if "surrogate" in get_attack(plan.name).parameters():
+                    params["surrogate"] = setup.surrogate
+                res = run_attack(plan.name, setup.model, x, y, **params)
+        except QueryBudgetExhausted:  # the audit's query budget is spent: these rows stay as they were
+            res = untouched(setup, idx, eps)
     release_freed_memory()
     return res
+
+
+def untouched(setup: AuditSetup, idx: Tensor, eps: float | None) -> AttackResult:
+    """The result of an attack that could not run on the rows ``idx``: the clean inputs, no success."""
+    x = setup.x[idx]
+    return AttackResult(
+        x=x,
+        x_adv=x,
+        y=setup.y[idx],
+        target=None,
+        success=torch.zeros(idx.numel(), dtype=torch.bool, device=x.device),
+        adv_logits=setup.clean_logits[idx],
+        distance=torch.zeros(idx.numel(), device=x.device),
+        queries=0,
+        threat=ThreatModel(setup.norm, eps if eps is not None else math.inf, setup.bounds),
+        access=setup.access,
+    )
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from feint.evaluate.natural import NATURAL_SCHEMA
+from feint.evaluate.queries import QUERIES_SCHEMA
 from feint.report.schema import NUM, NUM_OR_NULL, NUMS, STR, obj, report_schema
 
 INTS: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
@@ -126,3 +127,5 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
 )
 # Optional: present when the audit ran with natural=True (feint audit --natural).
 REPORT_SCHEMA["properties"]["natural"] = NATURAL_SCHEMA
+# Present when the model was query-only: the queries the audit spent (feint.evaluate.queries).
+REPORT_SCHEMA["properties"]["queries"] = QUERIES_SCHEMA

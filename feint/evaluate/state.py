@@ -9,12 +9,15 @@ broke each input at each eps (E, N), whether it was carried from a smaller eps, 
 and the L0/L2/Linf sizes (E, N, 3) of its worst-case point, per-unit masks (N,)); the worst-case
 points themselves stream to ``points-<fingerprint>.bin`` (:class:`feint.evaluate.points.PointStore`)
 as they are found. Files are written atomically, the tensors first, so ``state.json`` always names a
-complete file. Never pickle. The fingerprint hashes the settings, the data and the model weights:
-any change starts afresh.
+complete file. Never pickle. The fingerprint hashes the settings, the data, the model weights and
+feint's own code (:func:`code_digest`): any change starts afresh. A saved state is only valid for the
+code that made it: an attack or an escalation rule changed since would mix two evaluations in one
+report, so state from another feint version (or an edited checkout) is refused with a note, not resumed.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -36,14 +39,28 @@ STATE_FILE = "state.json"
 CORE = ("broken_by", "carried", "worst_logits", "worst_sizes")
 
 
+@functools.cache
+def code_digest() -> str:
+    """sha256 of feint's own Python sources (every ``feint/**/*.py``, by relative path and content):
+    the code version of a saved state. Hashing the files, not asking git, works for an installed
+    package as for a checkout with uncommitted edits."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def digests(settings: dict[str, Any], x: Tensor, y: Tensor, model: nn.Module | Oracle) -> dict[str, str]:
-    """sha256 of the settings (as sorted JSON), of the inputs and labels, and of the model's state
-    (an oracle's kind and name: a query-only model cannot show its weights)."""
+    """sha256 of the settings (as sorted JSON), of the inputs and labels, of the model's state
+    (an oracle's kind and name: a query-only model cannot show its weights) and of feint's code."""
     if isinstance(model, nn.Module):
         weights = digest_tensors(*model.state_dict().values())
     else:
         weights = digest_json({"oracle": type(model).__name__, "name": model.name})
-    return {"settings": digest_json(settings), "data": digest_tensors(x, y), "weights": weights}
+    return {"settings": digest_json(settings), "data": digest_tensors(x, y), "weights": weights, "code": code_digest()}
 
 
 def fingerprint(parts: dict[str, str]) -> str:
@@ -150,7 +167,7 @@ class AuditState:
             meta = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
             if meta.get("fingerprint") != fp:
                 return None, (
-                    f"the saved audit state in {folder} was made with other settings, data or weights; "
+                    f"the saved audit state in {folder} was made with other settings, data, weights or feint code; "
                     "starting afresh (it will be overwritten)"
                 )
             blob = load_file(str(folder / meta["tensors"]), device=str(device))

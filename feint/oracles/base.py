@@ -69,6 +69,7 @@ class Oracle(ABC):
         self.name = name
         self.queries = 0
         self.reserved = 0
+        self.refused = 0  # queries the budget refused (QueryBudgetExhausted raised)
 
     @property
     def remaining(self) -> float:
@@ -79,6 +80,7 @@ class Oracle(ABC):
         """Keep ``rows`` of the budget back (an attack holds the rows of its final, outside check this
         way); :class:`QueryBudgetExhausted` at once when they are not there. ``release`` gives them back."""
         if not self.can_afford(rows):
+            self.refused += 1
             raise QueryBudgetExhausted(
                 f"{self.name}: {self.remaining:g} rows left of the budget of {self.max_queries}, but checking "
                 f"the result takes {rows}; raise --max-queries or attack fewer inputs"
@@ -101,6 +103,7 @@ class Oracle(ABC):
             )
         rows = int(x.shape[0])
         if not self.can_afford(rows):
+            self.refused += 1
             raise QueryBudgetExhausted(
                 f"{self.name}: a query of {rows} rows would exceed the budget of {self.max_queries} "
                 f"({self.queries} used); raise --max-queries or query fewer inputs"

@@ -1,0 +1,25 @@
+"""An audit's saved state is only resumed by the code that made it (issue 20, item 6)."""
+
+from __future__ import annotations
+
+import pytest
+
+import feint
+from feint.evaluate import state
+
+
+def test_state_from_another_code_version_is_not_resumed(lenet_digits, digits_test, tmp_path, monkeypatch) -> None:
+    data = digits_test.head(16)
+    run = dict(eps=[0.1], preset="quick", out=tmp_path, data_info=data.info, progress=False)
+    feint.audit(lenet_digits, data.x, data.y, **run)
+    same = feint.audit(lenet_digits, data.x, data.y, **run)
+    assert any(n.startswith("resumed") for n in same.notes)
+    monkeypatch.setattr(state, "code_digest", lambda: "0" * 64)  # as if feint's sources had changed
+    with pytest.warns(UserWarning, match="feint code"):
+        other = feint.audit(lenet_digits, data.x, data.y, **run)
+    assert not any(n.startswith("resumed") for n in other.notes)
+
+
+def test_the_code_digest_covers_feints_sources() -> None:
+    digest = state.code_digest()
+    assert len(digest) == 64 and digest == state.code_digest()
