@@ -46,8 +46,11 @@ def _preset(steps: int, threshold: float = 1e-9) -> Preset:
     )
 
 
-def test_an_attack_still_breaking_inputs_late_makes_the_audit_escalate(lenet_digits, data) -> None:
-    eps = (0.0, 0.05)
+def test_an_attack_still_breaking_inputs_late_makes_the_audit_escalate(lenet_digits, digits_test) -> None:
+    # The whole test split at eps 0.1: a 4-step APGD breaks 10-20 of its inputs in its second half on
+    # LeNets trained with other seeds or CPUs, where 64 inputs at 0.05 left some machines with none.
+    data = digits_test
+    eps = (0.0, 0.1)
     report = feint.audit(lenet_digits, data.x, data.y, eps=eps, preset=_preset(4), data_info=data.info, progress=False)
     d = report.to_dict()
     late = d["escalation"]["reasons"]
