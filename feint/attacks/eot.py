@@ -96,3 +96,35 @@ def eot_pgd(
             )
             x_adv = budget.project_ball(x_adv + size * budget.steepest(grad), ball)
         return run.finish(x_adv)
+
+
+class ExpectationOverDraws(nn.Module):
+    """A randomized ``model`` whose gradient is the average over ``draws`` random draws (EOT for a
+    model with test-time randomness: Athalye, Carlini & Wagner 2018, "Obfuscated Gradients Give a
+    False Sense of Security", sec. 4.2; Athalye et al. 2018).
+
+    Where a gradient is taken (gradients enabled and ``x`` requires one) the forward pass runs
+    ``draws`` draws of the model on ``x`` in one batch and returns their mean logits, so that every
+    gradient attack descends the expected logits (which also steadies their loss and success
+    tests); elsewhere it is one draw of the model, as the outside check of a result must see it.
+    :func:`feint.attacks.core.rows_per_input` counts each draw as a row. Shapes: x (N, C, H, W).
+    """
+
+    def __init__(self, model: nn.Module, draws: int) -> None:
+        super().__init__()
+        check_positive_int(draws, "eot_samples (the EOT draws per gradient)")
+        self.model = model
+        self.draws = int(draws)
+        self.train(model.training)
+
+    def averaging(self, x: Tensor) -> bool:
+        return self.draws > 1 and torch.is_grad_enabled() and x.requires_grad
+
+    def rows_per_input(self, x: Tensor) -> int:
+        return self.draws if self.averaging(x) else 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.averaging(x):
+            return self.model(x)
+        out: Tensor = self.model(x.repeat(self.draws, *([1] * (x.dim() - 1))))
+        return out.view(self.draws, x.shape[0], *out.shape[1:]).mean(0)

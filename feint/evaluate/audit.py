@@ -11,13 +11,18 @@ attack x eps unit so an interrupted audit resumes where it stopped. Shapes: x (N
 A query-only model (an :class:`~feint.oracles.Oracle`: ONNX without conversion, scikit-learn, an
 HTTP endpoint) gets the preset's black-box part and a report that says plainly that white-box
 attacks could not run, so its robust accuracies are upper bounds.
+
+Before it attacks, the audit adapts (:mod:`feint.evaluate.adaptive`): through a non-differentiable
+part with BPDA, on a randomized model with EOT and seeded redraws, and where the model leaves
+autograd it takes the query-only path. Every attack's forward and backward rows are counted
+(:mod:`feint.evaluate.passes`).
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -28,10 +33,12 @@ from feint import distributed as fd
 from feint.attacks.core import eval_mode
 from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
+from feint.evaluate.adaptive import Adaptation, adapt, evaluate_redraws, record
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
 from feint.evaluate.escalate import escalate
 from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
+from feint.evaluate.randomness import seeded
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.resume import start_state
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
@@ -109,6 +116,10 @@ def audit(
     model_note: str | None = None,
     callback: Callback | None = None,
     natural: bool = False,
+    approximations: Mapping[str, Callable[[Tensor], Tensor]] | None = None,
+    eot_samples: int | None = None,
+    redraws: int | None = None,
+    adaptive: bool = True,
     batch_size: int = DEFAULT_BATCH,
     distributed: bool | None = None,
 ) -> AuditReport:
@@ -123,6 +134,14 @@ def audit(
     after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
     ``natural`` adds the natural-variation section (:mod:`feint.evaluate.natural`).
     Attacks run on batches of ``batch_size`` inputs, each with its own seed (the results depend on it).
+
+    ``adaptive`` (default) probes the model first (:mod:`feint.evaluate.adaptive`): where the
+    gradient dies in a submodule, every attack goes through it with BPDA (the identity on its
+    backward pass, or ``approximations[name]``, a differentiable function of the submodule's input
+    with the submodule's output shape); where the model leaves autograd it is audited as a score
+    oracle; where it is randomized, the gradient attacks average ``eot_samples`` draws and every
+    final point is evaluated over ``redraws`` seeded redraws (both chosen by the audit unless given).
+    ``adaptive=False`` runs the preset on the model as it is (the plain audit, for comparison).
 
     Under torchrun (``distributed=None``, the default, notices it; ``True`` insists, ``False``
     runs the whole audit in this process) every rank calls ``audit`` with the same arguments: the
@@ -152,12 +171,28 @@ def audit(
         num_classes = clean_logits.shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         grid = _eps_grid(eps, data_info, norm, x)
+        adaptation = adapt(
+            model,
+            x,
+            y,
+            clean_logits.argmax(1) == y,
+            num_classes=num_classes,
+            bounds=bounds,
+            seed=seed,
+            enabled=adaptive,
+            approximations=approximations,
+            eot_samples=eot_samples,
+            redraws=redraws,
+        )
+        if adaptation.access != "white-box" and access == "white-box":
+            access = adaptation.access
+            model_note = "; ".join([*filter(None, [model_note]), *adaptation.section["notes"]])
         _register_attacks()
         base = preset if isinstance(preset, Preset) else get_preset(preset)
         chosen = base.for_access(access).for_task(norm, num_classes)
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         setup = AuditSetup(
-            model,
+            adaptation.model,
             x,
             y,
             clean_logits,
@@ -179,6 +214,12 @@ def audit(
             "batch_size": batch_size,
             "attacks": {p.key: dict(p.params) for p in plans},
             "escalation": {p.key: dict(p.params) for p in chosen.escalation},
+            "adaptive": {
+                "enabled": adaptive,
+                "approximations": sorted(approximations or {}),
+                "eot_samples": eot_samples,
+                "redraws": redraws,
+            },
         }
         parts = digests(settings, x, y, model)
         if shared:
@@ -187,14 +228,17 @@ def audit(
         with tempfile.TemporaryDirectory(prefix="feint-audit-") as scratch:
             state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
             notes += _idle_ranks(x.shape[0], batch_size)
+            record(state, adaptation)
             try:
-                _run_units(setup, state, out, progress, callback, unit_keys(setup))
-                setup, checks = escalate(
-                    setup,
-                    state,
-                    chosen,
-                    lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating"),
-                )
+                with _draws_seeded(adaptation, seed, x):
+                    _run_units(setup, state, out, progress, callback, unit_keys(setup))
+                    setup, checks = escalate(
+                        setup,
+                        state,
+                        chosen,
+                        lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating"),
+                    )
+                evaluate_redraws(setup, state, adaptation)
                 if out is not None and fd.is_root():
                     state.save(out)
                 described = {
@@ -206,6 +250,7 @@ def audit(
                     "started": t0,
                     "checks": checks,
                     "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
+                    "original": model,
                 }
                 report, paths = _finish(
                     setup, state, out, described, _natural_section(natural, model, x, y, bounds, progress)
@@ -214,6 +259,12 @@ def audit(
                 if state.points is not None:
                     state.points.close()
     return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
+
+
+def _draws_seeded(adaptation: Adaptation, seed: int, x: Tensor) -> Any:
+    """For a randomized model, the attacks' draws come from the torch RNG seeded with ``seed`` (and the
+    caller's RNG state is restored afterwards), so that the audit can be reproduced."""
+    return seeded(seed, x.device) if adaptation.redraws else nullcontext()
 
 
 def _idle_ranks(n: int, batch_size: int) -> list[str]:

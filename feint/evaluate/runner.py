@@ -124,6 +124,7 @@ def _chunk_fields(setup: AuditSetup, res: AttackResult, idx: Tensor, robust: Ten
         "logits": res.adv_logits.to(setup.clean_logits.dtype),
         "sizes": perturbation_sizes(setup.x[idx], res.x_adv),
         "queries": torch.tensor([res.queries], device=setup.x.device),
+        "passes": torch.tensor([res.passes], device=setup.x.device),
         "points": res.x_adv[new],
     }
 
@@ -170,21 +171,30 @@ def run_min_norm(setup: AuditSetup, state: AuditState, key: str, plan_idx: int) 
     rows = setup.clean_correct.nonzero().squeeze(1)
     distance = torch.full((setup.x.shape[0],), math.inf, device=setup.x.device)
     queries = torch.zeros((), dtype=torch.long, device=setup.x.device)
+    passes = torch.zeros(2, dtype=torch.long, device=setup.x.device)
     chunks = _chunks(setup, rows)
 
     def work(c: int) -> dict[str, Tensor]:
         res = attack_chunk(setup, plan_idx, None, chunks[c], c, None)
         q = torch.tensor([res.queries], device=setup.x.device)
-        return {"success": res.success, "distance": res.distance, "queries": q, "points": res.x_adv[res.success]}
+        passes = torch.tensor([res.passes], device=setup.x.device)
+        return {
+            "success": res.success,
+            "distance": res.distance,
+            "queries": q,
+            "passes": passes,
+            "points": res.x_adv[res.success],
+        }
 
     for c, part in fd.map_chunks(len(chunks), work, device=setup.x.device, keep_on_root={"points"}, what=key):
         ok = chunks[c][part["success"]]
         distance[ok] = part["distance"][part["success"]].to(distance.dtype)
         queries += part["queries"].sum()
+        passes += part["passes"].sum(0)
         if state.points is not None:
             state.points.write(min_norm_slot(setup, plan_idx), ok, part["points"])
     state.tensors[f"minnorm/{key}/distance"] = distance
-    state.finish_unit(key, {"queries": int(queries), "seconds": time.perf_counter() - t0})
+    state.finish_unit(key, {"queries": int(queries), "seconds": time.perf_counter() - t0, **pass_record(passes)})
 
 
 def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: int) -> None:
@@ -204,6 +214,7 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     success = torch.zeros(n, dtype=torch.bool, device=setup.x.device)
     adv_logits = setup.clean_logits.clone()
     queries = torch.zeros((), dtype=torch.long, device=setup.x.device)
+    passes = torch.zeros(2, dtype=torch.long, device=setup.x.device)
     broke = late = 0
     chunks = _chunks(setup, rows) if eps > 0 else ()
 
@@ -218,6 +229,7 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
             return {
                 **_chunk_fields(setup, res, idx, robust),
                 "queries": torch.zeros(1, dtype=torch.long, device=res.x.device),
+                "passes": torch.tensor([[idx.numel(), 0]], device=res.x.device),  # the re-check's forward rows
             }
         return _chunk_fields(setup, attack_chunk(setup, plan_idx, e, idx, c, eps), idx, robust)
 
@@ -229,6 +241,7 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         success[idx] = part["success"]
         adv_logits[idx] = part["logits"]
         queries += part["queries"].sum()
+        passes += part["passes"].sum(0)
         late += int(part["late"].sum())
         first = part["success"] & robust[idx]
         new = idx[first]
@@ -243,12 +256,18 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         "seconds": time.perf_counter() - t0,
         "broke": broke,
         "late": late,
+        **pass_record(passes),
     }
     if plan.standalone:
         record.update(standalone_numbers(setup, adv_logits))
     state.tensors[f"pool/{key}"] = pool
     state.tensors[f"success/{key}"] = success
     state.finish_unit(key, record)
+
+
+def pass_record(passes: Tensor) -> dict[str, int]:
+    """A unit record's pass counts from its summed (forward rows, backward rows)."""
+    return {"forward_rows": int(passes[0]), "backward_rows": int(passes[1])}
 
 
 def standalone_numbers(setup: AuditSetup, adv_logits: Tensor) -> dict[str, Any]:
