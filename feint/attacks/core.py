@@ -24,11 +24,12 @@ def rows_per_input(model: nn.Module, x: Tensor) -> int:
     return int(per(x)) if callable(per) else 1
 
 
-class _CountBackward(torch.autograd.Function):
-    """Identity on the model's output whose backward adds the rows it carries to a counter's ``backward_rows``."""
+class CountBackward(torch.autograd.Function):
+    """Identity on a model's output whose backward adds the rows it carries to ``counter.backward_rows``
+    (any object with that attribute)."""
 
     @staticmethod
-    def forward(ctx: Any, out: Tensor, counter: QueryCounter, rows: int) -> Tensor:
+    def forward(ctx: Any, out: Tensor, counter: Any, rows: int) -> Tensor:
         ctx.counter, ctx.rows = counter, rows
         return out.view_as(out)
 
@@ -64,9 +65,10 @@ class QueryCounter(nn.Module):
         self.rows: Tensor | None = None
         self.train(model.training)
 
-    def checked(self, rows: int) -> None:
-        """Count ``rows`` forward rows the attack's frame ran on the model itself (input and result checks)."""
-        self.forward_rows += int(rows)
+    def checked(self, x: Tensor) -> None:
+        """Count the forward rows of a pass on ``x`` the attack's frame ran on the model itself (the input
+        and result checks)."""
+        self.forward_rows += int(x.shape[0]) * rows_per_input(self.model, x)
 
     def stamp(self, result: AttackResult) -> AttackResult:
         """``result`` with the passes counted so far."""
@@ -89,7 +91,7 @@ class QueryCounter(nn.Module):
         if isinstance(out, Tensor) and not bool(torch.isfinite(out.detach()).all()):
             self._refuse(out.detach())
         if isinstance(out, Tensor) and out.requires_grad:
-            out = _CountBackward.apply(out, self, rows)
+            out = CountBackward.apply(out, self, rows)
         return out
 
     def _refuse(self, out: Tensor) -> None:
@@ -146,7 +148,7 @@ class AttackRun(Targets):
     def check(self, x_adv: Tensor, queries: int) -> AttackResult:
         """The outside check of ``x_adv`` (:func:`~feint.attacks.result.finalize`), its rows counted."""
         result = finalize(self.original, self.x, self.y, x_adv, self.threat, target=self.target, queries=queries)
-        self.model.checked(self.x.shape[0])
+        self.model.checked(self.x)
         return result
 
 
@@ -175,7 +177,7 @@ def attack_run(
         inside = threat.clip(x.detach())
         budget = threat.fitted(inside[0].numel())
         counter = QueryCounter(model, n=x.shape[0])
-        counter.checked(probe.shape[0])
+        counter.checked(x[:2])
         yield AttackRun(counter, model, inside, y, threat, target, budget)
 
 

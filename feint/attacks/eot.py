@@ -99,14 +99,15 @@ def eot_pgd(
 
 
 class ExpectationOverDraws(nn.Module):
-    """A randomized ``model`` whose gradient is the average over ``draws`` random draws (EOT for a
-    model with test-time randomness: Athalye, Carlini & Wagner 2018, "Obfuscated Gradients Give a
-    False Sense of Security", sec. 4.2; Athalye et al. 2018).
+    """A randomized ``model`` seen through the average of ``draws`` random draws: EOT for a model with
+    test-time randomness (Athalye, Carlini & Wagner 2018, "Obfuscated Gradients Give a False Sense of
+    Security", sec. 4.2; Athalye et al. 2018).
 
-    Where a gradient is taken (gradients enabled and ``x`` requires one) the forward pass runs
-    ``draws`` draws of the model on ``x`` in one batch and returns their mean logits, so that every
-    gradient attack descends the expected logits (which also steadies their loss and success
-    tests); elsewhere it is one draw of the model, as the outside check of a result must see it.
+    Every forward pass runs ``draws`` draws of the model on ``x`` in one batch and returns their mean
+    logits, so that every gradient attack descends the expected logits, and an attack's own success
+    test and outside check ask whether the expected logits are fooled (not one lucky draw: an input
+    counted as broken then leaves the later attacks' pool). The audit then evaluates the final
+    points over seeded single-draw redraws (:mod:`feint.evaluate.randomness`).
     :func:`feint.attacks.core.rows_per_input` counts each draw as a row. Shapes: x (N, C, H, W).
     """
 
@@ -117,14 +118,11 @@ class ExpectationOverDraws(nn.Module):
         self.draws = int(draws)
         self.train(model.training)
 
-    def averaging(self, x: Tensor) -> bool:
-        return self.draws > 1 and torch.is_grad_enabled() and x.requires_grad
-
     def rows_per_input(self, x: Tensor) -> int:
-        return self.draws if self.averaging(x) else 1
+        return self.draws
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.averaging(x):
+        if self.draws == 1:
             return self.model(x)
         out: Tensor = self.model(x.repeat(self.draws, *([1] * (x.dim() - 1))))
         return out.view(self.draws, x.shape[0], *out.shape[1:]).mean(0)

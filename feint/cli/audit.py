@@ -48,6 +48,18 @@ from feint.models import resolve
 )
 @click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/audit_state")
 @click.option("--natural", is_flag=True, help="add accuracy under natural transformations (rotation, blur, JPEG, ...)")
+@click.option(
+    "--adaptive/--no-adaptive",
+    default=True,
+    show_default=True,
+    help="probe the model first: BPDA through parts where the gradient dies, EOT and redraws for a random model",
+)
+@click.option(
+    "--eot-samples", default=None, type=int, help="EOT draws per gradient on a random model [default: chosen]"
+)
+@click.option(
+    "--redraws", default=None, type=int, help="redraws of every final point on a random model [default: chosen]"
+)
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json, report.html and the resumable state")
 @device_option
@@ -66,6 +78,9 @@ def audit_command(
     batch_size: int,
     resume: bool,
     natural: bool,
+    adaptive: bool,
+    eot_samples: int | None,
+    redraws: int | None,
     quiet: bool,
     out: str,
     device: str,
@@ -74,9 +89,11 @@ def audit_command(
 
     A query-only model (ONNX that does not convert, .skops, a v2 URL) gets the preset's black-box part.
     """
+    from feint.evaluate.adaptive import check_counts
     from feint.evaluate.audit import audit
 
     grid = parse_floats(eps, "--eps")
+    check_counts(eot_samples, redraws)
     dev = fd.start(resolve_device(device))
     with fd.together("loading the model and the data"):
         if fd.is_root():  # rank 0 alone writes --out
@@ -100,6 +117,9 @@ def audit_command(
         model_name=loaded.name,
         model_note=loaded.how,
         natural=natural,
+        eot_samples=eot_samples,
+        redraws=redraws,
+        adaptive=adaptive,
         batch_size=batch_size,
     )
     if fd.is_root():

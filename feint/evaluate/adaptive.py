@@ -19,14 +19,14 @@ On a probe of clean-correct inputs the audit runs, before any attack:
    evaluated over ``r`` seeded redraws (:mod:`feint.evaluate.randomness`).
 
 What fired, what was bypassed and how, k, r and why, what each attack through the adapted model
-broke and the passes the probes and redraws cost go to the report's ``adaptive`` section.
+broke and the passes it cost go to the report's ``adaptive`` section.
 Shapes: x (N, C, H, W), y (N,).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -36,7 +36,6 @@ from feint.attacks.bpda import Approximation, BpdaModel, check_approximations
 from feint.attacks.eot import ExpectationOverDraws
 from feint.evaluate import checks as ck
 from feint.evaluate.gradient_flow import GradientTrace, trace_gradient
-from feint.evaluate.passes import ADAPTIVE_RECORD
 from feint.evaluate.randomness import (
     check_seedable,
     choose_draws,
@@ -48,19 +47,19 @@ from feint.oracles import Oracle, as_oracle
 from feint.validation import check_positive_int
 
 PROBE = 256
+RECORD = "adaptive"
 BYPASS_ROUNDS = 4
 
 
 @dataclass
 class Adaptation:
     """What the attacks get (``model`` at ``access``), the original module (``original``, None for an
-    oracle), the report's ``adaptive`` section so far and the probes' passes."""
+    oracle) and the report's ``adaptive`` section so far."""
 
     model: nn.Module | Oracle
     original: nn.Module | None
     access: str
     section: dict[str, Any]
-    passes: list[int] = field(default_factory=lambda: [0, 0])
 
     @property
     def redraws(self) -> int:
@@ -102,9 +101,8 @@ def _gradient_check(trace: GradientTrace) -> ck.Check:
 
 def _bypass(
     model: nn.Module, x: Tensor, y: Tensor, approximations: Mapping[str, Approximation], first: GradientTrace
-) -> tuple[dict[str, Approximation | None], GradientTrace, int]:
-    """The parts to bypass, traced until the gradient lives or no new part is found; the last
-    trace and the number of traces run after ``first``."""
+) -> tuple[dict[str, Approximation | None], GradientTrace]:
+    """The parts to bypass, traced until the gradient lives or no new part is found, and the last trace."""
     parts: dict[str, Approximation | None] = dict(approximations)
     trace, rounds = first, 0
     while trace.fired and rounds < BYPASS_ROUNDS:
@@ -118,7 +116,7 @@ def _bypass(
         rounds += 1
         if not new:
             break
-    return parts, trace, rounds
+    return parts, trace
 
 
 def adapt(
@@ -149,15 +147,11 @@ def adapt(
     rows = _probe_rows(clean_correct)
     xp, yp = x[rows], y[rows]
     n = int(rows.numel())
-    passes = [0, 0]
     if approximations:
         check_approximations(model, approximations, xp[:4])
-        passes[0] += min(4, n) * len(approximations)
     notes: list[str] = []
     fired: list[ck.Check] = []
     first = trace_gradient(model, xp, yp)
-    passes[0] += n
-    passes[1] += n if first.connected else 0
     gradient: dict[str, Any] = {
         "probe_inputs": n,
         "dead_inputs": first.dead,
@@ -170,9 +164,7 @@ def adapt(
     if first.fired or approximations:
         if first.fired:
             fired.append(_gradient_check(first))
-        parts, last, rounds = _bypass(model, xp, yp, approximations, first)
-        passes[0] += rounds * n
-        passes[1] += rounds * n
+        parts, last = _bypass(model, xp, yp, approximations, first)
         gradient["dead_after_bypass"] = last.dead
         gradient["bypassed"] = [
             {
@@ -209,12 +201,10 @@ def adapt(
             )
     randomized = None
     deterministic = ck.check_deterministic(model, xp)
-    passes[0] += 2 * n
     if deterministic.status != "pass":
         fired.append(deterministic)
         check_seedable(model, xp, seed)
         k, r, reason = choose_draws(model, xp, yp, seed, eot_samples=eot_samples, redraws=redraws)
-        passes[0] += 2 * n + 8 * n
         randomized = {"eot_samples": k, "redraws": r, "reason": reason, "seed": seed}
         if isinstance(attacked, nn.Module):
             attacked = ExpectationOverDraws(attacked, k)
@@ -229,7 +219,7 @@ def adapt(
         "randomized": randomized,
         "notes": notes,
     }
-    return Adaptation(attacked, model, access, section, passes)
+    return Adaptation(attacked, model, access, section)
 
 
 def through(adaptation: dict[str, Any]) -> str:
@@ -244,18 +234,15 @@ def through(adaptation: dict[str, Any]) -> str:
 
 
 def record(state: Any, adaptation: Adaptation) -> None:
-    """Keep the section and the probes' passes in the audit state (kept when it resumes)."""
-    if ADAPTIVE_RECORD not in state.records:
-        state.records[ADAPTIVE_RECORD] = {
-            "section": adaptation.section,
-            "passes": {"forward_rows": adaptation.passes[0], "backward_rows": adaptation.passes[1]},
-        }
+    """Keep the section in the audit state (kept when it resumes)."""
+    if RECORD not in state.records:
+        state.records[RECORD] = {"section": adaptation.section}
 
 
 def evaluate_redraws(setup: Any, state: Any, adaptation: Adaptation) -> None:
     """Evaluate every eps's final points (the worst-case point where an attack broke the input, the
-    clean input elsewhere) over the chosen redraws; keep the figures and their passes in the state."""
-    rec = state.records[ADAPTIVE_RECORD]
+    clean input elsewhere) over the chosen redraws; keep the figures in the state."""
+    rec = state.records[RECORD]
     randomized = rec["section"].get("randomized")
     if not randomized or "accuracy_mean" in randomized or adaptation.original is None or state.points is None:
         return
@@ -274,13 +261,12 @@ def evaluate_redraws(setup: Any, state: Any, adaptation: Adaptation) -> None:
         per_redraw.append([float(a) for a in verdicts.float().mean(1)])
     randomized.update({f"accuracy_{k}": v for k, v in figures.items()})
     randomized["per_redraw"] = per_redraw
-    rec["passes"]["forward_rows"] += r * len(setup.eps) * int(setup.x.shape[0])
 
 
 def adaptive_summary(setup: Any, state: Any) -> dict[str, Any]:
     """The report's ``adaptive`` section: the probes' findings, and per attack that ran through the
     adapted model what it broke per eps and the passes it cost (the adaptive rungs)."""
-    rec = state.records.get(ADAPTIVE_RECORD)
+    rec = state.records.get(RECORD)
     if rec is None:
         return {"enabled": False, "checks": [], "gradient": None, "randomized": None, "notes": [], "rungs": []}
     section = dict(rec["section"])

@@ -84,12 +84,12 @@ def adaptive_section(report: dict[str, Any]) -> str:
 def passes_section(report: dict[str, Any]) -> str:
     """Forward and backward rows per attack, per eps, in total and per input."""
     p = report.get("passes") or {}
-    total, per_input, adaptive = p.get("total") or {}, p.get("per_input") or {}, p.get("adaptive") or {}
+    total, per_input, other = p.get("total") or {}, p.get("per_input") or {}, p.get("other") or {}
     facts = definitions(
         [
             ("total", f"{num(total.get('forward'))} forward + {num(total.get('backward'))} backward rows"),
             ("per input", f"{num(per_input.get('forward'))} forward + {num(per_input.get('backward'))} backward rows"),
-            ("adaptive probes and redraws", f"{num(adaptive.get('forward'))} forward + {num(adaptive.get('backward'))} backward rows"),
+            ("clean pass, probes, checks and redraws", f"{num(other.get('forward'))} forward + {num(other.get('backward'))} backward rows"),
         ]
     )  # fmt: skip
     eps = list(report.get("eps") or [])

@@ -33,10 +33,12 @@ from feint import distributed as fd
 from feint.attacks.core import eval_mode
 from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
-from feint.evaluate.adaptive import Adaptation, adapt, evaluate_redraws, record
+from feint.evaluate.adaptive import adapt, evaluate_redraws, record
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
+from feint.evaluate.diagnose import run_checks
 from feint.evaluate.escalate import escalate
+from feint.evaluate.passes import counting_passes, keep_total
 from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.evaluate.randomness import seeded
 from feint.evaluate.report import adversarial_logits
@@ -166,7 +168,12 @@ def audit(
             check_writable(out, folder=True)
             remove_stale_temps(out)
     access = access_of(model) if isinstance(model, Oracle) else "white-box"
-    with eval_mode(model) if isinstance(model, nn.Module) else nullcontext():
+    # The torch RNG starts from the seed (and the caller's is restored): a randomized model's draws repeat.
+    with (
+        eval_mode(model) if isinstance(model, nn.Module) else nullcontext(),
+        seeded(seed, x.device),
+        counting_passes(model) as passes,
+    ):
         clean_logits = _clean_logits(model, x, y)
         num_classes = clean_logits.shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)
@@ -229,16 +236,19 @@ def audit(
             state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
             notes += _idle_ranks(x.shape[0], batch_size)
             record(state, adaptation)
+            resumed = list(state.done)
             try:
-                with _draws_seeded(adaptation, seed, x):
-                    _run_units(setup, state, out, progress, callback, unit_keys(setup))
-                    setup, checks = escalate(
-                        setup,
-                        state,
-                        chosen,
-                        lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating"),
-                    )
+                _run_units(setup, state, out, progress, callback, unit_keys(setup))
+                setup, checks = escalate(
+                    setup,
+                    state,
+                    chosen,
+                    lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating"),
+                )
                 evaluate_redraws(setup, state, adaptation)
+                if checks is None and fd.is_root():  # run here, so that the total counts their passes
+                    checks = run_checks(setup, state, chosen)
+                keep_total(state, passes, resumed, x.device)
                 if out is not None and fd.is_root():
                     state.save(out)
                 described = {
@@ -259,12 +269,6 @@ def audit(
                 if state.points is not None:
                     state.points.close()
     return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
-
-
-def _draws_seeded(adaptation: Adaptation, seed: int, x: Tensor) -> Any:
-    """For a randomized model, the attacks' draws come from the torch RNG seeded with ``seed`` (and the
-    caller's RNG state is restored afterwards), so that the audit can be reproduced."""
-    return seeded(seed, x.device) if adaptation.redraws else nullcontext()
 
 
 def _idle_ranks(n: int, batch_size: int) -> list[str]:

@@ -139,7 +139,7 @@ REPORT_SCHEMA["properties"]["passes"] = obj(
             "additionalProperties": obj({"forward": INTS, "backward": INTS, "once": _ROWS, "total": _ROWS}),
         },
         "per_eps": obj({"forward": INTS, "backward": INTS}),
-        "adaptive": _ROWS,
+        "other": _ROWS,
         "total": _ROWS,
         "per_input": obj({"forward": NUM, "backward": NUM}),
     }
