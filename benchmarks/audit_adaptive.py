@@ -200,6 +200,7 @@ def run_model(name: str, net: nn.Module, x: Tensor, y: Tensor, info: Any, args: 
     out["feint"]["fired"] = [c["name"] for c in r["adaptive"]["checks"]]
     out["feint"]["bypassed"] = [b["module"] for b in (r["adaptive"]["gradient"] or {}).get("bypassed", [])]
     out["feint"]["access"] = r["access"]["level"]
+    out["feint"]["randomized"] = (r["adaptive"]["randomized"] or {}).get("reason")
     aa_acc, aa_rows, hand_acc, hand_rows = [], [0, 0], [], [0, 0]
     t0 = time.perf_counter()
     for eps in args.eps:
@@ -237,6 +238,8 @@ def show(name: str, res: dict[str, Any], n: int) -> None:
     print(
         f"\n== {name}: feint fired {f['fired'] or 'nothing'}; bypassed {f['bypassed'] or 'nothing'}; access {f['access']}"
     )
+    if f["randomized"]:
+        print(f"  feint chose {f['randomized']}")
     print(f"{'eps':>6} {'feint':>8} {'AutoAttack':>11} {'hand-set':>9}  feint - min(peers)")
     for i, eps in enumerate(res["eps"]):
         peers = [aa["accuracy"][i]] + ([hand["accuracy"][i]] if hand else [])

@@ -32,8 +32,13 @@ def _randomized(randomized: dict[str, Any] | None, eps: list[Any]) -> str:
             ("redraws per final point (r)", num(randomized.get("redraws"))),
             ("seed", num(randomized.get("seed"))),
             ("why", esc(randomized.get("reason"))),
+            *(
+                [("final points pushed further", f"{num(d.get('steps'))} EOT-PGD steps: {num(d.get('forward_rows'))} forward + {num(d.get('backward_rows'))} backward rows")]
+                if (d := randomized.get("deepening"))
+                else []
+            ),
         ]
-    )
+    )  # fmt: skip
     if "accuracy_mean" not in randomized:
         return facts
     keys = ("mean", "strict", "std", "min", "max")

@@ -211,6 +211,7 @@ def audit(
             seed,
             batch_size,
             access=access,
+            keep_near=adaptation.redraws > 0,
         )
         settings = {
             "preset": chosen.name,

@@ -105,6 +105,12 @@ def adaptive_lines(adaptive: dict[str, Any]) -> list[str]:
     randomized = adaptive.get("randomized")
     if randomized:
         lines.append(f"  randomized: {randomized['reason']}")
+        deep = randomized.get("deepening")
+        if deep:
+            lines.append(
+                f"  every final point pushed {deep['steps']} EOT-PGD steps further before the redraws: "
+                f"{deep['forward_rows']} forward + {deep['backward_rows']} backward rows"
+            )
     lines += [f"  {note}" for note in adaptive.get("notes") or []]
     for rung in adaptive.get("rungs") or []:
         broke = ", ".join(str(b) for b in rung["broke"])

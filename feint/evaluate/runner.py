@@ -56,6 +56,9 @@ class AuditSetup:
     seed: int
     batch_size: int = 1000
     access: str = "white-box"
+    # A randomized model (feint.evaluate.adaptive): per eps, the point nearest to breaking each input
+    # still robust is kept too, so that the redraws evaluate the attacks' best point, not the clean input.
+    keep_near: bool = False
 
 
 def unit_keys(setup: AuditSetup) -> list[tuple[str, int, int | None]]:
@@ -126,6 +129,7 @@ def _chunk_fields(setup: AuditSetup, res: AttackResult, idx: Tensor, robust: Ten
         "queries": torch.tensor([res.queries], device=setup.x.device),
         "passes": torch.tensor([res.passes], device=setup.x.device),
         "points": res.x_adv[new],
+        "near": res.x_adv[~res.success & robust[idx]] if setup.keep_near else res.x_adv[:0],
     }
 
 
@@ -234,7 +238,12 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         return _chunk_fields(setup, attack_chunk(setup, plan_idx, e, idx, c, eps), idx, robust)
 
     parts = fd.map_chunks(
-        len(chunks), work, device=setup.x.device, keep_on_root={"points"}, root_only=plan.minimum_norm, what=key
+        len(chunks),
+        work,
+        device=setup.x.device,
+        keep_on_root={"points", "near"},
+        root_only=plan.minimum_norm,
+        what=key,
     )
     for c, part in parts:
         idx = chunks[c]
@@ -251,6 +260,9 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         state.worst_sizes[e][new] = part["sizes"][first]
         if state.points is not None:
             state.points.write(e, new, part["points"])
+            if setup.keep_near:
+                still = ~part["success"] & robust[idx]
+                keep_near(setup, state, e, idx, still, part["near"], part["logits"])
     record: dict[str, Any] = {
         "queries": int(queries),
         "seconds": time.perf_counter() - t0,
@@ -263,6 +275,25 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     state.tensors[f"pool/{key}"] = pool
     state.tensors[f"success/{key}"] = success
     state.finish_unit(key, record)
+
+
+def keep_near(
+    setup: AuditSetup, state: AuditState, e: int, idx: Tensor, still: Tensor, near: Tensor, logits: Tensor
+) -> None:
+    """Rank 0 keeps, in eps ``e``'s point slot, the point ``near`` of each input ``idx[still]`` (still
+    robust after this attack; ``logits`` of the chunk) whose margin ``z_y - max_{j != y} z_j`` is the
+    smallest so far at ``e``."""
+    rows = idx[still]
+    if rows.numel() == 0 or state.points is None:
+        return
+    key = "near/margin"
+    if key not in state.tensors:
+        state.tensors[key] = torch.full((len(setup.eps), setup.x.shape[0]), math.inf, device=setup.x.device)
+    z, y = logits[still], setup.y[rows]
+    margin = z.gather(1, y[:, None]).squeeze(1) - z.scatter(1, y[:, None], -math.inf).amax(1)
+    better = margin < state.tensors[key][e, rows]
+    state.points.write(e, rows[better], near[better])
+    state.tensors[key][e, rows[better]] = margin[better].to(state.tensors[key].dtype)
 
 
 def pass_record(passes: Tensor) -> dict[str, int]:

@@ -169,6 +169,13 @@ REPORT_SCHEMA["properties"]["adaptive"] = obj(
                 "seed": {"type": "integer"},
                 **{f"accuracy_{k}": NUMS for k in ("mean", "strict", "std", "min", "max")},
                 "per_redraw": {"type": "array", "items": NUMS},
+                "deepening": obj(
+                    {
+                        "steps": {"type": "integer"},
+                        "forward_rows": {"type": "integer"},
+                        "backward_rows": {"type": "integer"},
+                    }
+                ),
             },
         },
         "notes": {"type": "array", "items": STR},
