@@ -72,16 +72,21 @@ def test_eot_attack_beats_the_plain_one_on_a_noisy_model(lenet_digits, digits_te
     assert eot.passes[0] > 8 * eot.queries * 0.9  # each of the 8 draws is a counted row
 
 
-def test_noisy_audit_uses_eot_and_redraws_reproducibly(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
+def test_noisy_audit_uses_eot_and_redraws_reproducibly(lenet_digits, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
     x, y, info = data
     model = Noisy(lenet_digits, sigma=0.3)
     run = {"eps": 0.1, "progress": False, "data_info": info, "preset": "quick", "seed": 3}
-    a = feint.audit(model, x, y, **run)
+    a = feint.audit(model, x, y, **run, out=tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "correct in every draw" in html and "EOT draws per gradient" in html
     b = feint.audit(model, x, y, **run)
     randomized = a.report["adaptive"]["randomized"]
     assert validate(a.report, REPORT_SCHEMA) == []
     assert randomized["eot_samples"] >= 2 and randomized["redraws"] >= 8 and "EOT draws" in randomized["reason"]
     assert randomized == b.report["adaptive"]["randomized"]  # the same seed: the same redraw figures
+    assert randomized["deepening"]["backward_rows"] > 0
+    check = next(c for c in a.checks if c["name"] == "outputs are deterministic")
+    assert check["status"] == "pass" and "EOT" in check["detail"]  # handled, so it does not escalate
     assert a.worst_case_accuracy == randomized["accuracy_mean"]
     assert randomized["accuracy_strict"][0] <= randomized["accuracy_min"][0] <= randomized["accuracy_mean"][0]
     assert len(randomized["per_redraw"][0]) == randomized["redraws"]

@@ -106,20 +106,17 @@ def _gradient_check(trace: GradientTrace) -> ck.Check:
 def _bypass(
     model: nn.Module, x: Tensor, y: Tensor, approximations: Mapping[str, Approximation], first: GradientTrace
 ) -> tuple[dict[str, Approximation | None], GradientTrace]:
-    """The parts to bypass, traced until the gradient lives or no new part is found, and the last trace."""
+    """The parts to bypass (the user's approximations first, then every shape-preserving part the
+    trace names, with the identity), traced again until the gradient lives or no new part is found;
+    and the last trace."""
     parts: dict[str, Approximation | None] = dict(approximations)
-    trace, rounds = first, 0
-    while trace.fired and rounds < BYPASS_ROUNDS:
-        new = {p: None for p in trace.parts if p not in parts and (p in approximations or trace.keeps_shape.get(p))}
-        if not new and rounds > 0:
+    trace = trace_gradient(BpdaModel(model, parts), x, y, named=model) if parts else first
+    for _ in range(BYPASS_ROUNDS):
+        new = {p: None for p in trace.parts if p not in parts and trace.keeps_shape.get(p)}
+        if not trace.fired or not new:
             break
         parts.update(new)
-        if not parts:
-            break
         trace = trace_gradient(BpdaModel(model, parts), x, y, named=model)
-        rounds += 1
-        if not new:
-            break
     return parts, trace
 
 
