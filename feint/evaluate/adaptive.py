@@ -49,8 +49,11 @@ from feint.oracles import Oracle, as_oracle
 from feint.validation import check_positive_int
 
 PROBE = 256
-# EOT-PGD steps that push each final point of a randomized model past the boundary before the redraws.
-DEEPEN_STEPS = 20
+# EOT-PGD steps, and draws per step, that push each final point of a randomized model past the
+# boundary before the redraws (the attacks stop at the first fooling point, where a random model is
+# wrong in about half the draws).
+DEEPEN_STEPS = 50
+DEEPEN_DRAWS = 8
 RECORD = "adaptive"
 BYPASS_ROUNDS = 4
 
@@ -263,8 +266,9 @@ def evaluate_redraws(setup: Any, state: Any, adaptation: Adaptation) -> None:
             kept = (torch.isfinite(near[e]) & (state.broken_by[e] < 0)).nonzero().squeeze(1)
             if kept.numel():
                 points[kept] = state.points.read(e, kept).to(points.device, points.dtype)
-        if isinstance(adaptation.model, nn.Module) and setup.eps[e] > 0:
-            points, deepened = _deepen_points(setup, adaptation.model, points, e)
+        if isinstance(adaptation.model, ExpectationOverDraws) and setup.eps[e] > 0:
+            draws = max(adaptation.model.draws, DEEPEN_DRAWS)
+            points, deepened = _deepen_points(setup, ExpectationOverDraws(adaptation.model.model, draws), points, e)
             deep_rows[0] += deepened[0]
             deep_rows[1] += deepened[1]
         verdicts = redraw_verdicts(adaptation.original, points, setup.y, seeds)
@@ -273,12 +277,17 @@ def evaluate_redraws(setup: Any, state: Any, adaptation: Adaptation) -> None:
         per_redraw.append([float(a) for a in verdicts.float().mean(1)])
     randomized.update({f"accuracy_{k}": v for k, v in figures.items()})
     randomized["per_redraw"] = per_redraw
-    randomized["deepening"] = {"steps": DEEPEN_STEPS, "forward_rows": deep_rows[0], "backward_rows": deep_rows[1]}
+    randomized["deepening"] = {
+        "steps": DEEPEN_STEPS,
+        "draws": max(adaptation.model.draws, DEEPEN_DRAWS) if isinstance(adaptation.model, ExpectationOverDraws) else 0,
+        "forward_rows": deep_rows[0],
+        "backward_rows": deep_rows[1],
+    }
 
 
 def _deepen_points(setup: Any, model: nn.Module, points: Tensor, e: int) -> tuple[Tensor, tuple[int, int]]:
     """Per clean-correct input, the better of its point and that point pushed :data:`DEEPEN_STEPS`
-    EOT-PGD steps further (:func:`feint.evaluate.randomness.deepen`): the one with the smaller
+    EOT-PGD steps further (``model``: the EOT average of :data:`DEEPEN_DRAWS` draws or more) (:func:`feint.evaluate.randomness.deepen`): the one with the smaller
     margin of the EOT logits (chosen on the EOT draws, not on the redraws that measure it), and
     the forward and backward rows it cost."""
     from feint.attacks.core import QueryCounter

@@ -108,7 +108,8 @@ def adaptive_lines(adaptive: dict[str, Any]) -> list[str]:
         deep = randomized.get("deepening")
         if deep:
             lines.append(
-                f"  every final point pushed {deep['steps']} EOT-PGD steps further before the redraws: "
+                f"  every final point pushed {deep['steps']} EOT-PGD steps ({deep['draws']} draws) further "
+                "before the redraws: "
                 f"{deep['forward_rows']} forward + {deep['backward_rows']} backward rows"
             )
     lines += [f"  {note}" for note in adaptive.get("notes") or []]

@@ -172,6 +172,7 @@ REPORT_SCHEMA["properties"]["adaptive"] = obj(
                 "deepening": obj(
                     {
                         "steps": {"type": "integer"},
+                        "draws": {"type": "integer"},
                         "forward_rows": {"type": "integer"},
                         "backward_rows": {"type": "integer"},
                     }
