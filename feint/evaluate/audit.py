@@ -33,7 +33,7 @@ from feint import distributed as fd
 from feint.attacks.core import eval_mode
 from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
-from feint.evaluate.adaptive import adapt, evaluate_redraws, record
+from feint.evaluate.adaptive import adapt, record
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
 from feint.evaluate.diagnose import run_checks
@@ -41,6 +41,7 @@ from feint.evaluate.escalate import escalate
 from feint.evaluate.passes import counting_passes, keep_total
 from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.evaluate.randomness import seeded
+from feint.evaluate.redraws import evaluate_redraws
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.resume import start_state
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
