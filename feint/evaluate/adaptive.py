@@ -16,7 +16,7 @@ On a probe of clean-correct inputs the audit runs, before any attack:
 2. the determinism check: where two passes differ, the model's randomness must be seedable, and
    every gradient attack gets the model averaged over ``k`` draws
    (:class:`feint.attacks.eot.ExpectationOverDraws`); after the attacks, every final point is
-   evaluated over ``r`` seeded redraws (:mod:`feint.evaluate.randomness`).
+   evaluated over ``r`` seeded redraws (:mod:`feint.evaluate.redraws`).
 
 What fired, what was bypassed and how, k, r and why, what each attack through the adapted model
 broke and the passes it cost go to the report's ``adaptive`` section.
