@@ -22,8 +22,8 @@ from feint.evaluate.randomness import deepen, margins, redraw_figures, redraw_se
 # EOT-PGD steps, and draws per step, that push each final point of a randomized model past the
 # boundary before the redraws (the attacks stop at the first fooling point, where a random model is
 # wrong in about half the draws).
-DEEPEN_STEPS = 50
-DEEPEN_DRAWS = 8
+DEEPEN_STEPS = 100
+DEEPEN_DRAWS = 12
 
 
 def evaluate_redraws(setup: Any, state: Any, adaptation: Adaptation) -> None:
