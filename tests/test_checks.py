@@ -102,7 +102,7 @@ def test_presets_adapt_to_the_task() -> None:
 
 def test_schema_validator_finds_problems() -> None:
     good = {
-        "schema": "feint.audit/1",
+        "schema": "feint.audit/2",
         "checks": [{"name": "a", "status": "pass", "detail": "ok"}],
     }
     sub = {"type": "object", "properties": {k: v for k, v in _schema_props().items() if k in good}}

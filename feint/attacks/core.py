@@ -1,10 +1,11 @@
-"""What every gradient attack shares: input checks, query counting, eval mode, loss gradients."""
+"""What every gradient attack shares: input checks, query and pass counting, eval mode, loss gradients."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,10 +17,39 @@ from feint.threat import ThreatModel
 from feint.validation import call_model, check_images, check_labels, eval_mode, model_logits
 
 
+def rows_per_input(model: nn.Module, x: Tensor) -> int:
+    """Rows of the underlying model one input row of ``x`` costs: ``k`` for a wrapper that averages
+    ``k`` random draws where a gradient is taken (:class:`feint.attacks.eot.ExpectationOverDraws`), else 1."""
+    per = getattr(model, "rows_per_input", None)
+    return int(per(x)) if callable(per) else 1
+
+
+class CountBackward(torch.autograd.Function):
+    """Identity on a model's output whose backward adds the rows it carries to ``counter.backward_rows``
+    (any object with that attribute)."""
+
+    @staticmethod
+    def forward(ctx: Any, out: Tensor, counter: Any, rows: int) -> Tensor:
+        ctx.counter, ctx.rows = counter, rows
+        return out.view_as(out)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        ctx.counter.backward_rows += ctx.rows
+        return grad, None, None
+
+
 class QueryCounter(nn.Module):
     """Wraps a model, counts every input row it evaluates and stops the attack at the first NaN or
     infinite logit: one :class:`~feint.errors.NonFiniteLogits` naming the attack's input rows, so that
     such an output is never counted as a result.
+
+    It is the one place where passes are counted: ``queries`` are the attack's forward rows (one per
+    input row per forward pass); ``forward_rows`` and ``backward_rows`` are the rows that went through
+    the underlying model forward and backward, the input check and the outside check of the result
+    included (:meth:`checked`), each random draw of an EOT wrapper counted (:func:`rows_per_input`).
+    A backward row is counted by an autograd node on the output, so every backward pass through the
+    model counts, whoever starts it.
 
     ``n`` is the attack's batch size; an attack that evaluates a subset of its rows says which with
     :meth:`on_rows`, so the error can name them (a batch of ``n`` rows is taken to be all of them, in order).
@@ -29,9 +59,20 @@ class QueryCounter(nn.Module):
         super().__init__()
         self.model = model
         self.queries = 0
+        self.forward_rows = 0
+        self.backward_rows = 0
         self.n = n
         self.rows: Tensor | None = None
         self.train(model.training)
+
+    def checked(self, x: Tensor) -> None:
+        """Count the forward rows of a pass on ``x`` the attack's frame ran on the model itself (the input
+        and result checks)."""
+        self.forward_rows += int(x.shape[0]) * rows_per_input(self.model, x)
+
+    def stamp(self, result: AttackResult) -> AttackResult:
+        """``result`` with the passes counted so far."""
+        return replace(result, forward_rows=self.forward_rows, backward_rows=self.backward_rows)
 
     @contextmanager
     def on_rows(self, rows: Tensor | None) -> Iterator[QueryCounter]:
@@ -44,9 +85,13 @@ class QueryCounter(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         self.queries += int(x.shape[0])
+        rows = int(x.shape[0]) * rows_per_input(self.model, x)
+        self.forward_rows += rows
         out = call_model(self.model, x)
         if isinstance(out, Tensor) and not bool(torch.isfinite(out.detach()).all()):
             self._refuse(out.detach())
+        if isinstance(out, Tensor) and out.requires_grad:
+            out = CountBackward.apply(out, self, rows)
         return out
 
     def _refuse(self, out: Tensor) -> None:
@@ -98,9 +143,13 @@ class AttackRun(Targets):
         return min(float(size), self.budget.diameter(self.x[0].numel()))
 
     def finish(self, x_adv: Tensor) -> AttackResult:
-        return finalize(
-            self.original, self.x, self.y, x_adv, self.threat, target=self.target, queries=self.model.queries
-        )
+        return self.model.stamp(self.check(x_adv, self.model.queries))
+
+    def check(self, x_adv: Tensor, queries: int) -> AttackResult:
+        """The outside check of ``x_adv`` (:func:`~feint.attacks.result.finalize`), its rows counted."""
+        result = finalize(self.original, self.x, self.y, x_adv, self.threat, target=self.target, queries=queries)
+        self.model.checked(self.x)
+        return result
 
 
 @contextmanager
@@ -127,7 +176,9 @@ def attack_run(
             check_labels(target, n=x.shape[0], num_classes=num_classes, name="target")
         inside = threat.clip(x.detach())
         budget = threat.fitted(inside[0].numel())
-        yield AttackRun(QueryCounter(model, n=x.shape[0]), model, inside, y, threat, target, budget)
+        counter = QueryCounter(model, n=x.shape[0])
+        counter.checked(x[:2])
+        yield AttackRun(counter, model, inside, y, threat, target, budget)
 
 
 def resolve_target(y: Tensor, target: Tensor | None, targeted: bool) -> Tensor | None:

@@ -96,3 +96,33 @@ def eot_pgd(
             )
             x_adv = budget.project_ball(x_adv + size * budget.steepest(grad), ball)
         return run.finish(x_adv)
+
+
+class ExpectationOverDraws(nn.Module):
+    """A randomized ``model`` seen through the average of ``draws`` random draws: EOT for a model with
+    test-time randomness (Athalye, Carlini & Wagner 2018, "Obfuscated Gradients Give a False Sense of
+    Security", sec. 4.2; Athalye et al. 2018).
+
+    Every forward pass runs ``draws`` draws of the model on ``x`` in one batch and returns their mean
+    logits, so that every gradient attack descends the expected logits, and an attack's own success
+    test and outside check ask whether the expected logits are fooled (not one lucky draw: an input
+    counted as broken then leaves the later attacks' pool). The audit then evaluates the final
+    points over seeded single-draw redraws (:mod:`feint.evaluate.randomness`).
+    :func:`feint.attacks.core.rows_per_input` counts each draw as a row. Shapes: x (N, C, H, W).
+    """
+
+    def __init__(self, model: nn.Module, draws: int) -> None:
+        super().__init__()
+        check_positive_int(draws, "eot_samples (the EOT draws per gradient)")
+        self.model = model
+        self.draws = int(draws)
+        self.train(model.training)
+
+    def rows_per_input(self, x: Tensor) -> int:
+        return self.draws
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.draws == 1:
+            return self.model(x)
+        out: Tensor = self.model(x.repeat(self.draws, *([1] * (x.dim() - 1))))
+        return out.view(self.draws, x.shape[0], *out.shape[1:]).mean(0)

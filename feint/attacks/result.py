@@ -41,6 +41,10 @@ class AttackResult:
         found_at: (N,) for attacks that keep track (APGD, APGD-T): the fraction of the attack's
             iteration budget (all restarts and target classes together) spent when each input was
             first found adversarial, in (0, 1]; inf where it was not. None for the others.
+        forward_rows: rows that went through the model forward (a row = one input through the model
+            once), the attack's input check and outside check included; None where it equals ``queries``
+            (an attack through an oracle: every row it sent).
+        backward_rows: rows that went through the model backward (0 for an attack through an oracle).
     """
 
     x: Tensor
@@ -54,6 +58,13 @@ class AttackResult:
     threat: ThreatModel
     access: str = "white-box"
     found_at: Tensor | None = None
+    forward_rows: int | None = None
+    backward_rows: int = 0
+
+    @property
+    def passes(self) -> tuple[int, int]:
+        """(forward rows, backward rows) the attack spent."""
+        return (self.queries if self.forward_rows is None else self.forward_rows), self.backward_rows
 
     @property
     def adv_pred(self) -> Tensor:
@@ -156,4 +167,6 @@ def best_of(a: AttackResult, b: AttackResult) -> AttackResult:
         queries=a.queries + b.queries,
         threat=a.threat,
         access=a.access if a.access == b.access else "white-box",
+        forward_rows=a.passes[0] + b.passes[0],
+        backward_rows=a.backward_rows + b.backward_rows,
     )

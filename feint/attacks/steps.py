@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from feint.attacks.core import AttackRun, ascent_gradient
-from feint.attacks.result import AttackResult, best_of, finalize, is_success
+from feint.attacks.result import AttackResult, best_of, is_success
 from feint.threat import flat_norm
 
 
@@ -166,7 +166,7 @@ def over_attempts(
         x_adv = attempt(i, rows)
         queries = run.model.queries - counted
         counted = run.model.queries
-        result = finalize(run.original, run.x, run.y, x_adv, run.threat, target=run.target, queries=queries)
+        result = run.check(x_adv, queries)
         best = result if best is None else best_of(best, result)
     assert best is not None
-    return best
+    return run.model.stamp(best)

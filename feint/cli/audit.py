@@ -63,6 +63,18 @@ from feint.models.loading import resolve_model
 )
 @click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/audit_state")
 @click.option("--natural", is_flag=True, help="add accuracy under natural transformations (rotation, blur, JPEG, ...)")
+@click.option(
+    "--adaptive/--no-adaptive",
+    default=True,
+    show_default=True,
+    help="probe the model first: BPDA through parts where the gradient dies, EOT and redraws for a random model",
+)
+@click.option(
+    "--eot-samples", default=None, type=int, help="EOT draws per gradient on a random model [default: chosen]"
+)
+@click.option(
+    "--redraws", default=None, type=int, help="redraws of every final point on a random model [default: chosen]"
+)
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json, report.html and the resumable state")
 @device_option
@@ -83,6 +95,9 @@ def audit_command(
     surrogate_spec: str | None,
     resume: bool,
     natural: bool,
+    adaptive: bool,
+    eot_samples: int | None,
+    redraws: int | None,
     quiet: bool,
     out: str,
     device: str,
@@ -93,9 +108,11 @@ def audit_command(
     its escalation: a transfer rung from a surrogate fitted on the model's answers (or --surrogate), then
     the search with more queries where it had not converged; --max-queries caps the whole audit's queries.
     """
+    from feint.evaluate.adaptive import check_counts
     from feint.evaluate.audit import audit
 
     grid = parse_floats(eps, "--eps")
+    check_counts(eot_samples, redraws)
     dev = fd.start(resolve_device(device))
     with fd.together("loading the model and the data"):
         if fd.is_root():  # rank 0 alone writes --out
@@ -123,6 +140,9 @@ def audit_command(
         model_name=loaded.name,
         model_note=loaded.how,
         natural=natural,
+        eot_samples=eot_samples,
+        redraws=redraws,
+        adaptive=adaptive,
         batch_size=batch_size,
         max_queries=max_queries,
         surrogate=surrogate,

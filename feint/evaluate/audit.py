@@ -11,13 +11,18 @@ attack x eps unit so an interrupted audit resumes where it stopped. Shapes: x (N
 A query-only model (an :class:`~feint.oracles.Oracle`: ONNX without conversion, scikit-learn, an
 HTTP endpoint) gets the preset's black-box part and a report that says plainly that white-box
 attacks could not run, so its robust accuracies are upper bounds.
+
+Before it attacks, the audit adapts (:mod:`feint.evaluate.adaptive`): through a non-differentiable
+part with BPDA, on a randomized model with EOT and seeded redraws, and where the model leaves
+autograd it takes the query-only path. Every attack's forward and backward rows are counted
+(:mod:`feint.evaluate.passes`).
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -29,12 +34,17 @@ from feint.attacks.core import eval_mode
 from feint.attacks.result import predict_logits
 from feint.data.dataset import DatasetInfo
 from feint.evaluate import queries
+from feint.evaluate.adaptive import adapt, record
 from feint.evaluate.audit_report import AuditReport, build_report, write_outputs
 from feint.evaluate.defaults import default_eps
+from feint.evaluate.diagnose import run_checks
 from feint.evaluate.escalate import escalate
+from feint.evaluate.passes import counting_passes, keep_total
 from feint.evaluate.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.evaluate.queries import budget as query_budget
 from feint.evaluate.queries import check_budget
+from feint.evaluate.randomness import seeded
+from feint.evaluate.redraws import evaluate_redraws
 from feint.evaluate.report import adversarial_logits
 from feint.evaluate.resume import start_state
 from feint.evaluate.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
@@ -123,6 +133,10 @@ def audit(
     model_note: str | None = None,
     callback: Callback | None = None,
     natural: bool = False,
+    approximations: Mapping[str, Callable[[Tensor], Tensor]] | None = None,
+    eot_samples: int | None = None,
+    redraws: int | None = None,
+    adaptive: bool = True,
     batch_size: int = DEFAULT_BATCH,
     max_queries: int | None = None,
     surrogate: nn.Module | None = None,
@@ -147,6 +161,13 @@ def audit(
     ``max_queries`` caps the queries sent to such a model over the WHOLE audit (clean answers, checks,
     the surrogate's fit, every attack at every eps; :mod:`feint.evaluate.queries`); the report's
     ``queries`` section gives what was spent per attack, per eps and in total.
+    ``adaptive`` (default) probes the model first (:mod:`feint.evaluate.adaptive`): where the
+    gradient dies in a submodule, every attack goes through it with BPDA (the identity on its
+    backward pass, or ``approximations[name]``, a differentiable function of the submodule's input
+    with the submodule's output shape); where the model leaves autograd it is audited as a score
+    oracle; where it is randomized, the gradient attacks average ``eot_samples`` draws and every
+    final point is evaluated over ``redraws`` seeded redraws (both chosen by the audit unless given).
+    ``adaptive=False`` runs the preset on the model as it is (the plain audit, for comparison).
 
     Under torchrun (``distributed=None``, the default, notices it; ``True`` insists, ``False``
     runs the whole audit in this process) every rank calls ``audit`` with the same arguments: the
@@ -173,17 +194,40 @@ def audit(
             remove_stale_temps(out)
     access = access_of(model) if isinstance(model, Oracle) else "white-box"
     account = queries.Account.open(model, max_queries)  # a query-only model's spend
-    with eval_mode(model) if isinstance(model, nn.Module) else nullcontext(), query_budget(model, max_queries):
+    # The torch RNG starts from the seed (and the caller's is restored): a randomized model's draws repeat.
+    with (
+        eval_mode(model) if isinstance(model, nn.Module) else nullcontext(),
+        seeded(seed, x.device),
+        counting_passes(model) as passes,
+        query_budget(model, max_queries),
+    ):
         clean_logits = _clean_logits(model, x, y, data_info)
         num_classes = clean_logits.shape[1]
         check_labels(y, n=x.shape[0], num_classes=num_classes)
         grid = _eps_grid(eps, data_info, norm, x)
+        adaptation = adapt(
+            model,
+            x,
+            y,
+            clean_logits.argmax(1) == y,
+            num_classes=num_classes,
+            bounds=bounds,
+            seed=seed,
+            enabled=adaptive,
+            approximations=approximations,
+            eot_samples=eot_samples,
+            redraws=redraws,
+        )
+        if adaptation.access != "white-box" and access == "white-box":
+            access = adaptation.access
+            account = queries.Account.open(adaptation.model, None)  # the degraded model's queries, reported
+            model_note = "; ".join([*filter(None, [model_note]), *adaptation.section["notes"]])
         _register_attacks()
         base = preset if isinstance(preset, Preset) else get_preset(preset)
         chosen = base.for_access(access).for_task(norm, num_classes)
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         setup = AuditSetup(
-            model,
+            adaptation.model,
             x,
             y,
             clean_logits,
@@ -196,6 +240,7 @@ def audit(
             batch_size,
             access=access,
             surrogate=surrogate,
+            keep_near=adaptation.redraws > 0,
         )
         settings = {
             "preset": chosen.name,
@@ -208,6 +253,12 @@ def audit(
             "escalation": {p.key: dict(p.params) for p in chosen.escalation},
             **({"max_queries": max_queries} if max_queries is not None else {}),
             **({"surrogate": digests({}, x[:1], y[:1], surrogate)["weights"]} if surrogate is not None else {}),
+            "adaptive": {
+                "enabled": adaptive,
+                "approximations": sorted(approximations or {}),
+                "eot_samples": eot_samples,
+                "redraws": redraws,
+            },
         }
         parts = digests(settings, x, y, model)
         if shared:
@@ -218,6 +269,8 @@ def audit(
             notes += _idle_ranks(x.shape[0], batch_size)
             if account is not None:
                 account.resume(state)
+            record(state, adaptation)
+            resumed = list(state.done)
             try:
                 _run_units(setup, state, out, progress, callback, unit_keys(setup))
                 setup, checks = escalate(
@@ -226,6 +279,10 @@ def audit(
                     chosen,
                     lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating"),
                 )
+                evaluate_redraws(setup, state, adaptation)
+                if checks is None and fd.is_root():  # run here, so that the total counts their passes
+                    checks = run_checks(setup, state, chosen)
+                keep_total(state, passes, resumed, x.device)
                 if out is not None and fd.is_root():
                     state.save(out)
                 described = {
@@ -237,6 +294,7 @@ def audit(
                     "started": t0,
                     "checks": checks,
                     "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
+                    "original": model,
                 }
                 report, paths = _finish(
                     setup,

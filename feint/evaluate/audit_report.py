@@ -1,4 +1,4 @@
-"""The audit's result: the ``feint.audit/1`` dict, its files and a short text summary.
+"""The audit's result: the ``feint.audit/2`` dict, its files and a short text summary.
 
 Provenance (version, git revision, settings) is saved with every report, as MadryLab's
 robustness library does (Engstrom et al. 2019, "Robustness (Python Library)").
@@ -18,9 +18,11 @@ from typing import Any
 from torch import Tensor
 
 from feint.data.dataset import DatasetInfo
+from feint.evaluate.adaptive import adaptive_summary
 from feint.evaluate.checks import Check
 from feint.evaluate.diagnose import run_checks
 from feint.evaluate.escalate import summary as escalation_summary
+from feint.evaluate.passes import passes_lines, passes_summary
 from feint.evaluate.presets import Preset
 from feint.evaluate.queries import summary_lines
 from feint.evaluate.report import build_sections, pick_gallery
@@ -45,7 +47,16 @@ class AuditReport(WrittenReport):
 
     @property
     def worst_case_accuracy(self) -> list[float]:
+        """Per eps; for a randomized model the headline: the mean over the redraws of every final point."""
+        randomized = (self.report.get("adaptive") or {}).get("randomized") or {}
+        if "accuracy_mean" in randomized:
+            return list(randomized["accuracy_mean"])
         return list(self.report["worst_case"]["accuracy"])
+
+    @property
+    def passes(self) -> dict[str, Any]:
+        """Forward and backward rows per attack, per eps, in total and per input (the ``passes`` section)."""
+        return dict(self.report["passes"])
 
     @property
     def checks(self) -> list[dict[str, str]]:
@@ -54,13 +65,25 @@ class AuditReport(WrittenReport):
     def summary(self) -> str:
         """A few lines for a terminal: clean and worst-case accuracy per eps, checks that warn or fail."""
         r = self.report
-        lines = [f"clean accuracy: {self.clean_accuracy:.4f}", f"{'eps':>10}  worst-case accuracy"]
-        lines += [f"{e:>10.4g}  {a:.4f}" for e, a in zip(self.eps, self.worst_case_accuracy, strict=True)]
+        lines = [f"clean accuracy: {self.clean_accuracy:.4f}"]
+        randomized = (r.get("adaptive") or {}).get("randomized") or {}
+        if "accuracy_mean" in randomized:
+            lines.append(
+                f"{'eps':>10}  worst-case accuracy: mean over {randomized['redraws']} redraws, "
+                "correct in every draw, std over redraws"
+            )
+            rows = zip(self.eps, *(randomized[f"accuracy_{k}"] for k in ("mean", "strict", "std")), strict=True)
+            lines += [f"{e:>10.4g}  {m:.4f}  {s:.4f}  {d:.4f}" for e, m, s, d in rows]
+        else:
+            lines.append(f"{'eps':>10}  worst-case accuracy")
+            lines += [f"{e:>10.4g}  {a:.4f}" for e, a in zip(self.eps, self.worst_case_accuracy, strict=True)]
         flagged = [c for c in r["checks"] if c["status"] != "pass"]
         lines.append(f"checks: {len(r['checks']) - len(flagged)} pass, {len(flagged)} warn/fail")
         lines += [f"  [{c['status']}] {c['name']}: {c['detail']}" for c in flagged]
         lines += escalation_lines(r.get("escalation") or {})
         lines += summary_lines(r.get("queries"))
+        lines += adaptive_lines(r.get("adaptive") or {})
+        lines += passes_lines(r.get("passes") or {})
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -73,6 +96,31 @@ def escalation_lines(escalation: dict[str, Any]) -> list[str]:
     for rung in escalation["rungs"]:
         broke = ", ".join(f"{b} at {e:g}" for e, b in zip(rung["eps"], rung["broke"], strict=True))
         lines.append(f"  {rung['attack']} on the inputs still robust broke {broke}")
+    return lines
+
+
+def adaptive_lines(adaptive: dict[str, Any]) -> list[str]:
+    """What the adaptive probes found and how the attacks went through it, for the terminal summary."""
+    lines = [f"adaptive: [{c['status']}] {c['name']}: {c['detail']}" for c in adaptive.get("checks") or []]
+    for b in (adaptive.get("gradient") or {}).get("bypassed") or []:
+        lines.append(f"  bypassed {b['module']!r} ({b['why']}) on the backward pass: {b['how']}")
+    randomized = adaptive.get("randomized")
+    if randomized:
+        lines.append(f"  randomized: {randomized['reason']}")
+        deep = randomized.get("deepening")
+        if deep:
+            lines.append(
+                f"  every final point pushed {deep['steps']} EOT-PGD steps ({deep['draws']} draws) further "
+                "before the redraws: "
+                f"{deep['forward_rows']} forward + {deep['backward_rows']} backward rows"
+            )
+    lines += [f"  {note}" for note in adaptive.get("notes") or []]
+    for rung in adaptive.get("rungs") or []:
+        broke = ", ".join(str(b) for b in rung["broke"])
+        lines.append(
+            f"  {rung['attack']} ({rung['through']}) broke {broke} per eps "
+            f"for {rung['forward_rows']} forward + {rung['backward_rows']} backward rows"
+        )
     return lines
 
 
@@ -89,9 +137,11 @@ def build_report(
     started: float,
     checks: list[Check] | None = None,
     access: dict[str, Any] | None = None,
+    original: Any = None,
 ) -> dict[str, Any]:
-    """The ``feint.audit/1`` dict; ``checks`` are the gradient-masking checks when already run on
-    these results (else they run here)."""
+    """The ``feint.audit/2`` dict; ``checks`` are the gradient-masking checks when already run on
+    these results (else they run here); ``original`` is the model as given, where the attacks ran on
+    an adapted one (:mod:`feint.evaluate.adaptive`)."""
     k = setup.clean_logits.shape[1]
     info = data_info or DatasetInfo("unknown", tuple(str(i) for i in range(k)), tuple(setup.x.shape[1:]))  # type: ignore[arg-type]
     sections = build_sections(setup, state, adv, list(info.class_names))
@@ -99,13 +149,15 @@ def build_report(
     per_attack = {name: a["seconds"] for name, a in sections["attacks"].items()}
     report = {
         **stamp(SCHEMA),
-        "model": model_info(setup.model, model_name),
+        "model": model_info(setup.model if original is None else original, model_name),
         "access": access or {"level": "white-box", "note": "", "white_box_attacks": True},
         "data": {**info.to_dict(), "n": int(setup.x.shape[0]), "split": split},
         "settings": {k: settings[k] for k in ("preset", "norm", "eps", "seed", "attacks")},
         **sections,
         "checks": [c.to_dict() for c in checks],
         "escalation": escalation_summary(setup, state, preset),
+        "adaptive": adaptive_summary(setup, state),
+        "passes": passes_summary(setup, state),
         "timings": {
             "total_seconds": max(time.perf_counter() - started, sum(per_attack.values())),
             "per_attack": per_attack,

@@ -1,4 +1,4 @@
-"""The audit report as one self-contained HTML file (schema ``feint.audit/1``).
+"""The audit report as one self-contained HTML file (schema ``feint.audit/2``; version 1 reports render too).
 
 No network: the CSS is inline, plots and images are ``data:`` URIs, there is no script. Sections
 read top to bottom: verdict, accuracy against eps, Goodfellow et al. (2015)'s table, per-class
@@ -16,11 +16,12 @@ from typing import Any
 
 from feint.errors import InputError
 from feint.evaluate import report_sections as rs
+from feint.evaluate.adaptive_html import adaptive_section, passes_section
 from feint.evaluate.natural_html import natural_section
+from feint.evaluate.schema import READABLE, SCHEMA
 from feint.report.gallery import GalleryItem, gallery_html
 from feint.report.html import badge, definitions, esc, num, pct, provenance_html, report_page, table, verdict_box
 
-SCHEMA = "feint.audit/1"
 # Radii commonly reported in the literature, used for the headline when the report names none.
 REFERENCE_EPS = {
     ("mnist", "inf"): 0.3,
@@ -159,6 +160,8 @@ def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tu
         ("checks", "Gradient-masking checks", "Signs that attacks failed for the wrong reasons (Carlini et al. 2019).", _checks(report)),
         ("escalation", "Escalation", "Where a check warned or an attack was still gaining when it stopped, the audit ran stronger attacks on the inputs still robust before reporting.", rs.escalation_section(report)),
         *([("queries", "Queries spent", "Every row sent to the query-only model, per attack and eps: its answers are the audit's only cost.", rs.queries_section(report))] if report.get("queries") else []),
+        *([("adaptive", "Adaptive attacks", "Before attacking, the audit probed the gradient and the determinism of the model (Athalye et al. 2018): where the gradient dies in a part it attacks through it (BPDA), where the model is random it averages the gradient over draws (EOT) and evaluates every final point over seeded redraws.", adaptive_section(report))] if report.get("adaptive") else []),
+        *([("passes", "Passes", "Rows through the model: one input forward (or backward) once, counted where the model is called.", passes_section(report))] if report.get("passes") else []),
         ("provenance", "Settings, model and data", "", _provenance(report)),
     ]  # fmt: skip
 
@@ -167,8 +170,8 @@ def render_report_html(report: dict[str, Any], gallery: Sequence[GalleryItem]) -
     """The report as one self-contained HTML document (a string)."""
     if not isinstance(report, dict):
         raise InputError(f"report must be a dict in the {SCHEMA} schema, got {type(report).__name__}")
-    if report.get("schema", SCHEMA) != SCHEMA:
-        raise InputError(f"report has schema {report.get('schema')!r}; this renderer reads {SCHEMA!r}")
+    if report.get("schema", SCHEMA) not in READABLE:
+        raise InputError(f"report has schema {report.get('schema')!r}; this renderer reads {' and '.join(READABLE)}")
     model = (report.get("model") or {}).get("name") or "model"
     return report_page(f"Robustness audit: {model}", _sections(report, gallery), report, verdict=_verdict(report))
 

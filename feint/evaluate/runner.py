@@ -57,6 +57,9 @@ class AuditSetup:
     batch_size: int = 1000
     access: str = "white-box"
     surrogate: nn.Module | None = None  # the transfer rung's copy of a query-only model (feint.evaluate.surrogate)
+    # A randomized model (feint.evaluate.adaptive): per eps, the point nearest to breaking each input
+    # still robust is kept too, so that the redraws evaluate the attacks' best point, not the clean input.
+    keep_near: bool = False
 
 
 def unit_keys(setup: AuditSetup) -> list[tuple[str, int, int | None]]:
@@ -147,7 +150,9 @@ def _chunk_fields(setup: AuditSetup, res: AttackResult, idx: Tensor, robust: Ten
         "logits": res.adv_logits.to(setup.clean_logits.dtype),
         "sizes": perturbation_sizes(setup.x[idx], res.x_adv),
         "queries": torch.tensor([res.queries], device=setup.x.device),
+        "passes": torch.tensor([res.passes], device=setup.x.device),
         "points": res.x_adv[new],
+        "near": res.x_adv[~res.success & robust[idx]] if setup.keep_near else res.x_adv[:0],
     }
 
 
@@ -193,21 +198,30 @@ def run_min_norm(setup: AuditSetup, state: AuditState, key: str, plan_idx: int) 
     rows = setup.clean_correct.nonzero().squeeze(1)
     distance = torch.full((setup.x.shape[0],), math.inf, device=setup.x.device)
     queries = torch.zeros((), dtype=torch.long, device=setup.x.device)
+    passes = torch.zeros(2, dtype=torch.long, device=setup.x.device)
     chunks = _chunks(setup, rows)
 
     def work(c: int) -> dict[str, Tensor]:
         res = attack_chunk(setup, plan_idx, None, chunks[c], c, None)
         q = torch.tensor([res.queries], device=setup.x.device)
-        return {"success": res.success, "distance": res.distance, "queries": q, "points": res.x_adv[res.success]}
+        passes = torch.tensor([res.passes], device=setup.x.device)
+        return {
+            "success": res.success,
+            "distance": res.distance,
+            "queries": q,
+            "passes": passes,
+            "points": res.x_adv[res.success],
+        }
 
     for c, part in fd.map_chunks(len(chunks), work, device=setup.x.device, keep_on_root={"points"}, what=key):
         ok = chunks[c][part["success"]]
         distance[ok] = part["distance"][part["success"]].to(distance.dtype)
         queries += part["queries"].sum()
+        passes += part["passes"].sum(0)
         if state.points is not None:
             state.points.write(min_norm_slot(setup, plan_idx), ok, part["points"])
     state.tensors[f"minnorm/{key}/distance"] = distance
-    state.finish_unit(key, {"queries": int(queries), "seconds": time.perf_counter() - t0})
+    state.finish_unit(key, {"queries": int(queries), "seconds": time.perf_counter() - t0, **pass_record(passes)})
 
 
 def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: int) -> None:
@@ -227,6 +241,7 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
     success = torch.zeros(n, dtype=torch.bool, device=setup.x.device)
     adv_logits = setup.clean_logits.clone()
     queries = torch.zeros((), dtype=torch.long, device=setup.x.device)
+    passes = torch.zeros(2, dtype=torch.long, device=setup.x.device)
     broke = late = 0
     chunks = _chunks(setup, rows) if eps > 0 else ()
 
@@ -241,17 +256,24 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
             return {
                 **_chunk_fields(setup, res, idx, robust),
                 "queries": torch.zeros(1, dtype=torch.long, device=res.x.device),
+                "passes": torch.tensor([[idx.numel(), 0]], device=res.x.device),  # the re-check's forward rows
             }
         return _chunk_fields(setup, attack_chunk(setup, plan_idx, e, idx, c, eps), idx, robust)
 
     parts = fd.map_chunks(
-        len(chunks), work, device=setup.x.device, keep_on_root={"points"}, root_only=plan.minimum_norm, what=key
+        len(chunks),
+        work,
+        device=setup.x.device,
+        keep_on_root={"points", "near"},
+        root_only=plan.minimum_norm,
+        what=key,
     )
     for c, part in parts:
         idx = chunks[c]
         success[idx] = part["success"]
         adv_logits[idx] = part["logits"]
         queries += part["queries"].sum()
+        passes += part["passes"].sum(0)
         late += int(part["late"].sum())
         first = part["success"] & robust[idx]
         new = idx[first]
@@ -261,17 +283,45 @@ def run_unit(setup: AuditSetup, state: AuditState, key: str, plan_idx: int, e: i
         state.worst_sizes[e][new] = part["sizes"][first]
         if state.points is not None:
             state.points.write(e, new, part["points"])
+            if setup.keep_near:
+                still = ~part["success"] & robust[idx]
+                keep_near(setup, state, e, idx, still, part["near"], part["logits"])
     record: dict[str, Any] = {
         "queries": int(queries),
         "seconds": time.perf_counter() - t0,
         "broke": broke,
         "late": late,
+        **pass_record(passes),
     }
     if plan.standalone:
         record.update(standalone_numbers(setup, adv_logits))
     state.tensors[f"pool/{key}"] = pool
     state.tensors[f"success/{key}"] = success
     state.finish_unit(key, record)
+
+
+def keep_near(
+    setup: AuditSetup, state: AuditState, e: int, idx: Tensor, still: Tensor, near: Tensor, logits: Tensor
+) -> None:
+    """Rank 0 keeps, in eps ``e``'s point slot, the point ``near`` of each input ``idx[still]`` (still
+    robust after this attack; ``logits`` of the chunk) whose margin ``z_y - max_{j != y} z_j`` is the
+    smallest so far at ``e``."""
+    rows = idx[still]
+    if rows.numel() == 0 or state.points is None:
+        return
+    key = "near/margin"
+    if key not in state.tensors:
+        state.tensors[key] = torch.full((len(setup.eps), setup.x.shape[0]), math.inf, device=setup.x.device)
+    z, y = logits[still], setup.y[rows]
+    margin = z.gather(1, y[:, None]).squeeze(1) - z.scatter(1, y[:, None], -math.inf).amax(1)
+    better = margin < state.tensors[key][e, rows]
+    state.points.write(e, rows[better], near[better])
+    state.tensors[key][e, rows[better]] = margin[better].to(state.tensors[key].dtype)
+
+
+def pass_record(passes: Tensor) -> dict[str, int]:
+    """A unit record's pass counts from its summed (forward rows, backward rows)."""
+    return {"forward_rows": int(passes[0]), "backward_rows": int(passes[1])}
 
 
 def standalone_numbers(setup: AuditSetup, adv_logits: Tensor) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""The ``feint.audit/1`` report schema (validated with :func:`feint.report.schema.validate`)."""
+"""The ``feint.audit/2`` report schema (validated with :func:`feint.report.schema.validate`).
+
+Version 2 adds ``passes`` (forward and backward rows per attack, per eps, in total and per input)
+and ``adaptive`` (what the audit's probes found and how it attacked through it: BPDA, EOT, redraws).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ INTS: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
 
 __all__ = ["REPORT_SCHEMA", "SCHEMA"]
 
-SCHEMA = "feint.audit/1"
+SCHEMA = "feint.audit/2"
+# The versions the HTML renderer still reads (a version 1 report has no passes or adaptive section).
+READABLE = ("feint.audit/1", SCHEMA)
 _SUMMARY = obj({"median": NUM_OR_NULL, "mean": NUM_OR_NULL})
 REPORT_SCHEMA: dict[str, Any] = report_schema(
     SCHEMA,
@@ -125,6 +131,71 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
         ),
     },
 )
+_ROWS = obj({"forward": {"type": "integer"}, "backward": {"type": "integer"}})
+_CHECK = obj({"name": STR, "status": {"enum": ["pass", "warn", "fail"]}, "detail": STR})
+REPORT_SCHEMA["properties"]["passes"] = obj(
+    {
+        "per_attack": {
+            "type": "object",
+            "additionalProperties": obj({"forward": INTS, "backward": INTS, "once": _ROWS, "total": _ROWS}),
+        },
+        "per_eps": obj({"forward": INTS, "backward": INTS}),
+        "other": _ROWS,
+        "total": _ROWS,
+        "per_input": obj({"forward": NUM, "backward": NUM}),
+    }
+)
+REPORT_SCHEMA["properties"]["adaptive"] = obj(
+    {
+        "enabled": {"type": "boolean"},
+        "checks": {"type": "array", "items": _CHECK},
+        "gradient": {
+            "type": ["object", "null"],
+            "required": ["probe_inputs", "dead_inputs", "connected", "bypassed", "dead_after_bypass"],
+            "properties": {
+                "probe_inputs": {"type": "integer"},
+                "dead_inputs": {"type": "integer"},
+                "connected": {"type": "boolean"},
+                "dead_after_bypass": {"type": "integer"},
+                "bypassed": {"type": "array", "items": obj({"module": STR, "why": STR, "how": STR})},
+            },
+        },
+        "randomized": {
+            "type": ["object", "null"],
+            "required": ["eot_samples", "redraws", "reason", "seed"],
+            "properties": {
+                "eot_samples": {"type": "integer"},
+                "redraws": {"type": "integer"},
+                "reason": STR,
+                "seed": {"type": "integer"},
+                **{f"accuracy_{k}": NUMS for k in ("mean", "strict", "std", "min", "max")},
+                "per_redraw": {"type": "array", "items": NUMS},
+                "deepening": obj(
+                    {
+                        "steps": {"type": "integer"},
+                        "draws": {"type": "integer"},
+                        "forward_rows": {"type": "integer"},
+                        "backward_rows": {"type": "integer"},
+                    }
+                ),
+            },
+        },
+        "notes": {"type": "array", "items": STR},
+        "rungs": {
+            "type": "array",
+            "items": obj(
+                {
+                    "attack": STR,
+                    "through": STR,
+                    "broke": INTS,
+                    "forward_rows": {"type": "integer"},
+                    "backward_rows": {"type": "integer"},
+                }
+            ),
+        },
+    }
+)
+REPORT_SCHEMA["required"] += ["passes", "adaptive"]
 # Optional: present when the audit ran with natural=True (feint audit --natural).
 REPORT_SCHEMA["properties"]["natural"] = NATURAL_SCHEMA
 # Present when the model was query-only: the queries the audit spent (feint.evaluate.queries).

@@ -1,0 +1,90 @@
+"""The redraw figures of a randomized model: every final point evaluated over seeded redraws.
+
+After the attacks (through the EOT average, :class:`feint.attacks.eot.ExpectationOverDraws`), each
+input's final point at each eps is its worst-case point where an attack broke it, else the attacks'
+point nearest to breaking it (:func:`feint.evaluate.runner.keep_near`), else the clean input;
+those points are pushed further by EOT-PGD without early stopping (:func:`deepen_points`) and
+evaluated over the ``r`` redraws of :mod:`feint.evaluate.randomness` (Athalye, Carlini & Wagner
+2018). Shapes: x (N, C, H, W), y (N,).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from feint.attacks.eot import ExpectationOverDraws
+from feint.evaluate.adaptive import RECORD, Adaptation
+from feint.evaluate.randomness import deepen, margins, redraw_figures, redraw_seed, redraw_verdicts
+
+# EOT-PGD steps, and draws per step, that push each final point of a randomized model past the
+# boundary before the redraws (the attacks stop at the first fooling point, where a random model is
+# wrong in about half the draws).
+DEEPEN_STEPS = 100
+DEEPEN_DRAWS = 12
+
+
+def evaluate_redraws(setup: Any, state: Any, adaptation: Adaptation) -> None:
+    """Evaluate every eps's final points over the chosen redraws: the worst-case point where an attack
+    broke the input, else the attacks' point nearest to breaking it (the smallest margin of the EOT
+    logits, :func:`feint.evaluate.runner.keep_near`), else the clean input; keep the figures in the state."""
+    rec = state.records[RECORD]
+    randomized = rec["section"].get("randomized")
+    if not randomized or "accuracy_mean" in randomized or adaptation.original is None or state.points is None:
+        return
+    r, seed = int(randomized["redraws"]), int(randomized["seed"])
+    seeds = [redraw_seed(seed, i) for i in range(r)]
+    near = state.tensors.get("near/margin")
+    figures: dict[str, list[float]] = {k: [] for k in ("mean", "strict", "std", "min", "max")}
+    per_redraw = []
+    deep_rows = [0, 0]
+    for e in range(len(setup.eps)):
+        points = setup.x.clone()
+        broken = (state.broken_by[e] >= 0).nonzero().squeeze(1)
+        if broken.numel():
+            points[broken] = state.worst_points(e, broken).to(points.device, points.dtype)
+        if near is not None:
+            kept = (torch.isfinite(near[e]) & (state.broken_by[e] < 0)).nonzero().squeeze(1)
+            if kept.numel():
+                points[kept] = state.points.read(e, kept).to(points.device, points.dtype)
+        if isinstance(adaptation.model, ExpectationOverDraws) and setup.eps[e] > 0:
+            draws = max(adaptation.model.draws, DEEPEN_DRAWS)
+            points, deepened = deepen_points(setup, ExpectationOverDraws(adaptation.model.model, draws), points, e)
+            deep_rows[0] += deepened[0]
+            deep_rows[1] += deepened[1]
+        verdicts = redraw_verdicts(adaptation.original, points, setup.y, seeds)
+        for k, v in redraw_figures(verdicts).items():
+            figures[k].append(v)
+        per_redraw.append([float(a) for a in verdicts.float().mean(1)])
+    randomized.update({f"accuracy_{k}": v for k, v in figures.items()})
+    randomized["per_redraw"] = per_redraw
+    randomized["deepening"] = {
+        "steps": DEEPEN_STEPS,
+        "draws": max(adaptation.model.draws, DEEPEN_DRAWS) if isinstance(adaptation.model, ExpectationOverDraws) else 0,
+        "forward_rows": deep_rows[0],
+        "backward_rows": deep_rows[1],
+    }
+
+
+def deepen_points(setup: Any, model: nn.Module, points: Tensor, e: int) -> tuple[Tensor, tuple[int, int]]:
+    """Per clean-correct input, the better of its point and that point pushed :data:`DEEPEN_STEPS`
+    EOT-PGD steps further (``model``: the EOT average of :data:`DEEPEN_DRAWS` draws or more) (:func:`feint.evaluate.randomness.deepen`): the one with the smaller
+    margin of the EOT logits (chosen on the EOT draws, not on the redraws that measure it), and
+    the forward and backward rows it cost."""
+    from feint.attacks.core import QueryCounter
+    from feint.threat import ThreatModel
+
+    rows = setup.clean_correct.nonzero().squeeze(1)
+    if rows.numel() == 0:
+        return points, (0, 0)
+    counted = QueryCounter(model)
+    threat = ThreatModel(setup.norm, setup.eps[e], setup.bounds)
+    out = points.clone()
+    for idx in rows.split(setup.batch_size):
+        x, y, start = setup.x[idx], setup.y[idx], points[idx]
+        deep = deepen(counted, x, start, y, threat, steps=DEEPEN_STEPS)
+        take = margins(counted, deep, y) < margins(counted, start, y)
+        out[idx] = torch.where(take.view(-1, *([1] * (x.dim() - 1))), deep, start)
+    return out, (counted.forward_rows, counted.backward_rows)

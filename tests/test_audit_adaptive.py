@@ -1,0 +1,155 @@
+"""The audit adapts: BPDA through a quantizing front-end, the query-only path for a model that leaves
+autograd, EOT and seeded redraws for a noisy model, pass counts, and one clear error per bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from adaptive_models import JpegInForward, Noisy, NumpyNoisy, quantized
+from torch import nn
+
+import feint
+from feint.attacks.eot import ExpectationOverDraws
+from feint.attacks.registry import run_attack
+from feint.errors import InputError
+from feint.evaluate.randomness import redraw_figures, redraw_verdicts
+from feint.evaluate.schema import REPORT_SCHEMA
+from feint.report.schema import validate
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
+
+
+@pytest.fixture(scope="module")
+def data(digits_test):  # type: ignore[no-untyped-def]
+    return digits_test.x[:40], digits_test.y[:40], digits_test.info
+
+
+def test_quantized_model_plain_audit_over_reports_and_bpda_does_not(lenet_digits, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x, y, info = data
+    model = quantized(lenet_digits)
+    plain = feint.audit(model, x, y, eps=0.2, progress=False, adaptive=False, data_info=info)
+    adaptive = feint.audit(model, x, y, eps=0.2, progress=False, data_info=info, out=tmp_path)
+    # Measured on digits: about 45% plain, about 0% through BPDA; 20 points leave room for any CPU's rounding.
+    assert adaptive.worst_case_accuracy[0] <= plain.worst_case_accuracy[0] - 0.20
+    r = adaptive.report
+    assert validate(r, REPORT_SCHEMA) == []
+    gradient = r["adaptive"]["gradient"]
+    assert gradient["bypassed"] == [{"module": "0", "why": "zero", "how": "identity (straight-through)"}]
+    assert gradient["dead_inputs"] > 0 and gradient["dead_after_bypass"] == 0
+    assert r["adaptive"]["checks"][0]["name"] == "gradients are non-zero and finite"
+    assert any(rung["attack"] == "apgd-ce" and "BPDA through '0'" in rung["through"] for rung in r["adaptive"]["rungs"])
+    # The BPDA model cost fewer passes than the plain audit's fruitless escalation.
+    assert r["passes"]["total"]["backward"] < plain.report["passes"]["total"]["backward"]
+    html = (tmp_path / "report.html").read_text()
+    assert "Adaptive attacks" in html and "identity (straight-through)" in html and "backward rows" in html
+    assert "bypassed '0'" in adaptive.summary() and "passes:" in adaptive.summary()
+
+
+def test_jpeg_in_forward_takes_the_query_only_path(lenet_digits, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x, y, info = data
+    report = feint.audit(JpegInForward(lenet_digits), x, y, eps=0.1, progress=False, data_info=info, out=tmp_path)
+    r = report.report
+    assert validate(r, REPORT_SCHEMA) == []
+    assert r["access"]["level"] == "scores" and r["access"]["white_box_attacks"] is False
+    assert "white-box attacks could not run" in r["access"]["note"]
+    assert r["adaptive"]["gradient"]["connected"] is False and r["adaptive"]["checks"][0]["status"] == "fail"
+    assert set(r["attacks"]) == {"square"} and r["passes"]["total"]["backward"] == 0
+    assert "White-box attacks could not run" in (tmp_path / "report.html").read_text()
+
+
+def test_eot_attack_beats_the_plain_one_on_a_noisy_model(lenet_digits, digits_test) -> None:  # type: ignore[no-untyped-def]
+    x, y = digits_test.x[:100], digits_test.y[:100]
+    model = Noisy(lenet_digits, sigma=0.3)
+    torch.manual_seed(0)
+    plain = run_attack("apgd-ce", model, x, y, eps=0.1, steps=20)
+    torch.manual_seed(0)
+    eot = run_attack("apgd-ce", ExpectationOverDraws(model, 8), x, y, eps=0.1, steps=20)
+    seeds = list(range(8))
+    plain_acc = redraw_figures(redraw_verdicts(model, plain.x_adv, y, seeds))["mean"]
+    eot_acc = redraw_figures(redraw_verdicts(model, eot.x_adv, y, seeds))["mean"]
+    # Measured: about 63% after the plain attack, 49% after EOT; 7 points of margin.
+    assert eot_acc <= plain_acc - 0.07
+    assert eot.passes[0] > 8 * eot.queries * 0.9  # each of the 8 draws is a counted row
+
+
+def test_noisy_audit_uses_eot_and_redraws_reproducibly(lenet_digits, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x, y, info = data
+    model = Noisy(lenet_digits, sigma=0.3)
+    run = {"eps": 0.1, "progress": False, "data_info": info, "preset": "quick", "seed": 3}
+    a = feint.audit(model, x, y, **run, out=tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "correct in every draw" in html and "EOT draws per gradient" in html
+    b = feint.audit(model, x, y, **run)
+    randomized = a.report["adaptive"]["randomized"]
+    assert validate(a.report, REPORT_SCHEMA) == []
+    assert randomized["eot_samples"] >= 2 and randomized["redraws"] >= 8 and "EOT draws" in randomized["reason"]
+    assert randomized == b.report["adaptive"]["randomized"]  # the same seed: the same redraw figures
+    assert randomized["deepening"]["backward_rows"] > 0
+    check = next(c for c in a.checks if c["name"] == "outputs are deterministic")
+    assert check["status"] == "pass" and "EOT" in check["detail"]  # handled, so it does not escalate
+    assert a.worst_case_accuracy == randomized["accuracy_mean"]
+    assert randomized["accuracy_strict"][0] <= randomized["accuracy_min"][0] <= randomized["accuracy_mean"][0]
+    assert len(randomized["per_redraw"][0]) == randomized["redraws"]
+    forced = feint.audit(model, x, y, **run, eot_samples=3, redraws=5).report["adaptive"]["randomized"]
+    assert forced["eot_samples"] == 3 and forced["redraws"] == 5 and "set by the user" in forced["reason"]
+    assert "mean over 5 redraws" in feint.audit(model, x, y, **run, redraws=5).summary()
+
+
+def test_audit_pass_counts_match_an_outside_count(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
+    from test_pass_counts import RowCounter
+
+    x, y, info = data
+    counted = RowCounter(lenet_digits)
+    report = feint.audit(counted, x, y, eps=0.1, preset="quick", progress=False, data_info=info)
+    passes = report.passes
+    assert passes["total"] == {"forward": counted.forward_rows, "backward": counted.backward_rows}
+    attacks = sum(a["total"]["forward"] for a in passes["per_attack"].values())
+    assert attacks + passes["other"]["forward"] == counted.forward_rows and passes["other"]["forward"] > 0
+    assert passes["per_input"]["forward"] == pytest.approx(passes["total"]["forward"] / x.shape[0])
+
+
+def test_bad_adaptive_input_gets_one_clear_error(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
+    x, y, _ = data
+    model = quantized(lenet_digits)
+    with pytest.raises(InputError, match="no submodule named 'front'"):
+        feint.audit(model, x, y, eps=0.1, progress=False, approximations={"front": lambda t: t})
+    with pytest.raises(InputError, match="changes the shape"):
+        feint.audit(model, x, y, eps=0.1, progress=False, approximations={"0": lambda t: t.flatten(1)})
+    with pytest.raises(InputError, match="cannot be seeded"):
+        feint.audit(NumpyNoisy(lenet_digits), x, y, eps=0.1, progress=False)
+    for option in ({"eot_samples": 0}, {"redraws": -1}):
+        with pytest.raises(InputError, match="must be an integer >= 1"):
+            feint.audit(model, x, y, eps=0.1, progress=False, **option)
+
+
+def test_user_approximation_is_used_for_the_backward_pass(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
+    x, y, info = data
+    model = quantized(lenet_digits)
+    calls = []
+
+    def smooth(t: torch.Tensor) -> torch.Tensor:
+        calls.append(t.shape[0])
+        return t  # the straight-through approximation, written by the user
+
+    r = feint.audit(model, x, y, eps=0.2, preset="quick", progress=False, data_info=info, approximations={"0": smooth})
+    bypassed = r.report["adaptive"]["gradient"]["bypassed"]
+    assert bypassed == [{"module": "0", "why": "zero", "how": "the user's differentiable approximation"}]
+    assert calls and r.worst_case_accuracy[0] < 0.2
+
+
+def test_plain_model_is_left_alone(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
+    x, y, info = data
+    r = feint.audit(lenet_digits, x, y, eps=0.1, preset="quick", progress=False, data_info=info).report
+    assert r["adaptive"]["enabled"] and r["adaptive"]["checks"] == [] and r["adaptive"]["rungs"] == []
+    assert isinstance(lenet_digits, nn.Module)
+
+
+@pytest.mark.parametrize("option", [["--eot-samples", "0"], ["--redraws", "-2"]])
+def test_cli_refuses_non_positive_counts(option: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from feint.cli import main
+
+    args = ["audit", "--model", "missing-run", "--data", "digits", "--out", str(tmp_path / "a"), *option]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "must be an integer >= 1" in result.output
