@@ -4,6 +4,7 @@ sampling), the queries they plan, and the record of one substitute round."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,8 +38,8 @@ class SubstituteConfig:
             raise InputError(f"unknown substitute architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         for name in ("rounds", "kappa", "epochs", "batch_size"):
             check_positive_int(getattr(self, name), name)
-        if not isinstance(self.lam, (int, float)) or isinstance(self.lam, bool) or not self.lam > 0:
-            raise InputError(f"lambda (the augmentation step) must be a number > 0, got {self.lam!r}")
+        if not isinstance(self.lam, (int, float)) or isinstance(self.lam, bool) or not 0 < self.lam < math.inf:
+            raise InputError(f"lambda (the augmentation step, --lambda) must be a finite number > 0, got {self.lam!r}")
         if self.tau is not None:
             check_positive_int(self.tau, "tau")
         if self.sigma is not None and (
@@ -64,6 +65,22 @@ def planned_queries(n0: int, config: SubstituteConfig) -> list[int]:
         fresh = min(config.kappa, fresh) if config.sigma is not None and rho >= config.sigma else n0 * 2**rho
         new.append(fresh)
     return new
+
+
+def planned_set_size(n0: int, config: SubstituteConfig, *, cap: float = math.inf) -> float:
+    """|S| after the last round: S_0 and every point the augmentations add (at most the query
+    budget). The sum stops once it passes ``cap`` (doubling for 10^8 rounds would not end)."""
+    total, fresh = n0, n0
+    for rho in range(config.rounds - 1):
+        if config.sigma is not None and rho >= config.sigma:
+            fresh = min(config.kappa, fresh)  # reservoir sampling: the same number every round from here
+            total += fresh * (config.rounds - 1 - rho)
+            break
+        fresh = n0 * 2**rho
+        total += fresh
+        if total > cap:
+            break
+    return min(total, config.max_queries) if config.max_queries is not None else total
 
 
 @dataclass
