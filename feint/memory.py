@@ -56,11 +56,14 @@ def memory_limit() -> int:
 
 
 def size_text(n_bytes: float) -> str:
-    """``3.2e15`` -> ``"2.84e+03 TiB"``-style text a person can read (B, KiB ... TiB)."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
+    """``3.2e15`` -> ``"2.91e+03 TiB"``: bytes as a person reads them (B, KiB ... TiB)."""
+    if n_bytes < 1024:
+        return f"{n_bytes:,.0f} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        n_bytes /= 1024
         if n_bytes < 1024:
             return f"{n_bytes:.3g} {unit}"
-        n_bytes /= 1024
+    n_bytes /= 1024
     return f"{n_bytes:.3g} TiB"
 
 

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from feint.attacks.substitute_config import RoundRecord, SubstituteConfig, planned_queries, planned_set_size
 from feint.data.dataset import Dataset, DatasetInfo
 from feint.errors import InputError
-from feint.memory import check_allocation, memory_limit
+from feint.memory import check_allocation
 from feint.models.registry import create_model
 from feint.oracles.base import Oracle
 from feint.validation import Bounds, check_images
@@ -114,11 +114,12 @@ def check_set_fits(n0: int, config: SubstituteConfig, input_shape: tuple[int, ..
     """S after the last round (it doubles every round unless a budget or reservoir sampling bounds
     it), with its Jacobian augmentation (about 3 copies), must fit in memory."""
     pixels = 3 * math.prod(int(s) for s in input_shape)
-    size = planned_set_size(n0, config, cap=memory_limit() / (4 * pixels))
+    size = planned_set_size(n0, config)
+    amount = f"{size:.3g}" if size < 1e270 else "over 1e270"  # planned_set_size stops doubling at 2^900
     check_allocation(
         size * pixels,
-        what=f"the substitute's training set after {config.rounds:,} rounds (--rounds; at least {size:.3g} inputs, "
-        "doubling every round)",
+        what=f"the substitute's training set after {config.rounds:,} rounds (--rounds; {amount} inputs: S0 "
+        "doubles every round)",
         fix="lower --rounds, or bound it with --max-queries or reservoir sampling (--sigma, --kappa)",
     )
 

@@ -67,19 +67,15 @@ def planned_queries(n0: int, config: SubstituteConfig) -> list[int]:
     return new
 
 
-def planned_set_size(n0: int, config: SubstituteConfig, *, cap: float = math.inf) -> float:
-    """|S| after the last round: S_0 and every point the augmentations add (at most the query
-    budget). The sum stops once it passes ``cap`` (doubling for 10^8 rounds would not end)."""
-    total, fresh = n0, n0
-    for rho in range(config.rounds - 1):
-        if config.sigma is not None and rho >= config.sigma:
-            fresh = min(config.kappa, fresh)  # reservoir sampling: the same number every round from here
-            total += fresh * (config.rounds - 1 - rho)
-            break
-        fresh = n0 * 2**rho
-        total += fresh
-        if total > cap:
-            break
+def planned_set_size(n0: int, config: SubstituteConfig) -> float:
+    """|S| after the last round: S_0 doubles with every augmentation (:func:`planned_queries`) until
+    reservoir sampling adds ``kappa`` points a round from ``sigma`` on; at most the query budget.
+    A float, so that 10^8 rounds give a huge number at once rather than a loop that does not end."""
+    doubling = config.rounds - 1 if config.sigma is None else min(config.rounds - 1, config.sigma)
+    total = n0 * 2.0 ** min(doubling, 900)  # 2^900 inputs is past any memory; 2^1024 overflows a float
+    if doubling < config.rounds - 1:
+        last = n0 * 2.0 ** (doubling - 1) if doubling >= 1 else float(n0)  # what the last doubling added
+        total += min(config.kappa, last) * (config.rounds - 1 - doubling)
     return min(total, config.max_queries) if config.max_queries is not None else total
 
 

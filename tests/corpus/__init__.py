@@ -36,6 +36,8 @@ ROW_MODULES = (
     "detector_rows",
     "blackbox_rows",
     "recipe_rows",
+    "option_rows",
+    "resume_rows",
 )
 
 
