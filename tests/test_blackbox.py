@@ -155,7 +155,7 @@ def test_cli_writes_the_report_and_the_substitute(target_dir, tmp_path):
     [
         (["--lambda", "0"], "lambda"),
         (["--max-queries", "100"], "smaller than |S0| = 150"),
-        (["--seed-size", "0"], "S0 cannot be empty"),
+        (["--seed-size", "0"], "--seed-size must be an integer >= 1, got 0"),
         (["--seed-size", "400"], "leaves none"),
         (["--data", "SMALL"], "shape"),
         (["--data", "OTHER"], "was trained on digits but --data is other"),
