@@ -11,7 +11,6 @@ import click
 from feint import distributed as fd
 from feint.attacks.registry import get_attack
 from feint.cli.common import (
-    COUNT,
     SEED,
     check_model_fits_data,
     data_options,
@@ -63,7 +62,7 @@ def _steps(text: str) -> list[int]:
     "--batch-size",
     default=256,
     show_default=True,
-    type=COUNT,
+    type=int,
     help="--matrix: held-out inputs crafted and labelled together (under torchrun shared among the ranks)",
 )
 @n_inputs_option("use")

@@ -94,7 +94,7 @@ PHYSICAL_ROWS = [
     physical_row("physical-minimum-norm-attack", r"attack 'cw' does not take an Linf eps budget", "--attacks", "cw"),
     physical_row("physical-eps-zero", r"every eps must be above 0", "--eps", "0,0.1"),
     physical_row("physical-eps-text", r"--eps 'wide' is not a comma-separated list of numbers", "--eps", "wide"),
-    physical_row("physical-draws-zero", r"--draws must be an integer >= 1 and <= 10000, got 0", "--draws", "0"),
+    physical_row("physical-draws-zero", r"--draws must be an integer >= 1 and <= 10,000, got 0", "--draws", "0"),
     physical_row(
         "physical-eot-samples-zero", r"--eot-samples must be an integer >= 1, got 0", "--eot", "--eot-samples", "0"
     ),

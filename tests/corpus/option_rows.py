@@ -194,22 +194,6 @@ BLACKBOX_ROWS = [
         "nan",
     ),
     row(
-        "blackbox-lambda-zero",
-        BLACKBOX,
-        NO_SUBSTITUTE,
-        bounded("--lambda", "a finite number > 0", "0"),
-        "--lambda",
-        "0",
-    ),
-    row(
-        "blackbox-lambda-negative",
-        BLACKBOX,
-        NO_SUBSTITUTE,
-        bounded("--lambda", "a finite number > 0", "-0.1"),
-        "--lambda",
-        "-0.1",
-    ),
-    row(
         "blackbox-rounds-1e8",
         BLACKBOX,
         NO_SUBSTITUTE,
@@ -221,7 +205,6 @@ BLACKBOX_ROWS = [
     ),
     row("blackbox-rounds-60", BLACKBOX, NO_SUBSTITUTE, r"training set after 60 rounds .*" + MEMORY, "--rounds", "60"),
     row("blackbox-rounds-zero", BLACKBOX, NO_SUBSTITUTE, bounded("--rounds", COUNT, "0"), "--rounds", "0"),
-    row("blackbox-tau-negative", BLACKBOX, NO_SUBSTITUTE, bounded("--tau", "an integer >= 0", "-1"), "--tau", "-1"),
     row(
         "blackbox-sigma-negative", BLACKBOX, NO_SUBSTITUTE, r"--sigma must be an integer >= 0, got -2$", "--sigma", "-2"
     ),
@@ -274,7 +257,6 @@ TRANSFER_ROWS = [
     row("transfer-seed-negative", TRANSFER, NO_TRANSFER, bounded("--seed", SEED, "-1"), "--seed", "-1"),
     row("transfer-matrix-eps-inf", MATRIX, NO_MATRIX, r"eps must be a finite number >= 0, got inf", "--eps", "inf"),
     row("transfer-matrix-eps-negative", MATRIX, NO_MATRIX, r"eps must be a finite number >= 0, got -1", "--eps", "-1"),
-    row("transfer-matrix-batch-size-zero", MATRIX, NO_MATRIX, bounded("--batch-size", COUNT, "0"), "--batch-size", "0"),
     row("transfer-matrix-seed-negative", MATRIX, NO_MATRIX, bounded("--seed", SEED, "-1"), "--seed", "-1"),
 ]
 
