@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,3 +141,40 @@ def test_a_killed_blackbox_resumes_and_reports_what_an_uninterrupted_run_reports
     resumed, whole = (json.loads((tmp_path / d / "report.json").read_text()) for d in ("cut", "whole"))
     assert resumed["queries"] == whole["queries"]
     assert resumed["rounds"] == whole["rounds"] and resumed["transfer"] == whole["transfer"]
+
+
+@pytest.mark.parametrize(
+    ("dies", "where"), [("1", "feint.evaluate.matrix:_batch"), ("0", "feint.evaluate.matrix:_batch")]
+)
+def test_a_sigkilled_rank_of_transfer_matrix_ends_with_feints_one_line_error(
+    dies: str, where: str, tmp_path: Path
+) -> None:
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun is not None
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "FEINT_DIE_IN": where,
+        "FEINT_DIE_RANK": dies,
+    }
+    cmd = [
+        torchrun,
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(ROOT / "tests" / "kill_child.py"),
+        *MATRIX,
+        "--batch-size",
+        "4",
+    ]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode != 0
+    survivor = "0" if dies == "1" else "1"
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, done.stderr[-3000:]
+    assert lines[0].startswith(f"error: rank {survivor} "), lines
+    assert "run the same command again; nothing half-written is kept in --out" in lines[0]
+    frames = [line for line in done.stderr.splitlines() if line.strip().startswith('File "')]
+    assert not [f for f in frames if "/feint/" in f], "a traceback through feint (torchrun's own is fine)"
+    assert not (tmp_path / "out" / "report.json").exists()
