@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,6 +81,52 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
+
+
+def prepare_out(path: str | os.PathLike[str], *, option: str = "--out") -> Path:
+    """Before any work: check that the output folder ``path`` can be written (:func:`check_writable`)
+    and remove the temporaries an earlier killed run left in it (:func:`remove_stale_temps`).
+    Every command that writes a folder calls this first."""
+    target = check_writable(path, folder=True, option=option)
+    remove_stale_temps(target)
+    return target
+
+
+@contextmanager
+def staged_folder(path: str | os.PathLike[str], *, last: str | None = None) -> Iterator[Path]:
+    """Yield an empty temporary folder ``.NAME.XXXX.tmp`` beside the folder ``path``; on success its
+    contents become ``path``'s, on failure it is removed, so ``path`` never holds half of the output.
+
+    ``path`` missing or empty: the temporary folder is renamed onto it (one atomic step). ``path``
+    holding other files: each written entry is moved in (``last``, e.g. the file that marks the
+    folder complete, moves last). Temporary folders a killed run left beside ``path`` are removed first.
+    """
+    target = Path(path)
+    staging: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in target.parent.glob(f".{target.name}.*{TEMP_SUFFIX}"):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp creates 0700; the folder keeps the usual permissions
+        yield staging
+        if not target.exists() or (target.is_dir() and not any(target.iterdir())):
+            os.replace(staging, target)
+            return
+        entries = sorted(staging.iterdir(), key=lambda p: p.name == last)
+        for entry in entries:
+            dest = target / entry.name
+            if dest.is_dir():  # os.replace cannot put anything over a folder that is not empty
+                shutil.rmtree(dest)
+            os.replace(entry, dest)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target} ({exc.strerror or exc}); choose another output path") from exc
+    finally:
+        if staging is not None and staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_with(path: str | os.PathLike[str], writer: Callable[[Path], Any]) -> Path:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 from typing import Any
 
 
@@ -30,3 +31,54 @@ def release_freed_memory() -> None:
     trim = _trim()
     if trim is not None:
         trim(0)
+
+
+MEMORY_ENV_VAR = "FEINT_MAX_MEMORY_BYTES"
+
+
+def memory_limit() -> int:
+    """The most one tensor or one batch of work may take: this machine's physical memory, or
+    ``$FEINT_MAX_MEMORY_BYTES`` (e.g. to leave room for other programs)."""
+    from feint.errors import InputError
+
+    value = os.environ.get(MEMORY_ENV_VAR, "")
+    if value:
+        try:
+            return int(value)
+        except ValueError:
+            raise InputError(
+                f"${MEMORY_ENV_VAR}={value!r} is not a number of bytes; set it to e.g. 8000000000"
+            ) from None
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): assume a modest machine
+        return 16 * 2**30
+
+
+def size_text(n_bytes: float) -> str:
+    """``3.2e15`` -> ``"2.91e+03 TiB"``: bytes as a person reads them (B, KiB ... TiB)."""
+    if n_bytes < 1024:
+        return f"{n_bytes:,.0f} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        n_bytes /= 1024
+        if n_bytes < 1024:
+            return f"{n_bytes:.3g} {unit}"
+    n_bytes /= 1024
+    return f"{n_bytes:.3g} TiB"
+
+
+def check_allocation(elements: float, *, what: str, fix: str, bytes_per_element: int = 4) -> None:
+    """Refuse work before it starts when ``elements`` values of ``bytes_per_element`` bytes (one
+    tensor or one batch that an option sizes) would not fit in :func:`memory_limit`.
+
+    ``what`` names the allocation and the option that sizes it ("the population of 10^12 images of
+    1x8x8 (--population)"), ``fix`` how to make it smaller. Raises one :class:`InputError` with the
+    estimate and the limit."""
+    from feint.errors import InputError
+
+    needed, limit = float(elements) * bytes_per_element, memory_limit()
+    if needed > limit:
+        raise InputError(
+            f"{what} would need about {size_text(needed)} of memory, more than the {size_text(limit)} "
+            f"this machine has (${MEMORY_ENV_VAR}); {fix}"
+        )

@@ -76,8 +76,8 @@ def test_an_interrupted_run_resumes_between_rounds_and_ends_the_same(lenet_digit
     whole = bb.blackbox(as_oracle(lenet_digits, access="labels"), seeds, x, y, out=tmp_path / "whole", **common)
     real_save = trained.save_state
 
-    def interrupting_save(out, fp, state, labels):
-        real_save(out, fp, state, labels)
+    def interrupting_save(out, fp, state, labels, labelling):
+        real_save(out, fp, state, labels, labelling)
         if len(state.records) == 2:
             raise KeyboardInterrupt
 
@@ -92,6 +92,11 @@ def test_an_interrupted_run_resumes_between_rounds_and_ends_the_same(lenet_digit
     assert oracle.queries == (320 - 160) + measurement  # only round 3's new points were asked again
     assert resumed.report["rounds"] == whole.report["rounds"]
     assert resumed.report["transfer"] == whole.report["transfer"]
+    assert resumed.report["queries"] == whole.report["queries"]  # the saved state carries what was spent
+    ignored = {"timings", "substitute", "created", "feint_version", "git", "host"}
+    assert {k: v for k, v in resumed.report.items() if k not in ignored} == {
+        k: v for k, v in whole.report.items() if k not in ignored
+    }
 
 
 def test_bad_inputs_are_one_clear_error(lenet_digits, digits_test):
@@ -150,7 +155,7 @@ def test_cli_writes_the_report_and_the_substitute(target_dir, tmp_path):
     [
         (["--lambda", "0"], "lambda"),
         (["--max-queries", "100"], "smaller than |S0| = 150"),
-        (["--seed-size", "0"], "S0 cannot be empty"),
+        (["--seed-size", "0"], "--seed-size must be an integer >= 1, got 0"),
         (["--seed-size", "400"], "leaves none"),
         (["--data", "SMALL"], "shape"),
         (["--data", "OTHER"], "was trained on digits but --data is other"),

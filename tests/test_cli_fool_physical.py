@@ -76,7 +76,7 @@ def test_fool_writes_a_report_and_images_anyone_can_check(model_dir, tmp_path, m
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--generations", "0"], "--generations must be at least 1, got 0"),
+        (["--generations", "0"], "--generations must be an integer >= 1, got 0"),
         (["--population", "0"], "population must be an integer >= 1, got 0"),
         (["--input-shape", "1,8"], "--input-shape '1,8' must be three positive sizes"),
         (["--max-queries", "5"], "would exceed the budget of 5"),

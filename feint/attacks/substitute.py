@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from feint.attacks.substitute_config import RoundRecord, SubstituteConfig, planned_queries
+from feint.attacks.substitute_config import RoundRecord, SubstituteConfig, planned_queries, planned_set_size
 from feint.data.dataset import Dataset, DatasetInfo
 from feint.errors import InputError
+from feint.memory import check_allocation
 from feint.models.registry import create_model
 from feint.oracles.base import Oracle
 from feint.validation import Bounds, check_images
@@ -44,6 +45,7 @@ __all__ = [
     "SubstituteConfig",
     "SubstituteState",
     "check_seed_budget",
+    "check_set_fits",
     "jacobian_augment",
     "planned_queries",
     "start_substitute",
@@ -108,6 +110,20 @@ def check_seed_budget(n0: int, budget: float | None) -> None:
         )
 
 
+def check_set_fits(n0: int, config: SubstituteConfig, input_shape: tuple[int, ...]) -> None:
+    """S after the last round (it doubles every round unless a budget or reservoir sampling bounds
+    it), with its Jacobian augmentation (about 3 copies), must fit in memory."""
+    pixels = 3 * math.prod(int(s) for s in input_shape)
+    size = planned_set_size(n0, config)
+    amount = f"{size:.3g}" if size < 1e270 else "over 1e270"  # planned_set_size stops doubling at 2^900
+    check_allocation(
+        size * pixels,
+        what=f"the substitute's training set after {config.rounds:,} rounds (--rounds; {amount} inputs: S0 "
+        "doubles every round)",
+        fix="lower --rounds, or bound it with --max-queries or reservoir sampling (--sigma, --kappa)",
+    )
+
+
 def start_substitute(
     oracle: Oracle, x0: Tensor, *, config: SubstituteConfig, num_classes: int, bounds: Bounds = (0.0, 1.0)
 ) -> SubstituteState:
@@ -129,6 +145,7 @@ def start_substitute(
             "pass data with the target's classes"
         )
     check_seed_budget(int(x0.shape[0]), _budget(oracle, config, 0))
+    check_set_fits(int(x0.shape[0]), config, tuple(x0.shape[1:]))
     torch.manual_seed(config.seed)
     shape = tuple(int(s) for s in x0.shape[1:])
     model = create_model(config.arch, input_shape=shape, num_classes=num_classes, **config.arch_kwargs)  # type: ignore[arg-type]

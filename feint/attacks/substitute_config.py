@@ -4,6 +4,7 @@ sampling), the queries they plan, and the record of one substitute round."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,8 +38,8 @@ class SubstituteConfig:
             raise InputError(f"unknown substitute architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         for name in ("rounds", "kappa", "epochs", "batch_size"):
             check_positive_int(getattr(self, name), name)
-        if not isinstance(self.lam, (int, float)) or isinstance(self.lam, bool) or not self.lam > 0:
-            raise InputError(f"lambda (the augmentation step) must be a number > 0, got {self.lam!r}")
+        if not isinstance(self.lam, (int, float)) or isinstance(self.lam, bool) or not 0 < self.lam < math.inf:
+            raise InputError(f"lambda (the augmentation step, --lambda) must be a finite number > 0, got {self.lam!r}")
         if self.tau is not None:
             check_positive_int(self.tau, "tau")
         if self.sigma is not None and (
@@ -64,6 +65,18 @@ def planned_queries(n0: int, config: SubstituteConfig) -> list[int]:
         fresh = min(config.kappa, fresh) if config.sigma is not None and rho >= config.sigma else n0 * 2**rho
         new.append(fresh)
     return new
+
+
+def planned_set_size(n0: int, config: SubstituteConfig) -> float:
+    """|S| after the last round: S_0 doubles with every augmentation (:func:`planned_queries`) until
+    reservoir sampling adds ``kappa`` points a round from ``sigma`` on; at most the query budget.
+    A float, so that 10^8 rounds give a huge number at once rather than a loop that does not end."""
+    doubling = config.rounds - 1 if config.sigma is None else min(config.rounds - 1, config.sigma)
+    total = n0 * 2.0 ** min(doubling, 900)  # 2^900 inputs is past any memory; 2^1024 overflows a float
+    if doubling < config.rounds - 1:
+        last = n0 * 2.0 ** (doubling - 1) if doubling >= 1 else float(n0)  # what the last doubling added
+        total += min(config.kappa, last) * (config.rounds - 1 - doubling)
+    return min(total, config.max_queries) if config.max_queries is not None else total
 
 
 @dataclass

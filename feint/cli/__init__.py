@@ -23,6 +23,10 @@ RESUME_HINTS = {
     "audit": "run the same command again to continue; the finished attacks are kept in --out",
     "demo": "run the same command again to continue where it stopped",
     "blackbox": "run the same command again to continue from the last finished substitute round",
+    **dict.fromkeys(
+        ("fool", "physical", "transfer", "detect"),
+        "run the same command again; nothing half-written is kept in --out",
+    ),
 }
 # Commands that share their work among the ranks of a torchrun job; wire a command in before adding it.
 DISTRIBUTED_COMMANDS = frozenset({"audit", "train", "demo", "physical", "blackbox", "transfer", "detect"})

@@ -9,6 +9,9 @@ import click
 
 from feint import distributed as fd
 from feint.cli.common import (
+    COUNT,
+    SEED,
+    Bounded,
     batch_size_option,
     data_options,
     device_option,
@@ -26,7 +29,11 @@ from feint.cli.targets import held_out_split, target_options, target_oracle
 @target_options(weights="--weights", required=True)
 @data_options(split=False)
 @click.option(
-    "--seed-size", default=150, show_default=True, type=int, help="|S0|: held-out test inputs the attacker starts from"
+    "--seed-size",
+    default=150,
+    show_default=True,
+    type=COUNT,
+    help="|S0|: held-out test inputs the attacker starts from",
 )
 @n_inputs_option("measure on", help="measure on N other held-out test inputs (default: all the rest)")
 @click.option(
@@ -36,16 +43,29 @@ from feint.cli.targets import held_out_split, target_options, target_oracle
     help="the substitute's architecture (softmax, mlp, lenet, maxout, resnet)",
 )
 @click.option(
-    "--rounds", default=6, show_default=True, type=int, help="substitute training rounds (rounds - 1 augmentations)"
+    "--rounds", default=6, show_default=True, type=COUNT, help="substitute training rounds (rounds - 1 augmentations)"
 )
-@click.option("--lambda", "lam", default=0.1, show_default=True, type=float, help="the augmentation step")
-@click.option("--tau", default=3, show_default=True, type=int, help="the step changes sign every tau rounds; 0: never")
-@click.option("--sigma", default=None, type=int, help="reservoir sampling from this augmentation on (default: off)")
 @click.option(
-    "--kappa", default=400, show_default=True, type=int, help="points augmented per round under reservoir sampling"
+    "--lambda", "lam", default=0.1, show_default=True, type=Bounded(low=0, low_open=True), help="the augmentation step"
 )
-@click.option("--epochs", default=10, show_default=True, type=int, help="substitute training epochs per round")
-@click.option("--max-queries", default=None, type=int, help="exact oracle budget for training the substitute")
+@click.option(
+    "--tau",
+    default=3,
+    show_default=True,
+    type=Bounded(int, low=0),
+    help="the step changes sign every tau rounds; 0: never",
+)
+@click.option(
+    "--sigma",
+    default=None,
+    type=Bounded(int, low=0),
+    help="reservoir sampling from this augmentation on (default: off)",
+)
+@click.option(
+    "--kappa", default=400, show_default=True, type=COUNT, help="points augmented per round under reservoir sampling"
+)
+@click.option("--epochs", default=10, show_default=True, type=COUNT, help="substitute training epochs per round")
+@click.option("--max-queries", default=None, type=COUNT, help="exact oracle budget for training the substitute")
 @click.option(
     "--attack",
     "attack_name",
@@ -55,7 +75,7 @@ from feint.cli.targets import held_out_split, target_options, target_oracle
 )
 @click.option("--eps", default="0.3", show_default=True, help="comma-separated Linf radii, e.g. 0.1,0.3")
 @click.option("--param", "params", multiple=True, help="attack option key=value, repeatable (e.g. steps=20)")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @batch_size_option(256)
 @click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/blackbox_state")
 @click.option("--quiet", is_flag=True, help="no progress bars")

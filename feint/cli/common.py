@@ -20,6 +20,7 @@ works, is hidden from ``--help`` and is listed in :data:`LEGACY_SPELLINGS`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,56 @@ from feint.data import Dataset, load
 from feint.errors import InputError
 
 LEGACY_SPELLINGS = {"--n": "--n-inputs"}
+MAX_SEED = 2**63 - 1
+
+
+class Bounded(click.ParamType):
+    """A number option checked where it is parsed: an int or a finite float (never NaN or inf) in
+    ``[low, high]`` (``low_open``: above ``low``). A bad value is one :class:`InputError` that names
+    the option, the range and the default to fall back on."""
+
+    def __init__(
+        self, kind: type = float, *, low: float | None = None, low_open: bool = False, high: float | None = None
+    ) -> None:
+        self.kind, self.low, self.low_open, self.high = kind, low, low_open, high
+        self.name = "integer" if kind is int else "number"
+
+    def _range(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"<= {self.high:,}" if self.kind is int else f"<= {self.high:g}")
+        return " and ".join(parts)
+
+    def _parse(self, value: Any) -> float | None:
+        """The value as ``kind``, or None when it is not one (a float must be finite)."""
+        if isinstance(value, bool):
+            return None
+        try:
+            number: float = value if isinstance(value, (int, float)) else self.kind(str(value).strip())
+        except ValueError:
+            return None
+        return number if isinstance(number, int) or math.isfinite(number) else None
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = self._parse(value)
+        bad = number is None
+        if number is not None and self.low is not None:
+            bad = number <= self.low if self.low_open else number < self.low
+        if number is not None and self.high is not None:
+            bad = bad or number > self.high
+        if bad:
+            option = param.opts[0] if param is not None and param.opts else "the option"
+            wanted = f"{'an integer' if self.kind is int else 'a finite number'} {self._range()}".strip()
+            default = param.default if param is not None else None
+            fix = f" (its default: {default})" if default is not None and not callable(default) else ""
+            raise InputError(f"{option} must be {wanted}, got {value}{fix}")
+        return number
+
+
+COUNT = Bounded(int, low=1)
+SEED = Bounded(int, low=0, high=MAX_SEED)
 
 
 class LegacyNames(click.Option):
@@ -199,12 +250,13 @@ def batch_size_option(default: int) -> Callable[[Callable[..., Any]], Callable[.
 
 
 def load_together(what: str, out: str, load: Callable[[], Any]) -> Any:
-    """``load()`` on every rank (rank 0 first checks that ``out`` can be written): one failure is
-    one clear error on every rank under torchrun."""
+    """``load()`` on every rank (rank 0 first checks that ``out`` can be written and removes what a
+    killed run left there, :func:`feint.io.prepare_out`): one failure is one clear error on every
+    rank under torchrun."""
     from feint import distributed as fd
-    from feint.io import check_writable
+    from feint.io import prepare_out
 
     with fd.together(what):
         if fd.is_root():  # rank 0 alone writes --out
-            check_writable(out, folder=True)
+            prepare_out(out)
         return load()

@@ -9,6 +9,7 @@ and ``report.html``. A detector folder never names the model: ``eval`` (and ``fe
 from __future__ import annotations
 
 import inspect
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ import click
 
 from feint import distributed as fd
 from feint.cli.common import (
+    SEED,
+    Bounded,
     batch_size_option,
     check_model_fits_data,
     data_options,
@@ -26,7 +29,9 @@ from feint.cli.common import (
     parse_params,
     resolve_device,
 )
+from feint.detectors.measure import MAX_ADAPTIVE_STEPS
 from feint.errors import DistributedError, InputError
+from feint.io import prepare_out
 
 DETECTOR_KINDS = ("mutation", "kde-bu")
 
@@ -67,7 +72,7 @@ def detector_settings(kind: str, params: tuple[str, ...]) -> dict[str, Any]:
 @n_inputs_option("fit on", default=2000)
 @click.option("--detector", "kind", required=True, type=click.Choice(DETECTOR_KINDS), help="which detector")
 @click.option("--param", "params", multiple=True, help="detector setting key=value, repeatable (e.g. rate=0.05)")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--out", required=True, help="folder for the fitted detector")
 @click.option("--overwrite", is_flag=True, help="replace a detector already in --out")
 @click.option("--quiet", is_flag=True, help="no progress bars")
@@ -97,6 +102,7 @@ def fit_command(
     from feint.detectors.base import DETECTOR_JSON
     from feint.models import resolve_model
 
+    prepare_out(out)
     if (Path(out) / DETECTOR_JSON).exists() and not overwrite:
         raise InputError(f"{out} already holds a detector; pass --overwrite to replace it or choose another --out")
     options = {"seed": seed, **detector_settings(kind, params)}
@@ -168,9 +174,17 @@ def _model_for(detector_dir: str, model_spec: str | None, weights: str | None, d
     help="attack option attack.key=value, repeatable (e.g. cw.steps=50; fgsm.eps=0.3 overrides --eps for FGSM)",
 )
 @click.option("--adaptive/--no-adaptive", default=True, show_default=True, help="also run the adaptive attack")
-@click.option("--kappa", default=10.0, show_default=True, type=float, help="confidence of the adaptive C&W (mutation)")
-@click.option("--adaptive-steps", default=100, show_default=True, type=int, help="steps of the density-aware PGD")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--kappa", default=10.0, show_default=True, type=Bounded(low=0), help="confidence of the adaptive C&W (mutation)"
+)
+@click.option(
+    "--adaptive-steps",
+    default=100,
+    show_default=True,
+    type=Bounded(int, low=1, high=MAX_ADAPTIVE_STEPS),
+    help="steps of the density-aware PGD",
+)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @batch_size_option(128)
 @click.option("--out", required=True, help="folder for report.json and report.html")
 @click.option("--quiet", is_flag=True, help="no progress bars")
@@ -210,9 +224,12 @@ def eval_command(
     for name in names:
         get_attack(name)
     budgets = parse_floats(eps, "--eps") or []
-    if len(budgets) != 1 or budgets[0] <= 0:
-        raise InputError(f"--eps takes one positive number, got {eps!r}")
-    attack_params = _eval_params(params)
+    if len(budgets) != 1 or not 0 < budgets[0] < math.inf:
+        raise InputError(f"--eps takes one finite positive number, got {eps!r}")
+    settings = EvalSettings(
+        attacks=names, eps=budgets[0], adaptive=adaptive, kappa=kappa, adaptive_steps=adaptive_steps, seed=seed,
+        params=_eval_params(params), batch_size=batch_size,
+    )  # fmt: skip
     dev = fd.start(resolve_device(device))
 
     def load() -> tuple[Any, ...]:
@@ -223,10 +240,6 @@ def eval_command(
         return config, spec, detector, dataset
 
     config, spec, detector, dataset = load_together("loading the detector and the data", out, load)
-    settings = EvalSettings(
-        attacks=names, eps=budgets[0], adaptive=adaptive, kappa=kappa, adaptive_steps=adaptive_steps, seed=seed,
-        params=attack_params, batch_size=batch_size,
-    )  # fmt: skip
     report = detect_report(
         detector, dataset.x.to(dev), dataset.y.to(dev), settings=settings, out=out, data_info=dataset.info,
         split=dataset.split, model_name=str(config["arch"]) if config else spec, progress=not quiet,

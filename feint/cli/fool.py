@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
-from feint.cli.common import device_option, resolve_device
+from feint.attacks.fooling.evolution import check_population_fits
+from feint.cli.common import COUNT, SEED, Bounded, device_option, resolve_device
 from feint.errors import InputError
-from feint.io import check_writable
+from feint.io import prepare_out
 
 OUT_FILES = {"images": "fooling.npz", "genomes": "cppn_genomes.json"}
 
@@ -24,6 +25,7 @@ def parse_shape(text: str | None) -> tuple[int, int, int] | None:
         raise InputError(f"--input-shape {text!r} must be C,H,W (e.g. 1,28,28)") from exc
     if len(shape) != 3 or min(shape) < 1:
         raise InputError(f"--input-shape {text!r} must be three positive sizes C,H,W (e.g. 1,28,28)")
+    check_population_fits(1, shape, fix="check --input-shape")
     return shape  # type: ignore[return-value]
 
 
@@ -44,11 +46,11 @@ def _shape_classes_bounds(loaded: Any, shape: tuple[int, int, int] | None) -> tu
 @click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
 @click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
 @click.option("--method", type=click.Choice(["direct", "cppn", "gradient"]), default="direct", show_default=True)
-@click.option("--generations", default=200, show_default=True, type=int, help="generations (gradient: steps)")
+@click.option("--generations", default=200, show_default=True, type=COUNT, help="generations (gradient: steps)")
 @click.option(
-    "--population", default=100, show_default=True, type=int, help="offspring per generation (one query batch)"
+    "--population", default=100, show_default=True, type=COUNT, help="offspring per generation (one query batch)"
 )
-@click.option("--max-queries", default=None, type=int, help="query budget for the evolutionary methods")
+@click.option("--max-queries", default=None, type=COUNT, help="query budget for the evolutionary methods")
 @click.option(
     "--start-image",
     "start",
@@ -57,10 +59,12 @@ def _shape_classes_bounds(loaded: Any, shape: tuple[int, int, int] | None) -> tu
     show_default=True,
     help="gradient: start image",
 )
-@click.option("--l2", default=0.0, show_default=True, type=float, help="gradient: L2 regularisation weight")
-@click.option("--blur-sigma", default=0.0, show_default=True, type=float, help="gradient: blur regularisation (px)")
+@click.option("--l2", default=0.0, show_default=True, type=Bounded(low=0), help="gradient: L2 regularisation weight")
+@click.option(
+    "--blur-sigma", default=0.0, show_default=True, type=Bounded(low=0), help="gradient: blur regularisation (px)"
+)
 @click.option("--input-shape", default=None, help="C,H,W when the model does not record it")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json, report.html and fooling.npz")
 @device_option
@@ -92,11 +96,11 @@ def fool_command(
     from feint.oracles.module import check_input_shape
     from feint.report.provenance import model_info
 
-    if generations < 1:
-        raise InputError(f"--generations must be at least 1, got {generations}")
-    check_writable(out, folder=True)
+    prepare_out(out)
     loaded = resolve(model_spec, weights=weights, device=str(resolve_device(device)), trust=trust_file)
     shape, class_names, bounds = _shape_classes_bounds(loaded, parse_shape(input_shape))
+    if method != "gradient":
+        check_population_fits(population, shape)
     if method == "gradient":
         if loaded.module is None:
             raise InputError(

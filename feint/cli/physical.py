@@ -9,6 +9,9 @@ import click
 
 from feint import distributed as fd
 from feint.cli.common import (
+    COUNT,
+    SEED,
+    Bounded,
     batch_size_option,
     check_model_fits_data,
     data_options,
@@ -20,6 +23,7 @@ from feint.cli.common import (
     resolve_device,
 )
 from feint.errors import InputError
+from feint.evaluate.physical import MAX_DRAWS
 
 
 @click.command()
@@ -32,12 +36,18 @@ from feint.errors import InputError
 @click.option("--attacks", default="fgsm,bim,ll_class", show_default=True, help="comma-separated attack names")
 @click.option("--eps", default="0.05,0.1", show_default=True, help="comma-separated Linf radii, e.g. 0.05,0.1 or 8/255")
 @click.option("--eot", is_flag=True, help="add EOT-PGD (Athalye et al. 2018) and plain PGD with the same steps")
-@click.option("--eot-samples", default=8, show_default=True, type=int, help="transformations per EOT step")
-@click.option("--eot-steps", default=40, show_default=True, type=int, help="steps of EOT-PGD and its PGD peer")
-@click.option("--draws", default=2, show_default=True, type=int, help="random transformations per input")
+@click.option("--eot-samples", default=8, show_default=True, type=COUNT, help="transformations per EOT step")
+@click.option("--eot-steps", default=40, show_default=True, type=COUNT, help="steps of EOT-PGD and its PGD peer")
+@click.option(
+    "--draws",
+    default=2,
+    show_default=True,
+    type=Bounded(int, low=1, high=MAX_DRAWS),
+    help="random transformations per input",
+)
 @n_inputs_option("measure on")
-@click.option("--sheet", "sheet_count", default=24, show_default=True, type=int, help="inputs on the printable sheet")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--sheet", "sheet_count", default=24, show_default=True, type=COUNT, help="inputs on the printable sheet")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @batch_size_option(128)
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json, report.html, sheet.pdf and adversarial.npz")
@@ -75,8 +85,6 @@ def physical_command(
 
     names = tuple(a.strip() for a in attacks.split(",") if a.strip())
     budgets = parse_floats(eps, "--eps") or []
-    if sheet_count < 1:
-        raise InputError(f"--sheet must be at least 1, got {sheet_count}")
     settings = PhysicalSettings(
         attacks=names, eps=tuple(budgets), draws=draws, seed=seed, eot=eot, eot_samples=eot_samples,
         eot_steps=eot_steps, batch_size=batch_size,

@@ -168,4 +168,10 @@ def train_command(
         )
     if any(h.get("collapsed") for h in result.history):
         click.echo("the guard caught catastrophic overfitting: the model is the last good epoch's")
+    if recipe == "distill":
+        from feint.defenses.distill import student_gap
+
+        gap = student_gap(out, result.test_accuracy)
+        if gap is not None:
+            click.echo(f"warning: {gap}", err=True)
     click.echo(f"model saved to {out}")

@@ -11,6 +11,7 @@ import click
 from feint import distributed as fd
 from feint.attacks.registry import get_attack
 from feint.cli.common import (
+    SEED,
     check_model_fits_data,
     data_options,
     device_option,
@@ -23,14 +24,18 @@ from feint.cli.common import (
 )
 from feint.cli.targets import target_options
 from feint.errors import DistributedError, InputError
-from feint.io import check_writable
+from feint.evaluate.transfer import MAX_STEPS
+from feint.io import prepare_out
 
 
 def _steps(text: str) -> list[int]:
     try:
-        return [int(part) for part in text.replace(" ", "").split(",") if part]
+        counts = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError as exc:
         raise InputError(f"--steps {text!r} is not a comma-separated list of whole numbers (e.g. 1,2,5,10)") from exc
+    if not counts or not 1 <= min(counts) <= max(counts) <= MAX_STEPS:
+        raise InputError(f"--steps {text!r} must list step counts from 1 to {MAX_STEPS:,} (e.g. 1,2,5,10)")
+    return counts
 
 
 @click.command()
@@ -61,7 +66,7 @@ def _steps(text: str) -> list[int]:
     help="--matrix: held-out inputs crafted and labelled together (under torchrun shared among the ranks)",
 )
 @n_inputs_option("use")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--out", required=True, help="folder for report.json and report.html")
 @device_option
@@ -99,7 +104,7 @@ def transfer_command(
             "torchrun, or use --matrix"
         )
     if not fd.launched():
-        check_writable(out, folder=True)
+        prepare_out(out)
     dev = fd.start(resolve_device(device))
     if matrix:
         if source_spec or target_spec:

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 import feint
 from feint.errors import InputError, ModelError
-from feint.io import write_json, write_with
+from feint.io import staged_folder, write_json, write_with
 from feint.validation import check_images, check_labels, model_logits
 
 DETECTOR_JSON = "detector.json"
@@ -108,22 +108,22 @@ class Detector:
         """Write the fitted detector to ``directory`` (``extra``: JSON-safe notes, e.g. the data; they are
         never read back to load anything, so do not expect a model named there to be loaded)."""
         self._check_fitted()
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        learned, tensors = self._state()
-        tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        write_with(out / STATE_FILE, lambda tmp: save_file(tensors, str(tmp)))
-        self._write_extra(out)
-        doc = {
-            "kind": self.kind,
-            "feint_version": feint.__version__,
-            "settings": self.get_params(),
-            "learned": learned,
-            "model_fingerprint": self.model_fingerprint_,
-            "extra": extra or {},
-        }
-        write_json(out / DETECTOR_JSON, doc)
-        return out
+        # built in a temporary folder and moved in at the end: a killed fit leaves no half detector
+        with staged_folder(directory, last=DETECTOR_JSON) as out:
+            learned, tensors = self._state()
+            tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+            write_with(out / STATE_FILE, lambda tmp: save_file(tensors, str(tmp)))
+            self._write_extra(out)
+            doc = {
+                "kind": self.kind,
+                "feint_version": feint.__version__,
+                "settings": self.get_params(),
+                "learned": learned,
+                "model_fingerprint": self.model_fingerprint_,
+                "extra": extra or {},
+            }
+            write_json(out / DETECTOR_JSON, doc)
+        return Path(directory)
 
     model_fingerprint_: str
 

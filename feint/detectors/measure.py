@@ -5,6 +5,7 @@ Shapes: x (N, C, H, W); scores and decisions (N,).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,8 +18,18 @@ from feint.attacks.result import AttackResult
 from feint.detectors.base import Detector
 from feint.detectors.metrics import mean, rate, roc
 from feint.detectors.mutation import MutationDetector
+from feint.errors import InputError
+from feint.validation import check_nonnegative, check_positive_int
 
 DEFAULT_ATTACKS = ("fgsm", "pgd", "cw", "jsma", "deepfool")
+MAX_ADAPTIVE_STEPS = 10_000
+
+
+def check_finite_positive(value: Any, name: str) -> None:
+    """A radius: a finite number above 0 (an infinite one leaves nothing to detect)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not 0 < value < math.inf:
+        raise InputError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,21 @@ class EvalSettings:
     seed: int = 0
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        check_finite_positive(self.eps, "eps (--eps)")
+        for attack, options in self.params.items():
+            if "eps" in options:
+                check_finite_positive(options["eps"], f"{attack}.eps (--param {attack}.eps)")
+        check_nonnegative(self.kappa, "kappa (--kappa, the adaptive C&W's confidence)")
+        check_nonnegative(self.adaptive_weight, "adaptive_weight")
+        check_positive_int(self.adaptive_steps, "adaptive_steps (--adaptive-steps)")
+        if self.adaptive_steps > MAX_ADAPTIVE_STEPS:
+            raise InputError(
+                f"adaptive_steps (--adaptive-steps) must be at most {MAX_ADAPTIVE_STEPS:,} (each step is a forward "
+                f"and backward pass over every input; PGD has converged long before), got {self.adaptive_steps:,}"
+            )
+        check_positive_int(self.batch_size, "batch_size (--batch-size)")
 
 
 def decisions(detector: Detector, x: Tensor) -> dict[str, Any]:

@@ -31,14 +31,14 @@ from torch import Tensor
 
 from feint import distributed as fd
 from feint.attacks.registry import full_strength, get_attack
-from feint.attacks.substitute import SubstituteConfig, check_seed_budget
+from feint.attacks.substitute import SubstituteConfig, check_seed_budget, check_set_fits
 from feint.data.dataset import DatasetInfo
 from feint.errors import InputError
 from feint.evaluate.blackbox_measure import label_inputs, measure_transfer, queries_everywhere
 from feint.evaluate.blackbox_report import REPORT_SCHEMA, SCHEMA, render_html
 from feint.evaluate.blackbox_state import fingerprint, load_state
 from feint.evaluate.blackbox_substitute import shared_substitute, train_on_root
-from feint.io import check_writable, remove_stale_temps
+from feint.io import prepare_out
 from feint.oracles.base import Oracle
 from feint.report.files import WrittenReport, json_safe, write_report
 from feint.report.gallery import label_gallery_items
@@ -119,9 +119,9 @@ def blackbox(
         check_positive_int(batch_size, "batch_size (--batch-size)")
         _check(oracle, x_seed, x, y, info, grid)
         check_seed_budget(int(x_seed.shape[0]), min(config.max_queries or math.inf, oracle.remaining))
+        check_set_fits(int(x_seed.shape[0]), config, tuple(x_seed.shape[1:]))
         if out is not None and fd.is_root():
-            check_writable(out, folder=True)
-            remove_stale_temps(out)
+            prepare_out(out)
     spec = get_attack(attack)
     params = full_strength(spec, dict(attack_params or {}))
     if "bounds" in spec.parameters():
@@ -131,13 +131,15 @@ def blackbox(
     fp = fingerprint(config, oracle.name, x_seed, x)
     fd.check_job([fp, attack, params, grid, seed, batch_size], [y], n_inputs=x.shape[0], what="held-out inputs")
     resumed = out is not None and resume and fd.is_root()  # rank 0 alone keeps the state
-    state, oracle_labels, note = (
-        load_state(out, fp, config, x.device) if out is not None and resumed else (None, None, None)
-    )
+    saved, note = load_state(out, fp, config, x.device) if out is not None and resumed else (None, None)
     notes = [note] if note else []
-    if state is not None:
+    state, oracle_labels = (saved.state, saved.oracle_labels) if saved is not None else (None, None)
+    # what the saved run spent (labelling the held-out inputs, the finished rounds), so that a resumed
+    # report counts the queries an uninterrupted run counts
+    spent_before = (saved.labelling_queries, saved.state.queries) if saved is not None else (0, 0)
+    if saved is not None:
         notes.append(
-            f"resumed {len(state.records)} finished substitute rounds from {Path(str(out)) / 'blackbox_state'}"
+            f"resumed {len(saved.state.records)} finished substitute rounds from {Path(str(out)) / 'blackbox_state'}"
         )
     counted_at_start = oracle.queries
     if not fd.broadcast_json(oracle_labels is not None, "sharing the resumed labels"):
@@ -150,11 +152,11 @@ def blackbox(
         )
         oracle_labels = shared["labels"]
     assert oracle_labels is not None
-    labelling = queries_everywhere(oracle, counted_at_start)
+    labelling = queries_everywhere(oracle, counted_at_start) + spent_before[0]
     with fd.together("training the substitute on rank 0"):
         if fd.is_root():
             state, substitute_dir = train_on_root(
-                oracle, x_seed, (x, oracle_labels, y), config, info, state, out, fp, progress
+                oracle, x_seed, (x, oracle_labels, y), config, info, state, out, fp, progress, labelling
             )
     substitute = shared_substitute(state, config, info, x.device)
     counted_before_measuring = oracle.queries
@@ -162,7 +164,7 @@ def blackbox(
         oracle, substitute, x, y, oracle_labels, attack, params, grid, info, seed, batch_size, progress
     )
     measuring = queries_everywhere(oracle, counted_before_measuring)
-    counted = queries_everywhere(oracle, counted_at_start)
+    counted = queries_everywhere(oracle, counted_at_start) + sum(spent_before)
     if not fd.is_root() or state is None:
         report, notes = fd.broadcast_json(None, "sharing the report")
         return WrittenReport(report, None, None, tuple(notes + report["notes"]))

@@ -1,6 +1,7 @@
 """The substitute attack's resumable state, saved after every round in ``out/blackbox_state/``.
 
-``state.json`` (fingerprint, finished rounds, training queries, notes) names one
+``state.json`` (fingerprint, finished rounds, training queries, the queries that labelled the
+held-out inputs, notes) names one
 ``tensors-NNNN.safetensors`` file (S_rho, its oracle labels, the rows the last augmentation added,
 the oracle's labels of the held-out inputs and the substitute's weights as ``model.*``). The
 tensors are written first and both files atomically, so ``state.json`` always names a complete
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,9 @@ def fingerprint(config: SubstituteConfig, oracle_name: str, *tensors: Tensor) ->
     return h.hexdigest()
 
 
-def save_state(out: str | Path, fp: str, state: SubstituteState, oracle_labels: Tensor) -> None:
-    """Write the state after a round (tensors first, then the JSON that names them)."""
+def save_state(out: str | Path, fp: str, state: SubstituteState, oracle_labels: Tensor, labelling_queries: int) -> None:
+    """Write the state after a round (tensors first, then the JSON that names them);
+    ``labelling_queries`` is what ``oracle_labels`` cost, so that a resumed report counts it."""
     folder = Path(out) / STATE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     name = f"tensors-{len(state.records):04d}.safetensors"
@@ -51,6 +54,7 @@ def save_state(out: str | Path, fp: str, state: SubstituteState, oracle_labels: 
         "num_classes": state.num_classes,
         "step": state.step,
         "queries": state.queries,
+        "labelling_queries": int(labelling_queries),
         "done": state.done,
         "notes": state.notes,
         "records": [r.to_dict() for r in state.records],
@@ -61,24 +65,30 @@ def save_state(out: str | Path, fp: str, state: SubstituteState, oracle_labels: 
             old.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class Resumed:
+    """A saved state read back: the substitute's state, the oracle's labels of the held-out inputs
+    and the queries those labels cost (spent by the run that saved them)."""
+
+    state: SubstituteState
+    oracle_labels: Tensor
+    labelling_queries: int
+
+
 def load_state(
     out: str | Path, fp: str, config: SubstituteConfig, device: torch.device
-) -> tuple[SubstituteState | None, Tensor | None, str | None]:
-    """``(state, the oracle's labels of the held-out inputs, None)`` when a saved state matches
-    ``fp``; otherwise ``(None, None, a note saying why)`` (no note when there is nothing saved)."""
+) -> tuple[Resumed | None, str | None]:
+    """``(what was saved, None)`` when a saved state matches ``fp``; otherwise ``(None, a note
+    saying why)`` (no note when there is nothing saved)."""
     folder = Path(out) / STATE_DIR
     if not (folder / STATE_FILE).is_file():
-        return None, None, None
+        return None, None
     try:
         meta: dict[str, Any] = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
         if meta.get("fingerprint") != fp:
-            return (
-                None,
-                None,
-                (
-                    f"the saved substitute in {folder} was trained with other settings, inputs or target; "
-                    "starting afresh (it will be overwritten)"
-                ),
+            return None, (
+                f"the saved substitute in {folder} was trained with other settings, inputs or target; "
+                "starting afresh (it will be overwritten)"
             )
         blob = load_file(str(folder / meta["tensors"]), device=str(device))
         weights = {k.removeprefix("model."): blob.pop(k) for k in list(blob) if k.startswith("model.")}
@@ -98,6 +108,7 @@ def load_state(
             notes=list(meta["notes"]),
             done=bool(meta["done"]),
         )
+        resumed = Resumed(state, blob["oracle_labels"], int(meta["labelling_queries"]))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
-        return None, None, f"the saved substitute in {folder} is unreadable ({exc}); starting afresh"
-    return state, blob["oracle_labels"], None
+        return None, f"the saved substitute in {folder} is unreadable ({exc}); starting afresh"
+    return resumed, None

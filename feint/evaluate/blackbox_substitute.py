@@ -31,13 +31,15 @@ def train_on_root(
     out: str | Path | None,
     fp: str,
     progress: bool,
+    labelling_queries: int,
 ) -> tuple[SubstituteState, Path | None]:
-    """Train (or finish training) the substitute, saving the state after every round and the
-    substitute as a run directory in ``out``."""
+    """Train (or finish training) the substitute, saving the state after every round (with the
+    ``labelling_queries`` that the oracle's labels ``check[1]`` cost) and the substitute as a run
+    directory in ``out``."""
 
     def save(st: SubstituteState) -> None:
         if out is not None:
-            save_state(out, fp, st, check[1])
+            save_state(out, fp, st, check[1], labelling_queries)
 
     state = train_substitute(
         oracle,

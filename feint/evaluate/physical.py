@@ -15,6 +15,7 @@ per-input verdicts are gathered, so K ranks measure exactly what one process mea
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from feint.attacks.registry import get_attack, run_attack
 from feint.attacks.result import predict_logits
 from feint.errors import InputError
 from feint.evaluate.destruction import correct_top, destruction, topk_levels
+from feint.memory import check_allocation
 from feint.progress import bar, milestone
 from feint.threat import make_generator
 from feint.transforms import Compose, Transform, print_and_photo
@@ -34,6 +36,7 @@ from feint.validation import Bounds, check_images, check_labels, check_positive_
 
 PIPELINE = "pipeline"
 KURAKIN_ATTACKS = ("fgsm", "bim", "ll_class")
+MAX_DRAWS = 10_000
 EOT_ATTACKS = ("pgd", "eot_pgd")
 
 
@@ -60,9 +63,14 @@ class PhysicalSettings:
                     f"attack {name!r} does not take an Linf eps budget; the physical-world evaluation compares "
                     "attacks at the same Linf eps (e.g. fgsm, bim, ll_class, pgd)"
                 )
-        if any(not e > 0 for e in self.eps):
-            raise InputError(f"every eps must be above 0, got {list(self.eps)}")
+        if any(not 0 < e < math.inf for e in self.eps):
+            raise InputError(f"every eps must be above 0 and finite (--eps), got {list(self.eps)}")
         check_positive_int(self.draws, "draws")
+        if self.draws > MAX_DRAWS:
+            raise InputError(
+                f"draws (--draws) must be at most {MAX_DRAWS:,} (more draws do not change a rate measured to "
+                f"0.01 and each one is another pass over every input), got {self.draws:,}"
+            )
         check_positive_int(self.eot_samples, "eot_samples")
         check_positive_int(self.eot_steps, "eot_steps")
         check_positive_int(self.batch_size, "batch_size (--batch-size)")
@@ -136,6 +144,24 @@ def _rates(verdicts: Tensor, topk: tuple[int, ...]) -> dict[str, float]:
     return {f"top{k}": float(verdicts[:, i].float().mean()) for i, k in enumerate(topk)}
 
 
+def _check_memory(settings: PhysicalSettings, x: Tensor, num_classes: int, n_transforms: int) -> None:
+    """The largest tensors the settings size, estimated before any is made: a batch repeated for
+    every EOT sample (inputs, activations and gradients: about 4 copies), the logits of every draw
+    of a batch, and the per-input verdicts of every transformation and draw (bool)."""
+    rows, pixels = min(settings.batch_size, int(x.shape[0])), math.prod(int(s) for s in x.shape[1:])
+    if settings.eot:
+        check_allocation(
+            4 * rows * settings.eot_samples * pixels,
+            what=f"EOT-PGD on batches of {rows} inputs x {settings.eot_samples:,} samples (--eot-samples)",
+            fix="lower --eot-samples or --batch-size",
+        )
+    check_allocation(
+        settings.draws * rows * num_classes + settings.draws * int(x.shape[0]) * n_transforms * 2 / 4,
+        what=f"{settings.draws:,} random transformations per input (--draws) of {int(x.shape[0]):,} inputs",
+        fix="lower --draws or --n-inputs",
+    )
+
+
 def physical_world(
     model: nn.Module,
     x: Tensor,
@@ -161,6 +187,7 @@ def physical_world(
         check_images(x, bounds=bounds)
         num_classes = int(model_logits(model, x[:1]).shape[1])
         check_labels(y, n=x.shape[0], num_classes=num_classes)
+        _check_memory(settings, x, num_classes, len(pipeline.transforms) + 1)
     fd.check_job(
         [asdict(settings), pipeline.describe(), list(bounds)], [x, y], model, n_inputs=x.shape[0], what="inputs"
     )

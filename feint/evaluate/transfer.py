@@ -27,7 +27,7 @@ from feint.data.dataset import DatasetInfo
 from feint.errors import InputError
 from feint.evaluate.baselines import random_perturbation
 from feint.evaluate.transfer_report import REPORT_SCHEMA, SCHEMA, render_html
-from feint.io import check_writable
+from feint.io import prepare_out
 from feint.oracles.base import Oracle
 from feint.progress import bar
 from feint.report.files import WrittenReport, json_safe, write_report
@@ -58,6 +58,9 @@ def _check(source: nn.Module, target: Oracle, x: Tensor, y: Tensor, info: Datase
     check_labels(y, n=x.shape[0], num_classes=classes)
 
 
+MAX_STEPS = 10_000
+
+
 def transfer(
     source: nn.Module,
     target: Oracle,
@@ -84,12 +87,22 @@ def transfer(
     info = data_info or DatasetInfo("data", tuple(str(i) for i in range(k)), tuple(x.shape[1:]))  # type: ignore[arg-type]
     _check(source, target, x, y, info)
     if out is not None:
-        check_writable(out, folder=True)
+        prepare_out(out)
     spec = get_attack(attack)
     if not steps or not eps:
         raise InputError("give at least one step count and one eps")
     for t in steps:
         check_positive_int(t, "every step count")
+        if t > MAX_STEPS:
+            raise InputError(
+                f"every step count (--steps) must be at most {MAX_STEPS:,} (each step is eps / T; more steps do "
+                f"not change the result and take hours), got {t:,}"
+            )
+    taken = sorted({"steps", "eps", "targeted", "target"} & set(params or {}))
+    if taken:
+        raise InputError(
+            f"--param {', '.join(taken)}: set by transfer itself (--steps, --eps, --targeted); drop the --param"
+        )
     steps = sorted(set(steps))
     if "steps" not in spec.parameters() and steps != [1]:
         raise InputError(f"attack {attack!r} takes no step count; use ifgsm, bim, mifgsm or pgd, or --steps 1")

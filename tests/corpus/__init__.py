@@ -38,6 +38,8 @@ ROW_MODULES = (
     "recipe_rows",
     "model_file_rows",
     "serve_rows",
+    "option_rows",
+    "resume_rows",
 )
 
 

@@ -102,7 +102,7 @@ ROWS = [
     ),
     eval_row("detect-eval-no-folder", "no detector folder", error=ModelError),
     eval_row("detect-eval-corrupt-json", "not valid JSON", make=_write("detector.json", "{"), error=ModelError),
-    eval_row("detect-eval-eps-zero", "--eps takes one positive number", "--eps", "0"),
+    eval_row("detect-eval-eps-zero", "--eps takes one finite positive number", "--eps", "0"),
     eval_row("detect-eval-unknown-attack", "unknown attack 'nope'", "--attacks", "fgsm,nope"),
     eval_row("detect-eval-param-without-attack", "must name the attack", "--param", "steps=5"),
     serve_row("serve-detector-another-model", "fitted on another model", make=_detector_of_another_model),

@@ -44,8 +44,8 @@ def py(id: str, call: object, phrase: str, error: type[BaseException] = InputErr
 
 TINY = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(0))
 FOOL_ROWS = [
-    fool_row("fool-generations-zero", r"--generations must be at least 1, got 0", "--generations", "0"),
-    fool_row("fool-generations-negative", r"--generations must be at least 1, got -5", "--generations", "-5"),
+    fool_row("fool-generations-zero", r"--generations must be an integer >= 1, got 0", "--generations", "0"),
+    fool_row("fool-generations-negative", r"--generations must be an integer >= 1, got -5", "--generations", "-5"),
     fool_row("fool-population-zero", r"population must be an integer >= 1, got 0", "--population", "0", forbid=False),
     fool_row("fool-input-shape-two-sizes", r"--input-shape '1,8' must be three positive sizes", "--input-shape", "1,8"),
     fool_row("fool-input-shape-text", r"--input-shape 'big' must be C,H,W", "--input-shape", "big"),
@@ -94,11 +94,11 @@ PHYSICAL_ROWS = [
     physical_row("physical-minimum-norm-attack", r"attack 'cw' does not take an Linf eps budget", "--attacks", "cw"),
     physical_row("physical-eps-zero", r"every eps must be above 0", "--eps", "0,0.1"),
     physical_row("physical-eps-text", r"--eps 'wide' is not a comma-separated list of numbers", "--eps", "wide"),
-    physical_row("physical-draws-zero", r"draws must be an integer >= 1, got 0", "--draws", "0"),
+    physical_row("physical-draws-zero", r"--draws must be an integer >= 1 and <= 10,000, got 0", "--draws", "0"),
     physical_row(
-        "physical-eot-samples-zero", r"eot_samples must be an integer >= 1, got 0", "--eot", "--eot-samples", "0"
+        "physical-eot-samples-zero", r"--eot-samples must be an integer >= 1, got 0", "--eot", "--eot-samples", "0"
     ),
-    physical_row("physical-sheet-zero", r"--sheet must be at least 1, got 0", "--sheet", "0"),
+    physical_row("physical-sheet-zero", r"--sheet must be an integer >= 1, got 0", "--sheet", "0"),
     physical_row(
         "physical-sheet-too-many-attacks",
         r"a sheet row holds at most 11 images, got 12",

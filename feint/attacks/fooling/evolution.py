@@ -14,6 +14,7 @@ Shapes: images (P, C, H, W) in the oracle's bounds; scores (P, K).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from torch import Tensor, nn
 
 from feint.attacks.fooling.result import FoolingResult, finish, oracle_confidence
 from feint.errors import InputError
+from feint.memory import check_allocation
 from feint.oracles import Oracle, ScoreOracle, as_oracle
 from feint.oracles.base import BudgetedScores, QueryBudgetExhausted
 from feint.progress import bar, milestone
@@ -32,6 +34,11 @@ from feint.validation import check_positive_int
 
 class Encoding(Protocol):
     """How genomes become images and how they vary; ``rng`` drives every random choice."""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the rendered images."""
+        ...
 
     @property
     def name(self) -> str:
@@ -87,6 +94,16 @@ def image_shape(oracle: ScoreOracle, input_shape: Sequence[int] | None) -> tuple
     return shape  # type: ignore[return-value]
 
 
+def check_population_fits(rows: int, shape: Sequence[int], *, fix: str = "lower --population") -> None:
+    """``rows`` images of ``shape`` (and as many again while they are mutated and scored) must fit in memory."""
+    size = "x".join(str(int(s)) for s in shape)
+    check_allocation(
+        2 * rows * math.prod(int(s) for s in shape),
+        what=f"{rows:,} image(s) of {size} at once",
+        fix=f"{fix}, or give the model's real input shape (--input-shape C,H,W)",
+    )
+
+
 def map_elites(
     oracle: ScoreOracle,
     encoding: Encoding,
@@ -105,6 +122,7 @@ def map_elites(
     """
     check_positive_int(generations, "generations")
     check_positive_int(population, "population")
+    check_population_fits(population, encoding.shape)
     rng = np.random.default_rng(seed)
     start, before = time.perf_counter(), oracle.queries
     genomes = encoding.initial(population, rng)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from feint.attacks.core import QueryCounter, eval_mode
-from feint.attacks.fooling.evolution import model_device
+from feint.attacks.fooling.evolution import check_population_fits, model_device
 from feint.attacks.fooling.result import FoolingResult, finish
 from feint.errors import InputError
 from feint.oracles import as_oracle
@@ -69,9 +69,11 @@ def fool_gradient(
     check_nonnegative(l2, "l2")
     check_choice(start, STARTS, "start")
     check_positive_int(blur_every, "blur_every")
+    check_nonnegative(blur_sigma, "blur_sigma (--blur-sigma)")
     if input_shape is None or len(input_shape) != 3:
         raise InputError(f"gradient ascent needs input_shape=(C, H, W) of the model's inputs, got {input_shape!r}")
     shape = tuple(int(s) for s in input_shape)
+    check_population_fits(1, shape, fix="gradient ascent makes one image per class")
     blur = Blur(blur_sigma) if blur_sigma > 0 else None
     if blur is not None:
         blur.check_size(shape[-2], shape[-1])
