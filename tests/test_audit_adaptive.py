@@ -3,6 +3,8 @@ autograd, EOT and seeded redraws for a noisy model, pass counts, and one clear e
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from adaptive_models import JpegInForward, Noisy, NumpyNoisy, quantized
@@ -103,7 +105,7 @@ def test_audit_pass_counts_match_an_outside_count(lenet_digits, data) -> None:  
     from test_pass_counts import RowCounter
 
     x, y, info = data
-    counted = RowCounter(lenet_digits)
+    counted = RowCounter(copy.deepcopy(lenet_digits))  # its hooks stay on the copy, not the shared fixture
     report = feint.audit(counted, x, y, eps=0.1, preset="quick", progress=False, data_info=info)
     passes = report.passes
     assert passes["total"] == {"forward": counted.forward_rows, "backward": counted.backward_rows}

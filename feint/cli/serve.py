@@ -72,7 +72,11 @@ def _positive(name: str, value: float, most: float) -> None:
     "--body-timeout", default=30.0, show_default=True, type=float, help="seconds a client may take to send a body"
 )
 @click.option(
-    "--probe-timeout", default=60.0, show_default=True, type=float, help="seconds the start-up probe may take"
+    "--probe-timeout",
+    default=60.0,
+    show_default=True,
+    type=float,
+    help="seconds loading the model and its start-up probe may take (each)",
 )
 @click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
 @click.option("--detector", "detector_dir", default=None, help="a detector fitted on --model: flag its detections")
@@ -111,7 +115,7 @@ def serve_command(
     from feint.serve.guard import load_guard
     from feint.serve.requests import Limits
     from feint.serve.run import bind, serve
-    from feint.serve.served import ProbeTimeout, Served
+    from feint.serve.served import ProbeTimeout, Served, bounded
 
     if max_rows < 1:
         raise InputError(f"--max-rows must be at least 1, got {max_rows}")
@@ -126,12 +130,18 @@ def serve_command(
     if not NAME.match(name):
         raise InputError(f"model name {name!r} may use only letters, digits, '_', '.' and '-'; pass --name")
     bind(host, port).close()  # a busy port fails before the model is loaded
-    loaded = resolve(model_spec, weights=weights, device=str(resolve_device(device)), trust=trust_file)
-    guard = load_guard(detector_dir, loaded, on_flag=on_flag) if detector_dir is not None else None
-    shape = _input_shape(shape, loaded.config, loaded)
-    _check_fits(shape, limits.max_body)
-    bounds = guard.detector.bounds if guard is not None else (0.0, 1.0)
     try:
+        # Loading runs the model too (an ONNX graph is checked through onnxruntime before conversion):
+        # the start-up deadline covers it as well as the probe.
+        loaded = bounded(
+            lambda: resolve(model_spec, weights=weights, device=str(resolve_device(device)), trust=trust_file),
+            probe_timeout,
+            f"loading {model_spec}",
+        )
+        guard = load_guard(detector_dir, loaded, on_flag=on_flag) if detector_dir is not None else None
+        shape = _input_shape(shape, loaded.config, loaded)
+        _check_fits(shape, limits.max_body)
+        bounds = guard.detector.bounds if guard is not None else (0.0, 1.0)
         served = Served(loaded, name, output, shape, bounds=bounds, guard=guard, probe_timeout=probe_timeout)
     except ProbeTimeout as exc:
         # The probe's thread is stuck in the model's native code; shutting the interpreter down under it

@@ -27,7 +27,7 @@ import numpy as np
 
 from feint.env import seconds
 from feint.errors import InputError, ModelError
-from feint.oracles.v2protocol import HEADER, ProtocolError, encode, split_body, tensor_array
+from feint.oracles.v2protocol import HEADER, NestedTooDeep, ProtocolError, encode, split_body, tensor_array
 
 URL_PATTERN = re.compile(
     r"^(?P<base>https?://[^/]+(?:/.*?)?)/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?/?$"
@@ -218,12 +218,12 @@ class V2Client:
             raise ModelError(f"{url} answered HTTP {reply.status_code}: {_server_message(reply)}")
         try:
             doc, _ = split_body(reply.content, reply.headers.get(HEADER))
+        except NestedTooDeep:
+            raise ModelError(f"{url} answered {what} nested too deeply to read; it is not a v2 model reply") from None
         except ProtocolError as exc:
             raise ModelError(
                 f"{url} answered {what} that is not valid JSON; is it an Open Inference Protocol server?"
             ) from exc
-        except RecursionError:
-            raise ModelError(f"{url} answered {what} nested too deeply to read; it is not a v2 model reply") from None
         return doc
 
     def server_extensions(self) -> list[str]:

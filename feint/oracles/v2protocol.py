@@ -43,6 +43,10 @@ class ProtocolError(FeintError):
     """A body that is not a valid Open Inference Protocol message."""
 
 
+class NestedTooDeep(ProtocolError):
+    """A body whose JSON is nested deeper than Python's parser can go (a hostile peer's, never a tensor's)."""
+
+
 def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], bytes]:
     """(JSON part as a dict, the binary part after it)."""
     cut = len(body)
@@ -55,7 +59,7 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer over 4,300 digits
         raise ProtocolError(f"the body is not valid JSON ({str(exc)[:200]})") from exc
     except RecursionError as exc:
-        raise ProtocolError("the body's JSON is nested too deep; a tensor needs one level per dimension") from exc
+        raise NestedTooDeep("the body's JSON is nested too deep; a tensor needs one level per dimension") from exc
     if not isinstance(doc, dict):
         raise ProtocolError(f"the body must be a JSON object, got {type(doc).__name__}")
     return doc, body[cut:]
