@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -80,3 +81,16 @@ class TrapNet(nn.Module):
 def trapnet() -> nn.Module:
     """``feint serve --model helpers:trapnet`` (run in ``tests/``)."""
     return TrapNet()
+
+
+def passes_across_ranks(report: dict[str, Any]) -> dict[str, Any]:
+    """A report whose ``passes`` keep only what the ranks split between them: the attacks' rows.
+
+    Under torchrun every rank also runs the clean pass and the audit's probes on all inputs, so the
+    total (summed over the ranks: the work done) is larger than one process's; the attacks' rows are equal.
+    """
+    passes = report.get("passes")
+    if not passes:
+        return report
+    kept = {k: v for k, v in passes.items() if k not in ("other", "total", "per_input")}
+    return {**report, "passes": kept}

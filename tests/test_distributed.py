@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import torch
 from distributed_jobs import escalating_preset, launch
+from helpers import passes_across_ranks
 from safetensors.torch import load_file
 from torch import nn
 
@@ -48,7 +49,7 @@ def measured(report: dict[str, Any]) -> dict[str, Any]:
     out["attacks"] = {k: {f: x for f, x in a.items() if f != "seconds"} for k, a in report["attacks"].items()}
     rungs = [{f: x for f, x in r.items() if f != "seconds"} for r in report["escalation"]["rungs"]]
     out["escalation"] = {**report["escalation"], "rungs": rungs}
-    return out
+    return passes_across_ranks(out)
 
 
 def per_sample(out: Path) -> dict[str, Any]:
