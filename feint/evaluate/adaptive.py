@@ -61,6 +61,11 @@ class Adaptation:
         return int(randomized["redraws"]) if randomized else 0
 
     @property
+    def bypassed(self) -> bool:
+        """Whether the attacks go through BPDA (white-box, with parts bypassed)."""
+        return self.access == "white-box" and bool((self.section.get("gradient") or {}).get("bypassed"))
+
+    @property
     def adapted(self) -> bool:
         return self.model is not self.original
 
@@ -232,7 +237,8 @@ def record(state: Any, adaptation: Adaptation) -> None:
 
 def adaptive_summary(setup: Any, state: Any) -> dict[str, Any]:
     """The report's ``adaptive`` section: the probes' findings, and per attack that ran through the
-    adapted model what it broke per eps and the passes it cost (the adaptive rungs)."""
+    adapted model (or, a score-based search, on its own forward beside them) what it broke per eps
+    and the passes it cost (the adaptive rungs)."""
     rec = state.records.get(RECORD)
     if rec is None:
         return {"enabled": False, "checks": [], "gradient": None, "randomized": None, "notes": [], "rungs": []}
@@ -241,14 +247,16 @@ def adaptive_summary(setup: Any, state: Any) -> dict[str, Any]:
     rungs = []
     if how and setup.access == "white-box":
         for plan in setup.plans:
-            if plan.kind == "black-box" or plan.name == "noise":
+            if plan.standalone:
                 continue
             units = [state.records.get(f"{plan.key}@{e}", {}) for e in range(len(setup.eps))]
             once = state.records.get(plan.key, {}) if plan.minimum_norm else {}
             rungs.append(
                 {
                     "attack": plan.key,
-                    "through": how,
+                    "through": "the model's own forward (a score-based search, no gradient)"
+                    if plan.kind == "black-box"
+                    else how,
                     "broke": [int(u.get("broke", 0)) for u in units],
                     "forward_rows": sum(int(u.get("forward_rows", 0)) for u in [*units, once]),
                     "backward_rows": sum(int(u.get("backward_rows", 0)) for u in [*units, once]),

@@ -40,8 +40,10 @@ from feint.validation import check_choice
 
 KINDS = ("white-box", "black-box", "minimum-norm")
 # What can make the audit escalate (feint.evaluate.escalate): a masking check that warned, a gain
-# gauge that broke enough inputs, a late gauge that broke enough inputs in its budget's second half.
-TRIGGERS = ("check", "gain", "late")
+# gauge that broke enough inputs, a late gauge that broke enough inputs in its budget's second half;
+# and, opening only the rungs that name it, BPDA: the gradient attacks went through an approximation.
+TRIGGERS = ("check", "gain", "late", "bypass")
+BYPASS = "bypass"
 PRESETS = ("quick", "standard", "thorough")
 NOISE = "noise"
 
@@ -64,7 +66,7 @@ class AttackPlan:
         ``opens_on`` (triggers) lets an escalation rung start the ladder where one of them fired."""
         check_choice(self.kind, KINDS, "attack kind")
         if self.gauge:
-            check_choice(self.gauge, TRIGGERS[1:], "gauge")
+            check_choice(self.gauge, ("gain", "late"), "gauge")
         for trigger in self.opens_on:
             check_choice(trigger, TRIGGERS, "escalation trigger")
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -116,6 +118,19 @@ class Preset:
             plan = AttackPlan("hopskipjump", "black-box", {"max_queries": b["hsj"]}, gauge="late")
         ladder = () if self.name == "quick" else query_ladder(access, plan)
         return Preset(self.name, (plan,), None, self.unbounded_samples, ladder, _STANDARD_GAIN)
+
+    def through_bypass(self) -> Preset:
+        """The preset for a model whose gradient attacks go through BPDA (an approximation of its
+        true gradient; Athalye et al. 2018): its escalation ladder, where it has one, ends with the
+        query-only path's score-based searches (:func:`query_ladder`, no transfer rung: the attacks
+        already had the model's forward), which use only the true forward and so cannot over-report.
+        The first opens on the ``bypass`` trigger, each next where the one before was still gaining."""
+        if not self.escalation:
+            return self
+        b = _BLACK_BOX_BUDGETS.get(self.name, _BLACK_BOX_BUDGETS["standard"])
+        search = AttackPlan("square", "black-box", {"n_queries": b["square"]}, gauge="late")
+        first, *rest = (replace(p, params={**p.params, **_LARGE_SQUARES}) for p in query_ladder("scores", search)[1:])
+        return replace(self, escalation=(*self.escalation, replace(first, opens_on=(BYPASS,)), *rest))
 
 
 _FGSM = AttackPlan("fgsm", "white-box", standalone=True)
@@ -178,6 +193,11 @@ _ESCALATION = (
     ),
 )
 _STANDARD_GAIN = 0.0015
+# AutoAttack's Square (Croce & Hein 2020) starts from windows of 80% of the image, not the 5% of
+# Andriushchenko et al.'s ImageNet setting: a front-end that smooths small changes away (a JPEG round
+# trip's 8x8 blocks) ignores small windows. On the fast-AT Fashion-MNIST CNN behind JPEG, Square-1000
+# at eps 0.1 leaves 47.5% robust with it, 60% with 0.05 (40 inputs).
+_LARGE_SQUARES = {"p_init": 0.8}
 # The black-box part a query-only model gets (the quick preset has none of its own: it takes the standard's).
 _BLACK_BOX_BUDGETS = {
     "quick": {"square": 60, "hsj": 500},
