@@ -200,7 +200,9 @@ def adapt(
     if deterministic.status != "pass":
         fired.append(deterministic)
         check_seedable(model, xp, seed)
-        k, r, reason = choose_draws(model, xp, yp, seed, eot_samples=eot_samples, redraws=redraws)
+        # the gradient noise is measured through what the attacks differentiate (BPDA where parts were bypassed)
+        probed = attacked if isinstance(attacked, nn.Module) else model
+        k, r, reason = choose_draws(probed, xp, yp, seed, eot_samples=eot_samples, redraws=redraws)
         randomized = {"eot_samples": k, "redraws": r, "reason": reason, "seed": seed}
         if isinstance(attacked, nn.Module):
             attacked = ExpectationOverDraws(attacked, k)
