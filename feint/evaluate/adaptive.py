@@ -36,6 +36,7 @@ from feint.attacks.bpda import Approximation, BpdaModel, check_approximations
 from feint.attacks.eot import ExpectationOverDraws
 from feint.evaluate import checks as ck
 from feint.evaluate.gradient_flow import GradientTrace, trace_gradient
+from feint.evaluate.presets import BYPASS
 from feint.evaluate.randomness import check_seedable, choose_draws
 from feint.oracles import Oracle, as_oracle
 from feint.validation import check_positive_int
@@ -265,4 +266,12 @@ def adaptive_summary(setup: Any, state: Any) -> dict[str, Any]:
                 }
             )
     section["rungs"] = rungs
+    searched = [p.key for p in setup.plans if BYPASS in p.opens_on]
+    if searched and (section.get("gradient") or {}).get("bypassed"):
+        section["notes"] = [
+            *section["notes"],
+            "BPDA's gradient is only an approximation of the model's: on the inputs still robust after the "
+            f"attacks through it, score-based searches ({', '.join(searched)} and the rungs after it) ran on the "
+            "model's own forward (see the escalation section)",
+        ]
     return section
