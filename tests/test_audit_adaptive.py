@@ -159,3 +159,31 @@ def test_cli_refuses_non_positive_counts(option: list[str], tmp_path) -> None:  
     args = ["audit", "--model", "missing-run", "--data", "digits", "--out", str(tmp_path / "a"), *option]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "must be an integer >= 1" in result.output
+
+
+def test_bpda_audit_searches_the_true_forward(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
+    """Where the attacks went through BPDA, the score-based search runs on the model's own forward on
+    the inputs still robust (the bypass trigger), and the adaptive section says so."""
+    x, y, info = data
+    r = feint.audit(quantized(lenet_digits), x[:20], y[:20], eps=0.05, progress=False, data_info=info).report
+    assert validate(r, REPORT_SCHEMA) == []
+    if r["worst_case"]["accuracy"][0] == 0:  # nothing left robust: nothing to search
+        pytest.skip("every input was broken through BPDA")
+    assert any("bypass" in reason["triggers"] for reason in r["escalation"]["reasons"])
+    search = [rung for rung in r["adaptive"]["rungs"] if rung["attack"].startswith("square-large")]
+    assert search and all("own forward" in rung["through"] and rung["backward_rows"] == 0 for rung in search)
+    assert any("score-based searches" in note for note in r["adaptive"]["notes"])
+
+
+def test_bypass_ladder_shape() -> None:
+    """The search rungs come after the gradient ladder, open on the bypass trigger, stop at AutoAttack's budget."""
+    from feint.evaluate.presets import AUTOATTACK_SQUARE, BYPASS, get_preset
+
+    standard = get_preset("standard")
+    ladder = standard.through_bypass().escalation
+    assert ladder[: len(standard.escalation)] == standard.escalation
+    search = ladder[len(standard.escalation) :]
+    assert search[0].opens_on == (BYPASS,) and all(p.opens_on == () for p in search[1:])
+    assert all(p.name == "square" and p.gauge == "late" for p in search)
+    assert all(p.params["n_queries"] <= AUTOATTACK_SQUARE for p in search)
+    assert get_preset("thorough").through_bypass() == get_preset("thorough")  # no ladder: nothing to append

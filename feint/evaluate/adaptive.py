@@ -36,6 +36,7 @@ from feint.attacks.bpda import Approximation, BpdaModel, check_approximations
 from feint.attacks.eot import ExpectationOverDraws
 from feint.evaluate import checks as ck
 from feint.evaluate.gradient_flow import GradientTrace, trace_gradient
+from feint.evaluate.presets import BYPASS
 from feint.evaluate.randomness import check_seedable, choose_draws
 from feint.oracles import Oracle, as_oracle
 from feint.validation import check_positive_int
@@ -59,6 +60,11 @@ class Adaptation:
     def redraws(self) -> int:
         randomized = self.section.get("randomized")
         return int(randomized["redraws"]) if randomized else 0
+
+    @property
+    def bypassed(self) -> bool:
+        """Whether the attacks go through BPDA (white-box, with parts bypassed)."""
+        return self.access == "white-box" and bool((self.section.get("gradient") or {}).get("bypassed"))
 
     @property
     def adapted(self) -> bool:
@@ -195,7 +201,9 @@ def adapt(
     if deterministic.status != "pass":
         fired.append(deterministic)
         check_seedable(model, xp, seed)
-        k, r, reason = choose_draws(model, xp, yp, seed, eot_samples=eot_samples, redraws=redraws)
+        # the gradient noise is measured through what the attacks differentiate (BPDA where parts were bypassed)
+        probed = attacked if isinstance(attacked, nn.Module) else model
+        k, r, reason = choose_draws(probed, xp, yp, seed, eot_samples=eot_samples, redraws=redraws)
         randomized = {"eot_samples": k, "redraws": r, "reason": reason, "seed": seed}
         if isinstance(attacked, nn.Module):
             attacked = ExpectationOverDraws(attacked, k)
@@ -232,7 +240,8 @@ def record(state: Any, adaptation: Adaptation) -> None:
 
 def adaptive_summary(setup: Any, state: Any) -> dict[str, Any]:
     """The report's ``adaptive`` section: the probes' findings, and per attack that ran through the
-    adapted model what it broke per eps and the passes it cost (the adaptive rungs)."""
+    adapted model (or, a score-based search, on its own forward beside them) what it broke per eps
+    and the passes it cost (the adaptive rungs)."""
     rec = state.records.get(RECORD)
     if rec is None:
         return {"enabled": False, "checks": [], "gradient": None, "randomized": None, "notes": [], "rungs": []}
@@ -241,18 +250,28 @@ def adaptive_summary(setup: Any, state: Any) -> dict[str, Any]:
     rungs = []
     if how and setup.access == "white-box":
         for plan in setup.plans:
-            if plan.kind == "black-box" or plan.name == "noise":
+            if plan.standalone:
                 continue
             units = [state.records.get(f"{plan.key}@{e}", {}) for e in range(len(setup.eps))]
             once = state.records.get(plan.key, {}) if plan.minimum_norm else {}
             rungs.append(
                 {
                     "attack": plan.key,
-                    "through": how,
+                    "through": "the model's own forward (a score-based search, no gradient)"
+                    if plan.kind == "black-box"
+                    else how,
                     "broke": [int(u.get("broke", 0)) for u in units],
                     "forward_rows": sum(int(u.get("forward_rows", 0)) for u in [*units, once]),
                     "backward_rows": sum(int(u.get("backward_rows", 0)) for u in [*units, once]),
                 }
             )
     section["rungs"] = rungs
+    searched = [p.key for p in setup.plans if BYPASS in p.opens_on]
+    if searched and (section.get("gradient") or {}).get("bypassed"):
+        section["notes"] = [
+            *section["notes"],
+            "BPDA's gradient is only an approximation of the model's: on the inputs still robust after the "
+            f"attacks through it, score-based searches ({', '.join(searched)} and the rungs after it) ran on the "
+            "model's own forward (see the escalation section)",
+        ]
     return section

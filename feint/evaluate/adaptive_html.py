@@ -82,7 +82,11 @@ def adaptive_section(report: dict[str, Any]) -> str:
         + notes
         + _gradient(a.get("gradient"))
         + _randomized(a.get("randomized"), list(report.get("eps") or []))
-        + ("<h3>Attacks through the adapted model</h3>" + rungs if a.get("rungs") else "")
+        + (
+            "<h3>Attacks through the adapted model, and the searches on its own forward</h3>" + rungs
+            if a.get("rungs")
+            else ""
+        )
     )
 
 

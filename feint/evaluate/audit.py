@@ -225,6 +225,8 @@ def audit(
         _register_attacks()
         base = preset if isinstance(preset, Preset) else get_preset(preset)
         chosen = base.for_access(access).for_task(norm, num_classes)
+        if adaptation.bypassed:
+            chosen = chosen.through_bypass()
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         setup = AuditSetup(
             adaptation.model,

@@ -18,10 +18,14 @@ per eps, on three *triggers* (:data:`feint.evaluate.presets.TRIGGERS`):
   APGD-CE, first broke at least that many inputs in the second half of its iterations (its
   :class:`~feint.attacks.steps.BreakClock`; free: it costs no query) — more iterations and
   restarts are then likely to break more;
+- ``bypass``: the gradient attacks went through BPDA (:mod:`feint.evaluate.adaptive`), whose
+  gradient is only an approximation of the model's (the identity is a poor one for a JPEG round
+  trip); it opens only the rungs that name it (:meth:`Preset.through_bypass`: the score-based
+  search on the model's own forward);
 
 and runs the preset's escalation ladder on the inputs still robust there. A rung runs at an eps
 where the rung that ran before it there still broke at least the threshold, or where a trigger it
-``opens_on`` fired (the ladder's first rung opens on every trigger). Nothing runs where nothing
+``opens_on`` fired (the ladder's first rung opens on every trigger but ``bypass``). Nothing runs where nothing
 fired, so a model the standard budget already measures costs no more. The decision and its
 reasons are kept in the resumable state and in the report. Under torchrun rank 0 runs the checks
 and decides, and every rank follows its decision (the rungs' units are shared out like any
@@ -38,8 +42,9 @@ from typing import Any
 import torch
 
 from feint import distributed as fd
+from feint.evaluate.adaptive import RECORD as ADAPTIVE
 from feint.evaluate.checks import Check
-from feint.evaluate.presets import TRIGGERS, Preset
+from feint.evaluate.presets import BYPASS, TRIGGERS, Preset
 from feint.evaluate.runner import AuditSetup, carry, robust_now
 from feint.evaluate.state import AuditState
 from feint.oracles import Oracle
@@ -66,11 +71,18 @@ def decide(
     the checks run on the results so far; eps where none fired are left out."""
     flagged = [c for c in checks if c.status != "pass"]
     limit = gain_limit(setup, preset)
+    bypassed = ((state.records.get(ADAPTIVE, {}).get("section") or {}).get("gradient") or {}).get("bypassed")
     decided: dict[str, dict[str, list[str]]] = {}
     for e, eps in enumerate(setup.eps):
         if eps == 0 or not bool(robust_now(setup, state, e).any()):
             continue
         fired = {"check": [f"the check '{c.name}' {'warned' if c.status == 'warn' else 'failed'}" for c in flagged]}
+        if bypassed:
+            fired[BYPASS] = [
+                "the gradient attacks went through BPDA ("
+                + ", ".join(f"{b['module']!r}: {b['how']}" for b in bypassed)
+                + "), an approximation of the model's gradient: the score-based search runs on its own forward"
+            ]
         for plan in setup.plans:
             record = state.records.get(f"{plan.key}@{e}", {})
             if plan.gauge == "gain" and int(record.get("broke", 0)) >= limit:
@@ -130,7 +142,7 @@ def escalate(
     limit = gain_limit(setup, preset)
     alive: set[int] = set()
     for i, plan in enumerate(preset.escalation):
-        opens = set(TRIGGERS) if i == 0 else set(plan.opens_on)
+        opens = set(TRIGGERS) - {BYPASS} if i == 0 else set(plan.opens_on)
         active = alive | {e for e, triggers in fired.items() if triggers & opens}
         if not active:
             continue

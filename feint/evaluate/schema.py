@@ -113,7 +113,7 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
                     "items": obj(
                         {
                             "eps": NUM,
-                            "triggers": {"type": "array", "items": {"enum": ["check", "gain", "late"]}},
+                            "triggers": {"type": "array", "items": {"enum": ["check", "gain", "late", "bypass"]}},
                             "reasons": {"type": "array", "items": STR},
                         }
                     ),
