@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from corpus.resume_rows import BLACKBOX, EVAL, FIT, FOOL, MATRIX, PHYSICAL, TRANSFER
 
 from feint.cli import main
 from feint.training import train
@@ -27,17 +28,7 @@ from feint.training import train
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread_per_module")]
 
-FOOL = ("fool", "--model", "{run}", "--generations", "3", "--population", "4", "--quiet", "--out", "out")
-PHYSICAL = ("physical", "--model", "{run}", "--n-inputs", "8", "--attacks", "fgsm", "--eps", "0.1", "--draws", "1")
-PHYSICAL = (*PHYSICAL, "--sheet", "4", "--quiet", "--out", "out")
-TRANSFER = ("transfer", "--source", "{run}", "--target", "{run}", "--n-inputs", "20", "--steps", "1", "--eps", "0.1")
-TRANSFER = (*TRANSFER, "--quiet", "--out", "out")
-MATRIX = ("transfer", "--matrix", "--techniques", "lr,dt", "--n-inputs", "20", "--quiet", "--out", "out")
-FIT = ("detect", "fit", "--model", "{run}", "--detector", "kde-bu", "--n-inputs", "200", "--quiet", "--out", "det")
-EVAL = ("detect", "eval", "--detector", "det", "--model", "{run}", "--n-inputs", "20", "--attacks", "fgsm")
-EVAL = (*EVAL, "--adaptive-steps", "2", "--quiet", "--out", "out")
-BLACKBOX = ("blackbox", "--target", "{run}", "--seed-size", "20", "--n-inputs", "20", "--rounds", "3", "--epochs", "1")
-BLACKBOX = (*BLACKBOX, "--substitute", "softmax", "--quiet")
+# The commands, as the corpus's resume rows run them (one place for both).
 
 
 @pytest.fixture(scope="module")
