@@ -58,6 +58,11 @@ def _verdict(report: dict[str, Any]) -> str:
     i = reference_index(report)
     eps = rs.at(report.get("eps"), i) if i is not None else None
     worst = rs.at((report.get("worst_case") or {}).get("accuracy"), i) if i is not None else None
+    # A randomized model's headline is the mean over the redraws of every final point (issue 20).
+    randomized = (report.get("adaptive") or {}).get("randomized") or {}
+    redrawn = f", mean over {num(randomized.get('redraws'))} redraws" if "accuracy_mean" in randomized else ""
+    if redrawn and i is not None:
+        worst = rs.at(randomized["accuracy_mean"], i)
     who = f"{num(data.get('n'))} {esc(data.get('name', 'data'))} {esc(data.get('split', ''))} inputs"
     text = f"On {who}, the model is right on <b>{pct(report.get('clean_accuracy'))}</b> of the clean inputs."
     access = report.get("access") or {}
@@ -72,6 +77,9 @@ def _verdict(report: dict[str, Any]) -> str:
             f" Against the strongest attack per input with an {rs.norm_name(settings.get('norm', 'inf'))} perturbation"
             f" of at most {num(eps)}, it is right on <b>{pct(worst)}</b>"
         )
+        if redrawn:
+            strict = rs.at(randomized.get("accuracy_strict"), i)
+            text += f" on average over {num(randomized.get('redraws'))} redraws of its randomness ({pct(strict)} in every draw)"
         clean = report.get("clean_accuracy")
         text += f", keeping {pct(worst / clean)} of its clean accuracy." if clean else "."
     if fails or warns:
@@ -89,7 +97,7 @@ def _verdict(report: dict[str, Any]) -> str:
     status = "fail" if fails else "warn" if warns else "pass"
     boxes = [
         (pct(report.get("clean_accuracy")), "clean accuracy"),
-        (pct(worst), f"worst-case robust accuracy at eps = {num(eps)}"),
+        (pct(worst), f"worst-case robust accuracy at eps = {num(eps)}{redrawn}"),
         (f"{fails} fail · {warns} warn", f"of {len(checks)} gradient-masking checks"),
     ]
     return verdict_box(status, text, boxes)
