@@ -36,6 +36,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m pip install -q --no-deps 'torchattacks>=3.5'
 	$(BIN)/python benchmarks/attack_speed.py
 	$(BIN)/python benchmarks/audit_speed.py
 	$(BIN)/python benchmarks/hardening_overhead.py
