@@ -77,7 +77,7 @@ def _verdict(report: dict[str, Any]) -> str:
             f" Against the strongest attack per input with an {rs.norm_name(settings.get('norm', 'inf'))} perturbation"
             f" of at most {num(eps)}, it is right on <b>{pct(worst)}</b>"
         )
-        if redrawn:
+        if redrawn and i is not None:
             strict = rs.at(randomized.get("accuracy_strict"), i)
             text += f" on average over {num(randomized.get('redraws'))} redraws of its randomness ({pct(strict)} in every draw)"
         clean = report.get("clean_accuracy")
