@@ -22,6 +22,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_ready(base: str, proc: subprocess.Popen, startup_s: float = 120) -> None:
+    """Poll ``base``'s readiness endpoint until it answers 200 (RuntimeError if ``proc`` ends or time runs out)."""
+    deadline = time.monotonic() + startup_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(base + "/v2/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise RuntimeError(f"feint serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+
+
 @contextmanager
 def feint_server(
     *args: str, startup_s: float = 120, summary: str = "stopped after answering", cwd: str | None = None
@@ -34,15 +46,7 @@ def feint_server(
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + startup_s
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(base + "/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError(f"feint serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+        wait_ready(base, proc, startup_s)
         yield base, proc
     finally:
         proc.send_signal(signal.SIGTERM)

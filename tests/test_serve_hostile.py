@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import TrapNet
-from serving import feint_server, free_port
+from serving import feint_server, free_port, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
 HERE = Path(__file__).parent
@@ -312,13 +312,7 @@ def test_a_proxied_server_that_goes_down_is_a_502(server) -> None:
         cwd=HERE, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
+        wait_ready(f"http://127.0.0.1:{port}", upstream)
         with feint_server("--model", f"http://127.0.0.1:{port}/v2/models/up", "--name", "proxy") as (base, _):
             url = base + "/v2/models/proxy/infer"
             answers_x(httpx.post(url, content=dumps(request()), timeout=30))

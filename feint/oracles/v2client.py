@@ -211,20 +211,24 @@ class V2Client:
         )
 
     def _json(self, reply: Reply, what: str) -> dict[str, Any]:
+        return self._message(reply, what)[0]
+
+    def _message(self, reply: Reply, what: str) -> tuple[dict[str, Any], bytes]:
+        """The reply's JSON document and its binary tail (parsed once), or one clear ModelError."""
         url = reply.url
         if reply.status_code == 413:
             raise TooLarge(f"{url} refused the request as too large (413)")
         if reply.status_code >= 400:
             raise ModelError(f"{url} answered HTTP {reply.status_code}: {_server_message(reply)}")
         try:
-            doc, _ = split_body(reply.content, reply.headers.get(HEADER))
+            doc, blob = split_body(reply.content, reply.headers.get(HEADER))
         except NestedTooDeep:
             raise ModelError(f"{url} answered {what} nested too deeply to read; it is not a v2 model reply") from None
         except ProtocolError as exc:
             raise ModelError(
                 f"{url} answered {what} that is not valid JSON; is it an Open Inference Protocol server?"
             ) from exc
-        return doc
+        return doc, blob
 
     def server_extensions(self) -> list[str]:
         reply = self._send("GET", "/v2")
@@ -265,9 +269,8 @@ class V2Client:
         reply = self._send(
             "POST", self.endpoint.model_path + "/infer", rows=int(arr.shape[0]), content=body, headers=headers
         )
-        answer = self._json(reply, "an inference reply")
+        answer, blob = self._message(reply, "an inference reply")
         try:
-            _, blob = split_body(reply.content, reply.headers.get(HEADER))
             offset = 0
             for i, spec in enumerate(answer.get("outputs") or []):
                 out, offset = tensor_array(spec, blob, offset, f"outputs[{i}]")
