@@ -185,6 +185,25 @@ def correct(model: nn.Module, points: Tensor, y: Tensor, random: bool) -> Tensor
         return hits / REDRAWS
 
 
+def better_of(model: nn.Module, runs: list[Tensor], y: Tensor, random: bool) -> Tensor:
+    """Per input, the point of ``runs`` with the smallest margin: on a random model, of the mean logits over
+    16 selection draws whose seeds differ from the redraws' (choosing on the redraws that then measure it
+    would pick each input's luckiest draws)."""
+    with torch.no_grad():
+        scores = []
+        for points in runs:
+            if random:
+                logits = torch.zeros(points.shape[0], 10)
+                for seed in range(REDRAWS):
+                    torch.manual_seed(20_000 + seed)
+                    logits += model(points)
+            else:
+                logits = model(points)
+            scores.append(-margin(logits, y))
+    pick = torch.stack(scores).argmin(0)
+    return torch.stack(runs)[pick, torch.arange(y.shape[0])]
+
+
 def build(name: str, counted: RowCount, levels: int, sigma: float) -> tuple[nn.Module, nn.Module | None, bool]:
     """The model under test, its hand-set BPDA twin (None: no front-end to bypass), whether it is random."""
     if name == "plain":
@@ -201,7 +220,6 @@ def run_model(name: str, net: nn.Module, x: Tensor, y: Tensor, info: Any, args: 
 
     counted = RowCount(net)
     model, twin, random = build(name, counted, args.levels, args.sigma)
-    n = x.shape[0]
     out: dict[str, Any] = {"eps": args.eps}
     t0 = time.perf_counter()
     report = feint.audit(model, x, y, eps=args.eps, progress=False, data_info=info, seed=0)
@@ -238,14 +256,13 @@ def run_model(name: str, net: nn.Module, x: Tensor, y: Tensor, info: Any, args: 
     t0 = time.perf_counter()
     for eps in args.eps:
         torch.manual_seed(0)
-        best = torch.ones(n)
+        runs = []
         for loss in ("ce", "margin"):
-            adv = hand_pgd(twin, x, y, eps, loss=loss, steps=100, draws=20 if random else 1)
+            runs.append(hand_pgd(twin, x, y, eps, loss=loss, steps=100, draws=20 if random else 1))
             f, b = counted.reset()
             hand_rows = [hand_rows[0] + f, hand_rows[1] + b]
-            best = torch.minimum(best, correct(model, adv, y, random))
-            counted.reset()
-        hand_acc.append(float(best.mean()))
+        hand_acc.append(float(correct(model, better_of(model, runs, y, random), y, random).mean()))
+        counted.reset()
     out["hand"] = {"accuracy": hand_acc, "rows": tuple(hand_rows), "seconds": time.perf_counter() - t0}
     return out
 

@@ -177,14 +177,56 @@ def test_bpda_audit_searches_the_true_forward(lenet_digits, data) -> None:  # ty
 
 
 def test_bypass_ladder_shape() -> None:
-    """The search rungs come after the gradient ladder, open on the bypass trigger, stop at AutoAttack's budget."""
-    from feint.evaluate.presets import AUTOATTACK_SQUARE, BYPASS, get_preset
+    """The search rungs come first: the thorough budget on the bypass trigger, then the rest of
+    AutoAttack's own budget where it was still gaining or the search beat BPDA; then the preset's own
+    ladder, fresh."""
+    from feint.evaluate.presets import AUTOATTACK_SQUARE, BYPASS, SEARCH_WINS, get_preset
 
     standard = get_preset("standard")
     ladder = standard.through_bypass().escalation
-    assert ladder[: len(standard.escalation)] == standard.escalation
-    search = ladder[len(standard.escalation) :]
-    assert search[0].opens_on == (BYPASS,) and all(p.opens_on == () for p in search[1:])
+    search, own = ladder[:2], ladder[2:]
+    assert own == standard.escalation and own[0].fresh and BYPASS not in own[0].opens_on
+    assert search[0].opens_on == (BYPASS,) and search[0].fresh
+    assert search[1].opens_on == (SEARCH_WINS,) and not search[1].fresh
     assert all(p.name == "square" and p.gauge == "late" for p in search)
-    assert all(p.params["n_queries"] <= AUTOATTACK_SQUARE for p in search)
+    assert search[0].params["n_queries"] + search[1].params["n_queries"] == AUTOATTACK_SQUARE
     assert get_preset("thorough").through_bypass() == get_preset("thorough")  # no ladder: nothing to append
+
+
+@pytest.mark.parametrize(("search", "through", "wins"), [(5, 2, True), (2, 2, False), (0, 0, False)])
+def test_search_trigger_fires_where_the_search_beats_bpda(search: int, through: int, wins: bool) -> None:
+    """After the first search on a bypassed model's own forward, the ``search`` trigger fires at every
+    eps with inputs left where, at some eps, it broke more than the gradient attacks through BPDA."""
+    from types import SimpleNamespace
+
+    from feint.evaluate.escalate import RECORD, search_wins
+    from feint.evaluate.presets import SEARCH_WINS, get_preset
+    from feint.evaluate.state import AuditState
+
+    preset = get_preset("standard").through_bypass()
+    plans = get_preset("standard").attacks
+    setup = SimpleNamespace(eps=(0.05, 0.1), plans=plans, clean_correct=torch.ones(10, dtype=torch.bool))
+    state = AuditState.fresh("fp", 2, torch.zeros(10, 3))
+    state.records[RECORD] = {"decided": {}, "queries": 0}
+    state.records["apgd-ce@1"] = {"broke": through}
+    state.records[f"{preset.escalation[0].key}@1"] = {"broke": search}
+    fired: dict[int, set[str]] = {}
+    search_wins(setup, state, preset.escalation[0], fired, limit=1)  # type: ignore[arg-type]
+    assert (fired == {0: {SEARCH_WINS}, 1: {SEARCH_WINS}}) == wins
+    decided = state.records[RECORD]["decided"]
+    assert bool(decided) == wins
+    if wins:
+        assert all("beat the gradient attacks through BPDA" in d["reasons"][-1] for d in decided.values())
+
+
+def test_noisy_standard_audit_runs_no_ladder_and_pushes_every_input(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
+    """A randomized model gets no escalation ladder: the final EOT-PGD runs on every input (clean-wrong
+    ones too: a random model's clean verdict is one draw), on two losses, and the report says so."""
+    from feint.evaluate.redraws import DEEPEN_LOSSES, DEEPEN_STEPS
+
+    x, y, info = data
+    model = Noisy(lenet_digits, sigma=0.3)
+    r = feint.audit(model, x[:12], y[:12], eps=0.1, progress=False, data_info=info, eot_samples=2, seed=1).report
+    assert r["escalation"]["rungs"] == [] and any("no escalation ladder" in n for n in r["adaptive"]["notes"])
+    deep = r["adaptive"]["randomized"]["deepening"]
+    assert deep["backward_rows"] == 12 * len(DEEPEN_LOSSES) * DEEPEN_STEPS * deep["draws"]

@@ -67,6 +67,11 @@ class Adaptation:
         return self.access == "white-box" and bool((self.section.get("gradient") or {}).get("bypassed"))
 
     @property
+    def eot(self) -> bool:
+        """Whether the attacks go through an EOT average (a randomized white-box model)."""
+        return isinstance(self.model, ExpectationOverDraws)
+
+    @property
     def adapted(self) -> bool:
         return self.model is not self.original
 

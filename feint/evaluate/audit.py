@@ -227,6 +227,12 @@ def audit(
         chosen = base.for_access(access).for_task(norm, num_classes)
         if adaptation.bypassed:
             chosen = chosen.through_bypass()
+        if adaptation.eot and chosen.escalation:
+            chosen = chosen.for_randomized()
+            adaptation.section["notes"].append(
+                "no escalation ladder on a randomized model: the final EOT-PGD (two expected losses from random "
+                "starts, no early stop) ran on every input instead (see the redraws)"
+            )
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         setup = AuditSetup(
             adaptation.model,

@@ -22,10 +22,14 @@ per eps, on three *triggers* (:data:`feint.evaluate.presets.TRIGGERS`):
   gradient is only an approximation of the model's (the identity is a poor one for a JPEG round
   trip); it opens only the rungs that name it (:meth:`Preset.through_bypass`: the score-based
   search on the model's own forward);
+- ``search``: decided during the ladder, once that first search has run: at some eps it broke more
+  inputs than the gradient attacks through BPDA had there (at least the threshold), so the
+  approximation is poor for this model. It fires at every eps: the longer search (to AutoAttack's
+  own Square budget) runs there, and the rest of the ladder does not;
 
 and runs the preset's escalation ladder on the inputs still robust there. A rung runs at an eps
 where the rung that ran before it there still broke at least the threshold, or where a trigger it
-``opens_on`` fired (the ladder's first rung opens on every trigger but ``bypass``). Nothing runs where nothing
+``opens_on`` fired (a ``fresh`` rung, a ladder's first, only there). Nothing runs where nothing
 fired, so a model the standard budget already measures costs no more. The decision and its
 reasons are kept in the resumable state and in the report. Under torchrun rank 0 runs the checks
 and decides, and every rank follows its decision (the rungs' units are shared out like any
@@ -44,7 +48,7 @@ import torch
 from feint import distributed as fd
 from feint.evaluate.adaptive import RECORD as ADAPTIVE
 from feint.evaluate.checks import Check
-from feint.evaluate.presets import BYPASS, TRIGGERS, Preset
+from feint.evaluate.presets import BYPASS, SEARCH_WINS, TRIGGERS, AttackPlan, Preset
 from feint.evaluate.runner import AuditSetup, carry, robust_now
 from feint.evaluate.state import AuditState
 from feint.oracles import Oracle
@@ -141,9 +145,11 @@ def escalate(
     fired = {int(e): set(d["triggers"]) for e, d in decided.items()}
     limit = gain_limit(setup, preset)
     alive: set[int] = set()
-    for i, plan in enumerate(preset.escalation):
-        opens = set(TRIGGERS) - {BYPASS} if i == 0 else set(plan.opens_on)
-        active = alive | {e for e, triggers in fired.items() if triggers & opens}
+    for plan in preset.escalation:
+        opened = {e for e, triggers in fired.items() if triggers & set(plan.opens_on)}
+        active = opened if plan.fresh else alive | opened
+        if SEARCH_WINS not in plan.opens_on:  # where the search beat BPDA, only the longer search runs after it
+            active -= {e for e, triggers in fired.items() if SEARCH_WINS in triggers}
         if not active:
             continue
         if plan.name == SURROGATE:
@@ -162,9 +168,45 @@ def escalate(
         # second half of its budget; any other where it broke enough at all.
         count = "late" if plan.gauge == "late" else "broke"
         alive = {e for e in active if int(state.records[f"{plan.key}@{e}"].get(count, 0)) >= limit}
+        if BYPASS in plan.opens_on:
+            search_wins(setup, state, plan, fired, limit)
     for e in range(1, len(setup.eps)):
         carry(state, e)
     return setup, None
+
+
+def search_wins(
+    setup: AuditSetup, state: AuditState, search: AttackPlan, fired: dict[int, set[str]], limit: int
+) -> None:
+    """Fire the ``search`` trigger at every eps with inputs still robust where ``search`` (the first
+    score-based search on a bypassed model's own forward) broke, at some eps, at least ``limit`` inputs
+    and more than the gradient attacks through BPDA had there; record the reason in the decision."""
+    decided = state.records[RECORD]["decided"]
+    wins = []
+    for e in range(len(setup.eps)):
+        found = int(state.records.get(f"{search.key}@{e}", {}).get("broke", 0))
+        through = sum(
+            int(state.records.get(f"{p.key}@{e}", {}).get("broke", 0)) for p in setup.plans if p.iterative_white_box
+        )
+        if found >= limit and found > through:
+            wins.append(
+                f"eps {setup.eps[e]:g}: {search.key} broke {_inputs(found)}, the gradient attacks through BPDA {through}"
+            )
+    if not wins:
+        return
+    why = (
+        "the score-based search beat the gradient attacks through BPDA ("
+        + "; ".join(wins)
+        + "): the approximation is poor for this model, so the longer search runs and the rest of the ladder does not"
+    )
+    for e in range(len(setup.eps)):
+        if setup.eps[e] == 0 or not bool(robust_now(setup, state, e).any()):
+            continue
+        fired.setdefault(e, set()).add(SEARCH_WINS)
+        entry = decided.setdefault(str(e), {"triggers": [], "reasons": []})
+        if SEARCH_WINS not in entry["triggers"]:
+            entry["triggers"] = sorted([*entry["triggers"], SEARCH_WINS])
+            entry["reasons"] = [*entry["reasons"], why]
 
 
 def with_surrogate(setup: AuditSetup, state: AuditState, keys: list[str]) -> AuditSetup:
