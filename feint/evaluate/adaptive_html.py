@@ -33,7 +33,7 @@ def _randomized(randomized: dict[str, Any] | None, eps: list[Any]) -> str:
             ("seed", num(randomized.get("seed"))),
             ("why", esc(randomized.get("reason"))),
             *(
-                [("final points pushed further", f"{num(d.get('steps'))} EOT-PGD steps: {num(d.get('forward_rows'))} forward + {num(d.get('backward_rows'))} backward rows")]
+                [("final EOT-PGD (every input)", f"{num(d.get('steps'))} steps x {num(d.get('draws'))} draws on the expected {esc(' and '.join(d.get('losses', [])))}, from random starts: {num(d.get('forward_rows'))} forward + {num(d.get('backward_rows'))} backward rows")]
                 if (d := randomized.get("deepening"))
                 else []
             ),

@@ -110,9 +110,9 @@ def adaptive_lines(adaptive: dict[str, Any]) -> list[str]:
         deep = randomized.get("deepening")
         if deep:
             lines.append(
-                f"  every final point pushed {deep['steps']} EOT-PGD steps ({deep['draws']} draws) further "
-                "before the redraws: "
-                f"{deep['forward_rows']} forward + {deep['backward_rows']} backward rows"
+                f"  final EOT-PGD on every input before the redraws: {deep['steps']} steps ({deep['draws']} draws) "
+                f"on the expected {' and '.join(deep.get('losses', []))} from random starts, the point with the "
+                f"smallest EOT margin kept: {deep['forward_rows']} forward + {deep['backward_rows']} backward rows"
             )
     lines += [f"  {note}" for note in adaptive.get("notes") or []]
     for rung in adaptive.get("rungs") or []:

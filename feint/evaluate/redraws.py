@@ -1,12 +1,12 @@
 """The redraw figures of a randomized model: every final point evaluated over seeded redraws.
 
 After the attacks (through the EOT average, :class:`feint.attacks.eot.ExpectationOverDraws`), each
-input's final point at each eps is its worst-case point where an attack broke it, else the attacks'
-point nearest to breaking it (:func:`feint.evaluate.runner.keep_near`), else the clean input;
-those points are pushed further by EOT-PGD without early stopping (:func:`deepen_points`) and
-evaluated over the ``r`` redraws of :mod:`feint.evaluate.randomness` (Athalye, Carlini & Wagner
-2018). Shapes: x (N, C, H, W), y (N,).
-"""
+input's candidate point at each eps is its worst-case point where an attack broke it, else the
+attacks' point nearest to breaking it (:func:`feint.evaluate.runner.keep_near`), else the clean
+input; beside it, EOT-PGD without early stopping climbs two expected losses from random starts
+(:func:`deepen_points`), and the candidate with the smallest EOT margin is evaluated over the ``r``
+redraws of :mod:`feint.evaluate.randomness` (Athalye, Carlini & Wagner 2018).
+Shapes: x (N, C, H, W), y (N,)"""
 
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ def evaluate_redraws(setup: Any, state: Any, adaptation: Adaptation) -> None:
     randomized["per_redraw"] = per_redraw
     randomized["deepening"] = {
         "steps": DEEPEN_STEPS,
+        "losses": [{"ce": "cross-entropy"}.get(loss, loss) for loss in DEEPEN_LOSSES],
         "draws": max(adaptation.model.draws, DEEPEN_DRAWS) if isinstance(adaptation.model, ExpectationOverDraws) else 0,
         "forward_rows": deep_rows[0],
         "backward_rows": deep_rows[1],

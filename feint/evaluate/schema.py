@@ -174,6 +174,7 @@ REPORT_SCHEMA["properties"]["adaptive"] = obj(
                     {
                         "steps": {"type": "integer"},
                         "draws": {"type": "integer"},
+                        "losses": {"type": "array", "items": {"type": "string"}},
                         "forward_rows": {"type": "integer"},
                         "backward_rows": {"type": "integer"},
                     }
