@@ -167,6 +167,11 @@ def not_escalated(report: dict[str, Any]) -> str:
             f"Escalation was called for ({where}), but no rung of stronger attacks could run: no input was "
             "left robust there, or the query budget was spent."
         )
+    if (report.get("adaptive") or {}).get("randomized"):
+        return (
+            "No escalation ladder on a randomized model: the final EOT-PGD (two expected losses from random "
+            "starts, without early stopping) ran on every input instead; see Adaptive attacks."
+        )
     if flagged:
         names = ", ".join(f"'{c.get('name')}' ({c.get('status')})" for c in flagged)
         return (
