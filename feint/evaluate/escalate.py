@@ -29,7 +29,8 @@ per eps, on three *triggers* (:data:`feint.evaluate.presets.TRIGGERS`):
 
 and runs the preset's escalation ladder on the inputs still robust there. A rung runs at an eps
 where the rung that ran before it there still broke at least the threshold, or where a trigger it
-``opens_on`` fired (a ``fresh`` rung, a ladder's first, only there). Nothing runs where nothing
+``opens_on`` fired (a ``fresh`` rung, a ladder's first, only there; the first rung of a ladder that
+names no trigger opens on ``check``, ``gain`` and ``late``). Nothing runs where nothing
 fired, so a model the standard budget already measures costs no more. The decision and its
 reasons are kept in the resumable state and in the report. Under torchrun rank 0 runs the checks
 and decides, and every rank follows its decision (the rungs' units are shared out like any
@@ -48,7 +49,7 @@ import torch
 from feint import distributed as fd
 from feint.evaluate.adaptive import RECORD as ADAPTIVE
 from feint.evaluate.checks import Check
-from feint.evaluate.presets import BYPASS, SEARCH_WINS, TRIGGERS, AttackPlan, Preset
+from feint.evaluate.presets import BYPASS, LADDER_TRIGGERS, SEARCH_WINS, TRIGGERS, AttackPlan, Preset
 from feint.evaluate.runner import AuditSetup, carry, robust_now
 from feint.evaluate.state import AuditState
 from feint.oracles import Oracle
@@ -145,8 +146,10 @@ def escalate(
     fired = {int(e): set(d["triggers"]) for e, d in decided.items()}
     limit = gain_limit(setup, preset)
     alive: set[int] = set()
-    for plan in preset.escalation:
-        opened = {e for e, triggers in fired.items() if triggers & set(plan.opens_on)}
+    for i, plan in enumerate(preset.escalation):
+        # a ladder's first rung that names no trigger (a user's preset) opens on the preset's own
+        opens_on = plan.opens_on or (LADDER_TRIGGERS if i == 0 else ())
+        opened = {e for e, triggers in fired.items() if triggers & set(opens_on)}
         active = opened if plan.fresh else alive | opened
         if SEARCH_WINS not in plan.opens_on:  # where the search beat BPDA, only the longer search runs after it
             active -= {e for e, triggers in fired.items() if SEARCH_WINS in triggers}
