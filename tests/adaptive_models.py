@@ -60,3 +60,22 @@ class NumpyNoisy(Noisy):
     def forward(self, x: Tensor) -> Tensor:
         noise = torch.from_numpy(np.random.standard_normal(tuple(x.shape)).astype(np.float32))
         return self.model(x + self.sigma * noise.to(x.device))
+
+
+class InvertOutsideAutograd(nn.Module):
+    """``1 - x`` computed in numpy: shape-preserving and outside autograd, so the audit bypasses it with
+    the identity, which here is exactly the wrong sign."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.from_numpy(1.0 - x.detach().cpu().numpy()).to(x.device, x.dtype)
+
+
+class Invert(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return 1.0 - x
+
+
+def misled(model: nn.Module) -> nn.Module:
+    """``model`` behind two inversions (the same function), the first outside autograd: BPDA's identity
+    gradient points the wrong way, a score-based search on the true forward does not."""
+    return nn.Sequential(InvertOutsideAutograd(), Invert(), model)

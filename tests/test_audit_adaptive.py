@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import torch
-from adaptive_models import JpegInForward, Noisy, NumpyNoisy, quantized
+from adaptive_models import JpegInForward, Noisy, NumpyNoisy, misled, quantized
 from torch import nn
 
 import feint
@@ -230,3 +230,22 @@ def test_noisy_standard_audit_runs_no_ladder_and_pushes_every_input(lenet_digits
     assert r["escalation"]["rungs"] == [] and any("no escalation ladder" in n for n in r["adaptive"]["notes"])
     deep = r["adaptive"]["randomized"]["deepening"]
     assert deep["backward_rows"] == 12 * len(DEEPEN_LOSSES) * DEEPEN_STEPS * deep["draws"]
+
+
+def test_a_search_that_beats_bpda_replaces_the_gradient_ladder_and_resumes(lenet_digits, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Where BPDA's gradient points the wrong way, the first search on the true forward breaks more than the
+    attacks through BPDA: the search trigger fires, the longer search runs instead of the gradient ladder
+    and finds more, and a resumed audit gives the same report."""
+    x, y, info = data
+    run = {"eps": [0.1, 0.2], "progress": False, "data_info": info, "seed": 0, "out": tmp_path}
+    first = feint.audit(misled(lenet_digits), x, y, **run).report
+    reasons = first["escalation"]["reasons"]
+    assert reasons and all("search" in r["triggers"] for r in reasons)
+    assert any("beat the gradient attacks through BPDA" in why for r in reasons for why in r["reasons"])
+    rungs = [r["attack"] for r in first["escalation"]["rungs"]]
+    assert rungs[0] == "square-large x1000" and all(r.startswith("square-large") for r in rungs)
+    broke = {r["attack"]: r["broke"] for r in first["adaptive"]["rungs"]}
+    through = [sum(broke[k][e] for k in ("fmn", "apgd-ce", "apgd-t", "apgd-t #2")) for e in range(2)]
+    assert any(broke["square-large x1000"][e] > through[e] for e in range(2))
+    again = feint.audit(misled(lenet_digits), x, y, **run).report
+    assert again["escalation"] == first["escalation"] and again["worst_case"] == first["worst_case"]

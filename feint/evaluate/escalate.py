@@ -151,7 +151,8 @@ def escalate(
         opens_on = plan.opens_on or (LADDER_TRIGGERS if i == 0 else ())
         opened = {e for e, triggers in fired.items() if triggers & set(opens_on)}
         active = opened if plan.fresh else alive | opened
-        if SEARCH_WINS not in plan.opens_on:  # where the search beat BPDA, only the longer search runs after it
+        # where the search beat BPDA, only the searches run (the first, on a resumed audit, too)
+        if not {SEARCH_WINS, BYPASS} & set(plan.opens_on):
             active -= {e for e, triggers in fired.items() if SEARCH_WINS in triggers}
         if not active:
             continue
