@@ -37,7 +37,7 @@ per input over AutoAttack's:
 - JPEG (``--n 100``): 71 / 32 vs 73 / 32 (AutoAttack's gradient attacks cannot run: its Square-5000
   alone) vs 77 / 71; rows 1.075 (accuracy met; rows missed: the peer's rows are Square-5000's queries,
   and matching what they find takes a search of that length: of the inputs Square-5000 breaks, 4 and 5
-  in 100 fall after its 2,000th query; JPEG500;
+  in 100 fall after its 2,000th query); at ``--n 500``: 73.6 / 26.0 vs 73.2 / 26.6 vs 82.4 / 72.2, rows 1.074;
 - noisy (``--n 500``, mean of 16 redraws): 65.5 / 23.8 vs 74.4 / 31.5 (``rand``) vs 65.6 / 23.7; rows
   0.969x the hand-set's (met: -0.1 / +0.0 point);
 - plain fast-AT (``--n 100``): 76 / 71 vs 76 / 71; rows 0.058;
