@@ -43,13 +43,23 @@ def accuracy_section(report: dict[str, Any]) -> str:
         uri = plots.accuracy_plot(
             eps, curves, worst_case=worst, noise=noise, clean_accuracy=report.get("clean_accuracy"), norm=norm
         )
+    redrawn = ((report.get("adaptive") or {}).get("randomized") or {}).get("accuracy_mean")
     headers = ["eps", *attacks, *(["noise"] if noise is not None else []), "worst case"]
+    headers += ["mean over redraws"] if redrawn else []
     rows = [
         [num(e), *(pct(at(a.get("accuracy"), i)) for a in attacks.values())]
         + ([pct(at(noise, i))] if noise is not None else [])
-        + [f"<b>{pct(at(worst, i))}</b>"]
+        + [f"<b>{pct(at(worst, i))}</b>" if not redrawn else pct(at(worst, i))]
+        + ([f"<b>{pct(at(redrawn, i))}</b>"] if redrawn else [])
         for i, e in enumerate(eps)
     ]
+    note = (
+        "<p class=\"muted\">A randomized model: each attack's column and the worst case are one draw's verdicts on "
+        "the attacks' points; the headline is the mean over the redraws of the final points, after the final "
+        "EOT-PGD (see Adaptive attacks).</p>"
+        if redrawn
+        else ""
+    )
     breaking = (report.get("worst_case") or {}).get("attack_breaking") or {}
     summary = [
         [esc(n), esc(a.get("kind")), num(a.get("queries")), num(a.get("seconds")), num(breaking.get(n))]
@@ -58,6 +68,7 @@ def accuracy_section(report: dict[str, Any]) -> str:
     return (
         figure(uri, "accuracy against eps for each attack")
         + table(headers, rows, numeric=range(len(headers)))
+        + note
         + "<h3>Attacks</h3>"
         + table(["attack", "kind", "queries", "seconds", "inputs it broke first"], summary, numeric=(2, 3, 4))
     )
