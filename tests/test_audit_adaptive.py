@@ -239,6 +239,7 @@ def test_a_search_that_beats_bpda_replaces_the_gradient_ladder_and_resumes(lenet
     x, y, info = data
     run = {"eps": [0.1, 0.2], "progress": False, "data_info": info, "seed": 0, "out": tmp_path}
     first = feint.audit(misled(lenet_digits), x, y, **run).report
+    assert validate(first, REPORT_SCHEMA) == []
     reasons = first["escalation"]["reasons"]
     assert reasons and all("search" in r["triggers"] for r in reasons)
     assert any("beat the gradient attacks through BPDA" in why for r in reasons for why in r["reasons"])

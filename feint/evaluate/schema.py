@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from feint.evaluate.natural import NATURAL_SCHEMA
+from feint.evaluate.presets import TRIGGERS
 from feint.evaluate.queries import QUERIES_SCHEMA
 from feint.report.schema import NUM, NUM_OR_NULL, NUMS, STR, obj, report_schema
 
@@ -113,7 +114,7 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
                     "items": obj(
                         {
                             "eps": NUM,
-                            "triggers": {"type": "array", "items": {"enum": ["check", "gain", "late", "bypass"]}},
+                            "triggers": {"type": "array", "items": {"enum": list(TRIGGERS)}},
                             "reasons": {"type": "array", "items": STR},
                         }
                     ),
