@@ -37,13 +37,15 @@ def accuracy_section(report: dict[str, Any]) -> str:
     noise = ((report.get("baselines") or {}).get("noise") or {}).get("accuracy")
     worst = (report.get("worst_case") or {}).get("accuracy") or []
     norm = str((report.get("settings") or {}).get("norm", "inf"))
+    redrawn = ((report.get("adaptive") or {}).get("randomized") or {}).get("accuracy_mean")
     uri = None
     if eps:
         curves = {name: a.get("accuracy") or [] for name, a in attacks.items()}
+        if redrawn:
+            curves["mean over redraws (headline)"] = redrawn
         uri = plots.accuracy_plot(
             eps, curves, worst_case=worst, noise=noise, clean_accuracy=report.get("clean_accuracy"), norm=norm
         )
-    redrawn = ((report.get("adaptive") or {}).get("randomized") or {}).get("accuracy_mean")
     headers = ["eps", *attacks, *(["noise"] if noise is not None else []), "worst case"]
     headers += ["mean over redraws"] if redrawn else []
     rows = [
