@@ -235,19 +235,23 @@ def test_noisy_standard_audit_runs_no_ladder_and_pushes_every_input(lenet_digits
 
 def test_a_search_that_beats_bpda_replaces_the_gradient_ladder_and_resumes(lenet_digits, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Where BPDA's gradient points the wrong way, the first search on the true forward breaks more than the
-    attacks through BPDA: the search trigger fires, the longer search runs instead of the gradient ladder
-    and finds more, and a resumed audit gives the same report."""
+    attacks through BPDA (a short APGD here, so that only its random start can break anything: a margin no
+    CPU's rounding crosses): the search trigger fires, the longer search runs instead of the preset's ladder,
+    and a resumed audit gives the same report."""
+    from feint.evaluate.presets import AttackPlan, Preset
+
     x, y, info = data
-    run = {"eps": [0.1, 0.2], "progress": False, "data_info": info, "seed": 0, "out": tmp_path}
+    ladder = (AttackPlan("pgd", "white-box", {"steps": 20}, label="pgd x20"),)
+    preset = Preset("short", (AttackPlan("apgd-ce", "white-box", {"steps": 5, "restarts": 1}),), escalation=ladder)
+    run = {"eps": [0.2], "progress": False, "data_info": info, "seed": 0, "out": tmp_path, "preset": preset}
     first = feint.audit(misled(lenet_digits), x, y, **run).report
     assert validate(first, REPORT_SCHEMA) == []
     reasons = first["escalation"]["reasons"]
-    assert reasons and all("search" in r["triggers"] for r in reasons)
+    assert any("search" in r["triggers"] for r in reasons)
     assert any("beat the gradient attacks through BPDA" in why for r in reasons for why in r["reasons"])
     rungs = [r["attack"] for r in first["escalation"]["rungs"]]
     assert rungs[0] == "square-large x1000" and all(r.startswith("square-large") for r in rungs)
     broke = {r["attack"]: r["broke"] for r in first["adaptive"]["rungs"]}
-    through = [sum(broke[k][e] for k in ("fmn", "apgd-ce", "apgd-t", "apgd-t #2")) for e in range(2)]
-    assert any(broke["square-large x1000"][e] > through[e] for e in range(2))
+    assert sum(broke["square-large x1000"]) > sum(broke["apgd-ce"])
     again = feint.audit(misled(lenet_digits), x, y, **run).report
     assert again["escalation"] == first["escalation"] and again["worst_case"] == first["worst_case"]
