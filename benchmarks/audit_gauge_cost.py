@@ -1,6 +1,6 @@
 """Benchmark: what the standard audit's late gauge costs on a model where nothing warns.
 
-The late gauge (``feint.evaluate.escalate``: APGD-CE still breaking inputs in the second half of its
+The late gauge (``feint.capabilities.audit.escalate``: APGD-CE still breaking inputs in the second half of its
 iterations) is read from a clock APGD keeps while it runs, so on a model where no check warns and no
 gauge fires the standard audit should cost what it cost before the gauge existed. On a plain LeNet
 trained on the digits data and its first 200 test images (the model and data of the test suite's
@@ -24,10 +24,10 @@ from attack_speed import keep_freed_memory, timed_repeats
 from torch import nn
 
 import feint
+from feint.capabilities.audit.presets import Preset, get_preset
 from feint.data import Dataset, load
 from feint.errors import FeintError
-from feint.evaluate.defaults import default_eps
-from feint.evaluate.presets import Preset, get_preset
+from feint.measure.defaults import default_eps
 from feint.models import load_config, load_model
 
 CACHE = Path(__file__).resolve().parent / ".cache"

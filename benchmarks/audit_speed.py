@@ -30,10 +30,10 @@ from torch import nn
 
 import feint
 from feint.attacks.pgd import pgd
+from feint.capabilities.audit.presets import Preset, get_preset
 from feint.data import Dataset, load
 from feint.errors import FeintError
-from feint.evaluate.defaults import default_eps
-from feint.evaluate.presets import Preset, get_preset
+from feint.measure.defaults import default_eps
 from feint.models import load_config, load_model
 
 CACHE = Path(__file__).resolve().parent / ".cache"

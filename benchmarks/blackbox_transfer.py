@@ -33,11 +33,11 @@ from blackbox_speed import start_server
 
 import feint
 from feint.attacks.substitute import SubstituteConfig
+from feint.capabilities.blackbox.measure import summary as blackbox_summary
+from feint.capabilities.transfer.matrix import summary as matrix_summary
+from feint.capabilities.transfer.matrix_report import PAPERNOT_PATTERN, target_vulnerability
+from feint.capabilities.transfer.techniques import TechniqueSettings
 from feint.data import load
-from feint.evaluate.blackbox_measure import summary as blackbox_summary
-from feint.evaluate.matrix import summary as matrix_summary
-from feint.evaluate.matrix_report import PAPERNOT_PATTERN, target_vulnerability
-from feint.evaluate.techniques import TechniqueSettings
 from feint.models import resolve
 from feint.oracles import Oracle, as_oracle
 

@@ -52,12 +52,12 @@ from torch import nn
 
 import feint
 from feint.attacks.result import predict_logits
+from feint.capabilities.detect.evaluation import EvalSettings, craft_all
+from feint.capabilities.detect.report import detect_report, summary_lines
 from feint.data import Dataset, load
 from feint.detectors import DensityUncertaintyDetector, MutationDetector
-from feint.detectors.evaluation import EvalSettings, craft_all
 from feint.detectors.metrics import roc
 from feint.detectors.mutants import base_weights, mutant_labels
-from feint.detectors.report import detect_report, summary_lines
 from feint.errors import FeintError
 from feint.models import load_config, load_model
 

@@ -30,28 +30,28 @@ def load(*args: Any, **kwargs: Any) -> Any:
 
 
 def audit(*args: Any, **kwargs: Any) -> Any:
-    """Audit a model's robustness; see :func:`feint.evaluate.audit.audit`."""
-    from feint.evaluate.audit import audit as _audit
+    """Audit a model's robustness; see :func:`feint.capabilities.audit.run.audit`."""
+    from feint.capabilities.audit.run import audit as _audit
 
     return _audit(*args, **kwargs)
 
 
 def blackbox(*args: Any, **kwargs: Any) -> Any:
-    """The substitute attack against a label-only oracle; see :func:`feint.evaluate.blackbox.blackbox`."""
-    from feint.evaluate.blackbox import blackbox as _blackbox
+    """The substitute attack against a label-only oracle; see :func:`feint.capabilities.blackbox.run.blackbox`."""
+    from feint.capabilities.blackbox.run import blackbox as _blackbox
 
     return _blackbox(*args, **kwargs)
 
 
 def transfer(*args: Any, **kwargs: Any) -> Any:
-    """Transfer between two models; see :func:`feint.evaluate.transfer.transfer`."""
-    from feint.evaluate.transfer import transfer as _transfer
+    """Transfer between two models; see :func:`feint.capabilities.transfer.pair.transfer`."""
+    from feint.capabilities.transfer.pair import transfer as _transfer
 
     return _transfer(*args, **kwargs)
 
 
 def transfer_matrix(*args: Any, **kwargs: Any) -> Any:
-    """The cross-technique matrix; see :func:`feint.evaluate.matrix.transfer_matrix`."""
-    from feint.evaluate.matrix import transfer_matrix as _matrix
+    """The cross-technique matrix; see :func:`feint.capabilities.transfer.matrix.transfer_matrix`."""
+    from feint.capabilities.transfer.matrix import transfer_matrix as _matrix
 
     return _matrix(*args, **kwargs)

@@ -82,7 +82,7 @@ def _rank_main(rank: int, world: int, port: int, job: str, args: dict[str, Any],
 def _record_writes() -> list[str]:
     """Every file this process writes through feint.io or the audit's point store."""
     import feint.io
-    from feint.evaluate.points import PointStore
+    from feint.capabilities.audit.points import PointStore
 
     writes: list[str] = []
     real_atomic, real_create = feint.io.atomic_path, PointStore.create
@@ -110,7 +110,7 @@ def escalating_preset() -> Any:
     """A preset whose weak attacks leave the evaluation unconverged on a digits LeNet, so that it
     escalates: FGSM beats them (a check warns at every eps > 0), the first rung breaks inputs at two
     eps and the second runs only there (``preset="escalating"`` in :func:`audit_job`)."""
-    from feint.evaluate.presets import AttackPlan, Preset
+    from feint.capabilities.audit.presets import AttackPlan, Preset
 
     gauge = {"steps": 1, "n_target_classes": 1, "first_target": 2}
     return Preset(

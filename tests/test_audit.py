@@ -15,10 +15,10 @@ from torch import nn
 
 import feint
 from feint.attacks.fmn import fmn
+from feint.capabilities.audit.presets import get_preset
+from feint.capabilities.audit.schema import REPORT_SCHEMA
 from feint.data import Dataset
 from feint.errors import InputError
-from feint.evaluate.presets import get_preset
-from feint.evaluate.schema import REPORT_SCHEMA
 from feint.report.schema import validate
 
 EPS = (0.0, 0.1, 0.2, 0.3)
@@ -182,7 +182,7 @@ def test_an_audit_interrupted_while_escalating_resumes_to_the_same_numbers(lenet
     resumed = feint.audit(model, data.x, data.y, out=tmp_path, **kwargs)
     assert _numbers(resumed.to_dict()) == _numbers(full.to_dict())
 
-    def untimed(report: feint.evaluate.audit_report.AuditReport) -> dict:
+    def untimed(report: feint.capabilities.audit.result.AuditReport) -> dict:
         escalation = report.to_dict()["escalation"]
         return {**escalation, "rungs": [{k: v for k, v in r.items() if k != "seconds"} for r in escalation["rungs"]]}
 

@@ -13,9 +13,9 @@ from torch import nn
 import feint
 from feint.attacks.eot import ExpectationOverDraws
 from feint.attacks.registry import run_attack
+from feint.capabilities.audit.randomness import redraw_figures, redraw_verdicts
+from feint.capabilities.audit.schema import REPORT_SCHEMA
 from feint.errors import InputError
-from feint.evaluate.randomness import redraw_figures, redraw_verdicts
-from feint.evaluate.schema import REPORT_SCHEMA
 from feint.report.schema import validate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
@@ -181,7 +181,7 @@ def test_bypass_ladder_shape() -> None:
     """The search rungs come first: the thorough budget on the bypass trigger, then the rest of
     AutoAttack's own budget where it was still gaining or the search beat BPDA; then the preset's own
     ladder, fresh."""
-    from feint.evaluate.presets import AUTOATTACK_SQUARE, BYPASS, SEARCH_WINS, get_preset
+    from feint.capabilities.audit.presets import AUTOATTACK_SQUARE, BYPASS, SEARCH_WINS, get_preset
 
     standard = get_preset("standard")
     ladder = standard.through_bypass().escalation
@@ -200,9 +200,9 @@ def test_search_trigger_fires_where_the_search_beats_bpda(search: int, through: 
     eps with inputs left where, at some eps, it broke more than the gradient attacks through BPDA."""
     from types import SimpleNamespace
 
-    from feint.evaluate.escalate import RECORD, search_wins
-    from feint.evaluate.presets import SEARCH_WINS, get_preset
-    from feint.evaluate.state import AuditState
+    from feint.capabilities.audit.escalate import RECORD, search_wins
+    from feint.capabilities.audit.presets import SEARCH_WINS, get_preset
+    from feint.capabilities.audit.state import AuditState
 
     preset = get_preset("standard").through_bypass()
     plans = get_preset("standard").attacks
@@ -223,7 +223,7 @@ def test_search_trigger_fires_where_the_search_beats_bpda(search: int, through: 
 def test_noisy_standard_audit_runs_no_ladder_and_pushes_every_input(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
     """A randomized model gets no escalation ladder: the final EOT-PGD runs on every input (clean-wrong
     ones too: a random model's clean verdict is one draw), on two losses, and the report says so."""
-    from feint.evaluate.redraws import DEEPEN_LOSSES, DEEPEN_STEPS
+    from feint.capabilities.audit.redraws import DEEPEN_LOSSES, DEEPEN_STEPS
 
     x, y, info = data
     model = Noisy(lenet_digits, sigma=0.3)
@@ -238,7 +238,7 @@ def test_a_search_that_beats_bpda_replaces_the_gradient_ladder_and_resumes(lenet
     attacks through BPDA (a short APGD here, so that only its random start can break anything: a margin no
     CPU's rounding crosses): the search trigger fires, the longer search runs instead of the preset's ladder,
     and a resumed audit gives the same report."""
-    from feint.evaluate.presets import AttackPlan, Preset
+    from feint.capabilities.audit.presets import AttackPlan, Preset
 
     x, y, info = data
     ladder = (AttackPlan("pgd", "white-box", {"steps": 20}, label="pgd x20"),)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import feint
-from feint.evaluate import state
+from feint.capabilities.audit import state
 
 
 def test_state_from_another_code_version_is_not_resumed(lenet_digits, digits_test, tmp_path, monkeypatch) -> None:

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from torch import nn
 
 import feint
+from feint.capabilities.audit.page import render_report_html
+from feint.capabilities.audit.schema import REPORT_SCHEMA
 from feint.data import Dataset
 from feint.errors import InputError
-from feint.evaluate.report_html import render_report_html
-from feint.evaluate.schema import REPORT_SCHEMA
 from feint.oracles import as_oracle
 from feint.report.schema import validate
 

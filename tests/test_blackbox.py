@@ -10,12 +10,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import feint.evaluate.blackbox as bb
-import feint.evaluate.blackbox_substitute as trained
+import feint.capabilities.blackbox.run as bb
+import feint.capabilities.blackbox.substitute as trained
 from feint.attacks.substitute import SubstituteConfig
+from feint.capabilities.blackbox.report import REPORT_SCHEMA
 from feint.cli import main
 from feint.errors import InputError
-from feint.evaluate.blackbox_report import REPORT_SCHEMA
 from feint.models import load_model, save_model
 from feint.oracles import as_oracle
 from feint.report.schema import validate
@@ -191,7 +191,7 @@ def test_cli_bad_input_is_one_line(target_dir, tmp_path, extra, message):
 def test_a_scikit_learn_target_is_attacked_through_its_labels(digits_train, digits_test):
     from sklearn.linear_model import LogisticRegression
 
-    from feint.evaluate.techniques import flat, one_blas_thread, technique_oracle
+    from feint.capabilities.transfer.techniques import flat, one_blas_thread, technique_oracle
 
     with one_blas_thread():
         target = LogisticRegression(max_iter=300).fit(flat(digits_train.x), digits_train.y.numpy())

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from helpers import export_onnx
 from serving import feint_server
 
+from feint.capabilities.transfer.techniques import one_blas_thread
 from feint.cli import main
-from feint.evaluate.techniques import one_blas_thread
 from feint.models import save_model
 
 pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_torch_thread_per_module")]

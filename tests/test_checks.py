@@ -9,11 +9,11 @@ import torch
 from helpers import ScaledLogits
 from torch import Tensor, nn
 
+from feint.capabilities.audit import checks as ck
+from feint.capabilities.audit.presets import get_preset
+from feint.capabilities.audit.schema import REPORT_SCHEMA
 from feint.errors import InputError
-from feint.evaluate import checks as ck
-from feint.evaluate.defaults import default_eps
-from feint.evaluate.presets import get_preset
-from feint.evaluate.schema import REPORT_SCHEMA
+from feint.measure.defaults import default_eps
 from feint.report.schema import validate
 
 
@@ -116,6 +116,6 @@ def test_schema_validator_finds_problems() -> None:
 
 
 def _schema_props() -> dict:
-    from feint.evaluate.schema import REPORT_SCHEMA
+    from feint.capabilities.audit.schema import REPORT_SCHEMA
 
     return REPORT_SCHEMA["properties"]

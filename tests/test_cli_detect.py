@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from feint.capabilities.detect.schema import REPORT_SCHEMA
 from feint.cli import main
-from feint.detectors.schema import REPORT_SCHEMA
 from feint.report.schema import validate
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]

@@ -36,7 +36,7 @@ def _report(folder, schema):
 
 @pytest.mark.parametrize(("method", "generations"), [("direct", 40), ("cppn", 20), ("gradient", 40)])
 def test_fool_writes_a_report_and_images_anyone_can_check(model_dir, tmp_path, method, generations):
-    from feint.evaluate.fooling_report import REPORT_SCHEMA
+    from feint.capabilities.fooling.report import REPORT_SCHEMA
 
     out = tmp_path / method
     result = invoke(
@@ -91,7 +91,7 @@ def test_fool_bad_input_is_one_line_and_exit_2(model_dir, tmp_path, args, messag
 
 
 def test_physical_writes_rates_sheet_and_arrays(model_dir, tmp_path):
-    from feint.evaluate.physical_report import REPORT_SCHEMA
+    from feint.capabilities.physical.report import REPORT_SCHEMA
 
     out = tmp_path / "physical"
     result = invoke(
@@ -128,7 +128,7 @@ def test_physical_bad_input_is_one_line_and_exit_2(model_dir, tmp_path, args, me
 
 
 def test_audit_natural_adds_its_section(model_dir, tmp_path):
-    from feint.evaluate.schema import REPORT_SCHEMA
+    from feint.capabilities.audit.schema import REPORT_SCHEMA
 
     out = tmp_path / "audit"
     result = invoke(

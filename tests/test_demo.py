@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from click.testing import CliRunner
 
+from feint.capabilities.audit.schema import REPORT_SCHEMA
 from feint.cli import main
-from feint.evaluate.schema import REPORT_SCHEMA
 from feint.report.schema import validate
 
 

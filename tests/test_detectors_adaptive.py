@@ -59,7 +59,7 @@ def test_high_confidence_cw_makes_mutants_agree(
 
 def test_an_attacks_own_eps_overrides_the_common_one(lenet_digits: nn.Module, digits_test: Dataset) -> None:
     """``params={"fgsm": {"eps": ...}}`` crafts FGSM at its own eps (as `feint detect eval --param fgsm.eps=0.3`)."""
-    from feint.detectors.evaluation import EvalSettings, craft_all
+    from feint.capabilities.detect.evaluation import EvalSettings, craft_all
 
     x, y = digits_test.x[:16], digits_test.y[:16]
     settings = EvalSettings(attacks=("fgsm", "pgd"), eps=0.05, params={"fgsm": {"eps": 0.2}})

@@ -18,7 +18,7 @@ ALLOWED = {
     ("distributed/checks.py", "digest_tensors"): "hashes bytes on the host, once per job",
     ("data/dataset.py", "fingerprint"): "hashes bytes on the host, once per training run",
     ("training/checkpoint.py", "_flatten_optimizer"): "writes a checkpoint, once per epoch",
-    ("evaluate/state.py", "worst_points"): "reads a few gallery points from disk, once per report",
+    ("capabilities/audit/state.py", "worst_points"): "reads a few gallery points from disk, once per report",
     ("oracles/v2protocol.py", "encode"): "numpy arrays (already on the host) into an HTTP body",
     # Mutation testing keeps its pool of mutant weights on the host by design (issue 12):
     ("detectors/base.py", "model_fingerprint"): "hashes bytes on the host, once per save or load",
@@ -31,7 +31,7 @@ ALLOWED = {
     # Issues 10 and 13: work that lives on the host by nature.
     ("attacks/fooling/evolution.py", "map_elites"): "genomes are host objects (numpy rng); one sync per generation",
     ("attacks/tree_path.py", "tree_path_attack"): "a scikit-learn tree's paths, host tensors throughout",
-    ("evaluate/blackbox_state.py", "fingerprint"): "hashes bytes on the host, once per run",
+    ("capabilities/blackbox/state.py", "fingerprint"): "hashes bytes on the host, once per run",
     ("transforms/jpeg.py", "jpeg"): "Pillow's JPEG codec runs on the host, once per image",
 }
 

@@ -22,9 +22,9 @@ from torch import nn
 
 import feint
 from feint import distributed as fd
+from feint.capabilities.audit.points import PointStore
 from feint.data import Dataset
 from feint.errors import DistributedError
-from feint.evaluate.points import PointStore
 from feint.models import load_model, save_model
 
 AUDIT = {"eps": [0.0, 0.1, 0.2], "preset": "standard", "batch_size": 12, "seed": 3}

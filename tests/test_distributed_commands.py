@@ -49,14 +49,14 @@ def commands(folder: str, *, out: str, seed: int = 0, n: int = N, batch_size: in
     ``folder/detector``) on ``n`` test inputs, reports into ``out``: each returns its figures, clocks
     left out."""
     from feint.attacks.substitute import SubstituteConfig
+    from feint.capabilities.blackbox.run import blackbox
+    from feint.capabilities.detect.evaluation import EvalSettings
+    from feint.capabilities.detect.report import detect_report
+    from feint.capabilities.physical.run import PhysicalSettings, physical_world
+    from feint.capabilities.transfer.matrix import transfer_matrix
+    from feint.capabilities.transfer.techniques import TechniqueSettings
     from feint.data import load
     from feint.detectors import load_detector
-    from feint.detectors.evaluation import EvalSettings
-    from feint.detectors.report import detect_report
-    from feint.evaluate.blackbox import blackbox
-    from feint.evaluate.matrix import transfer_matrix
-    from feint.evaluate.physical import PhysicalSettings, physical_world
-    from feint.evaluate.techniques import TechniqueSettings
     from feint.models import load_model
     from feint.oracles import as_oracle
 

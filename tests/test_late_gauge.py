@@ -10,9 +10,9 @@ from torch import nn
 import feint
 from feint.attacks import apgd
 from feint.attacks.apgd import apgd_t
+from feint.capabilities.audit.presets import AttackPlan, Preset
 from feint.data import Dataset
 from feint.errors import InputError
-from feint.evaluate.presets import AttackPlan, Preset
 
 
 @pytest.fixture(scope="module")

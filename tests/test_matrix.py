@@ -8,11 +8,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from feint.capabilities.transfer.matrix import split_halves, transfer_matrix
+from feint.capabilities.transfer.matrix_report import REPORT_SCHEMA
+from feint.capabilities.transfer.techniques import TECHNIQUES, TechniqueSettings, parse_techniques
 from feint.cli import main
 from feint.errors import InputError
-from feint.evaluate.matrix import split_halves, transfer_matrix
-from feint.evaluate.matrix_report import REPORT_SCHEMA
-from feint.evaluate.techniques import TECHNIQUES, TechniqueSettings, parse_techniques
 from feint.report.schema import validate
 
 SETTINGS = TechniqueSettings(dnn_arch="mlp", dnn_epochs=20, dnn_lr=1e-3, substitute_epochs=20)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from feint.attacks import fgsm, predict_logits
 from feint.errors import InputError
-from feint.evaluate.metrics import (
+from feint.measure.metrics import (
     OUTCOMES,
     confusion_matrix,
     goodfellow_row,

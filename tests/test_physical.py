@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from feint.capabilities.physical.destruction import correct_top, destruction, destruction_rate, topk_levels
+from feint.capabilities.physical.run import PIPELINE, PhysicalSettings, physical_world, rate_of
 from feint.errors import InputError
-from feint.evaluate.destruction import correct_top, destruction, destruction_rate, topk_levels
-from feint.evaluate.natural import FAMILIES, SpatialGrid, natural_variation
-from feint.evaluate.physical import PIPELINE, PhysicalSettings, physical_world, rate_of
+from feint.measure.natural import FAMILIES, SpatialGrid, natural_variation
 from feint.transforms import Compose, Rotate, print_and_photo
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -16,16 +16,16 @@ import torch
 from torch import nn
 
 from feint.attacks import fgsm, predict_logits
+from feint.capabilities.audit.page import render_report_html, write_report_html
 from feint.data import Dataset
 from feint.errors import InputError
-from feint.evaluate.metrics import (
+from feint.measure.metrics import (
     confusion_matrix,
     goodfellow_row,
     outcome_counts,
     per_class_accuracy,
     perturbation_stats,
 )
-from feint.evaluate.report_html import render_report_html, write_report_html
 from feint.report.files import json_safe
 from feint.report.gallery import GalleryItem, gallery_items
 from feint.report.plots import perturbation_image

@@ -7,10 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from feint.capabilities.transfer.pair import transfer
+from feint.capabilities.transfer.pair_report import REPORT_SCHEMA
 from feint.cli import main
 from feint.errors import InputError
-from feint.evaluate.transfer import transfer
-from feint.evaluate.transfer_report import REPORT_SCHEMA
 from feint.models import save_model
 from feint.oracles import as_oracle
 from feint.report.schema import validate

@@ -12,8 +12,8 @@ from sklearn.tree import DecisionTreeClassifier
 
 from feint.attacks.linear import hyperplane_step, linear_module
 from feint.attacks.tree_path import tree_path_attack
+from feint.capabilities.transfer.techniques import one_blas_thread
 from feint.errors import InputError
-from feint.evaluate.techniques import one_blas_thread
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 

@@ -9,9 +9,9 @@ import pytest
 from torch import Tensor, nn
 
 import feint
+from feint.capabilities.audit import checks as ck
+from feint.capabilities.audit.presets import AttackPlan, Preset
 from feint.data import Dataset
-from feint.evaluate import checks as ck
-from feint.evaluate.presets import AttackPlan, Preset
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 NAME = "an unbounded attack reaches 100%"

@@ -107,7 +107,7 @@ class ExpectationOverDraws(nn.Module):
     logits, so that every gradient attack descends the expected logits, and an attack's own success
     test and outside check ask whether the expected logits are fooled (not one lucky draw: an input
     counted as broken then leaves the later attacks' pool). The audit then evaluates the final
-    points over seeded single-draw redraws (:mod:`feint.evaluate.randomness`).
+    points over seeded single-draw redraws (:mod:`feint.capabilities.audit.randomness`).
     :func:`feint.attacks.core.rows_per_input` counts each draw as a row. Shapes: x (N, C, H, W).
     """
 

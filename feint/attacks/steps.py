@@ -65,7 +65,7 @@ class BreakClock:
 
     An attack that is still breaking inputs late in its budget has not converged (Croce & Hein
     2020 show robust accuracy still falling with more iterations and restarts on some models): the
-    audit's convergence gauge (:mod:`feint.evaluate.escalate`) reads it from ``found_at``.
+    audit's convergence gauge (:mod:`feint.capabilities.audit.escalate`) reads it from ``found_at``.
     """
 
     def __init__(self, n: int, total: int, device: torch.device) -> None:

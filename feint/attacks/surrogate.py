@@ -3,7 +3,7 @@
 Papernot, McDaniel, Goodfellow, Jha, Celik & Swami 2017 ("Practical Black-Box Attacks against
 Machine Learning") show that adversarial examples crafted white-box on a substitute trained on a
 model's own answers transfer to that model. Here the substitute (``surrogate``: any torch module
-with the target's classes, e.g. one fitted by :func:`feint.evaluate.surrogate.fit_surrogate`, or a
+with the target's classes, e.g. one fitted by :func:`feint.capabilities.audit.surrogate.fit_surrogate`, or a
 user's own) is attacked with APGD (Croce & Hein 2020) at the full budget (no early stopping: a point
 that barely fools the copy sits on *its* boundary, not the target's), first with the cross-entropy
 loss, then with the DLR loss on the inputs the first candidates left correct. Every candidate is
@@ -49,7 +49,7 @@ def surrogate_transfer(
     if not isinstance(surrogate, nn.Module):
         raise InputError(
             "the surrogate attack on a query-only model needs surrogate=<a torch module with the target's classes>, "
-            "e.g. one trained on the target's answers (feint.evaluate.surrogate.fit_surrogate)"
+            "e.g. one trained on the target's answers (feint.capabilities.audit.surrogate.fit_surrogate)"
         )
     check_positive_int(steps, "steps")
     threat = ThreatModel(norm, eps, bounds)

@@ -198,7 +198,7 @@ def _options(
 
 
 def _print_one(result: AttackResult, targeted: bool) -> None:
-    from feint.evaluate.metrics import goodfellow_row
+    from feint.measure.metrics import goodfellow_row
 
     error_rate, confidence = goodfellow_row(result.adv_logits, result.y)
     click.echo(f"adversarial accuracy: {1 - error_rate:.4f}")
@@ -211,7 +211,7 @@ def _print_one(result: AttackResult, targeted: bool) -> None:
 
 
 def _print_table(runs: list[tuple[float | None, AttackResult]], targeted: bool) -> None:
-    from feint.evaluate.metrics import goodfellow_row
+    from feint.measure.metrics import goodfellow_row
 
     extra = "  targets reached" if targeted else ""
     click.echo(f"{'eps':>8}  adversarial accuracy  mean confidence (misclassified)  queries{extra}")

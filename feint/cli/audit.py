@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from feint import distributed as fd
+from feint.capabilities.audit.presets import PRESETS
+from feint.capabilities.audit.run import DEFAULT_BATCH
 from feint.cli.common import (
     check_model_fits_data,
     data_options,
@@ -20,8 +22,6 @@ from feint.cli.common import (
     parse_floats,
     resolve_device,
 )
-from feint.evaluate.audit import DEFAULT_BATCH
-from feint.evaluate.presets import PRESETS
 from feint.io import check_writable
 from feint.models import resolve
 from feint.models.loading import resolve_model
@@ -108,8 +108,8 @@ def audit_command(
     its escalation: a transfer rung from a surrogate fitted on the model's answers (or --surrogate), then
     the search with more queries where it had not converged; --max-queries caps the whole audit's queries.
     """
-    from feint.evaluate.adaptive import check_counts
-    from feint.evaluate.audit import audit
+    from feint.capabilities.audit.adaptive import check_counts
+    from feint.capabilities.audit.run import audit
 
     grid = parse_floats(eps, "--eps")
     check_counts(eot_samples, redraws)

@@ -114,8 +114,8 @@ def blackbox_command(
     measuring); rank 0 alone trains the substitute, prints and writes --out."""
     from feint.attacks.registry import get_attack
     from feint.attacks.substitute import SubstituteConfig, check_seed_budget
-    from feint.evaluate.blackbox import blackbox
-    from feint.evaluate.blackbox_measure import summary
+    from feint.capabilities.blackbox.measure import summary
+    from feint.capabilities.blackbox.run import blackbox
 
     config = SubstituteConfig(
         arch=substitute,

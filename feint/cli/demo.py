@@ -13,10 +13,10 @@ import click
 from torch import nn
 
 from feint import distributed as fd
+from feint.capabilities.audit.presets import PRESETS
 from feint.cli.common import device_option, resolve_device
 from feint.data import load
 from feint.errors import FeintError
-from feint.evaluate.presets import PRESETS
 from feint.io import check_writable
 from feint.models import load_config, load_model
 from feint.training import train
@@ -66,7 +66,7 @@ def say(line: str) -> None:
 @device_option
 def demo_command(out: str, preset: str, retrain: bool, quiet: bool, device: str) -> None:
     """Train a CNN on digits, audit its robustness, write report.json and report.html."""
-    from feint.evaluate.audit import audit
+    from feint.capabilities.audit.run import audit
 
     dev = str(fd.start(resolve_device(device)))
     with fd.together("checking --out"):

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from feint import distributed as fd
+from feint.capabilities.detect.measure import MAX_ADAPTIVE_STEPS
 from feint.cli.common import (
     SEED,
     Bounded,
@@ -29,7 +30,6 @@ from feint.cli.common import (
     parse_params,
     resolve_device,
 )
-from feint.detectors.measure import MAX_ADAPTIVE_STEPS
 from feint.errors import DistributedError, InputError
 from feint.io import prepare_out
 
@@ -213,10 +213,10 @@ def eval_command(
 
     Under torchrun the batches of inputs are shared among the ranks; rank 0 alone prints and writes --out."""
     from feint.attacks.registry import get_attack
+    from feint.capabilities.detect.evaluation import EvalSettings
+    from feint.capabilities.detect.report import detect_report, summary_lines
     from feint.cli.common import parse_floats
     from feint.detectors import load_detector
-    from feint.detectors.evaluation import EvalSettings
-    from feint.detectors.report import detect_report, summary_lines
 
     names = tuple(a.strip() for a in attacks.split(",") if a.strip())
     if not names:

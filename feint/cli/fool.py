@@ -90,7 +90,7 @@ def fool_command(
     direct and cppn need only class scores: the model may be query-only (.skops, ONNX, a v2 URL).
     """
     from feint.attacks.fooling import fool, save_cppns
-    from feint.evaluate.fooling_report import build_fooling_report, write_fooling_report
+    from feint.capabilities.fooling.report import build_fooling_report, write_fooling_report
     from feint.models import resolve
     from feint.oracles import as_oracle
     from feint.oracles.module import check_input_shape

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from feint import distributed as fd
+from feint.capabilities.physical.run import MAX_DRAWS
 from feint.cli.common import (
     COUNT,
     SEED,
@@ -23,7 +24,6 @@ from feint.cli.common import (
     resolve_device,
 )
 from feint.errors import InputError
-from feint.evaluate.physical import MAX_DRAWS
 
 
 @click.command()
@@ -76,8 +76,8 @@ def physical_command(
     """Attack, then simulate printing and photographing the adversarial inputs (Kurakin et al. 2016).
 
     Under torchrun the batches are shared among the ranks; rank 0 alone prints and writes --out."""
-    from feint.evaluate.physical import PIPELINE, PhysicalSettings, physical_world, rate_of
-    from feint.evaluate.physical_report import build_physical_report, sheet_choice, write_physical_outputs
+    from feint.capabilities.physical.report import build_physical_report, sheet_choice, write_physical_outputs
+    from feint.capabilities.physical.run import PIPELINE, PhysicalSettings, physical_world, rate_of
     from feint.models import resolve
     from feint.report.provenance import model_info
     from feint.report.sheet import cell_size

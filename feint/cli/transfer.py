@@ -10,6 +10,7 @@ import click
 
 from feint import distributed as fd
 from feint.attacks.registry import get_attack
+from feint.capabilities.transfer.pair import MAX_STEPS
 from feint.cli.common import (
     SEED,
     check_model_fits_data,
@@ -24,7 +25,6 @@ from feint.cli.common import (
 )
 from feint.cli.targets import target_options
 from feint.errors import DistributedError, InputError
-from feint.evaluate.transfer import MAX_STEPS
 from feint.io import prepare_out
 
 
@@ -109,8 +109,8 @@ def transfer_command(
     if matrix:
         if source_spec or target_spec:
             raise InputError("--matrix trains its own models; drop --source and --target")
-        from feint.evaluate.matrix import summary, transfer_matrix
-        from feint.evaluate.techniques import TechniqueSettings, parse_techniques
+        from feint.capabilities.transfer.matrix import summary, transfer_matrix
+        from feint.capabilities.transfer.techniques import TechniqueSettings, parse_techniques
 
         names = parse_techniques(techniques)
         settings = TechniqueSettings(dnn_arch=dnn_arch, seed=seed)
@@ -139,10 +139,10 @@ def transfer_command(
     else:
         if not source_spec or not target_spec:
             raise InputError("give --source and --target (two models), or --matrix for the cross-technique study")
+        from feint.capabilities.transfer.pair import summary as pair_summary
+        from feint.capabilities.transfer.pair import transfer
         from feint.cli.targets import target_oracle
-        from feint.evaluate.defaults import default_eps
-        from feint.evaluate.transfer import summary as pair_summary
-        from feint.evaluate.transfer import transfer
+        from feint.measure.defaults import default_eps
         from feint.models import resolve_model
 
         step_counts, budgets = _steps(steps), parse_floats(eps, "--eps")

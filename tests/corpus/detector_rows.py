@@ -23,7 +23,9 @@ def fit_row(id: str, phrase: str, *args: str, error: type[BaseException] = Input
 
 def eval_row(id: str, phrase: str, *args: str, make=None, error: type[BaseException] = InputError) -> Case:  # type: ignore[no-untyped-def]
     cli = ("detect", "eval", "--detector", "det", "--out", "report", "--quiet", *args)
-    return Case(id, make=make, cli=cli, error=error, phrase=phrase, forbid=("feint.detectors.evaluation.craft",))
+    return Case(
+        id, make=make, cli=cli, error=error, phrase=phrase, forbid=("feint.capabilities.detect.evaluation.craft",)
+    )
 
 
 def _detector_of_another_model(c: Ctx) -> None:

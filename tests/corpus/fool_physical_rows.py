@@ -16,7 +16,7 @@ from feint.transforms import JPEG, Blur, Crop, Rotate, Scale, print_and_photo
 FOOL = ("fool", "--model", "{run}", "--generations", "3", "--population", "4", "--quiet")
 NO_FOOLING = ("feint.attacks.fooling.fool",)
 PHYSICAL = ("physical", "--model", "{run}", "--n", "8", "--quiet")
-NO_PHYSICAL = ("feint.evaluate.physical.physical_world",)
+NO_PHYSICAL = ("feint.capabilities.physical.run.physical_world",)
 SHAPE = (1, 8, 8)
 
 

@@ -58,7 +58,7 @@ ROWS = [
     Case(
         "interrupt-audit",
         cli=AUDIT,
-        patch={"feint.evaluate.audit._run_units": _interrupt},
+        patch={"feint.capabilities.audit.run._run_units": _interrupt},
         error=KeyboardInterrupt,
         phrase="interrupted; run the same command again to continue",
         exit_code=130,

@@ -22,12 +22,12 @@ EVAL = ("detect", "eval", "--detector", "det", "--model", "{run}", "--n-inputs",
 TRAIN = ("train", "--arch", "softmax", "--epochs", "1", "--quiet", "--out", "run")
 
 NO_FOOLING = ("feint.attacks.fooling.fool",)
-NO_PHYSICAL = ("feint.evaluate.physical.physical_world",)
+NO_PHYSICAL = ("feint.capabilities.physical.run.physical_world",)
 NO_SUBSTITUTE = ("feint.attacks.substitute.start_substitute",)
-NO_TRANSFER = ("feint.evaluate.transfer.transfer",)
-NO_MATRIX = ("feint.evaluate.matrix.fit_techniques",)
+NO_TRANSFER = ("feint.capabilities.transfer.pair.transfer",)
+NO_MATRIX = ("feint.capabilities.transfer.matrix.fit_techniques",)
 NO_FIT = ("feint.detectors.kde_bu.DensityUncertaintyDetector.fit",)
-NO_EVAL = ("feint.detectors.report.detect_report",)
+NO_EVAL = ("feint.capabilities.detect.report.detect_report",)
 NO_TRAINING = ("feint.training.trainer.create_model",)
 MEMORY = r"would need about [\d.e+]+ TiB of memory, more than the [\d.,]+ \w+ this machine has"
 

@@ -94,7 +94,7 @@ def _no_detector_left(c: Ctx, result: Any) -> None:
 
 def _blackbox_cut(c: Ctx) -> None:
     """A blackbox run interrupted after its second round was saved (the state is in ``cut``)."""
-    import feint.evaluate.blackbox_substitute as trained
+    import feint.capabilities.blackbox.substitute as trained
 
     real = trained.save_state
 
@@ -125,15 +125,15 @@ def _same_report_as_uninterrupted(c: Ctx, result: Any) -> None:
 
 ROWS = [
     interrupted("fool", FOOL, "feint.attacks.fooling.fool"),
-    interrupted("physical", PHYSICAL, "feint.evaluate.physical.physical_world"),
-    interrupted("transfer", TRANSFER, "feint.evaluate.transfer.transfer"),
-    interrupted("matrix", MATRIX, "feint.evaluate.matrix.transfer_matrix"),
+    interrupted("physical", PHYSICAL, "feint.capabilities.physical.run.physical_world"),
+    interrupted("transfer", TRANSFER, "feint.capabilities.transfer.pair.transfer"),
+    interrupted("matrix", MATRIX, "feint.capabilities.transfer.matrix.transfer_matrix"),
     interrupted("detect-fit", FIT, "feint.detectors.kde_bu.DensityUncertaintyDetector.fit"),
-    interrupted("detect-eval", EVAL, "feint.detectors.report.detect_report", make=_fitted_detector),
+    interrupted("detect-eval", EVAL, "feint.capabilities.detect.report.detect_report", make=_fitted_detector),
     interrupted(
         "blackbox",
         (*BLACKBOX, "--out", "bb"),
-        "feint.evaluate.blackbox.blackbox",
+        "feint.capabilities.blackbox.run.blackbox",
         "interrupted; run the same command again to continue from the last finished substitute round",
     ),
     # killed while the detector folder is written: neither the folder nor its staging copy remain

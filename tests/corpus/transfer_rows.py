@@ -17,7 +17,7 @@ BLACKBOX = ("blackbox", "--target", "{run}", "--data", "digits", "--rounds", "2"
 TRANSFER = ("transfer", "--source", "{run}", "--target", "{run}", "--data", "digits", "--quiet")
 MATRIX = ("transfer", "--matrix", "--data", "digits", "--quiet")
 NO_SUBSTITUTE = ("feint.attacks.substitute.start_substitute",)
-NO_MATRIX = ("feint.evaluate.matrix.fit_techniques",)
+NO_MATRIX = ("feint.capabilities.transfer.matrix.fit_techniques",)
 
 
 def blackbox(id: str, phrase: str, *args: str, error: type[BaseException] = InputError, make: object = None) -> Case:

@@ -1,0 +1,216 @@
+"""``feint.transfer``: do adversarial examples crafted on one model fool another?
+
+Szegedy et al. 2014 ("Intriguing properties of neural networks") found that adversarial examples
+transfer between architectures; Kurakin, Goodfellow & Bengio 2017 ("Adversarial Machine Learning
+at Scale") that one FGSM step transfers better than many iterations. This measures both as the
+tutorial figure does: examples crafted white-box on ``source`` with an iterative attack of T steps
+of eta = eps / T (``ifgsm``; T = 1 is FGSM), for every T and eps, sent to the ``target`` through a
+label-only oracle; beside them the source's own (white-box) accuracy and random sign noise of the
+same size. With ``targeted`` the attack aims at random wrong classes and the report adds how often
+each model predicts the target class. Every iterative attack runs all its T steps (no early
+stopping: stopping at the first success on the source hurts transfer). Shapes: x (N, C, H, W), y (N,).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor, nn
+
+from feint.attacks.registry import full_strength, get_attack, run_attack
+from feint.attacks.result import predict_logits
+from feint.attacks.targets import random_targets
+from feint.capabilities.transfer.pair_report import REPORT_SCHEMA, SCHEMA, render_html
+from feint.data.dataset import DatasetInfo
+from feint.errors import InputError
+from feint.io import prepare_out
+from feint.measure.baselines import random_perturbation
+from feint.oracles.base import Oracle
+from feint.progress import bar
+from feint.report.files import WrittenReport, json_safe, write_report
+from feint.report.gallery import label_gallery_items
+from feint.report.provenance import model_info, stamp
+from feint.report.schema import validate
+from feint.validation import check_images, check_labels, check_nonnegative, check_positive_int, model_logits
+
+
+def _mean(mask: Tensor) -> float:
+    return float(mask.float().mean())
+
+
+def _check(source: nn.Module, target: Oracle, x: Tensor, y: Tensor, info: DatasetInfo) -> None:
+    if not isinstance(target, Oracle):
+        raise InputError(
+            f"the target of a transfer attack is queried for labels only, got {type(target).__name__}; wrap it with "
+            "feint.oracles.as_oracle(model, access='labels')"
+        )
+    check_images(x, bounds=info.bounds)
+    classes = model_logits(source, x).shape[1]
+    if target.num_classes is not None and target.num_classes != classes:
+        raise InputError(
+            f"the source predicts {classes} classes but the target {target.num_classes}; both must solve the same task"
+        )
+    if target.input_shape is not None and tuple(x.shape[1:]) != target.input_shape:
+        raise InputError(f"the target takes inputs of shape {target.input_shape}, the data has {tuple(x.shape[1:])}")
+    check_labels(y, n=x.shape[0], num_classes=classes)
+
+
+MAX_STEPS = 10_000
+
+
+def transfer(
+    source: nn.Module,
+    target: Oracle,
+    x: Tensor,
+    y: Tensor,
+    *,
+    attack: str = "ifgsm",
+    steps: Sequence[int] = (1, 2, 5, 10),
+    eps: Sequence[float] = (0.1, 0.2, 0.3),
+    targeted: bool = False,
+    params: dict[str, Any] | None = None,
+    data_info: DatasetInfo | None = None,
+    split: str | None = None,
+    out: str | Path | None = None,
+    progress: bool = True,
+    source_name: str | None = None,
+    target_name: str | None = None,
+    seed: int = 0,
+) -> WrittenReport:
+    """Craft on ``source`` (white-box) with ``attack`` for every T in ``steps`` and every eps, measure
+    on ``target`` (an oracle); returns the ``feint.transfer/1`` report, written to ``out`` if given."""
+    started = time.perf_counter()
+    k = int(y.max()) + 1 if isinstance(y, Tensor) and y.numel() else 2
+    info = data_info or DatasetInfo("data", tuple(str(i) for i in range(k)), tuple(x.shape[1:]))  # type: ignore[arg-type]
+    _check(source, target, x, y, info)
+    if out is not None:
+        prepare_out(out)
+    spec = get_attack(attack)
+    if not steps or not eps:
+        raise InputError("give at least one step count and one eps")
+    for t in steps:
+        check_positive_int(t, "every step count")
+        if t > MAX_STEPS:
+            raise InputError(
+                f"every step count (--steps) must be at most {MAX_STEPS:,} (each step is eps / T; more steps do "
+                f"not change the result and take hours), got {t:,}"
+            )
+    taken = sorted({"steps", "eps", "targeted", "target"} & set(params or {}))
+    if taken:
+        raise InputError(
+            f"--param {', '.join(taken)}: set by transfer itself (--steps, --eps, --targeted); drop the --param"
+        )
+    steps = sorted(set(steps))
+    if "steps" not in spec.parameters() and steps != [1]:
+        raise InputError(f"attack {attack!r} takes no step count; use ifgsm, bim, mifgsm or pgd, or --steps 1")
+    options = full_strength(spec, dict(params or {}))
+    if "bounds" in spec.parameters():
+        options.setdefault("bounds", info.bounds)
+    grid = sorted({float(e) for e in eps})
+    for e in grid:
+        check_nonnegative(e, "every eps")
+    goal = random_targets(y, info.num_classes, seed=seed) if targeted else None
+    if goal is not None:
+        options |= {"targeted": True, "target": goal}
+    counted_at_start = target.queries
+    clean_source = predict_logits(source, x).argmax(1)
+    clean_target = target.labels(x).to(x.device)
+    with bar(progress, total=len(steps) * len(grid), desc="transfer") as shown:
+        curves = [_curve(source, target, x, y, goal, attack, t, grid, options, shown) for t in steps]
+    noise: dict[str, list[float]] = {"source_accuracy": [], "target_accuracy": []}
+    for e in grid:
+        noisy = random_perturbation(x, eps=e, norm=options.get("norm", "inf"), bounds=info.bounds, seed=seed)
+        noise["source_accuracy"].append(_mean(predict_logits(source, noisy).argmax(1) == y))
+        noise["target_accuracy"].append(_mean(target.labels(noisy).to(x.device) == y))
+    settings = {
+        "attack": attack,
+        "steps": steps,
+        "eps": grid,
+        "targeted": targeted,
+        "params": _plain(options),
+        "seed": seed,
+    }
+    report = json_safe(
+        {
+            **stamp(SCHEMA),
+            "source": model_info(source, source_name),
+            "target": {"name": target_name or target.name, "access": target.access},
+            "data": {**info.to_dict(), "n": int(x.shape[0]), "split": split},
+            "settings": settings,
+            "clean": {"source_accuracy": _mean(clean_source == y), "target_accuracy": _mean(clean_target == y)},
+            "eps": grid,
+            "curves": [{k: v for k, v in c.items() if k not in ("x_adv", "labels")} for c in curves],
+            "noise": noise,
+            "queries": {"target": target.queries - counted_at_start},  # the target's own counter
+            "timings": {"total_seconds": time.perf_counter() - started},
+        }
+    )
+    problems = validate(report, REPORT_SCHEMA)
+    if problems:  # a bug in feint, never the user's input
+        raise AssertionError(f"the transfer report does not match {SCHEMA}: {problems[:3]}")
+    paths: dict[str, Path] = {}
+    if out is not None:
+        first = curves[0]["x_adv"], curves[0]["labels"]
+        gallery = label_gallery_items(
+            x, first[0], y, clean_target, first[1], class_names=info.class_names,
+            attack=f"{attack} T={steps[0]} on the source", eps=grid[-1], bounds=info.bounds,
+        )  # fmt: skip
+        paths = write_report(out, report, render_html(report, gallery))
+    return WrittenReport(report, paths.get("json"), paths.get("html"))
+
+
+def _curve(
+    source: nn.Module,
+    target: Oracle,
+    x: Tensor,
+    y: Tensor,
+    goal: Tensor | None,
+    attack: str,
+    steps: int,
+    grid: list[float],
+    options: dict[str, Any],
+    shown: Any,
+) -> dict[str, Any]:
+    """One step count: per eps, the source's (white-box) and the target's accuracy, and with a
+    ``goal`` how often each predicts it; ``x_adv``/``labels`` keep the largest eps for the gallery."""
+    step_option = {"steps": steps} if "steps" in get_attack(attack).parameters() else {}
+    curve: dict[str, Any] = {"steps": steps, "source_accuracy": [], "target_accuracy": []}
+    curve |= {"source_target_success": [] if goal is not None else None}
+    curve |= {"target_target_success": [] if goal is not None else None}
+    for e in grid:
+        result = run_attack(attack, source, x, y, eps=e, **step_option, **options)
+        labels = target.labels(result.x_adv).to(x.device)
+        curve["source_accuracy"].append(result.accuracy)
+        curve["target_accuracy"].append(_mean(labels == y))
+        if goal is not None:
+            curve["source_target_success"].append(result.success_rate)
+            curve["target_target_success"].append(_mean(labels == goal))
+        curve |= {"x_adv": result.x_adv, "labels": labels}
+        shown.update(1)
+    return curve
+
+
+def _plain(options: dict[str, Any]) -> dict[str, Any]:
+    """Attack options for the report: the target labels themselves are left out."""
+    return {k: v for k, v in options.items() if k not in ("target", "targeted")}
+
+
+def summary(report: dict[str, Any]) -> str:
+    """Target (black-box) and source (white-box) accuracy per T and eps, and the noise baseline."""
+    c = report["clean"]
+    lines = [f"clean accuracy: source {c['source_accuracy']:.4f}, target {c['target_accuracy']:.4f}"]
+    targeted = report["settings"]["targeted"]
+    head = f"{'T':>4}  {'eps':>7}  target acc  source acc" + ("  target hit  source hit" if targeted else "")
+    lines.append(head)
+    for curve in report["curves"]:
+        for i, e in enumerate(report["eps"]):
+            line = f"{curve['steps']:>4}  {e:>7.4g}  {curve['target_accuracy'][i]:>10.4f}  {curve['source_accuracy'][i]:>10.4f}"
+            if targeted:
+                line += f"  {curve['target_target_success'][i]:>10.4f}  {curve['source_target_success'][i]:>10.4f}"
+            lines.append(line)
+    noise = report["noise"]["target_accuracy"]
+    lines += [f"noise {e:>7.4g}  {a:>10.4f}" for e, a in zip(report["eps"], noise, strict=True)]
+    return "\n".join(lines)
