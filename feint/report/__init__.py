@@ -1,5 +1,6 @@
-"""Report building blocks every command shares.
+"""Report building blocks every command shares, and the one result type: :class:`Report`.
 
+- :mod:`feint.report.report`: :class:`Report`, what every capability's function returns;
 - :mod:`feint.report.html`: the page shell (:func:`~feint.report.html.page`), stylesheet, tables,
   verdict box, escaping and number formatting;
 - :mod:`feint.report.plots`: figures as ``data:`` URIs (line plots, heat maps, image tiles);
@@ -11,3 +12,7 @@
 A report is a JSON-safe dict whose ``schema`` key names its schema and version, plus a
 self-contained HTML page rendered from that dict (no network, no script).
 """
+
+from feint.report.report import Report
+
+__all__ = ["Report"]
