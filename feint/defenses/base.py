@@ -134,6 +134,8 @@ class AdversarialRecipe(Recipe):
 
 
 R = TypeVar("R", bound=type[Recipe])
+# The registry imports none of its members: importing any module of feint.defenses first runs the
+# package's __init__, which imports every built-in recipe (each registers itself).
 RECIPES: dict[str, type[Recipe]] = {}
 
 
@@ -148,13 +150,8 @@ def register_recipe(name: str) -> Callable[[R], R]:
     return deco
 
 
-def _load_builtin() -> None:
-    from feint.defenses import distill, ensemble, fast_at, goodfellow, pgd_at, trades  # noqa: F401
-
-
 def recipe_names() -> tuple[str, ...]:
     """The recipes a user chooses from (``--recipe``)."""
-    _load_builtin()
     return tuple(sorted(n for n, cls in RECIPES.items() if cls.public))
 
 
@@ -164,7 +161,6 @@ def option_names(name: str) -> tuple[str, ...]:
 
 
 def get_recipe_class(name: str) -> type[Recipe]:
-    _load_builtin()
     if name not in RECIPES:
         raise InputError(f"unknown recipe {name!r}; choose one of {', '.join(recipe_names())}")
     return RECIPES[name]

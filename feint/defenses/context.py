@@ -18,7 +18,9 @@ class TrainContext:
     """The run a recipe is prepared for.
 
     ``fresh_model()`` builds a new, untrained model of the run's architecture (distillation trains
-    its teacher on one); ``settings`` are the run's resolved training settings (epochs, lr, ...).
+    its teacher on one); ``settings`` are the run's resolved training settings (epochs, lr, ...);
+    ``train`` is :func:`feint.training.train` itself, handed in by the run so that a recipe that
+    trains a model of its own (the distillation teacher) needs no import of the floor above it.
     """
 
     train_data: Dataset
@@ -32,3 +34,4 @@ class TrainContext:
     resume: bool
     overwrite: bool
     progress: bool
+    train: Callable[..., Any]

@@ -105,7 +105,6 @@ class Distill(Recipe):
 def train_teacher(settings: Distill, context: TrainContext) -> nn.Module:
     """Train (or resume, or reuse when finished) the teacher at the recipe's temperature."""
     from feint.models.io import load_model
-    from feint.training.trainer import train
 
     folder = context.out / TEACHER_DIR if context.out is not None else None
     if folder is not None and context.resume and (folder / "config.json").is_file():
@@ -114,7 +113,7 @@ def train_teacher(settings: Distill, context: TrainContext) -> nn.Module:
     epochs = settings.teacher_epochs or int(s["epochs"])
     where = f" -> {folder}" if folder is not None else ""
     milestone(context.progress, f"distill: training the teacher at T={settings.temperature:g} ({epochs} epochs){where}")
-    result = train(
+    result = context.train(
         context.arch if context.arch is not None else context.fresh_model(),
         context.train_data,
         context.test_data,

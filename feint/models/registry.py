@@ -1,5 +1,8 @@
 """A decorator registry of named architecture factories (timm's idea).
 
+The registry imports none of its members: importing any module of ``feint.models`` first runs the
+package's ``__init__``, which imports :mod:`feint.models.architectures` (the built-in factories).
+
 Each factory takes ``input_shape`` (C, H, W) and ``num_classes`` plus its own keyword options, and
 returns an ``nn.Module`` that maps inputs in pixel space to logits.
 """
@@ -27,8 +30,6 @@ def register_model(name: str) -> Callable[[Factory], Factory]:
 
 def create_model(arch: str, *, input_shape: tuple[int, int, int], num_classes: int, **kwargs: Any) -> nn.Module:
     """Build architecture ``arch`` for inputs of ``input_shape`` and ``num_classes`` classes."""
-    from feint.models import architectures  # noqa: F401  (registers the built-in factories)
-
     if arch not in ARCHITECTURES:
         raise ModelError(f"unknown architecture {arch!r}; available: {', '.join(sorted(ARCHITECTURES))}")
     try:

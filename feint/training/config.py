@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from feint.defenses.base import Recipe, make_recipe
 from feint.errors import InputError
 from feint.validation import check_choice, check_nonnegative, check_positive_int
 
@@ -36,8 +37,6 @@ class TrainConfig:
     robust_eps: float | None = None
 
     def __post_init__(self) -> None:
-        from feint.defenses.base import Recipe, make_recipe
-
         recipe = self.recipe
         if isinstance(recipe, Recipe):
             if self.recipe_options:
@@ -67,10 +66,8 @@ class TrainConfig:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise InputError(f"seed must be an integer, got {self.seed!r}")
 
-    def build_recipe(self) -> Any:
+    def build_recipe(self) -> Recipe | None:
         """The recipe object (None for plain training)."""
-        from feint.defenses.base import make_recipe
-
         return make_recipe(self.recipe, self.recipe_options) if self.recipe is not None else None
 
     def to_dict(self) -> dict[str, Any]:

@@ -117,6 +117,7 @@ def train(
         resume,
         overwrite,
         progress,
+        train,
     )
     base = cfg.build_recipe()
     with fd.together("preparing the recipe"):  # a source model one rank cannot read: an error everywhere
