@@ -32,7 +32,6 @@ from audit_speed import CACHE, trained
 from blackbox_speed import start_server
 
 import feint
-from feint.attacks.substitute import SubstituteConfig
 from feint.capabilities.blackbox.measure import summary as blackbox_summary
 from feint.capabilities.transfer.matrix import summary as matrix_summary
 from feint.capabilities.transfer.matrix_report import PAPERNOT_PATTERN, target_vulnerability
@@ -40,6 +39,7 @@ from feint.capabilities.transfer.techniques import TechniqueSettings
 from feint.data import load
 from feint.models import resolve
 from feint.oracles import Oracle, as_oracle
+from feint.training.substitute import SubstituteConfig
 
 METAMIND = 0.8424
 

@@ -33,9 +33,9 @@ import torch
 from detectors import CACHE, low_margin, trained
 
 from feint.attacks.result import predict_logits
-from feint.capabilities.detect.crafting import craft
 from feint.data import Dataset, load
 from feint.detectors import DensityUncertaintyDetector, MutationDetector
+from feint.detectors.crafting import craft
 from feint.detectors.metrics import roc
 from feint.models import load_model
 

@@ -12,13 +12,13 @@ from click.testing import CliRunner
 
 import feint.capabilities.blackbox.run as bb
 import feint.capabilities.blackbox.substitute as trained
-from feint.attacks.substitute import SubstituteConfig
 from feint.capabilities.blackbox.report import REPORT_SCHEMA
 from feint.cli import main
 from feint.errors import InputError
 from feint.models import load_model, save_model
 from feint.oracles import as_oracle
 from feint.report.schema import validate
+from feint.training.substitute import SubstituteConfig
 
 CONFIG = SubstituteConfig(arch="mlp", rounds=4, epochs=8)
 

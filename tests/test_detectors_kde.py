@@ -11,9 +11,9 @@ from torch import Tensor, nn
 
 from feint.attacks import fgsm, pgd
 from feint.attacks.result import predict_logits
-from feint.capabilities.detect.crafting import noisy_like
 from feint.data import Dataset
 from feint.detectors import DensityUncertaintyDetector, load_detector
+from feint.detectors.crafting import noisy_like
 from feint.detectors.kde import log_density
 from feint.training import train
 

@@ -48,7 +48,6 @@ def commands(folder: str, *, out: str, seed: int = 0, n: int = N, batch_size: in
     """The four commands' Python calls on the digits LeNet in ``folder/model`` (and the detector in
     ``folder/detector``) on ``n`` test inputs, reports into ``out``: each returns its figures, clocks
     left out."""
-    from feint.attacks.substitute import SubstituteConfig
     from feint.capabilities.blackbox.run import blackbox
     from feint.capabilities.detect.evaluation import EvalSettings
     from feint.capabilities.detect.report import detect_report
@@ -59,6 +58,7 @@ def commands(folder: str, *, out: str, seed: int = 0, n: int = N, batch_size: in
     from feint.detectors import load_detector
     from feint.models import load_model
     from feint.oracles import as_oracle
+    from feint.training.substitute import SubstituteConfig
 
     model = load_model(Path(folder) / "model")
     test = load("digits", "test")

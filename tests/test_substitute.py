@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from feint.attacks.substitute import SubstituteConfig, planned_queries, train_substitute
 from feint.errors import InputError
 from feint.oracles import ModuleLabelOracle, as_oracle
+from feint.training.substitute import SubstituteConfig, planned_queries, train_substitute
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 

@@ -113,9 +113,9 @@ def blackbox_command(
     Under torchrun the held-out inputs' batches are shared among the ranks (labelling and
     measuring); rank 0 alone trains the substitute, prints and writes --out."""
     from feint.attacks.registry import get_attack
-    from feint.attacks.substitute import SubstituteConfig, check_seed_budget
     from feint.capabilities.blackbox.measure import summary
     from feint.capabilities.blackbox.run import blackbox
+    from feint.training.substitute import SubstituteConfig, check_seed_budget
 
     config = SubstituteConfig(
         arch=substitute,

@@ -26,10 +26,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-import feint
 from feint.errors import InputError, ModelError
 from feint.io import staged_folder, write_json, write_with
 from feint.validation import check_images, check_labels, model_logits
+from feint.version import __version__
 
 DETECTOR_JSON = "detector.json"
 STATE_FILE = "state.safetensors"
@@ -116,7 +116,7 @@ class Detector:
             self._write_extra(out)
             doc = {
                 "kind": self.kind,
-                "feint_version": feint.__version__,
+                "feint_version": __version__,
                 "settings": self.get_params(),
                 "learned": learned,
                 "model_fingerprint": self.model_fingerprint_,

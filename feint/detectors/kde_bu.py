@@ -13,8 +13,8 @@ import torch
 from torch import Tensor, nn
 
 from feint.attacks.result import predict_logits
-from feint.capabilities.detect.crafting import craft, noisy_like
 from feint.detectors.base import Detector, model_fingerprint
+from feint.detectors.crafting import craft, noisy_like
 from feint.detectors.density import DensitySettings, Signals, seeded
 from feint.detectors.features import DropoutPlan, hidden_features, last_hidden_layer, named_layer, plan_dropout
 from feint.detectors.kde import fit_class_densities

@@ -69,7 +69,7 @@ def check_same_job(digests: Mapping[str, str], what: str = "checking that the ra
     settings, data, weights, ...): else one error on every rank naming what differs."""
     if not active():
         return
-    from feint import __version__
+    from feint.version import __version__
 
     mine = {"feint": __version__, **digests}
     everyone = all_gather_json(mine, what)

@@ -14,10 +14,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-import feint
 from feint.errors import ModelError
 from feint.io import write_json, write_with
 from feint.models.registry import create_model
+from feint.version import __version__
 
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
@@ -49,7 +49,7 @@ def save_model(
         "arch_kwargs": arch_kwargs or {},
         "data": data,
         "training": training or {},
-        "feint_version": feint.__version__,
+        "feint_version": __version__,
     }
     write_json(out / CONFIG, config)
     return out

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-import feint
+from feint.version import __version__
 
 
 def git_revision() -> str | None:
@@ -21,7 +21,7 @@ def git_revision() -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=Path(feint.__file__).parent,
+            cwd=Path(__file__).resolve().parents[1],
             capture_output=True,
             text=True,
             timeout=5,
@@ -36,7 +36,7 @@ def stamp(schema: str) -> dict[str, Any]:
     """The first keys of every report: ``schema``, ``feint_version``, ``created`` (UTC) and ``git_revision``."""
     return {
         "schema": schema,
-        "feint_version": feint.__version__,
+        "feint_version": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git_revision": git_revision(),
     }

@@ -29,7 +29,6 @@ from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
-import feint
 from feint.errors import FeintError
 from feint.memory import release_freed_memory
 from feint.oracles.v2protocol import HEADER, encode
@@ -38,6 +37,7 @@ from feint.serve.bodies import BUDGET_CAPS, SMALL, BodyBudget, read_body
 from feint.serve.guard import FLAG_OUTPUT
 from feint.serve.requests import Limits, Parsed, RequestError, parse_request
 from feint.serve.served import Served
+from feint.version import __version__
 
 INPUT_NAME = "input"
 
@@ -116,7 +116,7 @@ def _collect_and_release() -> None:
 def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
     """The FastAPI app serving ``served`` under ``/v2/models/{served.name}``."""
     limits = limits or Limits()
-    app = FastAPI(title="feint serve", version=feint.__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="feint serve", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     log = QueryLog()
     app.state.log = log
     batcher = Batcher(served.respond, max_rows=limits.max_rows)
@@ -168,7 +168,7 @@ def create_app(served: Served, *, limits: Limits | None = None) -> FastAPI:
 
     @app.get("/v2")
     async def server_metadata() -> dict[str, Any]:
-        return {"name": "feint", "version": feint.__version__, "extensions": ["binary_tensor_data", "statistics"]}
+        return {"name": "feint", "version": __version__, "extensions": ["binary_tensor_data", "statistics"]}
 
     @app.get("/v2/health/live")
     @app.get("/v2/health/ready")

@@ -23,7 +23,7 @@ TRAIN = ("train", "--arch", "softmax", "--epochs", "1", "--quiet", "--out", "run
 
 NO_FOOLING = ("feint.attacks.fooling.fool",)
 NO_PHYSICAL = ("feint.capabilities.physical.run.physical_world",)
-NO_SUBSTITUTE = ("feint.attacks.substitute.start_substitute",)
+NO_SUBSTITUTE = ("feint.training.substitute.start_substitute",)
 NO_TRANSFER = ("feint.capabilities.transfer.pair.transfer",)
 NO_MATRIX = ("feint.capabilities.transfer.matrix.fit_techniques",)
 NO_FIT = ("feint.detectors.kde_bu.DensityUncertaintyDetector.fit",)

@@ -8,15 +8,15 @@ from torch import nn
 
 from corpus import Case, Ctx
 from corpus import files as f
-from feint.attacks.substitute import SubstituteConfig, train_substitute
 from feint.attacks.tree_path import tree_path_attack
 from feint.errors import InputError, ModelError, OutputError
 from feint.oracles import as_oracle
+from feint.training.substitute import SubstituteConfig, train_substitute
 
 BLACKBOX = ("blackbox", "--target", "{run}", "--data", "digits", "--rounds", "2", "--epochs", "1", "--quiet")
 TRANSFER = ("transfer", "--source", "{run}", "--target", "{run}", "--data", "digits", "--quiet")
 MATRIX = ("transfer", "--matrix", "--data", "digits", "--quiet")
-NO_SUBSTITUTE = ("feint.attacks.substitute.start_substitute",)
+NO_SUBSTITUTE = ("feint.training.substitute.start_substitute",)
 NO_MATRIX = ("feint.capabilities.transfer.matrix.fit_techniques",)
 
 
@@ -100,7 +100,7 @@ def query_only_target(
     """A query-only ``--target`` that cannot be attacked: refused before any oracle query, or (when
     only an answer reveals it) before the substitute is trained."""
     cli = tuple(target if a == "{run}" else a for a in BLACKBOX)
-    forbid = ("feint.attacks.substitute._train_round",) if before_training else NO_SUBSTITUTE
+    forbid = ("feint.training.substitute._train_round",) if before_training else NO_SUBSTITUTE
     return Case(id, make=make, cli=(*cli, "--out", "bb"), error=error, phrase=phrase, forbid=forbid)  # type: ignore[arg-type]
 
 

@@ -2,7 +2,7 @@
 
 Papernot et al. 2017 ("Practical Black-Box Attacks against Machine Learning", Algorithm 1): a
 substitute trained on the oracle's labels of the attacker's inputs, grown by Jacobian-based dataset
-augmentation (:func:`feint.attacks.substitute.train_substitute`). The audit's inputs are the
+augmentation (:func:`feint.training.substitute.train_substitute`). The audit's inputs are the
 attacker's inputs here (the audit attacks exactly them), so the copy is fitted where it is needed.
 The fit is seeded, so a resumed audit refits the same surrogate; its queries count against the
 audit's budget and are reported. A user's own surrogate (``feint.audit(..., surrogate=module)``,
@@ -15,10 +15,10 @@ from typing import Any
 
 from torch import nn
 
-from feint.attacks.substitute import SubstituteConfig, train_substitute
 from feint.capabilities.audit.runner import AuditSetup
 from feint.errors import InputError
 from feint.oracles import Oracle, QueryBudgetExhausted
+from feint.training.substitute import SubstituteConfig, train_substitute
 
 RECORD = "surrogate"
 # Four rounds (three augmentations): |S0| * 8 queries in all; a lenet copy of a digits lenet then

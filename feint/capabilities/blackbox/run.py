@@ -1,7 +1,7 @@
 """``feint.blackbox``: the substitute attack end to end, with a report a person can read.
 
 Papernot et al. 2017, "Practical Black-Box Attacks against Machine Learning": train a substitute
-of a label-only oracle by Jacobian-based dataset augmentation (:mod:`feint.attacks.substitute`),
+of a label-only oracle by Jacobian-based dataset augmentation (:mod:`feint.training.substitute`),
 attack the substitute with a white-box attack (FGSM by default, as in the paper), send the
 adversarial inputs to the oracle and count how many it misclassifies. Beside it: random sign
 noise of the same size (Carlini et al. 2019: an attack must beat noise), and the substitute's
@@ -31,7 +31,6 @@ from torch import Tensor
 
 from feint import distributed as fd
 from feint.attacks.registry import full_strength, get_attack
-from feint.attacks.substitute import SubstituteConfig, check_seed_budget, check_set_fits
 from feint.capabilities.blackbox.measure import label_inputs, measure_transfer, queries_everywhere
 from feint.capabilities.blackbox.report import REPORT_SCHEMA, SCHEMA, render_html
 from feint.capabilities.blackbox.state import fingerprint, load_state
@@ -44,6 +43,7 @@ from feint.report.files import WrittenReport, json_safe, write_report
 from feint.report.gallery import label_gallery_items
 from feint.report.provenance import model_info, stamp
 from feint.report.schema import validate
+from feint.training.substitute import SubstituteConfig, check_seed_budget, check_set_fits
 from feint.validation import check_images, check_labels, check_nonnegative, check_positive_int
 
 

@@ -22,9 +22,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from feint.attacks.substitute import RoundRecord, SubstituteConfig, SubstituteState
 from feint.io import write_json, write_with
 from feint.models.registry import create_model
+from feint.training.substitute import RoundRecord, SubstituteConfig, SubstituteState
 
 STATE_DIR = "blackbox_state"
 STATE_FILE = "state.json"

@@ -11,12 +11,12 @@ import torch
 from torch import Tensor, nn
 
 from feint import distributed as fd
-from feint.attacks.substitute import SubstituteConfig, SubstituteState, train_substitute
 from feint.capabilities.blackbox.state import save_state
 from feint.data.dataset import DatasetInfo
 from feint.models.io import save_model
 from feint.models.registry import create_model
 from feint.oracles.base import Oracle
+from feint.training.substitute import SubstituteConfig, SubstituteState, train_substitute
 
 SUBSTITUTE_DIR = "substitute"
 

@@ -16,10 +16,10 @@ from torch import Tensor
 
 from feint import distributed as fd
 from feint.attacks.result import AttackResult
-from feint.capabilities.detect.crafting import craft
 from feint.capabilities.detect.measure import EvalSettings
 from feint.detectors.adaptive import density_aware_pgd, high_confidence_cw
 from feint.detectors.base import Detector
+from feint.detectors.crafting import craft
 from feint.detectors.kde_bu import DensityUncertaintyDetector
 from feint.detectors.mutation import MutationDetector
 

@@ -31,9 +31,9 @@ from feint.capabilities.detect.adaptive_eval import (
     adaptive_plan,
     timed_batch,
 )
-from feint.capabilities.detect.crafting import craft
 from feint.capabilities.detect.measure import EvalSettings, attack_entry, batch_fields, decisions, joined, summarise
 from feint.detectors.base import Detector
+from feint.detectors.crafting import craft
 from feint.detectors.metrics import rate
 from feint.detectors.mutation import MutationDetector
 from feint.progress import bar, milestone

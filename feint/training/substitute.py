@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from feint.attacks.substitute_config import RoundRecord, SubstituteConfig, planned_queries, planned_set_size
 from feint.data.dataset import Dataset, DatasetInfo
 from feint.errors import InputError
 from feint.memory import check_allocation
 from feint.models.registry import create_model
 from feint.oracles.base import Oracle
+from feint.training.substitute_config import RoundRecord, SubstituteConfig, planned_queries, planned_set_size
 from feint.validation import Bounds, check_images
 
 __all__ = [
@@ -155,7 +155,7 @@ def start_substitute(
 
 
 def _train_round(state: SubstituteState, config: SubstituteConfig, rho: int, bounds: Bounds) -> None:
-    from feint.training import train
+    from feint.training.trainer import train
 
     classes = tuple(str(k) for k in range(state.num_classes))
     info = DatasetInfo("substitute training set", classes, tuple(state.x.shape[1:]), bounds)  # type: ignore[arg-type]
