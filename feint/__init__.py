@@ -1,9 +1,26 @@
-"""feint: craft, defend against, detect and measure adversarial examples."""
+"""feint: craft, defend against, detect and measure adversarial examples.
+
+The public functions are the library's own, with their real signatures and docstrings
+(``help(feint.audit)``); each is imported on first use, so ``import feint`` stays light (no torch)::
+
+    import feint
+
+    train, test = feint.load("digits", "train"), feint.load("digits", "test")
+    model = feint.train("convnet", train, test, epochs=2, progress=False).model
+    result = feint.attack("pgd", model, test.x[:100], test.y[:100], eps=0.1)
+    print(f"PGD fooled the model on {result.success.float().mean():.0%} of 100 inputs")
+
+The capabilities (``audit``, ``blackbox``, ``transfer``, ``transfer_matrix``, ``physical``,
+``natural``, ``fool``, ``detect``) each return a :class:`feint.report.Report`.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from feint.version import __version__
 
 # OpenMP threads that spin while they wait make small-batch CPU work many times slower when another
 # process shares the cores: one fast-AT step of a small CNN took 26 ms with sleeping waiters and
@@ -12,46 +29,63 @@ from typing import Any
 # line and the tests); an explicit OMP_WAIT_POLICY wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from feint.attacks.registry import attack
+    from feint.capabilities.audit.run import audit
+    from feint.capabilities.blackbox.run import blackbox
+    from feint.capabilities.detect.run import detect  # type: ignore[import-not-found,unused-ignore]
+    from feint.capabilities.fooling.run import fool  # type: ignore[import-not-found,unused-ignore]
+    from feint.capabilities.physical.natural import natural  # type: ignore[import-not-found,unused-ignore]
+    from feint.capabilities.physical.run import physical  # type: ignore[attr-defined,unused-ignore]
+    from feint.capabilities.transfer.matrix import transfer_matrix
+    from feint.capabilities.transfer.pair import transfer
+    from feint.data import load
+    from feint.server.start import serve
+    from feint.training import train
+
+# public name -> the module that defines it (the function there has the same name)
+_HOMES = {
+    "audit": "feint.capabilities.audit.run",
+    "blackbox": "feint.capabilities.blackbox.run",
+    "transfer": "feint.capabilities.transfer.pair",
+    "transfer_matrix": "feint.capabilities.transfer.matrix",
+    "physical": "feint.capabilities.physical.run",
+    "natural": "feint.capabilities.physical.natural",
+    "fool": "feint.capabilities.fooling.run",
+    "detect": "feint.capabilities.detect.run",
+    "train": "feint.training",
+    "load": "feint.data",
+    "attack": "feint.attacks.registry",
+    "serve": "feint.server.start",
+}
+
+__all__ = [
+    "__version__",
+    "attack",
+    "audit",
+    "blackbox",
+    "detect",
+    "fool",
+    "load",
+    "natural",
+    "physical",
+    "serve",
+    "train",
+    "transfer",
+    "transfer_matrix",
+]
 
 
-def train(*args: Any, **kwargs: Any) -> Any:
-    """Train a model; see :func:`feint.training.train`."""
-    from feint.training import train as _train
-
-    return _train(*args, **kwargs)
-
-
-def load(*args: Any, **kwargs: Any) -> Any:
-    """Load a dataset; see :func:`feint.data.load`."""
-    from feint.data import load as _load
-
-    return _load(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    """Import a public function on first use (PEP 562) and keep it as an attribute of the package."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'feint' has no attribute {name!r}")
+    function = getattr(importlib.import_module(home), name)
+    globals()[name] = function
+    return function
 
 
-def audit(*args: Any, **kwargs: Any) -> Any:
-    """Audit a model's robustness; see :func:`feint.capabilities.audit.run.audit`."""
-    from feint.capabilities.audit.run import audit as _audit
-
-    return _audit(*args, **kwargs)
-
-
-def blackbox(*args: Any, **kwargs: Any) -> Any:
-    """The substitute attack against a label-only oracle; see :func:`feint.capabilities.blackbox.run.blackbox`."""
-    from feint.capabilities.blackbox.run import blackbox as _blackbox
-
-    return _blackbox(*args, **kwargs)
-
-
-def transfer(*args: Any, **kwargs: Any) -> Any:
-    """Transfer between two models; see :func:`feint.capabilities.transfer.pair.transfer`."""
-    from feint.capabilities.transfer.pair import transfer as _transfer
-
-    return _transfer(*args, **kwargs)
-
-
-def transfer_matrix(*args: Any, **kwargs: Any) -> Any:
-    """The cross-technique matrix; see :func:`feint.capabilities.transfer.matrix.transfer_matrix`."""
-    from feint.capabilities.transfer.matrix import transfer_matrix as _matrix
-
-    return _matrix(*args, **kwargs)
+def __dir__() -> list[str]:
+    """The public names (what ``dir(feint)`` and tab completion offer)."""
+    return sorted(__all__)

@@ -14,7 +14,7 @@ from feint.attacks.jsma import jsma
 from feint.attacks.mifgsm import mifgsm
 from feint.attacks.pgd import pgd
 from feint.attacks.rand_fgsm import rand_fgsm
-from feint.attacks.registry import ATTACKS, AttackSpec, get_attack, register_attack, run_attack
+from feint.attacks.registry import ATTACKS, AttackSpec, attack, get_attack, register_attack, run_attack
 from feint.attacks.result import AttackResult, best_of, finalize, predict_logits
 from feint.attacks.square import square
 from feint.attacks.surrogate import surrogate_transfer
@@ -28,6 +28,7 @@ __all__ = [
     "SweepResult",
     "apgd",
     "apgd_t",
+    "attack",
     "best_of",
     "bim",
     "cw",

@@ -9,11 +9,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
+from torch import Tensor
 
 from feint.errors import InputError
+
+if TYPE_CHECKING:
+    from feint.attacks.result import AttackResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,19 +74,37 @@ def get_attack(name: str) -> AttackSpec:
     return ATTACKS[name]
 
 
-def run_attack(name: str, model: Any, x: Any, y: Any, **params: Any) -> Any:
-    """Run the attack ``name`` with its registry defaults overridden by ``params``."""
+def attack(name: str, model: Any, x: Tensor, y: Tensor, **options: Any) -> AttackResult:
+    """Run the attack registered as ``name`` on the inputs ``x`` (N, C, H, W) with labels ``y`` (N,).
+
+    ``name`` is one of :data:`ATTACKS` (``"pgd"``, ``"apgd"``, ``"cw"``, ``"square"``, ``"hopskipjump"``,
+    ...); an unknown name is one :class:`~feint.errors.InputError` that lists the names. ``model`` is
+    what the attack takes: an ``nn.Module`` that returns logits for a white-box attack, or an oracle
+    (or a module, degraded to one) for a score- or label-only attack (``get_attack(name).access``).
+    ``options`` are the attack function's keyword options (``eps=0.1, steps=40, norm="inf"``; see
+    ``help(feint.attacks.<name>)``); those not given take the registry's defaults, then the
+    function's. An option the attack does not take, or a value of the wrong type, is refused by
+    name. Returns the :class:`~feint.attacks.result.AttackResult` (``x_adv``, ``success``,
+    distances, queries), checked outside the attack::
+
+        result = feint.attack("pgd", model, x, y, eps=0.1, steps=20)
+        print(result.success.float().mean())
+    """
     spec = get_attack(name)
     allowed = spec.parameters()
-    unknown = sorted(set(params) - set(allowed))
+    unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise InputError(
             f"attack {name!r} has no parameter {', '.join(unknown)}; its parameters are {', '.join(sorted(allowed))}"
         )
     signature = inspect.signature(spec.fn).parameters
-    checked = {key: check_param(key, value, signature[key].annotation) for key, value in params.items()}
-    kwargs = {**spec.defaults, **checked}
-    return spec.fn(model, x, y, **kwargs)
+    checked = {key: check_param(key, value, signature[key].annotation) for key, value in options.items()}
+    result: AttackResult = spec.fn(model, x, y, **{**spec.defaults, **checked})
+    return result
+
+
+# The name the library's own modules and older code call it by.
+run_attack = attack
 
 
 def check_param(key: str, value: Any, annotation: Any) -> Any:

@@ -38,7 +38,7 @@ def _detector_of_another_model(c: Ctx) -> None:
 def serve_row(id: str, phrase: str, model: str = "{run}", make=None) -> Case:  # type: ignore[no-untyped-def]
     """``feint serve --detector det``: refused before the server starts."""
     cli = ("serve", "--model", model, "--detector", "det", "--port", "0")
-    return Case(id, make=make, cli=cli, error=ModelError, phrase=phrase, forbid=("feint.serve.run.serve",))
+    return Case(id, make=make, cli=cli, error=ModelError, phrase=phrase, forbid=("feint.server.run.serve_app",))
 
 
 def _write(name: str, text: str):  # type: ignore[no-untyped-def]

@@ -13,8 +13,8 @@ from corpus import Case, Ctx
 from feint.errors import InputError, ModelError
 
 SERVE = ("serve", "--model", "{run}")
-NOT_BOUND = ("feint.serve.run.bind", "feint.models.resolve")
-NOT_SERVED = ("feint.serve.run.serve",)
+NOT_BOUND = ("feint.server.run.bind", "feint.models.resolve")
+NOT_SERVED = ("feint.server.run.serve_app",)
 
 
 def setting_row(id: str, phrase: str, *args: str) -> Case:
@@ -129,7 +129,7 @@ ROWS = [
         cli=(*SERVE, "--max-body-mb", "0.0001", "--port", "0"),
         error=InputError,
         phrase=r"one input of shape \[1, 8, 8\] takes 256 bytes as FP32",
-        forbid=("feint.serve.served.Served", *NOT_SERVED),
+        forbid=("feint.server.served.Served", *NOT_SERVED),
     ),
     Case(
         "serve-input-shape-the-model-cannot-take",

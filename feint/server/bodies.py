@@ -3,7 +3,7 @@
 - **Size before reading**: a declared ``Content-Length`` over the cap is refused (413) before a
   byte is read; a chunked body is counted as it streams and refused the moment it passes the cap.
   The cap is the smaller of ``--max-body-mb`` and what ``--max-rows`` inputs can take as JSON
-  (:meth:`~feint.serve.requests.Limits.body_cap`): no valid request is larger.
+  (:meth:`~feint.server.requests.Limits.body_cap`): no valid request is larger.
 - **A shared budget**: bodies over :data:`SMALL` bytes reserve their size from a budget of
   :data:`BUDGET_CAPS` caps while they are read and parsed; one that does not fit is answered
   503 with ``Retry-After`` (a transient answer clients retry), so a crowd of large bodies cannot
@@ -25,7 +25,7 @@ import anyio
 from starlette.requests import ClientDisconnect, Request
 
 from feint.oracles.v2protocol import DIGITS
-from feint.serve.requests import RequestError
+from feint.server.requests import RequestError
 
 SMALL = 256 * 2**10
 BUDGET_CAPS = 2

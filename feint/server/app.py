@@ -7,9 +7,9 @@ client: the ``X-Feint-Client`` header when sent, else the client's address). Eve
 request gets a JSON ``{"error": ...}`` with a 4xx status (400, 404, 405, 408, 413, 422), or
 502 when a proxied model server fails and 503 (with ``Retry-After``) while the server reads
 other large bodies; never a 500 for anything a request sends. Bodies are read within bounds
-(:mod:`feint.serve.bodies`); requests that arrive while the model is busy are answered together
-by one model call (:mod:`feint.serve.batching`), and an input the model fails on (NaN or
-infinite scores included) fails only its own request (422). With a detector in front (:mod:`feint.serve.guard`),
+(:mod:`feint.server.bodies`); requests that arrive while the model is busy are answered together
+by one model call (:mod:`feint.server.batching`), and an input the model fails on (NaN or
+infinite scores included) fails only its own request (422). With a detector in front (:mod:`feint.server.guard`),
 flagged inputs are answered with a flag (their own answer withheld or marked) and counted in the
 stats.
 """
@@ -32,11 +32,11 @@ from starlette.exceptions import HTTPException
 from feint.errors import FeintError
 from feint.memory import release_freed_memory
 from feint.oracles.v2protocol import HEADER, encode
-from feint.serve.batching import Batcher, SharedFailure
-from feint.serve.bodies import BUDGET_CAPS, SMALL, BodyBudget, read_body
-from feint.serve.guard import FLAG_OUTPUT
-from feint.serve.requests import Limits, Parsed, RequestError, parse_request
-from feint.serve.served import Served
+from feint.server.batching import Batcher, SharedFailure
+from feint.server.bodies import BUDGET_CAPS, SMALL, BodyBudget, read_body
+from feint.server.guard import FLAG_OUTPUT
+from feint.server.requests import Limits, Parsed, RequestError, parse_request
+from feint.server.served import Served
 from feint.version import __version__
 
 INPUT_NAME = "input"

@@ -6,7 +6,7 @@ endpoint reveals: ``logits`` (probabilities of a score oracle become log-probabi
 ``probabilities`` (softmax) or ``label`` (the top-1 class only, an API that reveals only the
 decision). Startup runs one probe, bounded by ``probe_timeout`` seconds, so a broken model (or
 one that never finishes, such as an ONNX graph with an endless Loop) fails before the port is
-opened. A ``guard`` (:mod:`feint.serve.guard`) puts a detector in front: :meth:`Served.respond`
+opened. A ``guard`` (:mod:`feint.server.guard`) puts a detector in front: :meth:`Served.respond`
 gives its flags too. A model that fails on an input (NaN or infinite scores included) raises; the
 batcher then answers each request alone, so only that input's request fails. A proxied model (a URL) that fails is an
 :class:`UpstreamFailure`, answered 502 to every request that met it.
@@ -27,8 +27,8 @@ from feint.errors import InputError, ModelError
 from feint.models.loading import LoadedModel
 from feint.oracles.forward import ModuleForward, module_device
 from feint.oracles.logits import oracle_logits
-from feint.serve.batching import SharedFailure
-from feint.serve.guard import FLAG_OUTPUT, Guard
+from feint.server.batching import SharedFailure
+from feint.server.guard import FLAG_OUTPUT, Guard
 
 SERVE_OUTPUTS = ("logits", "probabilities", "label")
 Respond = tuple[np.ndarray, np.ndarray | None]

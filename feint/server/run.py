@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from feint.errors import InputError
-from feint.serve.requests import Limits
-from feint.serve.served import Served
+from feint.server.requests import Limits
+from feint.server.served import Served
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -30,11 +30,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(served: Served, *, host: str = "127.0.0.1", port: int = 8080, limits: Limits | None = None) -> dict[str, Any]:
-    """Serve until stopped; returns the query log (rows answered in total and per client)."""
+def serve_app(
+    served: Served, *, host: str = "127.0.0.1", port: int = 8080, limits: Limits | None = None
+) -> dict[str, Any]:
+    """Serve ``served`` until stopped; returns the query log (rows answered in total and per client).
+    :func:`feint.server.start.serve` (``feint.serve``) checks and loads a model, then calls this."""
     import uvicorn
 
-    from feint.serve.app import create_app
+    from feint.server.app import create_app
 
     sock = bind(host, port)
     app = create_app(served, limits=limits)
