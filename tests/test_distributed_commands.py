@@ -52,7 +52,7 @@ def commands(folder: str, *, out: str, seed: int = 0, n: int = N, batch_size: in
     from feint.capabilities.blackbox.run import blackbox
     from feint.capabilities.detect.evaluation import EvalSettings
     from feint.capabilities.detect.report import detect_report
-    from feint.capabilities.physical.run import PhysicalSettings, physical_world
+    from feint.capabilities.physical.measure import PhysicalSettings, physical_world
     from feint.capabilities.transfer.matrix import transfer_matrix
     from feint.capabilities.transfer.techniques import TechniqueSettings
     from feint.data import load
