@@ -27,7 +27,7 @@ NO_SUBSTITUTE = ("feint.attacks.substitute.start_substitute",)
 NO_TRANSFER = ("feint.capabilities.transfer.pair.transfer",)
 NO_MATRIX = ("feint.capabilities.transfer.matrix.fit_techniques",)
 NO_FIT = ("feint.detectors.kde_bu.DensityUncertaintyDetector.fit",)
-NO_EVAL = ("feint.capabilities.detect.report.detect_report",)
+NO_EVAL = ("feint.capabilities.detect.run.evaluate_detector",)
 NO_TRAINING = ("feint.training.trainer.create_model",)
 MEMORY = r"would need about [\d.e+]+ TiB of memory, more than the [\d.,]+ \w+ this machine has"
 

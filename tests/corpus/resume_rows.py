@@ -129,7 +129,7 @@ ROWS = [
     interrupted("transfer", TRANSFER, "feint.capabilities.transfer.pair.transfer"),
     interrupted("matrix", MATRIX, "feint.capabilities.transfer.matrix.transfer_matrix"),
     interrupted("detect-fit", FIT, "feint.detectors.kde_bu.DensityUncertaintyDetector.fit"),
-    interrupted("detect-eval", EVAL, "feint.capabilities.detect.report.detect_report", make=_fitted_detector),
+    interrupted("detect-eval", EVAL, "feint.capabilities.detect.run.evaluate_detector", make=_fitted_detector),
     interrupted(
         "blackbox",
         (*BLACKBOX, "--out", "bb"),

@@ -73,8 +73,10 @@ def physical(
     )  # fmt: skip
     check_positive_int(sheet, "sheet (--sheet)")
     cell_size(1 + len(settings.all_attacks))  # the sheet's rows must fit the page, checked before any work
-    if out is not None and fd.is_root():
-        prepare_out(out)
+    fd.join(None, x.device)
+    with fd.together("checking the output folder"):
+        if out is not None and fd.is_root():  # rank 0 alone writes
+            prepare_out(out)
     pipeline = pipeline or print_and_photo()
     bounds = data_info.bounds if data_info is not None else (0.0, 1.0)
     result = physical_world(model, x, y, settings=settings, pipeline=pipeline, bounds=bounds, progress=progress)
