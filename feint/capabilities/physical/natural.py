@@ -50,14 +50,13 @@ def natural(
     """
     bounds = data_info.bounds if data_info is not None else (0.0, 1.0)
     check_images(x, bounds=bounds)
-    check_labels(y, n=x.shape[0])
     if isinstance(model, Oracle):
         if model.num_classes is None:  # a label-only oracle does not say how many classes it has; the data does
             model.num_classes = data_info.num_classes if data_info is not None else int(y.max()) + 1
-        access = access_of(model)
-    else:
-        model_logits(model, x[:1])  # one clear error for a model that does not fit the inputs
-        access = "white-box"
+        num_classes, access = model.num_classes, access_of(model)
+    else:  # one clear error for a model that does not fit the inputs or returns probabilities
+        num_classes, access = int(model_logits(model, x).shape[1]), "white-box"
+    check_labels(y, n=x.shape[0], num_classes=num_classes)
     if out is not None:
         prepare_out(out)
     measured = natural_variation(model, x, y, grid=grid, bounds=bounds, progress=progress)
