@@ -81,7 +81,8 @@ def fool(
     """
     check_choice(method, fooling.METHODS, "fooling method")
     shape = _shape(model, input_shape)
-    bounds = tuple(bounds or getattr(model, "bounds", None) or (0.0, 1.0))  # type: ignore[assignment]
+    lo, hi = bounds or getattr(model, "bounds", None) or (0.0, 1.0)
+    bounds = (float(lo), float(hi))
     options: dict[str, Any]
     if method == "gradient":
         if isinstance(model, nn.Module):
@@ -109,7 +110,6 @@ def fool(
         settings.pop("max_queries", None)
     files = {"images": FILES["images"], "genomes": FILES["genomes"] if result.genomes is not None else None}
     data = build_fooling_report(result, class_names=names, model=info, settings=settings, files=files)
-    lo, hi = bounds
     images = ((result.x.detach().float().cpu() - lo) / (hi - lo)).clamp(0, 1).numpy()
     sent = getattr(model, "rows_sent", None)
     notes = (f"rows sent to the server (search, final check and retries): {sent}",) if sent is not None else ()
