@@ -53,13 +53,14 @@ from torch import nn
 import feint
 from feint.attacks.result import predict_logits
 from feint.capabilities.detect.evaluation import EvalSettings, craft_all
-from feint.capabilities.detect.report import detect_report, summary_lines
+from feint.capabilities.detect.run import detect
 from feint.data import Dataset, load
 from feint.detectors import DensityUncertaintyDetector, MutationDetector
 from feint.detectors.metrics import roc
 from feint.detectors.mutants import base_weights, mutant_labels
 from feint.errors import FeintError
 from feint.models import load_config, load_model
+from feint.report import Report
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 ARCH = {"channels": (16, 32), "hidden": 64}
@@ -127,9 +128,9 @@ def batched_speed(detector: MutationDetector, x: torch.Tensor, mutants: int, rep
         )
 
 
-def show(title: str, report: dict, targets: dict[str, float]) -> None:
+def show(title: str, report: Report, targets: dict[str, float]) -> None:
     print(f"\n== {title}")
-    print("\n".join(summary_lines(report)))
+    print(report.summary())
     for name, target in targets.items():
         auc = report["attacks"][name]["roc_auc"] or 0.0
         print(f"  {name:>9}: ROC-AUC {auc:.4f}  target >= {target}  {'ok' if auc >= target else 'MISSED'}")
@@ -168,7 +169,7 @@ def full_strength_rows(
         )
 
 
-def show_sprt(report: dict) -> None:
+def show_sprt(report: Report) -> None:
     """The SPRT pooled over every decision, and per set of inputs as Wang et al. report it (the share of
     clean inputs called normal; of each attack's adversarial inputs, the share called adversarial)."""
     s = report["sprt"]
@@ -261,10 +262,9 @@ def main() -> None:
         (kde, KDE_ATTACKS, dict.fromkeys(KDE_ATTACKS, 0.90)),
     ):
         out = None if args.out is None else Path(args.out) / detector.kind
-        settings = EvalSettings(attacks=attacks, eps=args.eps, params=params)
-        report = detect_report(
-            detector, data.x, data.y, settings=settings, crafted=crafted, out=out, data_info=data.info,
-            split="test", model_name="LeNet (16/32 channels) on Fashion-MNIST",
+        report = detect(
+            detector, data.x, data.y, attacks=attacks, eps=args.eps, params=params, crafted=crafted, out=out,
+            data_info=data.info, split="test", model_name="LeNet (16/32 channels) on Fashion-MNIST",
         )  # fmt: skip
         show(f"{detector.kind} detector", report, targets)
         full_strength_rows(detector, model, data.x[correct], data.y[correct], attacks, args.eps, params)
@@ -278,8 +278,9 @@ def main() -> None:
     paper_bim = {"steps": 50, "step_size": 0.01, "early_stop": False}
     paper = EvalSettings(attacks=("fgsm", "bim"), eps=args.paper_eps, adaptive=False, params={"bim": paper_bim})
     paper_crafted = craft_all(model, data.x[correct], data.y[correct], settings=paper)
-    report = detect_report(
-        kde, data.x, data.y, settings=paper, crafted=paper_crafted, data_info=data.info, split="test"
+    report = detect(
+        kde, data.x, data.y, attacks=paper.attacks, eps=paper.eps, adaptive=False, params=paper.params,
+        crafted=paper_crafted, data_info=data.info, split="test",
     )  # fmt: skip
     show(
         f"kde-bu detector, Feinman et al.'s attack settings (eps {args.paper_eps:g})",

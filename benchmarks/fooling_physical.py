@@ -27,7 +27,7 @@ from audit_speed import CACHE, trained
 from torch import Tensor, nn
 
 from feint.attacks.fooling import fool_cppn, fool_direct
-from feint.capabilities.physical.run import PIPELINE, PhysicalSettings, physical_world, rate_of
+from feint.capabilities.physical.measure import PIPELINE, PhysicalSettings, physical_world, rate_of
 from feint.data import load
 from feint.oracles import as_oracle
 

@@ -1,4 +1,4 @@
-"""``feint fool``, ``feint physical`` and ``feint audit --natural`` end to end on the digits LeNet."""
+"""``feint fool``, ``feint physical``, ``feint natural`` and ``feint audit --natural`` end to end on the digits LeNet."""
 
 from __future__ import annotations
 
@@ -196,3 +196,29 @@ def test_audit_natural_on_a_query_only_model(mlp_file, tmp_path):
     report = json.loads((out / "report.json").read_text())
     rotation = report["natural"]["families"][0]
     assert rotation["accuracy"][rotation["values"].index(0.0)] == pytest.approx(report["clean_accuracy"])
+
+
+def test_natural_writes_its_own_report_with_the_audits_figures(model_dir, tmp_path):
+    from feint.capabilities.physical.natural_report import REPORT_SCHEMA
+
+    out = tmp_path / "natural"
+    result = invoke("natural", "--model", str(model_dir), "--n", "40", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    report = _report(out, REPORT_SCHEMA)
+    natural = report["natural"]
+    rotation = natural["families"][0]
+    assert rotation["accuracy"][rotation["values"].index(0.0)] == pytest.approx(natural["clean_accuracy"])
+    assert natural["grid"]["worst_case_accuracy"] <= natural["grid"]["mean_accuracy"] <= 1.0
+    assert report["data"]["n"] == 40 and report["model"]["access"] == "white-box"
+    assert 'id="natural"' in (out / "report.html").read_text()
+    assert "rotation x translation grid" in result.output and "report.html" in result.output
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_natural_on_a_query_only_model_needs_only_labels(mlp_file, tmp_path):
+    out = tmp_path / "natural"
+    result = invoke("natural", "--model", str(mlp_file), "--n", "30", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["model"]["access"] == "scores" and "skops" in report["model"]["loaded_as"]
+    assert 0.0 <= report["natural"]["grid"]["worst_case_accuracy"] <= report["natural"]["clean_accuracy"]

@@ -49,9 +49,8 @@ def commands(folder: str, *, out: str, seed: int = 0, n: int = N, batch_size: in
     ``folder/detector``) on ``n`` test inputs, reports into ``out``: each returns its figures, clocks
     left out."""
     from feint.capabilities.blackbox.run import blackbox
-    from feint.capabilities.detect.evaluation import EvalSettings
-    from feint.capabilities.detect.report import detect_report
-    from feint.capabilities.physical.run import PhysicalSettings, physical_world
+    from feint.capabilities.detect.run import detect as detect_eval
+    from feint.capabilities.physical.measure import PhysicalSettings, physical_world
     from feint.capabilities.transfer.matrix import transfer_matrix
     from feint.capabilities.transfer.techniques import TechniqueSettings
     from feint.data import load
@@ -85,8 +84,10 @@ def commands(folder: str, *, out: str, seed: int = 0, n: int = N, batch_size: in
 
     def detect() -> dict[str, Any]:
         detector = load_detector(Path(folder) / "detector", model)
-        settings = EvalSettings(attacks=("fgsm", "pgd"), eps=0.1, adaptive_steps=5, seed=seed, batch_size=batch_size)
-        return detect_report(detector, data.x, data.y, settings=settings, out=f"{out}/detect")
+        return detect_eval(
+            detector, data.x, data.y, attacks=("fgsm", "pgd"), eps=0.1, adaptive_steps=5, seed=seed,
+            batch_size=batch_size, out=f"{out}/detect",
+        ).to_dict()  # fmt: skip
 
     return {"physical": physical, "blackbox": substitute, "matrix": matrix, "detect": detect}
 

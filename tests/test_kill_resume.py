@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from corpus.resume_rows import BLACKBOX, EVAL, FIT, FOOL, MATRIX, PHYSICAL, TRANSFER
+from corpus.resume_rows import BLACKBOX, EVAL, FIT, FOOL, MATRIX, NATURAL, PHYSICAL, TRANSFER
 
 from feint.cli import main
 from feint.training import train
@@ -92,8 +92,9 @@ def run_again(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch) -> st
         (TRANSFER, 1, "out/report.json"),
         (MATRIX, 1, "out/report.json"),
         (EVAL, 1, "out/report.json"),
+        (NATURAL, 1, "out/report.json"),
     ],
-    ids=["fool", "physical", "transfer", "transfer-matrix", "detect-eval"],
+    ids=["fool", "physical", "transfer", "transfer-matrix", "detect-eval", "natural"],
 )
 def test_a_killed_run_leaves_temporaries_that_the_next_run_removes(
     args: tuple[str, ...], at: int, written: str, run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from feint.capabilities.physical.destruction import correct_top, destruction, destruction_rate, topk_levels
-from feint.capabilities.physical.run import PIPELINE, PhysicalSettings, physical_world, rate_of
+from feint.capabilities.physical.measure import PIPELINE, PhysicalSettings, physical_world, rate_of
 from feint.errors import InputError
 from feint.measure.natural import FAMILIES, SpatialGrid, natural_variation
 from feint.transforms import Compose, Rotate, print_and_photo

@@ -24,7 +24,7 @@ RESUME_HINTS = {
     "demo": "run the same command again to continue where it stopped",
     "blackbox": "run the same command again to continue from the last finished substitute round",
     **dict.fromkeys(
-        ("fool", "physical", "transfer", "detect"),
+        ("fool", "physical", "transfer", "detect", "natural"),
         "run the same command again; nothing half-written is kept in --out",
     ),
 }
@@ -98,6 +98,7 @@ def _register() -> None:
     from feint.cli.demo import demo_command
     from feint.cli.detect import detect_command
     from feint.cli.fool import fool_command
+    from feint.cli.natural import natural_command
     from feint.cli.physical import physical_command
     from feint.cli.serve import serve_command
     from feint.cli.train import train_command
@@ -112,6 +113,7 @@ def _register() -> None:
     main.add_command(physical_command, "physical")
     main.add_command(detect_command, "detect")
     main.add_command(serve_command, "serve")
+    main.add_command(natural_command, "natural")
     try:
         from feint.cli.audit import audit_command
     except ImportError:  # the audit command lands separately

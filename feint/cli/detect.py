@@ -212,23 +212,20 @@ def eval_command(
     """Evaluate a fitted detector against attacks (and an adaptive attack); write report.json + report.html.
 
     Under torchrun the batches of inputs are shared among the ranks; rank 0 alone prints and writes --out."""
-    from feint.attacks.registry import get_attack
-    from feint.capabilities.detect.evaluation import EvalSettings
-    from feint.capabilities.detect.report import detect_report, summary_lines
+    from feint.capabilities.detect.run import detect, eval_settings
     from feint.cli.common import parse_floats
     from feint.detectors import load_detector
 
     names = tuple(a.strip() for a in attacks.split(",") if a.strip())
     if not names:
         raise InputError("--attacks is empty; name at least one attack, e.g. fgsm,pgd")
-    for name in names:
-        get_attack(name)
     budgets = parse_floats(eps, "--eps") or []
     if len(budgets) != 1 or not 0 < budgets[0] < math.inf:
         raise InputError(f"--eps takes one finite positive number, got {eps!r}")
-    settings = EvalSettings(
-        attacks=names, eps=budgets[0], adaptive=adaptive, kappa=kappa, adaptive_steps=adaptive_steps, seed=seed,
-        params=_eval_params(params), batch_size=batch_size,
+    attack_params = _eval_params(params)
+    eval_settings(  # every option checked before anything is loaded
+        attacks=names, eps=budgets[0], params=attack_params, adaptive=adaptive, kappa=kappa,
+        adaptive_steps=adaptive_steps, seed=seed, batch_size=batch_size,
     )  # fmt: skip
     dev = fd.start(resolve_device(device))
 
@@ -240,11 +237,13 @@ def eval_command(
         return config, spec, detector, dataset
 
     config, spec, detector, dataset = load_together("loading the detector and the data", out, load)
-    report = detect_report(
-        detector, dataset.x.to(dev), dataset.y.to(dev), settings=settings, out=out, data_info=dataset.info,
-        split=dataset.split, model_name=str(config["arch"]) if config else spec, progress=not quiet,
+    report = detect(
+        detector, dataset.x.to(dev), dataset.y.to(dev), attacks=names, eps=budgets[0], params=attack_params,
+        adaptive=adaptive, kappa=kappa, adaptive_steps=adaptive_steps, data_info=dataset.info, split=dataset.split,
+        model_name=str(config["arch"]) if config else spec, out=out, seed=seed, progress=not quiet,
+        batch_size=batch_size,
     )  # fmt: skip
     if not fd.is_root():
         return
-    click.echo("\n".join(summary_lines(report)))
-    click.echo(f"report: {(Path(out) / 'report.html').resolve()}")
+    click.echo(report.summary())
+    click.echo(f"report: {report.paths['html'].resolve()}")

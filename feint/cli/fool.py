@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -10,9 +9,6 @@ import click
 from feint.attacks.fooling.evolution import check_population_fits
 from feint.cli.common import COUNT, SEED, Bounded, device_option, resolve_device
 from feint.errors import InputError
-from feint.io import prepare_out
-
-OUT_FILES = {"images": "fooling.npz", "genomes": "cppn_genomes.json"}
 
 
 def parse_shape(text: str | None) -> tuple[int, int, int] | None:
@@ -89,58 +85,21 @@ def fool_command(
 
     direct and cppn need only class scores: the model may be query-only (.skops, ONNX, a v2 URL).
     """
-    from feint.attacks.fooling import fool, save_cppns
-    from feint.capabilities.fooling.report import build_fooling_report, write_fooling_report
+    from feint.capabilities.fooling.run import fool
     from feint.models import resolve
-    from feint.oracles import as_oracle
-    from feint.oracles.module import check_input_shape
-    from feint.report.provenance import model_info
 
-    prepare_out(out)
     loaded = resolve(model_spec, weights=weights, device=str(resolve_device(device)), trust=trust_file)
     shape, class_names, bounds = _shape_classes_bounds(loaded, parse_shape(input_shape))
-    if method != "gradient":
-        check_population_fits(population, shape)
-    if method == "gradient":
-        if loaded.module is None:
-            raise InputError(
-                f"--method gradient needs a white-box torch model, but {model_spec} gives {loaded.describe()}; "
-                "use --method direct or cppn, which need only class scores"
-            )
-        check_input_shape(loaded.module, shape, bounds)
-        target: Any = loaded.module
-        options: dict[str, Any] = {"start": start, "l2": l2, "blur_sigma": blur_sigma, "bounds": bounds}
-    else:
-        target = loaded.target
-        if loaded.module is not None:
-            target = as_oracle(loaded.module, access="scores", input_shape=shape, bounds=bounds)
-        options = {"population": population, "max_queries": max_queries}
-    result = fool(
-        target, method=method, generations=generations, input_shape=shape, seed=seed, progress=not quiet, **options
-    )
-    folder = Path(out)
-    result.save_npz(folder / OUT_FILES["images"])
-    files: dict[str, str | None] = {"images": OUT_FILES["images"], "genomes": None}
-    if result.genomes is not None:
-        save_cppns(folder / OUT_FILES["genomes"], result.genomes, shape=shape)
-        files["genomes"] = OUT_FILES["genomes"]
-    names = class_names or [str(k) for k in range(int(result.target.numel()))]
-    access = "white-box" if method == "gradient" else "scores"
-    info = {**model_info(loaded.target, loaded.name), "access": access, "loaded_as": loaded.describe()}
-    settings = {"generations": generations, "seed": seed, "input_shape": list(shape), **options}
-    if max_queries is None:
-        settings.pop("max_queries", None)
-    report = build_fooling_report(result, class_names=names, model=info, settings=settings, files=files)
-    paths = write_fooling_report(folder, report, result, tuple(bounds))
-    s = report["summary"]
-    click.echo(f"method: {method}  classes fooled at >= 99%: {s['fooled']}/{s['classes']}")
-    click.echo(f"median confidence: {s['median_confidence']:.4f}  lowest: {s['min_confidence']:.4f}")
-    click.echo(f"model: {loaded.spec}, {loaded.describe()}")
-    click.echo(f"queries: {result.queries}  time: {result.seconds:.1f} s")
-    sent = getattr(loaded.oracle, "rows_sent", None)
-    if sent is not None:
-        click.echo(f"rows sent to the server (search, final check and retries): {sent}")
-    if result.stopped:
-        click.echo(f"stopped early: {result.stopped}")
-    click.echo(f"images: {(folder / OUT_FILES['images']).resolve()}")
-    click.echo(f"report: {paths['html'].resolve()}")
+    if method == "gradient" and loaded.module is None:
+        raise InputError(
+            f"--method gradient needs a white-box torch model, but {model_spec} gives {loaded.describe()}; "
+            "use --method direct or cppn, which need only class scores"
+        )
+    report = fool(
+        loaded.target, method=method, generations=generations, population=population, max_queries=max_queries,
+        start=start, l2=l2, blur_sigma=blur_sigma, input_shape=shape, bounds=bounds, class_names=class_names,
+        model_name=loaded.name, model_note=loaded.describe(), out=out, seed=seed, progress=not quiet,
+    )  # fmt: skip
+    click.echo(report.summary())
+    click.echo(f"images: {report.paths['images'].resolve()}")
+    click.echo(f"report: {report.paths['html'].resolve()}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from feint import distributed as fd
-from feint.capabilities.physical.run import MAX_DRAWS
+from feint.capabilities.physical.measure import MAX_DRAWS
 from feint.cli.common import (
     COUNT,
     SEED,
@@ -76,20 +75,11 @@ def physical_command(
     """Attack, then simulate printing and photographing the adversarial inputs (Kurakin et al. 2016).
 
     Under torchrun the batches are shared among the ranks; rank 0 alone prints and writes --out."""
-    from feint.capabilities.physical.report import build_physical_report, sheet_choice, write_physical_outputs
-    from feint.capabilities.physical.run import PIPELINE, PhysicalSettings, physical_world, rate_of
+    from feint.capabilities.physical.run import physical
     from feint.models import resolve
-    from feint.report.provenance import model_info
-    from feint.report.sheet import cell_size
-    from feint.transforms import print_and_photo
 
     names = tuple(a.strip() for a in attacks.split(",") if a.strip())
     budgets = parse_floats(eps, "--eps") or []
-    settings = PhysicalSettings(
-        attacks=names, eps=tuple(budgets), draws=draws, seed=seed, eot=eot, eot_samples=eot_samples,
-        eot_steps=eot_steps, batch_size=batch_size,
-    )  # fmt: skip
-    cell_size(1 + len(settings.all_attacks))
     dev = fd.start(resolve_device(device))
 
     def load() -> tuple[Any, Any]:
@@ -104,26 +94,13 @@ def physical_command(
         return loaded, dataset
 
     loaded, dataset = load_together("loading the model and the data", out, load)
-    model = loaded.module
-    x, y, bounds = dataset.x.to(dev), dataset.y.to(dev), dataset.info.bounds
-    pipeline = print_and_photo()
-    result = physical_world(model, x, y, settings=settings, pipeline=pipeline, bounds=bounds, progress=not quiet)
-    report = build_physical_report(
-        result,
-        settings=settings,
-        pipeline=pipeline,
-        model=model_info(model, loaded.name),
-        data={**dataset.info.to_dict(), "n": len(dataset), "split": dataset.split},
-        sheet=sheet_choice(settings, len(dataset), sheet_count),
-    )
+    report = physical(
+        loaded.module, dataset.x.to(dev), dataset.y.to(dev), attacks=names, eps=budgets, draws=draws, eot=eot,
+        eot_samples=eot_samples, eot_steps=eot_steps, sheet=sheet_count, data_info=dataset.info,
+        split=dataset.split, model_name=loaded.name, out=out, seed=seed, progress=not quiet, batch_size=batch_size,
+    )  # fmt: skip
     if not fd.is_root():
         return
-    paths = write_physical_outputs(out, report, result, x, y, bounds)
-    click.echo(f"inputs: {len(dataset)}  clean accuracy: {result.clean['accuracy']['1']:.4f}")
-    click.echo(f"{'attack':>10} {'eps':>8}  destruction rate (whole pipeline, top-1)")
-    for name in settings.all_attacks:
-        for e in settings.eps:
-            rate = rate_of(result.destruction, name, e, PIPELINE)
-            click.echo(f"{name:>10} {e:>8.4g}  {'-' if rate is None else f'{rate:.4f}'}")
-    click.echo(f"sheet: {(Path(out) / 'sheet.pdf').resolve()}")
-    click.echo(f"report: {paths['html'].resolve()}")
+    click.echo(report.summary())
+    click.echo(f"sheet: {report.paths['sheet'].resolve()}")
+    click.echo(f"report: {report.paths['html'].resolve()}")

@@ -8,6 +8,7 @@ from corpus import Case, Ctx
 from corpus.blackbox_rows import _skops
 from corpus.models import linear
 from feint.attacks.fooling import fool_cppn, fool_direct, fool_gradient, load_cppns
+from feint.capabilities.physical.natural import natural
 from feint.errors import InputError, OutputError
 from feint.oracles import as_oracle
 from feint.oracles.base import QueryBudgetExhausted
@@ -18,6 +19,8 @@ NO_FOOLING = ("feint.attacks.fooling.fool",)
 PHYSICAL = ("physical", "--model", "{run}", "--n", "8", "--quiet")
 NO_PHYSICAL = ("feint.capabilities.physical.run.physical_world",)
 SHAPE = (1, 8, 8)
+NATURAL = ("natural", "--model", "{run}", "--n", "8", "--quiet")
+NO_NATURAL = ("feint.capabilities.physical.natural.natural_variation",)
 
 
 def fool_row(id: str, phrase: str, *args: str, error: type[BaseException] = InputError, forbid: bool = True) -> Case:
@@ -121,6 +124,34 @@ PHYSICAL_ROWS = [
         forbid=NO_PHYSICAL,
     ),
 ]
+NATURAL_ROWS = [
+    Case(
+        "natural-out-is-a-file",
+        make=_a_file_named_out,
+        cli=(*NATURAL, "--out", "out"),
+        error=OutputError,
+        phrase=r"--out 'out' must be a folder",
+        forbid=NO_NATURAL,
+    ),
+    Case(
+        "natural-n-inputs-zero",
+        cli=(*NATURAL[:-3], "--n-inputs", "0", "--quiet", "--out", "out"),
+        phrase=r"--n-inputs must be at least 1, got 0",
+        forbid=NO_NATURAL,
+    ),
+    Case(
+        "natural-python-labels-out-of-range",
+        call=lambda c: natural(linear(), torch.rand(2, *SHAPE), torch.tensor([0, 99])),
+        phrase=r"y has labels in \[0, 99\] but the model has 10 classes",
+        forbid=NO_NATURAL,
+    ),
+    Case(
+        "natural-python-images-out-of-bounds",
+        call=lambda c: natural(linear(), torch.full((2, *SHAPE), 2.0), torch.tensor([0, 1])),
+        phrase=r"x has values in \[2, 2\], outside the bounds",
+        forbid=NO_NATURAL,
+    ),
+]
 PY_ROWS = [
     py("transform-range-empty", lambda c: Rotate((10.0, -10.0)), r"rotation degrees range \(10, -10\) is empty"),
     py(
@@ -164,4 +195,4 @@ PY_ROWS = [
         make=_tanh_genome,
     ),
 ]
-ROWS = FOOL_ROWS + PHYSICAL_ROWS + PY_ROWS
+ROWS = FOOL_ROWS + PHYSICAL_ROWS + NATURAL_ROWS + PY_ROWS

@@ -20,6 +20,7 @@ MATRIX = ("transfer", "--matrix", "--techniques", "lr", "--n-inputs", "20", "--q
 FIT = ("detect", "fit", "--model", "{run}", "--detector", "kde-bu", "--n-inputs", "200", "--quiet")
 EVAL = ("detect", "eval", "--detector", "det", "--model", "{run}", "--n-inputs", "20", "--quiet", "--out", "out")
 TRAIN = ("train", "--arch", "softmax", "--epochs", "1", "--quiet", "--out", "run")
+NATURAL = ("natural", "--model", "{run}", "--n-inputs", "8", "--quiet", "--out", "out")
 
 NO_FOOLING = ("feint.attacks.fooling.fool",)
 NO_PHYSICAL = ("feint.capabilities.physical.run.physical_world",)
@@ -27,8 +28,9 @@ NO_SUBSTITUTE = ("feint.training.substitute.start_substitute",)
 NO_TRANSFER = ("feint.capabilities.transfer.pair.transfer",)
 NO_MATRIX = ("feint.capabilities.transfer.matrix.fit_techniques",)
 NO_FIT = ("feint.detectors.kde_bu.DensityUncertaintyDetector.fit",)
-NO_EVAL = ("feint.capabilities.detect.report.detect_report",)
+NO_EVAL = ("feint.capabilities.detect.run.evaluate_detector",)
 NO_TRAINING = ("feint.training.trainer.create_model",)
+NO_NATURAL = ("feint.capabilities.physical.natural.natural_variation",)
 MEMORY = r"would need about [\d.e+]+ TiB of memory, more than the [\d.,]+ \w+ this machine has"
 
 
@@ -423,6 +425,7 @@ OUT_COMMANDS = {
     "detect-fit": ((*FIT, "--out"), NO_FIT),
     "detect-eval": (EVAL[:-1], NO_EVAL),
     "train-distill": ((*TRAIN[:-2], "--recipe", "distill", "--out"), NO_TRAINING),
+    "natural": (NATURAL[:-1], NO_NATURAL),
 }
 OUT_ROWS = [
     Case(

@@ -25,6 +25,7 @@ EVAL = ("detect", "eval", "--detector", "det", "--model", "{run}", "--n-inputs",
 EVAL = (*EVAL, "--adaptive-steps", "2", "--quiet", "--out", "out")
 BLACKBOX = ("blackbox", "--target", "{run}", "--seed-size", "20", "--n-inputs", "20", "--rounds", "3", "--epochs", "1")
 BLACKBOX = (*BLACKBOX, "--substitute", "softmax", "--quiet")
+NATURAL = ("natural", "--model", "{run}", "--n-inputs", "8", "--quiet", "--out", "out")
 AGAIN = "interrupted; run the same command again; nothing half-written is kept in --out"
 
 
@@ -126,10 +127,11 @@ def _same_report_as_uninterrupted(c: Ctx, result: Any) -> None:
 ROWS = [
     interrupted("fool", FOOL, "feint.attacks.fooling.fool"),
     interrupted("physical", PHYSICAL, "feint.capabilities.physical.run.physical_world"),
+    interrupted("natural", NATURAL, "feint.capabilities.physical.natural.natural_variation"),
     interrupted("transfer", TRANSFER, "feint.capabilities.transfer.pair.transfer"),
     interrupted("matrix", MATRIX, "feint.capabilities.transfer.matrix.transfer_matrix"),
     interrupted("detect-fit", FIT, "feint.detectors.kde_bu.DensityUncertaintyDetector.fit"),
-    interrupted("detect-eval", EVAL, "feint.capabilities.detect.report.detect_report", make=_fitted_detector),
+    interrupted("detect-eval", EVAL, "feint.capabilities.detect.run.evaluate_detector", make=_fitted_detector),
     interrupted(
         "blackbox",
         (*BLACKBOX, "--out", "bb"),

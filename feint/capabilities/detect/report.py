@@ -1,4 +1,4 @@
-"""The ``feint.detect/1`` report of a detector evaluation: the dict, its verdict, its files, a text summary.
+"""The ``feint.detect/1`` report of a detector evaluation: the dict, its verdict and the terminal summary.
 
 The verdict is about the adaptive attack, not the plain ones: a detector is only as good as its
 numbers against an attack that knows about it (Carlini & Wagner 2017). It fails when the adaptive
@@ -10,22 +10,13 @@ below 0.9), and passes otherwise.
 from __future__ import annotations
 
 import dataclasses
-import os
-import time
-from pathlib import Path
 from typing import Any
 
-from torch import Tensor
-
-from feint import distributed as fd
-from feint.attacks.result import AttackResult
-from feint.capabilities.detect.evaluation import EvalSettings, evaluate_detector
+from feint.capabilities.detect.measure import EvalSettings
 from feint.capabilities.detect.schema import SCHEMA
-from feint.data.dataset import DatasetInfo
 from feint.detectors.base import Detector
-from feint.report.files import json_safe, write_report
+from feint.report.files import json_safe
 from feint.report.provenance import model_info, stamp
-from feint.validation import check_images, check_labels, check_positive_int
 
 
 def _f(value: float | None) -> str:
@@ -56,54 +47,33 @@ def verdict(measured: dict[str, Any]) -> dict[str, str]:
     return {"status": status, "headline": text}
 
 
-def detect_report(
+def build_detect_report(
     detector: Detector,
-    x: Tensor,
-    y: Tensor,
+    measured: dict[str, Any],
     *,
-    settings: EvalSettings | None = None,
-    out: str | os.PathLike[str] | None = None,
-    data_info: DatasetInfo | None = None,
-    split: str | None = None,
-    model_name: str | None = None,
-    crafted: dict[str, tuple[AttackResult, float]] | None = None,
-    progress: bool = False,
+    settings: EvalSettings,
+    data: dict[str, Any],
+    model_name: str | None,
+    seconds: float,
 ) -> dict[str, Any]:
-    """Evaluate ``detector`` on clean ``(x, y)`` and attacks (``crafted``: already run, see
-    :func:`~feint.capabilities.detect.evaluation.craft_all`); write ``report.json`` + ``report.html`` to ``out``."""
-    settings = settings or EvalSettings()
-    started = time.perf_counter()
-    fd.join(None, x.device)
-    progress = progress and fd.is_root()
-    with fd.together("checking the inputs"):
-        check_positive_int(settings.batch_size, "batch_size (--batch-size)")
-        check_images(x, bounds=detector.bounds)
-        check_labels(y, n=x.shape[0])
-    fd.check_job(
-        dataclasses.asdict(settings), [x, y], detector.model, n_inputs=x.shape[0], what="inputs to evaluate on"
-    )
-    measured = evaluate_detector(detector, x, y, settings=settings, crafted=crafted, progress=progress)
-    data = data_info.to_dict() if data_info is not None else {"name": "unknown"}
+    """The ``feint.detect/1`` dict: the model, data (with ``n`` and ``split``), detector and settings,
+    the measured figures (:func:`~feint.capabilities.detect.evaluation.evaluate_detector`) and the verdict."""
     report = {
         **stamp(SCHEMA),
         "model": model_info(detector.model, model_name),
-        "data": {**data, "n": int(x.shape[0]), "split": split},
+        "data": data,
         "detector": detector.describe(),  # type: ignore[attr-defined]
         "settings": dataclasses.asdict(settings) | {"attacks": list(settings.attacks)},
         **measured,
         "summary": verdict(measured),
-        "timings": {"total_seconds": time.perf_counter() - started},
+        "timings": {"total_seconds": seconds},
     }
-    report = json_safe(report)
-    if out is not None and fd.is_root():  # under torchrun rank 0 alone writes
-        from feint.capabilities.detect.page import render_detect_html
-
-        write_report(out, report, render_detect_html(report))
-    return report
+    return json_safe(report)
 
 
-def summary_lines(report: dict[str, Any]) -> list[str]:
-    """A few lines for a terminal."""
+def summarize(report: dict[str, Any]) -> str:
+    """The terminal lines: per group (clean, natural errors, each attack, each adaptive attack) its
+    size, ROC-AUC, TPR at 5% FPR, flagged fraction and time per decision; the SPRT; the verdict."""
     lines = [f"{'attack':>20}  {'n':>5}  ROC-AUC  TPR@5%FPR  flagged  s/decision"]
     rows = [("clean (correct)", report["clean"]), ("natural errors", report["natural_misclassified"])]
     rows += list(report["attacks"].items())
@@ -122,8 +92,4 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             f"{s['mutants_per_decision']:.1f} mutants per decision on average"
         )
     lines.append(f"[{report['summary']['status']}] {report['summary']['headline']}")
-    return lines
-
-
-def report_paths(out: str | os.PathLike[str]) -> tuple[Path, Path]:
-    return Path(out) / "report.json", Path(out) / "report.html"
+    return "\n".join(lines)

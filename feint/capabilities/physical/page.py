@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from feint.capabilities.physical.run import PIPELINE, rate_of
+from feint.capabilities.physical.measure import PIPELINE, rate_of
 from feint.report.gallery import tile_grid
 from feint.report.html import definitions, esc, figure, num, page, pct, provenance_html, table, verdict_box
 from feint.report.plots import heatmap, line_plot
