@@ -34,7 +34,7 @@ def tutorial(lenet_digits, mlp_digits, digits_test, tmp_path_factory):
         lenet_digits, oracle, x, y, steps=(1, 10), eps=(0.1, 0.2, 0.3), targeted=True, data_info=digits_test.info,
         out=out, progress=False, source_name="lenet", target_name="mlp",
     )  # fmt: skip
-    return out, report.report, oracle
+    return out, report.data, oracle
 
 
 def test_one_step_transfers_at_least_as_well_as_ten(tutorial):
