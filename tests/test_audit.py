@@ -189,3 +189,20 @@ def test_an_audit_interrupted_while_escalating_resumes_to_the_same_numbers(lenet
         return {**escalation, "rungs": [{k: v for k, v in r.items() if k != "seconds"} for r in escalation["rungs"]]}
 
     assert untimed(resumed) == untimed(full)
+
+
+def test_python_defaults_are_the_commands(lenet_digits, data) -> None:
+    """Given a Dataset, ``feint.audit`` picks the dataset's eps grid and names it, as ``feint audit`` does;
+    plain tensors get a grid relative to the bounds and a report that names no split."""
+    from feint.measure.defaults import default_eps
+
+    report = feint.audit(lenet_digits, data.head(16), preset="quick")
+    assert report["eps"] == list(default_eps("digits", "inf"))
+    assert report["data"]["name"] == "digits" and report["data"]["split"] == "test"
+    assert "On 16 digits test inputs" in report.html
+    plain = feint.audit(lenet_digits, data.x[:16], data.y[:16], eps=[0.1], preset="quick")
+    assert "On 16 data inputs" in plain.html
+    with pytest.raises(InputError, match="not a Dataset and labels"):
+        feint.audit(lenet_digits, data, data.y)
+    with pytest.raises(InputError, match="labels y"):
+        feint.audit(lenet_digits, data.x)

@@ -94,8 +94,8 @@ def test_an_interrupted_run_resumes_between_rounds_and_ends_the_same(lenet_digit
     assert resumed["transfer"] == whole["transfer"]
     assert resumed["queries"] == whole["queries"]  # the saved state carries what was spent
     ignored = {"timings", "substitute", "created", "feint_version", "git", "host"}
-    assert {k: v for k, v in resumed.report.items() if k not in ignored} == {
-        k: v for k, v in whole.report.items() if k not in ignored
+    assert {k: v for k, v in resumed.data.items() if k not in ignored} == {
+        k: v for k, v in whole.data.items() if k not in ignored
     }
 
 
