@@ -166,8 +166,8 @@ def audit(
     :mod:`feint.capabilities.audit.escalate`), ``"thorough"`` or a :class:`~feint.capabilities.audit.presets.Preset` of
     your own. ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
-    after every finished unit. ``progress`` (default off; ``feint audit`` turns it on) shows a progress bar when stderr is a terminal.
-    ``natural`` adds the natural-variation section (:mod:`feint.measure.natural`).
+    after every finished unit. ``progress`` (default off; ``feint audit`` turns it on) shows a bar
+    on a terminal and one line per eps in a log. ``natural`` adds the natural-variation section (:mod:`feint.measure.natural`).
     Attacks run on batches of ``batch_size`` inputs, each with its own seed (the results depend on it).
     ``device`` (default: where the inputs are) moves the inputs and a torch model (in place) there.
 
