@@ -125,6 +125,7 @@ def blackbox_command(
         kappa=kappa,
         epochs=epochs,
         max_queries=max_queries,
+        seed=seed,
     )
     check_seed_budget(seed_size, max_queries)
     get_attack(attack_name)

@@ -113,7 +113,7 @@ def transfer_command(
         from feint.capabilities.transfer.techniques import TechniqueSettings, parse_techniques
 
         names = parse_techniques(techniques)
-        settings = TechniqueSettings(dnn_arch=dnn_arch)
+        settings = TechniqueSettings(dnn_arch=dnn_arch, seed=seed)
         if radii and len(radii) != 1:
             raise InputError(f"--matrix takes one eps, got {len(radii)}; run it once per eps")
         train_data, test_data = load_together(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +110,8 @@ def blackbox(
 
     ``x`` is a :class:`~feint.data.dataset.Dataset` of held-out inputs (then no ``y``; its info and
     split go into the report) or a tensor with labels ``y``. ``config`` sets the substitute's
-    training (default :class:`~feint.attacks.substitute.SubstituteConfig`, as ``feint blackbox``);
-    ``seed`` seeds everything, the substitute's training included (it replaces ``config.seed``).
+    training (default :class:`~feint.attacks.substitute.SubstituteConfig` seeded by ``seed``, as
+    ``feint blackbox``; a ``config`` of your own carries the training's seed); ``seed`` seeds the attack.
     ``out`` receives ``report.json``, ``report.html``, ``substitute/`` (a feint run directory) and
     the resumable ``blackbox_state/``; without it nothing is written. The held-out inputs are
     attacked in batches of ``batch_size``, each with its own seed; ``device`` (default: where the
@@ -122,7 +121,7 @@ def blackbox(
     started = time.perf_counter()
     x, y, data_info, split = unpack(x, y, data_info, split)
     x_seed, x, y = place(device, x_seed), place(device, x), place(device, y)
-    config = replace(config or SubstituteConfig(), seed=seed)
+    config = config or SubstituteConfig(seed=seed)
     k = int(y.max()) + 1 if isinstance(y, Tensor) and y.numel() else 2
     info = data_info or DatasetInfo("data", tuple(str(i) for i in range(k)), tuple(x.shape[1:]))  # type: ignore[arg-type]
     grid = sorted({float(e) for e in eps})

@@ -113,14 +113,14 @@ def transfer_matrix(
     :class:`~feint.report.Report` (saved to ``out`` when given).
 
     ``settings`` sets the models (default :class:`~feint.capabilities.transfer.techniques.TechniqueSettings`,
-    as ``feint transfer --matrix``); ``seed`` seeds the halves and every model (it replaces
-    ``settings.seed``). ``device`` (default: where ``train`` is) moves both datasets there.
+    seeded by ``seed``, as ``feint transfer --matrix``); a ``settings`` of your own carries its own seed,
+    which splits the halves and trains every model. ``device`` (default: where ``train`` is) moves both datasets there.
     Under torchrun (noticed) every rank calls it alike, rank 0 alone writes ``out`` and every rank
     returns the same report."""
     started = time.perf_counter()
     names = parse_techniques(list(techniques) if not isinstance(techniques, str) else techniques)
     check_nonnegative(eps, "eps")
-    settings = replace(settings or TechniqueSettings(), seed=seed)
+    settings = settings or TechniqueSettings(seed=seed)
     if device is not None:
         train = replace(train, x=place(device, train.x), y=place(device, train.y))
         test = replace(test, x=place(device, test.x), y=place(device, test.y))
