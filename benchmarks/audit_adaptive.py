@@ -68,6 +68,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 import feint
+from feint.capabilities.audit.result import worst_case_accuracy
 from feint.data import load
 from feint.models import load_model
 
@@ -247,11 +248,11 @@ def run_model(name: str, net: nn.Module, x: Tensor, y: Tensor, info: Any, args: 
     t0 = time.perf_counter()
     report = feint.audit(model, x, y, eps=args.eps, progress=False, data_info=info, seed=0)
     out["feint"] = {
-        "accuracy": report.worst_case_accuracy,
+        "accuracy": worst_case_accuracy(report),
         "rows": counted.reset(),
         "seconds": time.perf_counter() - t0,
     }
-    r = report.report
+    r = report.data
     out["feint"]["fired"] = [c["name"] for c in r["adaptive"]["checks"]]
     out["feint"]["bypassed"] = [b["module"] for b in (r["adaptive"]["gradient"] or {}).get("bypassed", [])]
     out["feint"]["access"] = r["access"]["level"]

@@ -61,6 +61,7 @@ def model_folder(arch: str) -> Path:
 def child(n: int, preset: str, batch_size: int, arch: str) -> None:
     """One audit of the first ``n`` test images; prints one JSON line."""
     import feint
+    from feint.capabilities.audit.result import worst_case_accuracy
     from feint.models import load_model
 
     torch.set_num_threads(1)
@@ -90,7 +91,7 @@ def child(n: int, preset: str, batch_size: int, arch: str) -> None:
                 "loaded_mb": before,
                 "points_mb": points / 2**20,
                 "seconds": seconds,
-                "worst_case": report.worst_case_accuracy[-1],
+                "worst_case": worst_case_accuracy(report)[-1],
             }
         )
     )

@@ -31,6 +31,7 @@ from torch import nn
 import feint
 from feint.attacks.pgd import pgd
 from feint.capabilities.audit.presets import Preset, get_preset
+from feint.capabilities.audit.result import worst_case_accuracy
 from feint.data import Dataset, load
 from feint.errors import FeintError
 from feint.measure.defaults import default_eps
@@ -85,15 +86,15 @@ def compare(name: str, model: nn.Module, test: Dataset) -> tuple[float, float, b
         lambda: feint.audit(model, test.x, test.y, eps=eps, out=folder, data_info=test.info, resume=False)
     )
     reference, t_pgd, c_pgd = timed(lambda: pgd_curve(model, test.x, test.y, eps))
-    print(f"\n{name}: {len(test)} Fashion-MNIST test images, clean accuracy {report.clean_accuracy:.4f}")
+    print(f"\n{name}: {len(test)} Fashion-MNIST test images, clean accuracy {report['clean_accuracy']:.4f}")
     print(f"{'eps':>8}  {'audit worst case':>16}  {'PGD-100x10':>10}")
     ok = True
-    for e, a, p in zip(eps, report.worst_case_accuracy, reference, strict=True):
+    for e, a, p in zip(eps, worst_case_accuracy(report), reference, strict=True):
         ok &= a <= p + 1e-9
         print(f"{e:>8.4g}  {a:>16.4f}  {p:>10.4f}{'' if a <= p + 1e-9 else '  <- weaker'}")
     print(f"wall time: audit {t_audit:.1f} s, PGD {t_pgd:.1f} s, speed-up {t_pgd / t_audit:.1f}x")
     print(f"CPU time:  audit {c_audit:.1f} s, PGD {c_pgd:.1f} s, speed-up {c_pgd / c_audit:.1f}x")
-    flagged = [c for c in report.checks if c["status"] != "pass"]
+    flagged = [c for c in report["checks"] if c["status"] != "pass"]
     print(f"checks flagged: {[c['name'] for c in flagged] or 'none'}")
     return t_audit, t_pgd, ok
 
@@ -131,14 +132,14 @@ def adaptivity(model: nn.Module, test: Dataset, repeats: int = 3) -> None:
     thorough = feint.audit(model, test.x, test.y, eps=eps, preset="thorough", progress=False)
     gaps = [
         100 * (a - t)
-        for a, t in zip(reports["adaptive"].worst_case_accuracy, thorough.worst_case_accuracy, strict=True)
+        for a, t in zip(worst_case_accuracy(reports["adaptive"]), worst_case_accuracy(thorough), strict=True)
     ]
     print(f"{'eps':>8}  {'fixed':>7}  {'adaptive':>8}  {'thorough':>8}  gap (points)")
     for e, f, a, t, g in zip(
         eps,
-        reports["fixed"].worst_case_accuracy,
-        reports["adaptive"].worst_case_accuracy,
-        thorough.worst_case_accuracy,
+        worst_case_accuracy(reports["fixed"]),
+        worst_case_accuracy(reports["adaptive"]),
+        worst_case_accuracy(thorough),
         gaps,
         strict=True,
     ):

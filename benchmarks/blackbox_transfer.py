@@ -55,7 +55,7 @@ def substitute_attack(out: Path, n: int, budget: int, port: int) -> bool:
         return feint.blackbox(
             oracle, test.x[seeds], test.x[held_out], test.y[held_out], config=config, eps=[0.1, 0.3],
             data_info=test.info, split="test", out=out / folder, target_name="fashion-mnist CNN", resume=False,
-        ).report  # fmt: skip
+        ).data  # fmt: skip
 
     t0 = time.perf_counter()
     report = run(as_oracle(cnn, access="labels", name="fashion-mnist CNN"), "blackbox")
@@ -102,7 +102,7 @@ def matrix(name: str, eps: float, out: Path, n: int, train_n: int | None, settin
         train = train.sample(train_n, seed=0)
     test = test.sample(n, seed=1)
     t0 = time.perf_counter()
-    report = feint.transfer_matrix(train, test, eps=eps, settings=settings, out=out / f"matrix-{name}").report
+    report = feint.transfer_matrix(train, test, eps=eps, settings=settings, out=out / f"matrix-{name}").data
     print(
         f"\ncross-technique matrix on {name}, eps {eps} ({time.perf_counter() - t0:.0f} s, {len(train)} training inputs):"
     )

@@ -22,6 +22,7 @@ import time
 import torch
 
 import feint
+from feint.capabilities.audit.result import worst_case_accuracy
 from feint.data import load
 from feint.oracles import as_oracle
 
@@ -49,9 +50,9 @@ def main() -> None:
         report = feint.audit(target, x, y, eps=EPS, preset=preset, data_info=test.info, progress=False)
         seconds = time.perf_counter() - start
         queries = getattr(target, "queries", None)
-        rows.append((label, report.worst_case_accuracy, queries, seconds))
+        rows.append((label, worst_case_accuracy(report), queries, seconds))
         spent = f"{queries:,} queries" if queries is not None else "gradients"
-        accuracies = "  ".join(f"{a:.3f}" for a in report.worst_case_accuracy)
+        accuracies = "  ".join(f"{a:.3f}" for a in worst_case_accuracy(report))
         print(f"{label:>38}: {accuracies}  ({spent}, {seconds:.0f} s)", flush=True)
     white = rows[0][1]
     for label, acc, _, _ in rows[1:]:

@@ -33,10 +33,10 @@ if TYPE_CHECKING:
     from feint.attacks.registry import attack
     from feint.capabilities.audit.run import audit
     from feint.capabilities.blackbox.run import blackbox
-    from feint.capabilities.detect.run import detect  # type: ignore[import-not-found,unused-ignore]
-    from feint.capabilities.fooling.run import fool  # type: ignore[import-not-found,unused-ignore]
-    from feint.capabilities.physical.natural import natural  # type: ignore[import-not-found,unused-ignore]
-    from feint.capabilities.physical.run import physical  # type: ignore[attr-defined,unused-ignore]
+    from feint.capabilities.detect.run import detect
+    from feint.capabilities.fooling.run import fool
+    from feint.capabilities.physical.natural import natural
+    from feint.capabilities.physical.run import physical
     from feint.capabilities.transfer.matrix import transfer_matrix
     from feint.capabilities.transfer.pair import transfer
     from feint.data import load

@@ -16,9 +16,11 @@ from torch import nn
 import feint
 from feint.attacks.fmn import fmn
 from feint.capabilities.audit.presets import get_preset
+from feint.capabilities.audit.result import worst_case_accuracy
 from feint.capabilities.audit.schema import REPORT_SCHEMA
 from feint.data import Dataset
 from feint.errors import InputError
+from feint.report.report import Report
 from feint.report.schema import validate
 
 EPS = (0.0, 0.1, 0.2, 0.3)
@@ -64,9 +66,9 @@ def test_worst_case_is_below_every_attack_and_the_noise(standard) -> None:
     for name, attack in d["attacks"].items():
         assert all(w <= a + 1e-9 for w, a in zip(worst, attack["accuracy"], strict=True)), name
     assert all(w <= a + 1e-9 for w, a in zip(worst, d["baselines"]["noise"]["accuracy"], strict=True))
-    assert worst[0] == pytest.approx(report.clean_accuracy)
+    assert worst[0] == pytest.approx(report["clean_accuracy"])
     assert all(b <= a for a, b in itertools.pairwise(worst))
-    assert worst[-1] < 0.1 < report.clean_accuracy - 0.5  # a plain LeNet is not robust at eps=0.3
+    assert worst[-1] < 0.1 < report["clean_accuracy"] - 0.5  # a plain LeNet is not robust at eps=0.3
     assert sum(d["worst_case"]["attack_breaking"].values()) == round((worst[0] - worst[-1]) * 64)
 
 
@@ -85,14 +87,14 @@ def test_minimum_norm_accuracy_is_its_own_at_every_eps(standard, lenet_digits, d
 
 def test_unscaled_model_gets_no_warning_and_scaled_one_does(standard, lenet_digits, data) -> None:
     report, _ = standard
-    assert [c for c in report.checks if c["status"] != "pass"] == []
+    assert [c for c in report["checks"] if c["status"] != "pass"] == []
     scaled = feint.audit(ScaledLogits(lenet_digits, 1e4), data.x, data.y, eps=EPS, data_info=data.info, progress=False)
-    flagged = {c["name"]: c for c in scaled.checks if c["status"] != "pass"}
+    flagged = {c["name"]: c for c in scaled["checks"] if c["status"] != "pass"}
     assert "gradients are non-zero and finite" in flagged
     # Scale-invariant attacks (targeted DLR, Square, FMN) still break it, as well as the plain model.
-    assert scaled.worst_case_accuracy[-1] < 0.1
-    assert scaled.worst_case_accuracy == pytest.approx(report.worst_case_accuracy, abs=0.1)
-    assert scaled.to_dict()["attacks"]["fgsm"]["accuracy"][-1] == pytest.approx(scaled.clean_accuracy)
+    assert worst_case_accuracy(scaled)[-1] < 0.1
+    assert worst_case_accuracy(scaled) == pytest.approx(worst_case_accuracy(report), abs=0.1)
+    assert scaled.to_dict()["attacks"]["fgsm"]["accuracy"][-1] == pytest.approx(scaled["clean_accuracy"])
 
 
 def test_interrupted_audit_resumes_to_the_same_numbers(lenet_digits, data, tmp_path: Path) -> None:
@@ -134,8 +136,8 @@ def test_bad_settings_raise_clear_errors(lenet_digits, data) -> None:
 
 def test_l2_audit_uses_its_own_grid(lenet_digits, data) -> None:
     report = feint.audit(lenet_digits, data.x, data.y, norm="2", preset="quick", data_info=data.info, progress=False)
-    assert max(report.eps) == pytest.approx(2.0)
-    assert report.worst_case_accuracy[-1] < report.clean_accuracy
+    assert max(report["eps"]) == pytest.approx(2.0)
+    assert worst_case_accuracy(report)[-1] < report["clean_accuracy"]
 
 
 @pytest.mark.slow
@@ -182,8 +184,25 @@ def test_an_audit_interrupted_while_escalating_resumes_to_the_same_numbers(lenet
     resumed = feint.audit(model, data.x, data.y, out=tmp_path, **kwargs)
     assert _numbers(resumed.to_dict()) == _numbers(full.to_dict())
 
-    def untimed(report: feint.capabilities.audit.result.AuditReport) -> dict:
+    def untimed(report: Report) -> dict:
         escalation = report.to_dict()["escalation"]
         return {**escalation, "rungs": [{k: v for k, v in r.items() if k != "seconds"} for r in escalation["rungs"]]}
 
     assert untimed(resumed) == untimed(full)
+
+
+def test_python_defaults_are_the_commands(lenet_digits, data) -> None:
+    """Given a Dataset, ``feint.audit`` picks the dataset's eps grid and names it, as ``feint audit`` does;
+    plain tensors get a grid relative to the bounds and a report that names no split."""
+    from feint.measure.defaults import default_eps
+
+    report = feint.audit(lenet_digits, data.head(16), preset="quick")
+    assert report["eps"] == list(default_eps("digits", "inf"))
+    assert report["data"]["name"] == "digits" and report["data"]["split"] == "test"
+    assert "On 16 digits test inputs" in report.html
+    plain = feint.audit(lenet_digits, data.x[:16], data.y[:16], eps=[0.1], preset="quick")
+    assert "On 16 data inputs" in plain.html
+    with pytest.raises(InputError, match="not a Dataset and labels"):
+        feint.audit(lenet_digits, data, data.y)
+    with pytest.raises(InputError, match="labels y"):
+        feint.audit(lenet_digits, data.x)

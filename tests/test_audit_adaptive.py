@@ -14,6 +14,7 @@ import feint
 from feint.attacks.eot import ExpectationOverDraws
 from feint.attacks.registry import run_attack
 from feint.capabilities.audit.randomness import redraw_figures, redraw_verdicts
+from feint.capabilities.audit.result import worst_case_accuracy
 from feint.capabilities.audit.schema import REPORT_SCHEMA
 from feint.errors import InputError
 from feint.report.schema import validate
@@ -32,8 +33,8 @@ def test_quantized_model_plain_audit_over_reports_and_bpda_does_not(lenet_digits
     plain = feint.audit(model, x, y, eps=0.2, progress=False, adaptive=False, data_info=info)
     adaptive = feint.audit(model, x, y, eps=0.2, progress=False, data_info=info, out=tmp_path)
     # Measured on digits: about 45% plain, about 0% through BPDA; 20 points leave room for any CPU's rounding.
-    assert adaptive.worst_case_accuracy[0] <= plain.worst_case_accuracy[0] - 0.20
-    r = adaptive.report
+    assert worst_case_accuracy(adaptive)[0] <= worst_case_accuracy(plain)[0] - 0.20
+    r = adaptive.data
     assert validate(r, REPORT_SCHEMA) == []
     gradient = r["adaptive"]["gradient"]
     assert gradient["bypassed"] == [{"module": "0", "why": "zero", "how": "identity (straight-through)"}]
@@ -41,7 +42,7 @@ def test_quantized_model_plain_audit_over_reports_and_bpda_does_not(lenet_digits
     assert r["adaptive"]["checks"][0]["name"] == "gradients are non-zero and finite"
     assert any(rung["attack"] == "apgd-ce" and "BPDA through '0'" in rung["through"] for rung in r["adaptive"]["rungs"])
     # The BPDA model cost fewer passes than the plain audit's fruitless escalation.
-    assert r["passes"]["total"]["backward"] < plain.report["passes"]["total"]["backward"]
+    assert r["passes"]["total"]["backward"] < plain["passes"]["total"]["backward"]
     html = (tmp_path / "report.html").read_text()
     assert "Adaptive attacks" in html and "identity (straight-through)" in html and "backward rows" in html
     assert "bypassed '0'" in adaptive.summary() and "passes:" in adaptive.summary()
@@ -51,7 +52,7 @@ def test_jpeg_in_forward_takes_the_query_only_path(lenet_digits, data, tmp_path)
     x, y, info = data
     x, y = x[:16], y[:16]  # every query is a Pillow round trip per input: 16 inputs keep the ladder short
     report = feint.audit(JpegInForward(lenet_digits), x, y, eps=0.1, progress=False, data_info=info, out=tmp_path)
-    r = report.report
+    r = report.data
     assert validate(r, REPORT_SCHEMA) == []
     assert r["access"]["level"] == "scores" and r["access"]["white_box_attacks"] is False
     assert "white-box attacks could not run" in r["access"]["note"]
@@ -88,17 +89,17 @@ def test_noisy_audit_uses_eot_and_redraws_reproducibly(lenet_digits, data, tmp_p
     html = (tmp_path / "report.html").read_text()
     assert "correct in every draw" in html and "EOT draws per gradient" in html
     b = feint.audit(model, x, y, **run)
-    randomized = a.report["adaptive"]["randomized"]
-    assert validate(a.report, REPORT_SCHEMA) == []
+    randomized = a["adaptive"]["randomized"]
+    assert validate(a.data, REPORT_SCHEMA) == []
     assert randomized["eot_samples"] >= 2 and randomized["redraws"] >= 8 and "EOT draws" in randomized["reason"]
-    assert randomized == b.report["adaptive"]["randomized"]  # the same seed: the same redraw figures
+    assert randomized == b["adaptive"]["randomized"]  # the same seed: the same redraw figures
     assert randomized["deepening"]["backward_rows"] > 0
-    check = next(c for c in a.checks if c["name"] == "outputs are deterministic")
+    check = next(c for c in a["checks"] if c["name"] == "outputs are deterministic")
     assert check["status"] == "pass" and "EOT" in check["detail"]  # handled, so it does not escalate
-    assert a.worst_case_accuracy == randomized["accuracy_mean"]
+    assert worst_case_accuracy(a) == randomized["accuracy_mean"]
     assert randomized["accuracy_strict"][0] <= randomized["accuracy_min"][0] <= randomized["accuracy_mean"][0]
     assert len(randomized["per_redraw"][0]) == randomized["redraws"]
-    forced = feint.audit(model, x, y, **run, eot_samples=3, redraws=5).report["adaptive"]["randomized"]
+    forced = feint.audit(model, x, y, **run, eot_samples=3, redraws=5)["adaptive"]["randomized"]
     assert forced["eot_samples"] == 3 and forced["redraws"] == 5 and "set by the user" in forced["reason"]
     assert "mean over 5 redraws" in feint.audit(model, x, y, **run, redraws=5).summary()
 
@@ -109,7 +110,7 @@ def test_audit_pass_counts_match_an_outside_count(lenet_digits, data) -> None:  
     x, y, info = data
     counted = RowCounter(copy.deepcopy(lenet_digits))  # its hooks stay on the copy, not the shared fixture
     report = feint.audit(counted, x, y, eps=0.1, preset="quick", progress=False, data_info=info)
-    passes = report.passes
+    passes = report["passes"]
     assert passes["total"] == {"forward": counted.forward_rows, "backward": counted.backward_rows}
     attacks = sum(a["total"]["forward"] for a in passes["per_attack"].values())
     assert attacks + passes["other"]["forward"] == counted.forward_rows and passes["other"]["forward"] > 0
@@ -140,14 +141,14 @@ def test_user_approximation_is_used_for_the_backward_pass(lenet_digits, data) ->
         return t  # the straight-through approximation, written by the user
 
     r = feint.audit(model, x, y, eps=0.2, preset="quick", progress=False, data_info=info, approximations={"0": smooth})
-    bypassed = r.report["adaptive"]["gradient"]["bypassed"]
+    bypassed = r["adaptive"]["gradient"]["bypassed"]
     assert bypassed == [{"module": "0", "why": "zero", "how": "the user's differentiable approximation"}]
-    assert calls and r.worst_case_accuracy[0] < 0.2
+    assert calls and worst_case_accuracy(r)[0] < 0.2
 
 
 def test_plain_model_is_left_alone(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
     x, y, info = data
-    r = feint.audit(lenet_digits, x, y, eps=0.1, preset="quick", progress=False, data_info=info).report
+    r = feint.audit(lenet_digits, x, y, eps=0.1, preset="quick", progress=False, data_info=info).data
     assert r["adaptive"]["enabled"] and r["adaptive"]["checks"] == [] and r["adaptive"]["rungs"] == []
     assert isinstance(lenet_digits, nn.Module)
 
@@ -167,7 +168,7 @@ def test_bpda_audit_searches_the_true_forward(lenet_digits, data) -> None:  # ty
     """Where the attacks went through BPDA, the score-based search runs on the model's own forward on
     the inputs still robust (the bypass trigger), and the adaptive section says so."""
     x, y, info = data
-    r = feint.audit(quantized(lenet_digits), x[:20], y[:20], eps=0.05, progress=False, data_info=info).report
+    r = feint.audit(quantized(lenet_digits), x[:20], y[:20], eps=0.05, progress=False, data_info=info).data
     assert validate(r, REPORT_SCHEMA) == []
     if r["worst_case"]["accuracy"][0] == 0:  # nothing left robust: nothing to search
         pytest.skip("every input was broken through BPDA")
@@ -227,7 +228,7 @@ def test_noisy_standard_audit_runs_no_ladder_and_pushes_every_input(lenet_digits
 
     x, y, info = data
     model = Noisy(lenet_digits, sigma=0.3)
-    r = feint.audit(model, x[:12], y[:12], eps=0.1, progress=False, data_info=info, eot_samples=2, seed=1).report
+    r = feint.audit(model, x[:12], y[:12], eps=0.1, progress=False, data_info=info, eot_samples=2, seed=1).data
     assert r["escalation"]["rungs"] == [] and any("no escalation ladder" in n for n in r["adaptive"]["notes"])
     deep = r["adaptive"]["randomized"]["deepening"]
     assert deep["backward_rows"] == 12 * len(DEEPEN_LOSSES) * DEEPEN_STEPS * deep["draws"]
@@ -244,7 +245,7 @@ def test_a_search_that_beats_bpda_replaces_the_gradient_ladder_and_resumes(lenet
     ladder = (AttackPlan("pgd", "white-box", {"steps": 20}, label="pgd x20"),)
     preset = Preset("short", (AttackPlan("apgd-ce", "white-box", {"steps": 5, "restarts": 1}),), escalation=ladder)
     run = {"eps": [0.2], "progress": False, "data_info": info, "seed": 0, "out": tmp_path, "preset": preset}
-    first = feint.audit(misled(lenet_digits), x, y, **run).report
+    first = feint.audit(misled(lenet_digits), x, y, **run).data
     assert validate(first, REPORT_SCHEMA) == []
     reasons = first["escalation"]["reasons"]
     assert any("search" in r["triggers"] for r in reasons)
@@ -253,5 +254,5 @@ def test_a_search_that_beats_bpda_replaces_the_gradient_ladder_and_resumes(lenet
     assert rungs[0] == "square-large x1000" and all(r.startswith("square-large") for r in rungs)
     broke = {r["attack"]: r["broke"] for r in first["adaptive"]["rungs"]}
     assert sum(broke["square-large x1000"]) > sum(broke["apgd-ce"])
-    again = feint.audit(misled(lenet_digits), x, y, **run).report
+    again = feint.audit(misled(lenet_digits), x, y, **run).data
     assert again["escalation"] == first["escalation"] and again["worst_case"] == first["worst_case"]

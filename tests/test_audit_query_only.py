@@ -12,6 +12,7 @@ from torch import nn
 
 import feint
 from feint.capabilities.audit.page import render_report_html
+from feint.capabilities.audit.result import worst_case_accuracy
 from feint.capabilities.audit.schema import REPORT_SCHEMA
 from feint.data import Dataset
 from feint.errors import InputError
@@ -44,49 +45,49 @@ def test_query_only_audit_comes_within_a_few_points_of_the_white_box_one(lenet_d
     """The same function, audited white-box and through its scores only: Square with the standard's 60
     queries alone (the quick preset: no ladder) over-reports by far more than the margin; the
     escalating query-only audit lands within 5 points (on 200 inputs: 60.0% against 59.5%)."""
-    wb = white_box.worst_case_accuracy[-1]
+    wb = worst_case_accuracy(white_box)[-1]
     report, _ = query_only
-    qo = report.worst_case_accuracy[-1]
-    plain = feint.audit(
-        as_oracle(lenet_digits, access="scores"), data.x, data.y, eps=[EPS], preset="quick", progress=False
-    ).worst_case_accuracy[-1]
+    qo = worst_case_accuracy(report)[-1]
+    plain = worst_case_accuracy(
+        feint.audit(as_oracle(lenet_digits, access="scores"), data.x, data.y, eps=[EPS], preset="quick")
+    )[-1]
     assert plain > wb + 0.1, (plain, wb)
     assert qo <= wb + 0.05, (qo, wb)
-    rungs = {r["attack"]: r for r in report.report["escalation"]["rungs"]}
+    rungs = {r["attack"]: r for r in report["escalation"]["rungs"]}
     assert "transfer" in rungs and any(k.startswith("square x") for k in rungs), rungs
-    assert report.report["queries"]["surrogate"]["queries"] > 0
+    assert report["queries"]["surrogate"]["queries"] > 0
 
 
 @pytest.mark.slow
 def test_queries_are_reported_per_attack_and_eps_and_add_up_to_the_oracles_count(query_only) -> None:
     report, counted = query_only
-    q = report.report["queries"]
-    assert validate(report.report, REPORT_SCHEMA) == []
+    q = report["queries"]
+    assert validate(report.data, REPORT_SCHEMA) == []
     assert q["spent"] == counted and q["budget"] is None and not q["exhausted"]
     in_attacks = sum(a["total"] for a in q["per_attack"].values()) + q["surrogate"]["queries"]
     assert q["spent"] == in_attacks + q["answers"] and q["answers"] >= 60  # the clean answers at least
     assert all(a["total"] == sum(a["per_eps"]) for a in q["per_attack"].values())
     assert "queries:" in report.summary() and "surrogate fit" in report.summary()
-    html = render_report_html(report.report, [])
+    html = render_report_html(report.data, [])
     assert "Queries spent" in html and "square x" in html
 
 
 def test_a_query_budget_caps_the_whole_audit(lenet_digits, data) -> None:
     oracle = as_oracle(lenet_digits, access="scores")
     report = feint.audit(oracle, data.x, data.y, eps=[EPS], data_info=data.info, progress=False, max_queries=3000)
-    q = report.report["queries"]
+    q = report["queries"]
     assert oracle.queries == q["spent"] <= 3000 and q["budget"] == 3000 and q["exhausted"]
     assert oracle.max_queries is None  # the oracle's own budget is restored
-    assert validate(report.report, REPORT_SCHEMA) == []
+    assert validate(report.data, REPORT_SCHEMA) == []
     assert "budget of 3,000" in report.summary() and "query budget was spent" in report.summary()
-    assert "The query budget of" in render_report_html(report.report, [])
+    assert "The query budget of" in render_report_html(report.data, [])
 
 
 def test_the_escalation_text_never_says_no_check_warned_beside_a_warning(lenet_digits, data) -> None:
     oracle = as_oracle(lenet_digits, access="scores")
     report = feint.audit(oracle, data.x[:20], data.y[:20], eps=[EPS], preset="quick", progress=False)
-    assert any(c["status"] == "warn" for c in report.checks) and not report.report["escalation"]["escalated"]
-    html = render_report_html(report.report, [])
+    assert any(c["status"] == "warn" for c in report["checks"]) and not report["escalation"]["escalated"]
+    html = render_report_html(report.data, [])
     assert (
         "no check warned" not in html
         and "No escalation although the check(s) &#x27;white-box attacks ran&#x27;" in html
@@ -99,9 +100,9 @@ def test_a_users_surrogate_replaces_the_fitted_one(lenet_digits, data) -> None:
     report = feint.audit(
         oracle, data.x[:24], data.y[:24], eps=[0.2], data_info=data.info, progress=False, surrogate=lenet_digits
     )
-    q = report.report["queries"]
+    q = report["queries"]
     assert q["surrogate"]["note"] == "the user's surrogate" and q["surrogate"]["queries"] == 0
-    transfer = next(r for r in report.report["escalation"]["rungs"] if r["attack"] == "transfer")
+    transfer = next(r for r in report["escalation"]["rungs"] if r["attack"] == "transfer")
     assert transfer["broke"][0] > 0
 
 
@@ -171,10 +172,10 @@ def test_a_resumed_query_only_audit_reports_the_same_numbers_and_spend(lenet_dig
     x, y = data.x[:16], data.y[:16]
     first_oracle, again_oracle = as_oracle(lenet_digits), as_oracle(lenet_digits)
     run = dict(eps=[EPS], data_info=data.info, progress=False, out=tmp_path)
-    first = feint.audit(first_oracle, x, y, **run).report
+    first = feint.audit(first_oracle, x, y, **run).data
     again = feint.audit(again_oracle, x, y, **run)
     assert any(n.startswith("resumed") for n in again.notes)
-    assert again.report["worst_case"] == first["worst_case"] and again.report["queries"] == first["queries"]
+    assert again["worst_case"] == first["worst_case"] and again["queries"] == first["queries"]
     assert again_oracle.queries < first_oracle.queries  # only the clean answers and the checks were asked again
 
 

@@ -43,7 +43,7 @@ def run(lenet_digits, digits_test, tmp_path_factory):
 
 def test_transferred_fgsm_fools_the_target_far_more_than_noise(run):
     _, report, oracle = run
-    r = report.report
+    r = report.data
     assert validate(r, REPORT_SCHEMA) == []
     error, noise = r["transfer"]["error_rate"], r["transfer"]["noise_error_rate"]
     assert error[1] > 0.8 and error[1] > 3 * noise[1], r["transfer"]
@@ -90,12 +90,12 @@ def test_an_interrupted_run_resumes_between_rounds_and_ends_the_same(lenet_digit
     assert any("resumed 2 finished substitute rounds" in n for n in resumed.notes)
     measurement = 60 * 2 * 2  # the held-out labels were saved; adversarial and noise inputs are asked again
     assert oracle.queries == (320 - 160) + measurement  # only round 3's new points were asked again
-    assert resumed.report["rounds"] == whole.report["rounds"]
-    assert resumed.report["transfer"] == whole.report["transfer"]
-    assert resumed.report["queries"] == whole.report["queries"]  # the saved state carries what was spent
+    assert resumed["rounds"] == whole["rounds"]
+    assert resumed["transfer"] == whole["transfer"]
+    assert resumed["queries"] == whole["queries"]  # the saved state carries what was spent
     ignored = {"timings", "substitute", "created", "feint_version", "git", "host"}
-    assert {k: v for k, v in resumed.report.items() if k not in ignored} == {
-        k: v for k, v in whole.report.items() if k not in ignored
+    assert {k: v for k, v in resumed.data.items() if k not in ignored} == {
+        k: v for k, v in whole.data.items() if k not in ignored
     }
 
 
@@ -198,7 +198,7 @@ def test_a_scikit_learn_target_is_attacked_through_its_labels(digits_train, digi
     oracle = technique_oracle(target, input_shape=(1, 8, 8), num_classes=10, name="logistic regression")
     seeds, x, y = _split(digits_test)
     config = SubstituteConfig(arch="mlp", rounds=3, epochs=8)
-    r = bb.blackbox(oracle, seeds, x, y, config=config, eps=[0.2], progress=False).report
+    r = bb.blackbox(oracle, seeds, x, y, config=config, eps=[0.2], progress=False).data
     assert r["target"]["name"] == "logistic regression" and r["queries"]["training"] == 600
     assert (
         r["transfer"]["error_rate"][0] > 3 * r["transfer"]["noise_error_rate"][0]
@@ -226,5 +226,5 @@ def test_any_white_box_attack_on_the_saved_substitute(run, digits_test, tmp_path
         progress=False,
     )
     assert oracle.queries == 2 * x.shape[0]  # nothing retrained: only the adversarial and noisy inputs are asked
-    assert r.report["settings"]["attack"] == attack and r.report["rounds"] == run[1].report["rounds"]
-    assert r.report["transfer"]["error_rate"][0] > 2 * r.report["transfer"]["noise_error_rate"][0]
+    assert r["settings"]["attack"] == attack and r["rounds"] == run[1]["rounds"]
+    assert r["transfer"]["error_rate"][0] > 2 * r["transfer"]["noise_error_rate"][0]

@@ -48,9 +48,9 @@ def test_standard_audit_breaks_distillation_warns_and_escalates(distilled: nn.Mo
     d = report.to_dict()
     fgsm_at = dict(zip(d["eps"], d["attacks"]["fgsm"]["accuracy"], strict=True))
     worst_at = dict(zip(d["eps"], d["worst_case"]["accuracy"], strict=True))
-    assert fgsm_at[0.2] > 0.7 * report.clean_accuracy  # FGSM barely dents it
+    assert fgsm_at[0.2] > 0.7 * report["clean_accuracy"]  # FGSM barely dents it
     assert worst_at[0.2] < 0.1  # the audit does not believe it
-    warned = {c["name"] for c in report.checks if c["status"] != "pass"}
+    warned = {c["name"] for c in report["checks"] if c["status"] != "pass"}
     assert "gradients are non-zero and finite" in warned
     escalation = d["escalation"]
     assert escalation["escalated"]

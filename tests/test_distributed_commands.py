@@ -74,13 +74,13 @@ def commands(folder: str, *, out: str, seed: int = 0, n: int = N, batch_size: in
             as_oracle(model, access="labels"), test.x[200:230], data.x, data.y, eps=[0.1], data_info=data.info,
             config=SubstituteConfig(arch="mlp", rounds=2, epochs=2, seed=seed), out=f"{out}/blackbox",
             batch_size=batch_size, progress=False, seed=seed,
-        ).report  # fmt: skip
+        ).data  # fmt: skip
 
     def matrix() -> dict[str, Any]:
         return transfer_matrix(
             load("digits", "train").head(300), data, techniques="dnn,lr,dt", out=f"{out}/matrix", progress=False,
             settings=TechniqueSettings(dnn_arch="mlp", dnn_epochs=3, seed=seed), batch_size=batch_size,
-        ).report  # fmt: skip
+        ).data  # fmt: skip
 
     def detect() -> dict[str, Any]:
         detector = load_detector(Path(folder) / "detector", model)

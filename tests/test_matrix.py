@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 def matrix(digits_train, digits_test, tmp_path_factory):
     out = tmp_path_factory.mktemp("matrix")
     report = transfer_matrix(digits_train, digits_test, eps=0.3, settings=SETTINGS, out=out, progress=False)
-    return out, report.report
+    return out, report.data
 
 
 def test_every_cell_is_measured(matrix):
@@ -85,9 +85,9 @@ def test_decision_tree_says_when_the_budget_is_too_small(digits_train, digits_te
     r = transfer_matrix(
         digits_train, digits_test.head(120), techniques="dt,lr", eps=0.05, settings=SETTINGS, progress=False
     )
-    note = " ".join(r.report["notes"])
+    note = " ".join(r["notes"])
     assert "cannot meet the Linf budget eps = 0.05" in note and "left them unchanged" in note
-    assert r.report["crafting"]["dt"]["over_budget"] > 0
+    assert r["crafting"]["dt"]["over_budget"] > 0
 
 
 def test_unknown_technique_is_one_clear_error():

@@ -1,99 +1,169 @@
-"""The promises every capability's public function keeps, tested once over all of them (DESIGN.md:
-"test the contract once, over every member"): it returns a :class:`~feint.report.Report` whose
-``report.json`` is valid against its schema, whose page is self-contained (no network address, no
-script), that is silent with ``progress=False``, that ``save()`` writes both files, and that
-renders in a notebook (``_repr_html_``).
+"""The promises every capability room keeps, tested once over all of them: its public function returns a
+:class:`~feint.report.Report` whose ``report.json`` matches its schema, whose ``report.html`` is
+self-contained (no network, no script), that is silent with ``progress=False``, that ``save()`` writes
+both files atomically, and that renders in a notebook (``_repr_html_``).
 
-A capability joins by appending a :class:`Case` to :data:`CASES`: a small run on the digits
-LeNet (``run`` gets pytest's ``request`` to reach fixtures) and where its schema lives.
+Add a room by appending a :class:`Case` to ``CASES``: a name, the schema and a ``run(ctx, **tail)``
+that calls the public function on small inputs with the shared keyword tail.
 """
 
 from __future__ import annotations
 
-import importlib
+import html as html_lib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from torch import nn
 
-from feint.report import Report
+import feint.io
+from feint.data import Dataset
+from feint.report.report import Report
 from feint.report.schema import validate
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+@dataclass(frozen=True)
+class Ctx:
+    """What the cases run on: a LeNet trained on digits and the digits splits."""
+
+    model: nn.Module
+    train: Dataset
+    test: Dataset
+    detector: Any  # a fitted kde-bu detector of ``model``
 
 
 @dataclass(frozen=True)
 class Case:
-    id: str
-    run: Callable[[pytest.FixtureRequest], Report]
-    schema: str  # "module:NAME" of the report's JSON schema
+    name: str
+    schema: Callable[[], dict[str, Any]]  # imported when the case runs
+    run: Callable[..., Report]  # run(ctx, out=..., seed=..., progress=...)
 
 
-def _digits(request: pytest.FixtureRequest, n: int) -> tuple[Any, Any, Any]:
-    data = request.getfixturevalue("digits_test").head(n)
-    return request.getfixturevalue("lenet_digits"), data.x, data
+def _audit(c: Ctx, **tail: Any) -> Report:
+    from feint.capabilities.audit.run import audit
+
+    return audit(c.model, c.test.head(12), eps=[0.1], preset="quick", **tail)
 
 
-def _physical(request: pytest.FixtureRequest) -> Report:
+def _blackbox(c: Ctx, **tail: Any) -> Report:
+    from feint.capabilities.blackbox.run import blackbox
+    from feint.oracles import as_oracle
+    from feint.training.substitute import SubstituteConfig
+
+    config = SubstituteConfig(arch="softmax", rounds=2, epochs=1)
+    seeds, held_out = c.test.x[100:120], c.test.head(16)
+    return blackbox(as_oracle(c.model, access="labels"), seeds, held_out, eps=[0.1], config=config, **tail)
+
+
+def _transfer(c: Ctx, **tail: Any) -> Report:
+    from feint.capabilities.transfer.pair import transfer
+    from feint.oracles import as_oracle
+
+    return transfer(c.model, as_oracle(c.model, access="labels"), c.test.head(16), steps=(1,), eps=(0.1,), **tail)
+
+
+def _matrix(c: Ctx, **tail: Any) -> Report:
+    from feint.capabilities.transfer.matrix import transfer_matrix
+
+    return transfer_matrix(c.train.head(200), c.test.head(16), techniques="lr,dt", **tail)
+
+
+def _schema(module: str) -> Callable[[], dict[str, Any]]:
+    def load() -> dict[str, Any]:
+        import importlib
+
+        return dict(importlib.import_module(module).REPORT_SCHEMA)
+
+    return load
+
+
+def _physical(c: Ctx, **tail: Any) -> Report:
     from feint.capabilities.physical.run import physical
 
-    model, x, data = _digits(request, 16)
-    return physical(model, x, data.y, attacks=("fgsm",), eps=(0.1,), draws=1, sheet=4, data_info=data.info)
+    data = c.test.head(16)
+    return physical(
+        c.model, data.x, data.y, attacks=("fgsm",), eps=(0.1,), draws=1, sheet=4, data_info=data.info, **tail
+    )
 
 
-def _natural(request: pytest.FixtureRequest) -> Report:
+def _natural(c: Ctx, **tail: Any) -> Report:
     from feint.capabilities.physical.natural import natural
     from feint.measure.natural import SpatialGrid
 
-    model, x, data = _digits(request, 24)
-    return natural(model, x, data.y, grid=SpatialGrid((0.0, 10.0), (0.0, 0.1)), data_info=data.info)
+    data = c.test.head(24)
+    tail.pop("seed")  # nothing in it is random
+    grid = SpatialGrid((0.0, 10.0), (0.0, 0.1))
+    return natural(c.model, data.x, data.y, grid=grid, data_info=data.info, **tail)
 
 
-def _fool(request: pytest.FixtureRequest) -> Report:
+def _fool(c: Ctx, **tail: Any) -> Report:
     from feint.capabilities.fooling.run import fool
 
-    model = request.getfixturevalue("lenet_digits")
-    return fool(model, method="direct", generations=4, population=10, input_shape=(1, 8, 8))
+    return fool(c.model, method="direct", generations=4, population=10, input_shape=(1, 8, 8), **tail)
 
 
-def _detect(request: pytest.FixtureRequest) -> Report:
+def _detect(c: Ctx, **tail: Any) -> Report:
     from feint.capabilities.detect.run import detect
 
-    data = request.getfixturevalue("digits_test").head(40)
-    detector = request.getfixturevalue("kde_detector")
-    return detect(detector, data.x, data.y, attacks=("fgsm",), adaptive_steps=3, data_info=data.info)
+    data = c.test.head(40)
+    return detect(c.detector, data.x, data.y, attacks=("fgsm",), adaptive_steps=3, data_info=data.info, **tail)
 
 
 CASES = [
-    Case("physical", _physical, "feint.capabilities.physical.report:REPORT_SCHEMA"),
-    Case("natural", _natural, "feint.capabilities.physical.natural_report:REPORT_SCHEMA"),
-    Case("fool", _fool, "feint.capabilities.fooling.report:REPORT_SCHEMA"),
-    Case("detect", _detect, "feint.capabilities.detect.schema:REPORT_SCHEMA"),
+    Case("audit", _schema("feint.capabilities.audit.schema"), _audit),
+    Case("blackbox", _schema("feint.capabilities.blackbox.report"), _blackbox),
+    Case("transfer", _schema("feint.capabilities.transfer.pair_report"), _transfer),
+    Case("transfer_matrix", _schema("feint.capabilities.transfer.matrix_report"), _matrix),
+    Case("physical", _schema("feint.capabilities.physical.report"), _physical),
+    Case("natural", _schema("feint.capabilities.physical.natural_report"), _natural),
+    Case("fool", _schema("feint.capabilities.fooling.report"), _fool),
+    Case("detect", _schema("feint.capabilities.detect.schema"), _detect),
 ]
-NETWORK = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_a_capability_returns_a_report_that_keeps_the_contract(case: Case, request, capfd, tmp_path) -> None:
-    for fixture in ("digits_test", "lenet_digits", "kde_detector"):  # fixtures' own work is not the run's output
-        request.getfixturevalue(fixture)
-    capfd.readouterr()
-    report = case.run(request)
-    assert capfd.readouterr() == ("", ""), "progress=False (the default) must print nothing"
-    assert isinstance(report, Report) and report.paths == {}
-    module, name = case.schema.split(":")
-    schema = getattr(importlib.import_module(module), name)
-    data = json.loads(report.json)
-    assert validate(data, schema) == [] and report.schema == data["schema"]
-    assert report.html.startswith("<!DOCTYPE html>") and "<script" not in report.html.lower()
-    assert not NETWORK.search(report.html), NETWORK.search(report.html)
-    assert report.summary().strip(), "the terminal summary says something"
-    saved = report.save(tmp_path / "out")
-    assert json.loads(saved.paths["json"].read_text()) == data
-    assert saved.paths["html"].read_text() == report.html
-    assert all(path.is_file() and path.parent == tmp_path / "out" for path in saved.paths.values())
-    shown = report._repr_html_()
-    assert shown.startswith("<iframe") and "&lt;!DOCTYPE html&gt;" in shown
+@pytest.fixture(scope="module")
+def ctx(lenet_digits: nn.Module, digits_train: Dataset, digits_test: Dataset, kde_detector: Any) -> Ctx:
+    return Ctx(lenet_digits, digits_train, digits_test, kde_detector)
+
+
+NETWORK = re.compile(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", flags=re.I)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_a_capability_returns_a_report_that_keeps_the_contract(
+    case: Case, ctx: Ctx, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def recording_replace(src: Any, dst: Any) -> None:
+        renamed.append(Path(dst).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(feint.io.os, "replace", recording_replace)
+    out = tmp_path / "out"
+    report = case.run(ctx, out=out, seed=0, progress=False)
+    assert capsys.readouterr() == ("", "")  # silent with progress=False: no bar, no milestone, no print
+    assert isinstance(report, Report)
+
+    schema = case.schema()
+    assert validate(report.to_dict(), schema) == []
+    on_disk = json.loads((out / "report.json").read_text())
+    assert validate(on_disk, schema) == [] and on_disk == json.loads(report.json)
+    assert report.schema == on_disk["schema"] and report.json_path == out / "report.json"
+
+    page = (out / "report.html").read_text()
+    assert page == report.html and report.html_path == out / "report.html"
+    assert not NETWORK.search(page), "report.html loads something from the network"
+    assert "<script" not in page.lower()
+    assert {"report.json", "report.html"} <= set(renamed)  # each written to a temporary name, then renamed
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+    frame = report._repr_html_()
+    assert frame.startswith("<iframe") and html_lib.escape(page, quote=True) in frame
+    assert report.summary().strip()

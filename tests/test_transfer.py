@@ -34,7 +34,7 @@ def tutorial(lenet_digits, mlp_digits, digits_test, tmp_path_factory):
         lenet_digits, oracle, x, y, steps=(1, 10), eps=(0.1, 0.2, 0.3), targeted=True, data_info=digits_test.info,
         out=out, progress=False, source_name="lenet", target_name="mlp",
     )  # fmt: skip
-    return out, report.report, oracle
+    return out, report.data, oracle
 
 
 def test_one_step_transfers_at_least_as_well_as_ten(tutorial):
@@ -97,3 +97,13 @@ def test_cli_pairwise(lenet_digits, mlp_digits, digits_train, tmp_path):
     assert bad.exit_code == 2 and bad.output.startswith("error: ") and "--steps" in bad.output
     lonely = CliRunner().invoke(main, ["transfer", "--source", str(source), "--out", str(out)])
     assert lonely.exit_code == 2 and "--matrix" in lonely.output
+
+
+def test_python_default_eps_is_the_commands(lenet_digits, mlp_digits, digits_test):
+    """Given a Dataset, ``transfer`` picks the dataset's grid without 0, as ``feint transfer`` does."""
+    from feint.measure.defaults import default_eps
+
+    oracle = as_oracle(mlp_digits, access="labels")
+    r = transfer(lenet_digits, oracle, digits_test.head(10), steps=(1,))
+    assert r["eps"] == [e for e in default_eps("digits", "inf") if e > 0]
+    assert r["data"]["name"] == "digits" and r["data"]["split"] == "test"

@@ -126,30 +126,25 @@ def audit_command(
             check_model_fits_data(config, dataset, surrogate_spec, surrogate)
     report = audit(
         loaded.target,
-        dataset.x.to(dev),
-        dataset.y.to(dev),
+        dataset,
         eps=grid,
         norm=norm,
         preset=preset,
-        out=out,
-        data_info=dataset.info,
-        seed=seed,
-        progress=not quiet,
-        resume=resume,
-        split=dataset.split,
         model_name=loaded.name,
         model_note=loaded.how,
+        resume=resume,
         natural=natural,
+        adaptive=adaptive,
         eot_samples=eot_samples,
         redraws=redraws,
-        adaptive=adaptive,
-        batch_size=batch_size,
         max_queries=max_queries,
         surrogate=surrogate,
+        out=out,
+        seed=seed,
+        device=dev,
+        progress=not quiet,
+        batch_size=batch_size,
     )
     if fd.is_root():
         click.echo(report.summary())
-        if natural:
-            grid = report.report["natural"]["grid"]
-            click.echo(f"natural variation: worst case over rotations x translations {grid['worst_case_accuracy']:.4f}")
         click.echo(f"report: {Path(report.html_path or out).resolve()}")

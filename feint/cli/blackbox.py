@@ -113,7 +113,6 @@ def blackbox_command(
     Under torchrun the held-out inputs' batches are shared among the ranks (labelling and
     measuring); rank 0 alone trains the substitute, prints and writes --out."""
     from feint.attacks.registry import get_attack
-    from feint.capabilities.blackbox.measure import summary
     from feint.capabilities.blackbox.run import blackbox
     from feint.training.substitute import SubstituteConfig, check_seed_budget
 
@@ -136,31 +135,27 @@ def blackbox_command(
     def load() -> tuple[Any, ...]:
         dataset = load_data(data, "test", data_path)
         oracle, name = target_oracle(target_spec, weights, dataset, dev, trust=trust_file)
-        return (dataset, oracle, name, *held_out_split(dataset, seed_size, n, seed))
+        return (oracle, name, *held_out_split(dataset, seed_size, n, seed))
 
-    dataset, oracle, name, seeds, held_out = load_together("loading the target and the data", out, load)
+    oracle, name, seeds, held_out = load_together("loading the target and the data", out, load)
     report = blackbox(
         oracle,
-        seeds.x.to(dev),
-        held_out.x.to(dev),
-        held_out.y.to(dev),
-        config=config,
+        seeds.x,
+        held_out,
+        eps=budgets,
         attack=attack_name,
         attack_params=parse_params(params),
-        eps=budgets,
-        data_info=dataset.info,
-        split="test",
-        out=out,
-        resume=resume,
-        progress=not quiet,
+        config=config,
         target_name=name,
+        resume=resume,
+        out=out,
         seed=seed,
+        device=dev,
+        progress=not quiet,
         batch_size=batch_size,
     )
     if not fd.is_root():
         return
-    click.echo(summary(report.report))
-    for note in report.notes:
-        click.echo(f"note: {note}")
+    click.echo(report.summary())
     click.echo(f"substitute: {Path(out, 'substitute').resolve()}")
     click.echo(f"report: {Path(report.html_path or out).resolve()}")

@@ -72,17 +72,14 @@ def demo_command(out: str, preset: str, retrain: bool, quiet: bool, device: str)
     with fd.together("checking --out"):
         folder = check_writable(out, folder=True)
     model = _demo_model(folder / "model", retrain=retrain, device=dev, quiet=quiet)
-    test = load("digits", "test")
     report = audit(
         model,
-        test.x.to(dev),
-        test.y.to(dev),
+        load("digits", "test"),
         preset=preset,
-        out=folder,
-        data_info=test.info,
-        split="test",
         model_name=f"{DEMO_ARCH} trained on digits by feint demo",
+        out=folder,
+        device=dev,
         progress=not quiet,
     )
     say(report.summary())
-    say(f"report: {(folder / 'report.html').resolve()}")
+    say(f"report: {Path(report.html_path or folder).resolve()}")

@@ -3,7 +3,6 @@ techniques (``--matrix``); report.json + report.html in ``--out``."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -106,69 +105,64 @@ def transfer_command(
     if not fd.launched():
         prepare_out(out)
     dev = fd.start(resolve_device(device))
+    radii = parse_floats(eps, "--eps")  # None: the function's default
     if matrix:
         if source_spec or target_spec:
             raise InputError("--matrix trains its own models; drop --source and --target")
-        from feint.capabilities.transfer.matrix import summary, transfer_matrix
+        from feint.capabilities.transfer.matrix import DEFAULT_EPS, transfer_matrix
         from feint.capabilities.transfer.techniques import TechniqueSettings, parse_techniques
 
         names = parse_techniques(techniques)
         settings = TechniqueSettings(dnn_arch=dnn_arch, seed=seed)
-        radii = parse_floats(eps, "--eps") or [0.3]
-        if len(radii) != 1:
+        if radii and len(radii) != 1:
             raise InputError(f"--matrix takes one eps, got {len(radii)}; run it once per eps")
         train_data, test_data = load_together(
             "loading the data",
             out,
             lambda: (load_data(data, "train", data_path), load_data(data, split, data_path, n, seed)),
         )
-        train_data = replace(train_data, x=train_data.x.to(dev), y=train_data.y.to(dev))
         report = transfer_matrix(
             train_data,
             test_data,
             techniques=names,
-            eps=radii[0],
+            eps=radii[0] if radii else DEFAULT_EPS,
             settings=settings,
             out=out,
+            seed=seed,
+            device=dev,
             progress=not quiet,
             batch_size=batch_size,
         )
         if not fd.is_root():
             return
-        click.echo(summary(report.report))
     else:
         if not source_spec or not target_spec:
             raise InputError("give --source and --target (two models), or --matrix for the cross-technique study")
-        from feint.capabilities.transfer.pair import summary as pair_summary
         from feint.capabilities.transfer.pair import transfer
         from feint.cli.targets import target_oracle
-        from feint.measure.defaults import default_eps
         from feint.models import resolve_model
 
-        step_counts, budgets = _steps(steps), parse_floats(eps, "--eps")
+        step_counts = _steps(steps)
         get_attack(attack_name)
         dataset = load_data(data, split, data_path, n, seed)
         source, config = resolve_model(source_spec, weights=source_weights, device=str(dev))
         check_model_fits_data(config, dataset, source_spec, source)
         oracle, target_name = target_oracle(target_spec, target_weights, dataset, dev, trust=trust_file)
-        grid = budgets or [e for e in default_eps(dataset.info.name, "inf", bounds=dataset.info.bounds) if e > 0]
         report = transfer(
             source,
             oracle,
-            dataset.x.to(dev),
-            dataset.y.to(dev),
+            dataset,
             attack=attack_name,
             steps=step_counts,
-            eps=grid,
+            eps=radii or None,
             targeted=targeted,
             params=parse_params(params),
-            data_info=dataset.info,
-            split=dataset.split,
-            out=out,
-            progress=not quiet,
             source_name=Path(source_spec).name if config else source_spec,
             target_name=target_name,
+            out=out,
             seed=seed,
+            device=dev,
+            progress=not quiet,
         )
-        click.echo(pair_summary(report.report))
+    click.echo(report.summary())
     click.echo(f"report: {Path(report.html_path or out).resolve()}")

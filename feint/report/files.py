@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +41,3 @@ def write_report(out: str | os.PathLike[str], report: dict[str, Any], html: str)
         "json": Path(write_json(folder / "report.json", json_safe(report))),
         "html": Path(write_text(folder / "report.html", html)),
     }
-
-
-@dataclass(frozen=True)
-class WrittenReport:
-    """A report dict (a copy from ``to_dict()``), the files written (None without an output folder)
-    and notes for the terminal."""
-
-    report: dict[str, Any]
-    json_path: Path | None = None
-    html_path: Path | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def to_dict(self) -> dict[str, Any]:
-        return copy.deepcopy(self.report)

@@ -69,8 +69,8 @@ class Report:
         return self.page(self.data)
 
     def summary(self) -> str:
-        """The terminal summary, then the run's notes, one per line."""
-        lines = [self.summarize(self.data), *self.notes]
+        """The terminal summary, then the run's notes, one per line (``note: ...``)."""
+        lines = [self.summarize(self.data), *(f"note: {note}" for note in self.notes)]
         return "\n".join(line for line in lines if line)
 
     def save(self, out: str | os.PathLike[str]) -> Report:

@@ -63,7 +63,8 @@ def _verdict(report: dict[str, Any]) -> str:
     redrawn = f", mean over {num(randomized.get('redraws'))} redraws" if "accuracy_mean" in randomized else ""
     if redrawn and i is not None:
         worst = rs.at(randomized["accuracy_mean"], i)
-    who = f"{num(data.get('n'))} {esc(data.get('name', 'data'))} {esc(data.get('split', ''))} inputs"
+    split = f" {esc(data['split'])}" if data.get("split") else ""  # no split named: none shown
+    who = f"{num(data.get('n'))} {esc(data.get('name', 'data'))}{split} inputs"
     text = f"On {who}, the model is right on <b>{pct(report.get('clean_accuracy'))}</b> of the clean inputs."
     access = report.get("access") or {}
     if access.get("level") not in (None, "white-box"):

@@ -1,18 +1,17 @@
-"""The audit's result: the ``feint.audit/2`` dict, its files and a short text summary.
+"""The audit's result: the ``feint.audit/2`` dict, its :class:`~feint.report.Report` and a short text summary.
 
 Provenance (version, git revision, settings) is saved with every report, as MadryLab's
 robustness library does (Engstrom et al. 2019, "Robustness (Python Library)").
 
 ``report.json`` keeps exactly the keys of :data:`feint.capabilities.audit.schema.REPORT_SCHEMA`;
 ``report.html`` is rendered by :func:`feint.capabilities.audit.page.render_report_html`; both are
-written atomically by :func:`feint.report.files.write_report`.
+written atomically by :meth:`feint.report.Report.save`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch import Tensor
@@ -24,68 +23,68 @@ from feint.capabilities.audit.escalate import summary as escalation_summary
 from feint.capabilities.audit.passes import passes_lines, passes_summary
 from feint.capabilities.audit.presets import Preset
 from feint.capabilities.audit.queries import summary_lines
-from feint.capabilities.audit.report import build_sections, pick_gallery
+from feint.capabilities.audit.report import build_sections
 from feint.capabilities.audit.runner import AuditSetup
 from feint.capabilities.audit.schema import SCHEMA
 from feint.capabilities.audit.state import AuditState
 from feint.data.dataset import DatasetInfo
-from feint.report.files import WrittenReport, json_safe, write_report
+from feint.report.files import json_safe
+from feint.report.gallery import GalleryItem
 from feint.report.provenance import model_info, stamp
+from feint.report.report import Report
 
 
-@dataclass(frozen=True)
-class AuditReport(WrittenReport):
-    """The report dict (``to_dict()``), the paths written (None without ``out``) and notes."""
+def worst_case_accuracy(report: Report | Mapping[str, Any]) -> list[float]:
+    """The audit's headline per eps: the worst case over every attack (the ``worst_case`` section);
+    for a randomized model the mean over the redraws of every final point.
 
-    @property
-    def eps(self) -> list[float]:
-        return list(self.report["eps"])
+    The other figures are keys of the report: ``report["clean_accuracy"]``, ``report["eps"]``,
+    ``report["checks"]``, ``report["passes"]``."""
+    data = report.data if isinstance(report, Report) else report
+    randomized = (data.get("adaptive") or {}).get("randomized") or {}
+    if "accuracy_mean" in randomized:
+        return list(randomized["accuracy_mean"])
+    return list(data["worst_case"]["accuracy"])
 
-    @property
-    def clean_accuracy(self) -> float:
-        return float(self.report["clean_accuracy"])
 
-    @property
-    def worst_case_accuracy(self) -> list[float]:
-        """Per eps; for a randomized model the headline: the mean over the redraws of every final point."""
-        randomized = (self.report.get("adaptive") or {}).get("randomized") or {}
-        if "accuracy_mean" in randomized:
-            return list(randomized["accuracy_mean"])
-        return list(self.report["worst_case"]["accuracy"])
+def summarize(r: dict[str, Any]) -> str:
+    """A few lines for a terminal: clean and worst-case accuracy per eps, checks that warn or fail,
+    the escalation, the adaptive probes, the passes and (with ``natural``) the natural variation."""
+    lines = [f"clean accuracy: {r['clean_accuracy']:.4f}"]
+    randomized = (r.get("adaptive") or {}).get("randomized") or {}
+    if "accuracy_mean" in randomized:
+        lines.append(
+            f"{'eps':>10}  worst-case accuracy: mean over {randomized['redraws']} redraws, "
+            "correct in every draw, std over redraws"
+        )
+        rows = zip(r["eps"], *(randomized[f"accuracy_{k}"] for k in ("mean", "strict", "std")), strict=True)
+        lines += [f"{e:>10.4g}  {m:.4f}  {s:.4f}  {d:.4f}" for e, m, s, d in rows]
+    else:
+        lines.append(f"{'eps':>10}  worst-case accuracy")
+        lines += [f"{e:>10.4g}  {a:.4f}" for e, a in zip(r["eps"], worst_case_accuracy(r), strict=True)]
+    flagged = [c for c in r["checks"] if c["status"] != "pass"]
+    lines.append(f"checks: {len(r['checks']) - len(flagged)} pass, {len(flagged)} warn/fail")
+    lines += [f"  [{c['status']}] {c['name']}: {c['detail']}" for c in flagged]
+    lines += escalation_lines(r.get("escalation") or {})
+    lines += summary_lines(r.get("queries"))
+    lines += adaptive_lines(r.get("adaptive") or {})
+    lines += passes_lines(r.get("passes") or {})
+    if "natural" in r:
+        worst = r["natural"]["grid"]["worst_case_accuracy"]
+        lines.append(f"natural variation: worst case over rotations x translations {worst:.4f}")
+    return "\n".join(lines)
 
-    @property
-    def passes(self) -> dict[str, Any]:
-        """Forward and backward rows per attack, per eps, in total and per input (the ``passes`` section)."""
-        return dict(self.report["passes"])
 
-    @property
-    def checks(self) -> list[dict[str, str]]:
-        return list(self.report["checks"])
+def audit_report(report: dict[str, Any], gallery: Sequence[GalleryItem], notes: Sequence[str] = ()) -> Report:
+    """The audit's :class:`~feint.report.Report`: the ``feint.audit/2`` dict, its page (with
+    ``gallery``, the fooled inputs shown) and :func:`summarize`."""
 
-    def summary(self) -> str:
-        """A few lines for a terminal: clean and worst-case accuracy per eps, checks that warn or fail."""
-        r = self.report
-        lines = [f"clean accuracy: {self.clean_accuracy:.4f}"]
-        randomized = (r.get("adaptive") or {}).get("randomized") or {}
-        if "accuracy_mean" in randomized:
-            lines.append(
-                f"{'eps':>10}  worst-case accuracy: mean over {randomized['redraws']} redraws, "
-                "correct in every draw, std over redraws"
-            )
-            rows = zip(self.eps, *(randomized[f"accuracy_{k}"] for k in ("mean", "strict", "std")), strict=True)
-            lines += [f"{e:>10.4g}  {m:.4f}  {s:.4f}  {d:.4f}" for e, m, s, d in rows]
-        else:
-            lines.append(f"{'eps':>10}  worst-case accuracy")
-            lines += [f"{e:>10.4g}  {a:.4f}" for e, a in zip(self.eps, self.worst_case_accuracy, strict=True)]
-        flagged = [c for c in r["checks"] if c["status"] != "pass"]
-        lines.append(f"checks: {len(r['checks']) - len(flagged)} pass, {len(flagged)} warn/fail")
-        lines += [f"  [{c['status']}] {c['name']}: {c['detail']}" for c in flagged]
-        lines += escalation_lines(r.get("escalation") or {})
-        lines += summary_lines(r.get("queries"))
-        lines += adaptive_lines(r.get("adaptive") or {})
-        lines += passes_lines(r.get("passes") or {})
-        lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
+    def page(data: dict[str, Any]) -> str:
+        from feint.capabilities.audit.page import render_report_html
+
+        return render_report_html(data, gallery)
+
+    return Report(report, page=page, summarize=summarize, notes=tuple(notes))
 
 
 def escalation_lines(escalation: dict[str, Any]) -> list[str]:
@@ -143,7 +142,7 @@ def build_report(
     these results (else they run here); ``original`` is the model as given, where the attacks ran on
     an adapted one (:mod:`feint.capabilities.audit.adaptive`)."""
     k = setup.clean_logits.shape[1]
-    info = data_info or DatasetInfo("unknown", tuple(str(i) for i in range(k)), tuple(setup.x.shape[1:]))  # type: ignore[arg-type]
+    info = data_info or DatasetInfo("data", tuple(str(i) for i in range(k)), tuple(setup.x.shape[1:]))  # type: ignore[arg-type]
     sections = build_sections(setup, state, adv, list(info.class_names))
     checks = run_checks(setup, state, preset) if checks is None else checks
     per_attack = {name: a["seconds"] for name, a in sections["attacks"].items()}
@@ -164,13 +163,3 @@ def build_report(
         },
     }
     return json_safe(report)
-
-
-def write_outputs(
-    report: dict[str, Any], setup: AuditSetup, state: AuditState, adv: list[Tensor], out: str | Path
-) -> dict[str, Path]:
-    """Write ``report.json`` and ``report.html`` (with a gallery from the worst-case logits ``adv``)."""
-    from feint.capabilities.audit.page import render_report_html
-
-    gallery = pick_gallery(setup, state, adv, list(report["per_class"]["class_names"]))
-    return write_report(out, report, render_report_html(report, gallery))

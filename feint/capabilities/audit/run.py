@@ -27,6 +27,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from feint import distributed as fd
@@ -42,18 +43,22 @@ from feint.capabilities.audit.queries import budget as query_budget
 from feint.capabilities.audit.queries import check_budget
 from feint.capabilities.audit.randomness import seeded
 from feint.capabilities.audit.redraws import evaluate_redraws
-from feint.capabilities.audit.report import adversarial_logits
-from feint.capabilities.audit.result import AuditReport, build_report, write_outputs
+from feint.capabilities.audit.report import adversarial_logits, pick_gallery
+from feint.capabilities.audit.result import audit_report, build_report
 from feint.capabilities.audit.resume import start_state
 from feint.capabilities.audit.runner import AuditSetup, robust_now, run_min_norm, run_unit, unit_keys
 from feint.capabilities.audit.state import AuditState, digests, fingerprint
-from feint.data.dataset import DatasetInfo
+from feint.data.dataset import Dataset, DatasetInfo
+from feint.data.inputs import unpack
+from feint.devices import place
 from feint.io import check_writable, remove_stale_temps
 from feint.measure.defaults import default_eps
 from feint.oracles import Oracle
 from feint.oracles.logits import access_of, oracle_logits
 from feint.progress import bar, milestone
 from feint.report.files import json_safe
+from feint.report.gallery import GalleryItem
+from feint.report.report import Report
 from feint.threat import parse_norm
 from feint.validation import (
     check_choice,
@@ -116,33 +121,44 @@ def _clean_logits(model: nn.Module | Oracle, x: Tensor, y: Tensor, info: Dataset
 @fd.alone_unless_distributed
 def audit(
     model: nn.Module | Oracle,
-    x: Tensor,
-    y: Tensor,
+    x: Tensor | Dataset,
+    y: Tensor | None = None,
     *,
     eps: Sequence[float] | float | None = None,
     norm: str = "inf",
     preset: str | Preset = "standard",
-    out: str | Path | None = None,
     data_info: DatasetInfo | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    resume: bool = True,
-    n: int | None = None,
     split: str | None = None,
+    n: int | None = None,
     model_name: str | None = None,
     model_note: str | None = None,
-    callback: Callback | None = None,
+    resume: bool = True,
     natural: bool = False,
+    adaptive: bool = True,
     approximations: Mapping[str, Callable[[Tensor], Tensor]] | None = None,
     eot_samples: int | None = None,
     redraws: int | None = None,
-    adaptive: bool = True,
-    batch_size: int = DEFAULT_BATCH,
     max_queries: int | None = None,
     surrogate: nn.Module | None = None,
+    callback: Callback | None = None,
     distributed: bool | None = None,
-) -> AuditReport:
-    """Audit ``model`` on ``(x, y)`` over an eps grid (default: per dataset) with a preset of attacks.
+    out: str | Path | None = None,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+) -> Report:
+    """Audit ``model`` on ``(x, y)`` over an eps grid with a preset of attacks; returns the
+    ``feint.audit/2`` :class:`~feint.report.Report` (saved to ``out`` when given).
+
+    ``x`` is a :class:`~feint.data.dataset.Dataset` (``feint.load("digits")``; then no ``y``) or a
+    tensor (N, C, H, W) with labels ``y`` (N,). The default eps grid is the dataset's
+    (:func:`feint.measure.defaults.default_eps`; ``feint audit`` uses the same), which needs its name:
+    from the Dataset or ``data_info``; plain tensors get a grid relative to the bounds. ``split``
+    names the split in the report (default: the Dataset's). ``n`` audits the first ``n`` inputs.
+    The figures: :func:`feint.capabilities.audit.result.worst_case_accuracy` (the headline per eps;
+    for a randomized model the mean over redraws), ``report["clean_accuracy"]``, ``report["eps"]``,
+    ``report["checks"]``, ``report["passes"]``.
 
     ``model`` is a torch module (white-box) or an oracle (the preset's black-box part runs);
     ``model_note`` says in the report how the access was obtained. ``preset`` is ``"quick"``,
@@ -150,9 +166,10 @@ def audit(
     :mod:`feint.capabilities.audit.escalate`), ``"thorough"`` or a :class:`~feint.capabilities.audit.presets.Preset` of
     your own. ``out`` (a folder) receives ``report.json``, ``report.html`` and the resumable
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
-    after every finished unit. ``progress`` shows a progress bar when stderr is a terminal.
-    ``natural`` adds the natural-variation section (:mod:`feint.measure.natural`).
+    after every finished unit. ``progress`` (default off; ``feint audit`` turns it on) shows a bar
+    on a terminal and one line per eps in a log. ``natural`` adds the natural-variation section (:mod:`feint.measure.natural`).
     Attacks run on batches of ``batch_size`` inputs, each with its own seed (the results depend on it).
+    ``device`` (default: where the inputs are) moves the inputs and a torch model (in place) there.
 
     A query-only model gets Square (scores) or HopSkipJump (labels) and, in the ``standard`` and
     ``thorough`` presets, an escalation ladder: a transfer rung from a surrogate fitted on the model's
@@ -175,6 +192,8 @@ def audit(
     and every rank returns the same report, equal to a single process's (timings aside).
     """
     t0 = time.perf_counter()
+    x, y, data_info, split = unpack(x, y, data_info, split)
+    model, x, y = place(device, model), place(device, x), place(device, y)
     norm = parse_norm(norm)
     check_choice(norm, AUDIT_NORMS, "audit norm")
     check_positive_int(batch_size, "batch_size (--batch-size)")
@@ -304,18 +323,13 @@ def audit(
                     "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
                     "original": model,
                 }
-                report, paths = _finish(
-                    setup,
-                    state,
-                    out,
-                    described,
-                    _natural_section(natural, model, x, y, bounds, progress),
-                    account,
+                report = _finish(
+                    setup, state, described, _natural_section(natural, model, x, y, bounds, progress), account, notes
                 )
             finally:
                 if state.points is not None:
                     state.points.close()
-    return AuditReport(report, json_path=paths.get("json"), html_path=paths.get("html"), notes=tuple(notes))
+    return report.save(out) if out is not None and fd.is_root() else report
 
 
 def _idle_ranks(n: int, batch_size: int) -> list[str]:
@@ -343,17 +357,17 @@ def _natural_section(
 def _finish(
     setup: AuditSetup,
     state: AuditState,
-    out: str | Path | None,
     described: dict[str, Any],
-    natural: Callable[[], dict[str, Any]] | None = None,
-    account: queries.Account | None = None,
-) -> tuple[dict[str, Any], dict[str, Path]]:
+    natural: Callable[[], dict[str, Any]] | None,
+    account: queries.Account | None,
+    notes: list[str],
+) -> Report:
     """Rank 0 builds the report (``described``: build_report's keyword arguments; ``natural`` makes
     the natural-variation section; ``account``, a query-only audit's spend, the ``queries`` section,
-    read once the report is built so that the checks' queries count)
-    and writes it; every rank gets the same report."""
-    paths: dict[str, Path] = {}
+    read once the report is built so that the checks' queries count) and picks its gallery (before
+    the worst points' file closes); every rank gets the same report dict."""
     report = None
+    gallery: list[GalleryItem] = []
     if fd.is_root():
         adv = adversarial_logits(setup, state)
         report = build_report(setup, state, adv, **described)
@@ -361,8 +375,8 @@ def _finish(
             report["natural"] = json_safe(natural())
         if account is not None:
             report["queries"] = json_safe(account.section(setup, state))
-        paths = write_outputs(report, setup, state, adv, out) if out is not None else {}
-    return fd.broadcast_json(report, "sharing the report"), paths
+        gallery = pick_gallery(setup, state, adv, list(report["per_class"]["class_names"]))
+    return audit_report(fd.broadcast_json(report, "sharing the report"), gallery, notes)
 
 
 def _run_units(

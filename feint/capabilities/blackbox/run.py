@@ -27,21 +27,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from feint import distributed as fd
 from feint.attacks.registry import full_strength, get_attack
-from feint.capabilities.blackbox.measure import label_inputs, measure_transfer, queries_everywhere
+from feint.capabilities.blackbox.measure import label_inputs, measure_transfer, queries_everywhere, summary
 from feint.capabilities.blackbox.report import REPORT_SCHEMA, SCHEMA, render_html
 from feint.capabilities.blackbox.state import fingerprint, load_state
 from feint.capabilities.blackbox.substitute import shared_substitute, train_on_root
-from feint.data.dataset import DatasetInfo
+from feint.data.dataset import Dataset, DatasetInfo
+from feint.data.inputs import unpack
+from feint.devices import place
 from feint.errors import InputError
 from feint.io import prepare_out
 from feint.oracles.base import Oracle
-from feint.report.files import WrittenReport, json_safe, write_report
-from feint.report.gallery import label_gallery_items
+from feint.report.files import json_safe
+from feint.report.gallery import GalleryItem, label_gallery_items
 from feint.report.provenance import model_info, stamp
+from feint.report.report import Page, Report
 from feint.report.schema import validate
 from feint.training.substitute import SubstituteConfig, check_seed_budget, check_set_fits
 from feint.validation import check_images, check_labels, check_nonnegative, check_positive_int
@@ -83,32 +87,41 @@ def _check(oracle: Oracle, x_seed: Tensor, x: Tensor, y: Tensor, info: DatasetIn
 def blackbox(
     oracle: Oracle,
     x_seed: Tensor,
-    x: Tensor,
-    y: Tensor,
+    x: Tensor | Dataset,
+    y: Tensor | None = None,
     *,
-    config: SubstituteConfig | None = None,
+    eps: Sequence[float] = (0.3,),
     attack: str = "fgsm",
     attack_params: dict[str, Any] | None = None,
-    eps: Sequence[float] = (0.3,),
+    config: SubstituteConfig | None = None,
     data_info: DatasetInfo | None = None,
     split: str | None = None,
-    out: str | Path | None = None,
-    resume: bool = True,
-    progress: bool = True,
     target_name: str | None = None,
+    resume: bool = True,
+    out: str | Path | None = None,
     seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = False,
     batch_size: int = 256,
-) -> WrittenReport:
+) -> Report:
     """Train a substitute of ``oracle`` from ``x_seed`` (S_0), attack it on the held-out ``(x, y)``
-    with ``attack`` at every ``eps`` and measure on the oracle; returns the ``feint.blackbox/1`` report.
+    with ``attack`` at every ``eps`` and measure on the oracle; returns the ``feint.blackbox/1``
+    :class:`~feint.report.Report` (saved to ``out`` when given).
 
+    ``x`` is a :class:`~feint.data.dataset.Dataset` of held-out inputs (then no ``y``; its info and
+    split go into the report) or a tensor with labels ``y``. ``config`` sets the substitute's
+    training (default :class:`~feint.training.substitute.SubstituteConfig` seeded by ``seed``, as
+    ``feint blackbox``; a ``config`` of your own carries the training's seed); ``seed`` seeds the attack.
     ``out`` receives ``report.json``, ``report.html``, ``substitute/`` (a feint run directory) and
     the resumable ``blackbox_state/``; without it nothing is written. The held-out inputs are
-    attacked in batches of ``batch_size``, each with its own seed. Under torchrun (noticed) every
-    rank calls it alike, rank 0 alone writes ``out`` and every rank returns the same report.
+    attacked in batches of ``batch_size``, each with its own seed; ``device`` (default: where the
+    inputs are) moves the inputs there. Under torchrun (noticed) every rank calls it alike, rank 0
+    alone writes ``out`` and every rank returns the same report.
     """
     started = time.perf_counter()
-    config = config or SubstituteConfig()
+    x, y, data_info, split = unpack(x, y, data_info, split)
+    x_seed, x, y = place(device, x_seed), place(device, x), place(device, y)
+    config = config or SubstituteConfig(seed=seed)
     k = int(y.max()) + 1 if isinstance(y, Tensor) and y.numel() else 2
     info = data_info or DatasetInfo("data", tuple(str(i) for i in range(k)), tuple(x.shape[1:]))  # type: ignore[arg-type]
     grid = sorted({float(e) for e in eps})
@@ -167,7 +180,7 @@ def blackbox(
     counted = queries_everywhere(oracle, counted_at_start) + sum(spent_before)
     if not fd.is_root() or state is None:
         report, notes = fd.broadcast_json(None, "sharing the report")
-        return WrittenReport(report, None, None, tuple(notes + report["notes"]))
+        return Report(report, _page([]), summary, notes=tuple(notes + report["notes"]))
     report = {
         **stamp(SCHEMA),
         "target": {
@@ -203,20 +216,22 @@ def blackbox(
     problems = validate(report, REPORT_SCHEMA)
     if problems:  # a bug in feint, never the user's input
         raise AssertionError(f"the blackbox report does not match {SCHEMA}: {problems[:3]}")
-    paths: dict[str, Path] = {}
-    if out is not None:
-        i = len(grid) - 1
-        gallery = label_gallery_items(
-            x,
-            adv[i][0],
-            y,
-            oracle_labels,
-            adv[i][1],
-            class_names=info.class_names,
-            attack=attack,
-            eps=grid[i],
-            bounds=info.bounds,
-        )
-        paths = write_report(out, report, render_html(report, gallery))
+    i = len(grid) - 1
+    gallery = label_gallery_items(
+        x,
+        adv[i][0],
+        y,
+        oracle_labels,
+        adv[i][1],
+        class_names=info.class_names,
+        attack=attack,
+        eps=grid[i],
+        bounds=info.bounds,
+    )
     fd.broadcast_json([report, notes], "sharing the report")
-    return WrittenReport(report, paths.get("json"), paths.get("html"), tuple(notes + report["notes"]))
+    made = Report(report, _page(gallery), summary, notes=tuple(notes + report["notes"]))
+    return made.save(out) if out is not None else made
+
+
+def _page(gallery: Sequence[GalleryItem]) -> Page:
+    return lambda report: render_html(report, gallery)

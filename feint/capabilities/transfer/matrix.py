@@ -42,15 +42,19 @@ from feint.capabilities.transfer.techniques import (
     technique_oracle,
 )
 from feint.data.dataset import Dataset
+from feint.devices import place
 from feint.errors import InputError
 from feint.io import check_writable
 from feint.measure.metrics import perturbation_stats
 from feint.oracles.base import Oracle
 from feint.progress import milestone
-from feint.report.files import WrittenReport, json_safe, write_report
+from feint.report.files import json_safe
 from feint.report.provenance import stamp
+from feint.report.report import Report
 from feint.report.schema import validate
 from feint.validation import check_nonnegative, check_positive_int
+
+DEFAULT_EPS = 0.3  # Papernot, McDaniel & Goodfellow (2016)'s MNIST radius
 
 
 def split_halves(data: Dataset, seed: int) -> tuple[Dataset, Dataset]:
@@ -96,21 +100,30 @@ def transfer_matrix(
     test: Dataset,
     *,
     techniques: Sequence[str] | str = TECHNIQUES,
-    eps: float = 0.3,
+    eps: float = DEFAULT_EPS,
     settings: TechniqueSettings | None = None,
     out: str | Path | None = None,
-    progress: bool = True,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = False,
     batch_size: int = 256,
-) -> WrittenReport:
+) -> Report:
     """Train every technique on two disjoint halves of ``train``, craft on the first half's models,
-    measure on both halves' models; returns the ``feint.transfer-matrix/1`` report.
+    measure on both halves' models; returns the ``feint.transfer-matrix/1``
+    :class:`~feint.report.Report` (saved to ``out`` when given).
 
+    ``settings`` sets the models (default :class:`~feint.capabilities.transfer.techniques.TechniqueSettings`,
+    seeded by ``seed``, as ``feint transfer --matrix``); a ``settings`` of your own carries its own seed,
+    which splits the halves and trains every model. ``device`` (default: where ``train`` is) moves both datasets there.
     Under torchrun (noticed) every rank calls it alike, rank 0 alone writes ``out`` and every rank
     returns the same report."""
     started = time.perf_counter()
     names = parse_techniques(list(techniques) if not isinstance(techniques, str) else techniques)
     check_nonnegative(eps, "eps")
-    settings = settings or TechniqueSettings()
+    settings = settings or TechniqueSettings(seed=seed)
+    if device is not None:
+        train = replace(train, x=place(device, train.x), y=place(device, train.y))
+        test = replace(test, x=place(device, test.x), y=place(device, test.y))
     check_positive_int(batch_size, "batch_size (--batch-size)")
     fd.join(None, train.x.device)
     if out is not None and fd.is_root():
@@ -138,7 +151,7 @@ def transfer_matrix(
     )  # fmt: skip
     milestone(progress, f"matrix: crafted with {', '.join(names)} and labelled by every target")
     if not fd.is_root():
-        return WrittenReport(fd.broadcast_json(None, "sharing the report"))
+        return Report(fd.broadcast_json(None, "sharing the report"), render_html, summary)
     crafted = {s: sources[s].crafted({k: got[f"{k} {s}"] for k in ("x_adv", "over", "needed")}) for s in names}
     same = [_rates(got[f"wrong A {s}"]) for s in names]
     disjoint = [_rates(got[f"wrong B {s}"]) for s in names]
@@ -183,9 +196,9 @@ def transfer_matrix(
     problems = validate(report, REPORT_SCHEMA)
     if problems:  # a bug in feint, never the user's input
         raise AssertionError(f"the matrix report does not match {SCHEMA}: {problems[:3]}")
-    paths = write_report(out, report, render_html(report)) if out is not None else {}
     fd.broadcast_json(report, "sharing the report")
-    return WrittenReport(report, paths.get("json"), paths.get("html"))
+    made = Report(report, render_html, summary)
+    return made.save(out) if out is not None else made
 
 
 def _batch(

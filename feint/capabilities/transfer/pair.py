@@ -18,21 +18,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from feint.attacks.registry import full_strength, get_attack, run_attack
 from feint.attacks.result import predict_logits
 from feint.attacks.targets import random_targets
 from feint.capabilities.transfer.pair_report import REPORT_SCHEMA, SCHEMA, render_html
-from feint.data.dataset import DatasetInfo
+from feint.data.dataset import Dataset, DatasetInfo
+from feint.data.inputs import unpack
+from feint.devices import place
 from feint.errors import InputError
 from feint.io import prepare_out
 from feint.measure.baselines import random_perturbation
+from feint.measure.defaults import default_eps
 from feint.oracles.base import Oracle
 from feint.progress import bar
-from feint.report.files import WrittenReport, json_safe, write_report
+from feint.report.files import json_safe
 from feint.report.gallery import label_gallery_items
 from feint.report.provenance import model_info, stamp
+from feint.report.report import Report
 from feint.report.schema import validate
 from feint.validation import check_images, check_labels, check_nonnegative, check_positive_int, model_logits
 
@@ -64,31 +69,42 @@ MAX_STEPS = 10_000
 def transfer(
     source: nn.Module,
     target: Oracle,
-    x: Tensor,
-    y: Tensor,
+    x: Tensor | Dataset,
+    y: Tensor | None = None,
     *,
     attack: str = "ifgsm",
     steps: Sequence[int] = (1, 2, 5, 10),
-    eps: Sequence[float] = (0.1, 0.2, 0.3),
+    eps: Sequence[float] | None = None,
     targeted: bool = False,
     params: dict[str, Any] | None = None,
     data_info: DatasetInfo | None = None,
     split: str | None = None,
-    out: str | Path | None = None,
-    progress: bool = True,
     source_name: str | None = None,
     target_name: str | None = None,
+    out: str | Path | None = None,
     seed: int = 0,
-) -> WrittenReport:
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> Report:
     """Craft on ``source`` (white-box) with ``attack`` for every T in ``steps`` and every eps, measure
-    on ``target`` (an oracle); returns the ``feint.transfer/1`` report, written to ``out`` if given."""
+    on ``target`` (an oracle); returns the ``feint.transfer/1`` :class:`~feint.report.Report`
+    (saved to ``out`` when given).
+
+    ``x`` is a :class:`~feint.data.dataset.Dataset` (then no ``y``) or a tensor with labels ``y``.
+    ``eps`` defaults to the dataset's Linf grid without 0 (:func:`feint.measure.defaults.default_eps`,
+    as ``feint transfer``; plain tensors without ``data_info`` get a grid relative to the bounds).
+    ``device`` (default: where the inputs are) moves the inputs and the source (in place) there."""
     started = time.perf_counter()
+    x, y, data_info, split = unpack(x, y, data_info, split)
+    source, x, y = place(device, source), place(device, x), place(device, y)
     k = int(y.max()) + 1 if isinstance(y, Tensor) and y.numel() else 2
     info = data_info or DatasetInfo("data", tuple(str(i) for i in range(k)), tuple(x.shape[1:]))  # type: ignore[arg-type]
     _check(source, target, x, y, info)
     if out is not None:
         prepare_out(out)
     spec = get_attack(attack)
+    if eps is None:
+        eps = [e for e in default_eps(data_info.name if data_info else None, "inf", bounds=info.bounds) if e > 0]
     if not steps or not eps:
         raise InputError("give at least one step count and one eps")
     for t in steps:
@@ -151,15 +167,13 @@ def transfer(
     problems = validate(report, REPORT_SCHEMA)
     if problems:  # a bug in feint, never the user's input
         raise AssertionError(f"the transfer report does not match {SCHEMA}: {problems[:3]}")
-    paths: dict[str, Path] = {}
-    if out is not None:
-        first = curves[0]["x_adv"], curves[0]["labels"]
-        gallery = label_gallery_items(
-            x, first[0], y, clean_target, first[1], class_names=info.class_names,
-            attack=f"{attack} T={steps[0]} on the source", eps=grid[-1], bounds=info.bounds,
-        )  # fmt: skip
-        paths = write_report(out, report, render_html(report, gallery))
-    return WrittenReport(report, paths.get("json"), paths.get("html"))
+    first = curves[0]["x_adv"], curves[0]["labels"]
+    gallery = label_gallery_items(
+        x, first[0], y, clean_target, first[1], class_names=info.class_names,
+        attack=f"{attack} T={steps[0]} on the source", eps=grid[-1], bounds=info.bounds,
+    )  # fmt: skip
+    made = Report(report, lambda r: render_html(r, gallery), summary)
+    return made.save(out) if out is not None else made
 
 
 def _curve(
