@@ -13,7 +13,7 @@ Run: ``python examples/blackbox.py`` (about 30 s; ``--small`` for the tests' siz
 import sys
 
 import feint
-from feint.attacks.substitute_config import SubstituteConfig
+from feint.training.substitute_config import SubstituteConfig
 from feint.oracles import as_oracle
 
 small = "--small" in sys.argv

@@ -4,7 +4,7 @@ measure what the defense buys against PGD.
 ``feint.train`` takes an architecture name (or any ``nn.Module``) and a ``recipe`` from
 ``feint.defenses`` (``FastAT``, ``PGDAT``, ``TRADES``, ``EnsembleAT``, ``Distill``, ...); with ``out``
 it writes a run folder (config, safetensors weights, one checkpoint per epoch) that every feint
-command takes as ``--model`` and ``feint.models.resolve`` loads in Python. The command line::
+command takes as ``--model`` and ``feint.models.load_model`` loads in Python. The command line::
 
     feint train --data digits --arch lenet --recipe fast-at --adv-eps 0.1 --epochs 10 --out runs/fast
 
@@ -16,7 +16,7 @@ import sys
 import feint
 from feint.attacks import pgd
 from feint.defenses import FastAT
-from feint.models import resolve
+from feint.models import load_model
 
 small = "--small" in sys.argv
 epochs = 4 if small else 10
@@ -26,7 +26,7 @@ plain = feint.train("lenet", train, test, epochs=epochs, out="runs/plain", overw
 fast = feint.train("lenet", train, test, epochs=epochs, recipe=FastAT(eps=0.1), out="runs/fast-at", overwrite=True,
                    progress=False)  # fmt: skip  # Wong et al. 2020: FGSM from a random start
 
-defended = resolve("runs/fast-at").module  # a saved run, loaded back as a torch module
+defended = load_model("runs/fast-at")  # a saved run, loaded back as a torch module
 x, y = test.x, test.y
 undefended_adv = pgd(plain.model, x, y, eps=0.1, steps=40).accuracy
 defended_adv = pgd(defended, x, y, eps=0.1, steps=40).accuracy
