@@ -1,13 +1,13 @@
 """White-box attacks: FGSM, PGD, a targeted PGD and a minimum-norm attack on a small CNN.
 
-Every attack is a plain function ``attack(model, x, y, *, eps, ...) -> AttackResult`` over any
-``torch.nn.Module`` that returns logits for inputs in [0, 1]. The result is checked outside the
-attack: ``x_adv`` is projected onto the threat model and the model is run again, so ``success``
-and ``accuracy`` are what the model says, not what the attack claims. The command line::
+Every attack is a plain function `attack(model, x, y, *, eps, ...) -> AttackResult` over any
+`torch.nn.Module` that returns logits for inputs in [0, 1]. The result is checked outside the
+attack: `x_adv` is projected onto the threat model and the model is run again, so `success`
+and `accuracy` are what the model says, not what the attack claims. The command line:
 
     feint attack --model runs/lenet --data digits --attack pgd --norm inf --eps 0.1 --out adv.npz
 
-Run: ``python examples/attack.py`` (a few seconds; ``--small`` for the tests' size).
+Run: `python examples/attack.py` (a few seconds; `--small` for the tests' size).
 """
 
 import sys

@@ -1,13 +1,13 @@
 """The robustness audit: train a small CNN on digits, audit it, read the report.
 
-``feint.audit`` runs a preset of strong attacks at every eps, takes each input's worst case over
+`feint.audit` runs a preset of strong attacks at every eps, takes each input's worst case over
 them, checks for gradient masking and escalates where an attack has not converged; it returns a
-``Report`` (``summary()``, ``to_dict()``) and, given ``out``, writes ``report.json`` and a
-self-contained ``report.html``. The command line does the same::
+`Report` (`summary()`, `to_dict()`) and, given `out`, writes `report.json` and a
+self-contained `report.html`. The command line does the same:
 
     feint audit --model runs/lenet --data digits --preset quick --out audit/
 
-Run: ``python examples/audit.py`` (about 15 s on one CPU; ``--small`` for the tests' size).
+Run: `python examples/audit.py` (about 15 s on one CPU; `--small` for the tests' size).
 """
 
 import sys

@@ -3,17 +3,16 @@
 The attacker holds a few held-out inputs and may only ask the target for labels (an oracle that
 counts every query and refuses to exceed its budget). It trains a substitute on the target's
 answers, grows its set by Jacobian-based augmentation, attacks the substitute white-box and sends
-the adversarial inputs to the target. The command line::
+the adversarial inputs to the target. The command line:
 
     feint blackbox --target runs/lenet --data digits --max-queries 6400 --eps 0.1,0.3 --out blackbox/
 
-Run: ``python examples/blackbox.py`` (about 30 s; ``--small`` for the tests' size).
+Run: `python examples/blackbox.py` (about 30 s; `--small` for the tests' size).
 """
 
 import sys
 
 import feint
-from feint.training.substitute_config import SubstituteConfig
 from feint.oracles import as_oracle
 
 small = "--small" in sys.argv
@@ -22,8 +21,7 @@ target = feint.train("lenet", train, test, epochs=3 if small else 10, progress=F
 
 labels_only = as_oracle(target, access="labels", max_queries=20_000)  # no scores, no gradients
 x_seed, x, y = test.x[:100], test.x[100:], test.y[100:]  # the attacker's seed set; held-out inputs
-config = SubstituteConfig(rounds=3 if small else 6, epochs=5 if small else 10)
-report = feint.blackbox(labels_only, x_seed, x, y, config=config, eps=[0.1, 0.3], out="blackbox-example")
+report = feint.blackbox(labels_only, x_seed, x, y, eps=[0.1, 0.3], out="blackbox-example")
 print(report.summary())
 
 r = report.to_dict()

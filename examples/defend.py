@@ -1,14 +1,14 @@
 """Train a model, train a defended one (fast adversarial training), save both, load one back, and
 measure what the defense buys against PGD.
 
-``feint.train`` takes an architecture name (or any ``nn.Module``) and a ``recipe`` from
-``feint.defenses`` (``FastAT``, ``PGDAT``, ``TRADES``, ``EnsembleAT``, ``Distill``, ...); with ``out``
+`feint.train` takes an architecture name (or any `nn.Module`) and a `recipe` from
+`feint.defenses` (`FastAT`, `PGDAT`, `TRADES`, `EnsembleAT`, `Distill`, ...); with `out`
 it writes a run folder (config, safetensors weights, one checkpoint per epoch) that every feint
-command takes as ``--model`` and ``feint.models.load_model`` loads in Python. The command line::
+command takes as `--model` and `feint.models.load_model` loads in Python. The command line:
 
     feint train --data digits --arch lenet --recipe fast-at --adv-eps 0.1 --epochs 10 --out runs/fast
 
-Run: ``python examples/defend.py`` (about 20 s; ``--small`` for the tests' size).
+Run: `python examples/defend.py` (about 20 s; `--small` for the tests' size).
 """
 
 import sys

@@ -1,15 +1,15 @@
 """Detect adversarial inputs: mutation testing (Wang et al. 2019) in front of a model.
 
 An adversarial input sits near a decision boundary, so small random mutations of the model flip
-its label far more often than a clean input's. ``MutationDetector`` follows scikit-learn: the
-constructor stores settings, ``fit`` learns the clean label-change rate. ``feint.detect`` crafts
+its label far more often than a clean input's. `MutationDetector` follows scikit-learn: the
+constructor stores settings, `fit` learns the clean label-change rate. `feint.detect` crafts
 attacks on the inputs the model gets right and reports, per attack, ROC-AUC, the true-positive rate
-at 5% false positives and the share flagged. The command line::
+at 5% false positives and the share flagged. The command line:
 
     feint detect fit --model runs/lenet --data digits --detector mutation --out detector/
     feint detect eval --detector detector/ --model runs/lenet --data digits --n-inputs 200 --out detect-eval/
 
-Run: ``python examples/detect.py`` (about 30 s; ``--small`` for the tests' size).
+Run: `python examples/detect.py` (about 30 s; `--small` for the tests' size).
 """
 
 import sys

@@ -1,13 +1,13 @@
 """Fooling images (Nguyen et al. 2015): unrecognisable images a model labels with 99% confidence.
 
-``feint.fool`` evolves one image per class with a directly encoded genome (``method="direct"``),
-compositional pattern-producing networks (``"cppn"``) or gradient ascent (``"gradient"``). The
-evolutionary methods need only class scores, so the model may be query-only (ONNX, ``.skops``, an
-HTTP API). The report shows each class's image and confidence. The command line::
+`feint.fool` evolves one image per class with a directly encoded genome (`method="direct"`),
+compositional pattern-producing networks (`"cppn"`) or gradient ascent (`"gradient"`). The
+evolutionary methods need only class scores, so the model may be query-only (ONNX, `.skops`, an
+HTTP API). The report shows each class's image and confidence. The command line:
 
     feint fool --model runs/lenet --method direct --generations 200 --out fool/
 
-Run: ``python examples/fool.py`` (about 10 s).
+Run: `python examples/fool.py` (about 10 s).
 """
 
 import feint

@@ -1,14 +1,14 @@
 """The physical world: do adversarial inputs survive being printed and photographed?
 
-``feint.physical`` attacks (FGSM, BIM, least-likely class; Kurakin et al. 2017) and passes the
+`feint.physical` attacks (FGSM, BIM, least-likely class; Kurakin et al. 2017) and passes the
 adversarial inputs through a simulated print-and-photo pipeline (blur, noise, JPEG, small
 rotations and shifts, contrast and brightness). The destruction rate is the fraction of inputs
 that were adversarial before and are classified correctly after; the report also holds
-``sheet.pdf``, a printable page of the inputs to photograph for real. The command line::
+`sheet.pdf`, a printable page of the inputs to photograph for real. The command line:
 
     feint physical --model runs/lenet --data digits --attacks fgsm,bim,ll_class --eps 0.1,0.2 --out physical/
 
-Run: ``python examples/physical.py`` (about 20 s; ``--small`` for the tests' size).
+Run: `python examples/physical.py` (about 20 s; `--small` for the tests' size).
 """
 
 import sys

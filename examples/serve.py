@@ -1,16 +1,16 @@
 """Serve a model over HTTP (the Open Inference Protocol, KServe v2) and attack it through the API,
 seeing only its labels.
 
-``feint serve`` answers ``/v2/models/NAME/infer`` like Triton, KServe or MLServer (FastAPI +
-uvicorn); ``--output label`` reveals only the decision. Any feint command and
-``feint.models.resolve`` take the URL as a model: an oracle that counts every row it sends.
-HopSkipJump (Chen et al. 2020) needs only labels. The command line::
+`feint serve` answers `/v2/models/NAME/infer` like Triton, KServe or MLServer (FastAPI +
+uvicorn); `--output label` reveals only the decision. Any feint command and
+`feint.models.resolve` take the URL as a model: an oracle that counts every row it sends.
+HopSkipJump (Chen et al. 2020) needs only labels. The command line:
 
     feint serve --model runs/lenet --port 8080 --name lenet --output label &
-    feint attack --model http://127.0.0.1:8080/v2/models/lenet --data digits --attack hopskipjump \\
-        --norm inf --eps 0.3 --max-queries 2000 --n-inputs 100
+    URL=http://127.0.0.1:8080/v2/models/lenet
+    feint attack --model $URL --data digits --attack hopskipjump --norm inf --eps 0.3 --max-queries 2000
 
-Run: ``python examples/serve.py`` (about 30 s; ``--small`` for the tests' size).
+Run: `python examples/serve.py` (about 30 s; `--small` for the tests' size).
 """
 
 import socket

@@ -1,15 +1,15 @@
 """Transferability: adversarial inputs crafted on one model fool another (Papernot et al. 2016),
 between two models and across learning techniques.
 
-``feint.transfer`` crafts with iterative FGSM on a white-box source for several step counts T and
-measures on a target seen only through its labels. ``feint.transfer_matrix`` trains every technique
+`feint.transfer` crafts with iterative FGSM on a white-box source for several step counts T and
+measures on a target seen only through its labels. `feint.transfer_matrix` trains every technique
 (a DNN, logistic regression, an SVM, a decision tree, k-NN, an ensemble) on two disjoint halves of
-the training data, crafts on one half's models and measures on both. The command line::
+the training data, crafts on one half's models and measures on both. The command line:
 
     feint transfer --source runs/lenet --target runs/mlp --data digits --eps 0.1,0.2,0.3 --out transfer/
     feint transfer --matrix --data digits --eps 0.3 --out matrix/
 
-Run: ``python examples/transfer.py`` (about 40 s; ``--small`` for the tests' size).
+Run: `python examples/transfer.py` (about 40 s; `--small` for the tests' size).
 """
 
 import sys
