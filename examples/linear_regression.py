@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> tuple[float, float]:
     parser.add_argument("--n", type=int, default=40, help="number of points")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="linear_regression.png", help="where to save the plot")
+    parser.add_argument("--small", action="store_true", help="accepted for the tests (this example is always small)")
     args = parser.parse_args(argv)
     if args.eps < 0 or args.n < 2:
         parser.error("--eps must be >= 0 and --n >= 2")
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> tuple[float, float]:
     print(f"fitted line: y = {line.a:.3f} x + {line.b:.3f}")
     print(f"loss before: {before:.4f}")
     print(f"loss after:  {after:.4f}  (every x moved by eps = {args.eps})")
+    assert after > before, "moving every x by at most eps along the loss gradient's sign raises the loss"
     save_plot(Path(args.out), line, x, x_adv, y)
     print(f"plot saved to {args.out}")
     return before, after

@@ -1,5 +1,6 @@
-"""The runnable docs run: every script of ``examples/`` (at the tests' size, ``--small``) and the
-README's commands and Python, top to bottom, each in a fresh folder.
+"""The runnable docs run: every script of ``examples/`` (at the tests' size, ``--small``), the
+README's commands and Python top to bottom, and every other Python block of the docs pages, each in
+a fresh folder.
 
 Each example asserts what it shows (it fools, defends, detects), so a run that exits 0 is the check.
 The docs pages include these scripts (``--8<--``), so the docs run as written too.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -98,3 +100,36 @@ def test_readme_runs_top_to_bottom_in_a_fresh_folder(tmp_path):
         (tmp_path / f"readme_{i}.py").write_text(block)
         _run([sys.executable, str(tmp_path / f"readme_{i}.py")], work, env, timeout=600)
     assert (work / "audit-py" / "report.html").is_file()
+
+
+PAGES_WITH_PYTHON = sorted(
+    str(p.relative_to(ROOT / "docs"))
+    for p in (ROOT / "docs").rglob("*.md")
+    if any("--8<--" not in b for b in _blocks(p.read_text(encoding="utf-8"), "python"))
+)
+
+
+@pytest.fixture(scope="module")
+def trained_runs(tmp_path_factory):
+    """``runs/lenet`` and ``runs/mlp``, made by the commands the guide pages start from."""
+    folder = tmp_path_factory.mktemp("runs")
+    env = _env(tmp_path_factory.mktemp("launcher"))
+    for arch in ("lenet", "mlp"):
+        command = f"feint train --data digits --arch {arch} --epochs 10 --out runs/{arch}"
+        _run(["bash", "-c", command], folder, env, timeout=600)
+    return folder / "runs"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES_WITH_PYTHON)
+def test_docs_python_blocks_run_as_written(page, trained_runs, tmp_path):
+    """A page's Python blocks in order (those that include an example ran above), in a fresh folder
+    holding only the runs the guide pages say they start from."""
+    work = tmp_path / "work"
+    shutil.copytree(trained_runs, work / "runs")
+    env = _env(tmp_path)
+    blocks = _blocks((ROOT / "docs" / page).read_text(encoding="utf-8"), "python")
+    for i, block in enumerate(b for b in blocks if "--8<--" not in b):
+        script = tmp_path / f"block_{i}.py"
+        script.write_text(block)
+        _run([sys.executable, str(script)], work, env, timeout=600)
