@@ -15,7 +15,8 @@ import feint
 train, test = feint.load("digits", "train"), feint.load("digits", "test")
 model = feint.train("lenet", train, test, epochs=10, progress=False).model  # a confident model
 
-report = feint.fool(model, method="direct", generations=200, out="fool-example")
+shape = train.info.input_shape  # (1, 8, 8): a module does not say which inputs it takes
+report = feint.fool(model, method="direct", generations=200, input_shape=shape, out="fool-example")
 print(report.summary())
 
 s = report["summary"]

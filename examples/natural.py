@@ -23,6 +23,7 @@ x, y = (test.x[:60], test.y[:60]) if small else (test.x, test.y)
 report = feint.natural(model, x, y, out="natural-example")
 print(report.summary())
 
-clean, worst = report["clean_accuracy"], report["grid"]["worst_case_accuracy"]
+measured = report["natural"]
+clean, worst = measured["clean_accuracy"], measured["grid"]["worst_case_accuracy"]
 assert worst < clean - 0.2, "a rotation and a shift no person would notice break many inputs"
 print(f"clean accuracy {clean:.3f}; worst case over rotations x translations {worst:.3f}")
