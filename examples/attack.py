@@ -1,11 +1,13 @@
-"""White-box attacks: FGSM, PGD, a targeted PGD and a minimum-norm attack on a small CNN.
+r"""White-box attacks: FGSM, PGD, a targeted PGD and a minimum-norm attack on a small CNN.
 
-Every attack is a plain function `attack(model, x, y, *, eps, ...) -> AttackResult` over any
-`torch.nn.Module` that returns logits for inputs in [0, 1]. The result is checked outside the
-attack: `x_adv` is projected onto the threat model and the model is run again, so `success`
-and `accuracy` are what the model says, not what the attack claims. The command line:
+Every attack is a plain function `attack(model, x, y, *, eps, ...) -> AttackResult` over
+any `torch.nn.Module` that returns logits for inputs in [0, 1]. The result is checked
+outside the attack: `x_adv` is projected onto the threat model and the model is run
+again, so `success` and `accuracy` are what the model says, not what the attack claims.
+The command line:
 
-    feint attack --model runs/lenet --data digits --attack pgd --norm inf --eps 0.1 --out adv.npz
+    feint attack --model runs/lenet --data digits --attack pgd --norm inf --eps 0.1 \
+        --out adv.npz
 
 Run: `python examples/attack.py` (a few seconds; `--small` for the tests' size).
 """
@@ -21,7 +23,9 @@ model = feint.train("lenet", train, test, epochs=3 if small else 10, progress=Fa
 x, y = (test.x[:100], test.y[:100]) if small else (test.x, test.y)
 
 one_step = fgsm(model, x, y, eps=0.1, norm="inf")  # Goodfellow et al. 2015
-strong = pgd(model, x, y, eps=0.1, norm="inf", steps=40)  # Madry et al. 2018, random start
+strong = pgd(
+    model, x, y, eps=0.1, norm="inf", steps=40
+)  # Madry et al. 2018, random start
 target = next_class_targets(y, 10)  # aim every input at the next class
 aimed = pgd(model, x, y, eps=0.3, norm="inf", steps=40, targeted=True, target=target)
 smallest = deepfool(model, x, y)  # the smallest L2 change that flips each label
@@ -33,6 +37,10 @@ print(f"PGD-40, Linf 0.1        {strong.accuracy:.3f}")
 print(f"targeted PGD, Linf 0.3  {aimed.success_rate:.3f} of inputs reach their target")
 print(f"DeepFool median L2      {smallest.distance[smallest.success].median():.3f}")
 
-assert strong.accuracy < clean and strong.accuracy <= one_step.accuracy + 0.05, "PGD fools more than FGSM"
+assert strong.accuracy < clean and strong.accuracy <= one_step.accuracy + 0.05, (
+    "PGD fools more than FGSM"
+)
 assert aimed.success_rate > 0.5, "most inputs reach their target class"
-assert bool((strong.distance <= 0.1 + 1e-6).all()), "every adversarial input stays within eps"
+assert bool((strong.distance <= 0.1 + 1e-6).all()), (
+    "every adversarial input stays within eps"
+)

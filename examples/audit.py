@@ -1,9 +1,9 @@
 """The robustness audit: train a small CNN on digits, audit it, read the report.
 
-`feint.audit` runs a preset of strong attacks at every eps, takes each input's worst case over
-them, checks for gradient masking and escalates where an attack has not converged; it returns a
-`Report` (`summary()`, `to_dict()`) and, given `out`, writes `report.json` and a
-self-contained `report.html`. The command line does the same:
+`feint.audit` runs a preset of strong attacks at every eps, takes each input's worst
+case over them, checks for gradient masking and escalates where an attack has not
+converged; it returns a `Report` (`summary()`, `to_dict()`) and, given `out`, writes
+`report.json` and a self-contained `report.html`. The command line does the same:
 
     feint audit --model runs/lenet --data digits --preset quick --out audit/
 
@@ -25,7 +25,14 @@ print(report.summary())
 
 r = report.to_dict()
 clean, worst = r["clean_accuracy"], r["worst_case"]["accuracy"]
-assert worst[-1] < clean, "the attacks fooled the model on some inputs it classified correctly"
-assert worst[0] >= worst[-1], "a larger eps cannot leave more inputs robust (per-sample worst case)"
-assert Path("audit-example/report.html").is_file() and Path("audit-example/report.json").is_file()
+assert worst[-1] < clean, (
+    "the attacks fooled the model on some inputs it classified correctly"
+)
+assert worst[0] >= worst[-1], (
+    "a larger eps cannot leave more inputs robust (per-sample worst case)"
+)
+assert (
+    Path("audit-example/report.html").is_file()
+    and Path("audit-example/report.json").is_file()
+)
 print(f"clean {clean:.3f}, worst case {worst}; open audit-example/report.html")

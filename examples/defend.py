@@ -1,12 +1,14 @@
-"""Train a model, train a defended one (fast adversarial training), save both, load one back, and
-measure what the defense buys against PGD.
+r"""Train a model and a defended one (fast adversarial training), save the second, load it
+back, and measure what the defense buys against PGD.
 
 `feint.train` takes an architecture name (or any `nn.Module`) and a `recipe` from
 `feint.defenses` (`FastAT`, `PGDAT`, `TRADES`, `EnsembleAT`, `Distill`, ...); with `out`
-it writes a run folder (config, safetensors weights, one checkpoint per epoch) that every feint
-command takes as `--model` and `feint.models.load_model` loads in Python. The command line:
+it writes a run folder (config, safetensors weights, one checkpoint per epoch) that
+every feint command takes as `--model` and `feint.models.load_model` loads in Python.
+The command line:
 
-    feint train --data digits --arch lenet --recipe fast-at --adv-eps 0.1 --epochs 10 --out runs/fast
+    feint train --data digits --arch lenet --recipe fast-at --adv-eps 0.1 --epochs 10 \
+        --out runs/fast
 
 Run: `python examples/defend.py` (about 20 s; `--small` for the tests' size).
 """
@@ -22,9 +24,15 @@ small = "--small" in sys.argv
 epochs = 4 if small else 10
 train, test = feint.load("digits", "train"), feint.load("digits", "test")
 
-plain = feint.train("lenet", train, test, epochs=epochs, out="runs/plain", overwrite=True, progress=False)
-fast = feint.train("lenet", train, test, epochs=epochs, recipe=FastAT(eps=0.1), out="runs/fast-at", overwrite=True,
-                   progress=False)  # fmt: skip  # Wong et al. 2020: FGSM from a random start
+plain = feint.train("lenet", train, test, epochs=epochs, progress=False)
+fast_at = FastAT(eps=0.1)  # Wong et al. 2020: FGSM from a random start, a cyclic rate
+saved = {
+    "out": "runs/fast-at",
+    "overwrite": True,
+}  # a run folder: config, weights, checkpoints
+fast = feint.train(
+    "lenet", train, test, epochs=epochs, recipe=fast_at, progress=False, **saved
+)
 
 defended = load_model("runs/fast-at")  # a saved run, loaded back as a torch module
 x, y = test.x, test.y
@@ -34,4 +42,6 @@ print(f"{'':>12} {'clean':>6} {'PGD-40 at Linf 0.1':>19}")
 print(f"{'plain':>12} {plain.test_accuracy:>6.3f} {undefended_adv:>19.3f}")
 print(f"{'fast AT':>12} {fast.test_accuracy:>6.3f} {defended_adv:>19.3f}")
 
-assert defended_adv > undefended_adv + 0.05, "adversarial training raises the accuracy under attack"
+assert defended_adv > undefended_adv + 0.05, (
+    "adversarial training raises the accuracy under attack"
+)

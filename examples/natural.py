@@ -1,12 +1,13 @@
-"""Natural variation: accuracy under rotations, shifts, zoom, blur, noise and JPEG, and the worst
-case over a grid of rotations and translations (Engstrom et al. 2019).
+r"""Natural variation: accuracy under rotations, shifts, zoom, blur, noise and JPEG,
+and the worst case over a grid of rotations and translations (Engstrom et al. 2019).
 
-No attacker is needed to break a model: `feint.natural` measures accuracy against the severity
-of each family of everyday transformations and, per input, the worst case over the spatial grid.
-Only top-1 labels are used, so the model may be query-only. The command line adds the same
-section to an audit:
+No attacker is needed to break a model: `feint.natural` measures accuracy against the
+severity of each family of everyday transformations and, per input, the worst case over
+the spatial grid. Only top-1 labels are used, so the model may be query-only. The
+command line adds the same section to an audit:
 
-    feint audit --model runs/lenet --data digits --preset quick --natural --out audit-natural/
+    feint audit --model runs/lenet --data digits --preset quick --natural \
+        --out audit-natural/
 
 Run: `python examples/natural.py` (about 15 s; `--small` for the tests' size).
 """
@@ -25,5 +26,7 @@ print(report.summary())
 
 measured = report["natural"]
 clean, worst = measured["clean_accuracy"], measured["grid"]["worst_case_accuracy"]
-assert worst < clean - 0.2, "a rotation and a shift no person would notice break many inputs"
+assert worst < clean - 0.2, (
+    "a rotation and a shift no person would notice break many inputs"
+)
 print(f"clean accuracy {clean:.3f}; worst case over rotations x translations {worst:.3f}")
