@@ -18,27 +18,17 @@ from feint.oracles import as_oracle
 
 small = "--small" in sys.argv
 train, test = feint.load("digits", "train"), feint.load("digits", "test")
-target = feint.train(
-    "lenet", train, test, epochs=3 if small else 10, progress=False
-).model
+target = feint.train("lenet", train, test, epochs=3 if small else 10, progress=False)
 
-labels_only = as_oracle(
-    target, access="labels", max_queries=20_000
-)  # no scores, no gradients
-x_seed, x, y = (
-    test.x[:100],
-    test.x[100:],
-    test.y[100:],
-)  # the attacker's seed set; held-out inputs
+# no scores, no gradients, at most 20,000 queries
+labels_only = as_oracle(target.model, access="labels", max_queries=20_000)
+x_seed = test.x[:100]  # the attacker's seed set
+x, y = test.x[100:], test.y[100:]  # held-out inputs, measured on the target
 report = feint.blackbox(labels_only, x_seed, x, y, eps=[0.1, 0.3], out="blackbox-example")
 print(report.summary())
 
 r = report.to_dict()
 error, noise = r["transfer"]["error_rate"], r["transfer"]["noise_error_rate"]
-assert error[-1] > noise[-1] + 0.2, (
-    "the substitute's adversarial inputs fool the target far more than noise"
-)
+assert error[-1] > noise[-1] + 0.2, "the adversarial inputs fool far more than noise"
 assert labels_only.queries <= 20_000, "the oracle's budget holds"
-print(
-    f"target error at eps 0.3: {error[-1]:.3f} (noise of the same size: {noise[-1]:.3f})"
-)
+print(f"target error at eps 0.3: {error[-1]:.3f} (noise of that size: {noise[-1]:.3f})")

@@ -25,16 +25,13 @@ epochs = 4 if small else 10
 train, test = feint.load("digits", "train"), feint.load("digits", "test")
 
 plain = feint.train("lenet", train, test, epochs=epochs, progress=False)
-fast_at = FastAT(eps=0.1)  # Wong et al. 2020: FGSM from a random start, a cyclic rate
-saved = {
-    "out": "runs/fast-at",
-    "overwrite": True,
-}  # a run folder: config, weights, checkpoints
-fast = feint.train(
-    "lenet", train, test, epochs=epochs, recipe=fast_at, progress=False, **saved
-)
+# Wong et al. 2020: FGSM from a random start, a cyclic learning rate; saved as a run
+# folder (config, weights, a checkpoint per epoch)
+recipe = FastAT(eps=0.1)
+fast = feint.train("lenet", train, test, epochs=epochs, recipe=recipe, progress=False,
+                   out="runs/fast-at", overwrite=True)  # fmt: skip
 
-defended = load_model("runs/fast-at")  # a saved run, loaded back as a torch module
+defended = load_model("runs/fast-at")  # the saved run, loaded back as a torch module
 x, y = test.x, test.y
 undefended_adv = pgd(plain.model, x, y, eps=0.1, steps=40).accuracy
 defended_adv = pgd(defended, x, y, eps=0.1, steps=40).accuracy
@@ -42,6 +39,4 @@ print(f"{'':>12} {'clean':>6} {'PGD-40 at Linf 0.1':>19}")
 print(f"{'plain':>12} {plain.test_accuracy:>6.3f} {undefended_adv:>19.3f}")
 print(f"{'fast AT':>12} {fast.test_accuracy:>6.3f} {defended_adv:>19.3f}")
 
-assert defended_adv > undefended_adv + 0.05, (
-    "adversarial training raises the accuracy under attack"
-)
+assert defended_adv > undefended_adv + 0.05, "training on attacks makes the model robust"

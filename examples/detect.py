@@ -24,19 +24,14 @@ small = "--small" in sys.argv
 train, test = feint.load("digits", "train"), feint.load("digits", "test")
 model = feint.train("lenet", train, test, epochs=5 if small else 10, progress=False).model
 
-detector = MutationDetector(model, n_mutants=50 if small else 200).fit(
-    train.x[:500], train.y[:500]
-)
+detector = MutationDetector(model, n_mutants=50 if small else 200)
+detector.fit(train.x[:500], train.y[:500])  # clean inputs only
 x, y = (test.x[:100], test.y[:100]) if small else (test.x, test.y)
-report = feint.detect(
-    detector, x, y, attacks=["fgsm", "pgd"], eps=0.1, out="detect-example"
-)
+report = feint.detect(detector, x, y, attacks=["fgsm", "pgd"], eps=0.1, out="detect-ex")
 print(report.summary())
 
-pgd = report["attacks"]["pgd"]
+pgd, clean = report["attacks"]["pgd"], report["clean"]
 assert pgd["roc_auc"] > 0.9, "PGD's adversarial inputs are told apart from clean ones"
-assert pgd["flagged"] > report["clean"]["flagged"] + 0.5, (
-    "far more adversarial inputs are flagged than clean"
-)
+assert pgd["flagged"] > clean["flagged"] + 0.5, "far more adversarial inputs flagged"
 for entry in report["adaptive"]:  # an attack that knows the detector: the honest figure
     print(f"adaptive {entry['name']}: ROC-AUC {entry['adaptive']['roc_auc']:.3f}")

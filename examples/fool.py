@@ -15,21 +15,13 @@ Run: `python examples/fool.py` (about 10 s).
 import feint
 
 train, test = feint.load("digits", "train"), feint.load("digits", "test")
-model = feint.train(
-    "lenet", train, test, epochs=10, progress=False
-).model  # a confident model
+model = feint.train("lenet", train, test, epochs=10, progress=False).model  # confident
 
 shape = train.info.input_shape  # (1, 8, 8): a module does not say which inputs it takes
-report = feint.fool(
-    model, method="direct", generations=200, input_shape=shape, out="fool-example"
-)
+report = feint.fool(model, method="direct", generations=200, input_shape=shape,
+                    out="fool-example")  # fmt: skip
 print(report.summary())
 
 s = report["summary"]
-assert s["fooled"] >= s["classes"] - 2, (
-    "nearly every class gets an image the model is >= 99% sure of"
-)
-print(
-    f"{s['fooled']} of {s['classes']} classes fooled at >= 99% confidence; "
-    "open fool-example/report.html"
-)
+assert s["fooled"] >= s["classes"] - 2, "nearly every class gets a >= 99% fooling image"
+print(f"{s['fooled']} of {s['classes']} classes fooled; open fool-example/report.html")

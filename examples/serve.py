@@ -19,22 +19,17 @@ import subprocess
 import sys
 import time
 
-import feint
 import httpx
+
+import feint
 from feint.attacks import hopskipjump
 from feint.models import resolve
 
 small = "--small" in sys.argv
 train, test = feint.load("digits", "train"), feint.load("digits", "test")
-feint.train(
-    "lenet",
-    train,
-    test,
-    epochs=3 if small else 10,
-    out="runs/served",
-    overwrite=True,
-    progress=False,
-)
+epochs = 3 if small else 10
+feint.train("lenet", train, test, epochs=epochs, progress=False,
+            out="runs/served", overwrite=True)  # fmt: skip
 
 with socket.socket() as s:  # a free port
     s.bind(("127.0.0.1", 0))
@@ -51,23 +46,18 @@ try:
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    api = resolve(f"{url}/v2/models/lenet")
+    api = resolve(f"{url}/v2/models/lenet")  # an oracle that counts every row it sends
     print(api.describe())
     n = 20 if small else 100
     x, y = test.x[:n], test.y[:n]
-    result = hopskipjump(
-        api.oracle, x, y, eps=0.3, norm="inf", max_queries=300 if small else 1000
-    )
+    budget = 300 if small else 1000  # queries per input
+    result = hopskipjump(api.oracle, x, y, eps=0.3, norm="inf", max_queries=budget)
     clean = float((api.oracle.labels(x) == y).float().mean())
-    print(
-        f"through HTTP, labels only: clean accuracy {clean:.3f}, "
-        f"under HopSkipJump (Linf 0.3) {result.accuracy:.3f}"
-    )
+    print(f"through HTTP, labels only: clean accuracy {clean:.3f}, "
+          f"under HopSkipJump (Linf 0.3) {result.accuracy:.3f}")  # fmt: skip
     print(f"queries: {result.queries}, rows the server answered: {api.oracle.rows_sent}")
     assert result.access == "labels", "the API revealed labels only"
-    assert result.accuracy < clean - 0.3, (
-        "the attack fools the served model through its API"
-    )
+    assert result.accuracy < clean - 0.3, "the attack fools the model through its API"
 finally:
     server.terminate()
     server.wait(timeout=30)

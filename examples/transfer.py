@@ -26,35 +26,24 @@ epochs = 3 if small else 10
 source = feint.train("lenet", train, test, epochs=epochs, progress=False).model
 target = feint.train("mlp", train, test, epochs=epochs, seed=1, progress=False).model
 
+# crafted white-box on the source, measured on the target through its labels only
 labels_only = as_oracle(target, access="labels")
-pair = feint.transfer(
-    source,
-    labels_only,
-    test.x,
-    test.y,
-    steps=[1, 5],
-    eps=[0.1, 0.3],
-    out="transfer-example",
-)
+x, y = test.x, test.y
+pair = feint.transfer(source, labels_only, x, y, steps=[1, 5], eps=[0.1, 0.3],
+                      out="transfer-example")  # fmt: skip
 print(pair.summary())
 
-settings = (
-    TechniqueSettings(dnn_epochs=3, substitute_epochs=5) if small else TechniqueSettings()
-)
+# every technique trained on two disjoint halves of the training data
 techniques = ["dnn", "lr", "dt"] if small else ["dnn", "lr", "svm", "dt", "knn", "ens"]
-matrix = feint.transfer_matrix(
-    train, test, techniques=techniques, eps=0.3, settings=settings, out="matrix-example"
-)
+settings = TechniqueSettings(dnn_epochs=3, substitute_epochs=5) if small else None
+matrix = feint.transfer_matrix(train, test, techniques=techniques, eps=0.3,
+                               settings=settings, out="matrix-example")  # fmt: skip
 print(matrix.summary())
 
 p = pair.to_dict()
 fooled = 1 - p["curves"][0]["target_accuracy"][-1]  # T = 1 (FGSM), eps 0.3
 noise = 1 - p["noise"]["target_accuracy"][-1]
-assert fooled > noise + 0.2, (
-    "inputs crafted on the source fool the target far more than noise"
-)
+assert fooled > noise + 0.2, "crafted on the source, they fool the target far more"
 rates = matrix.to_dict()["disjoint_halves"]["rates"]
-off_diagonal = [v for i, row in enumerate(rates) for j, v in enumerate(row) if i != j]
-assert max(off_diagonal) > 0.3, (
-    "some technique's adversarial inputs transfer to another technique"
-)
+across = [v for i, row in enumerate(rates) for j, v in enumerate(row) if i != j]
+assert max(across) > 0.3, "some technique's adversarial inputs fool another technique"
