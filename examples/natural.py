@@ -1,13 +1,13 @@
-r"""Natural variation: accuracy under rotations, shifts, zoom, blur, noise and JPEG,
+"""Natural variation: accuracy under rotations, shifts, zoom, blur, noise and JPEG,
 and the worst case over a grid of rotations and translations (Engstrom et al. 2019).
 
 No attacker is needed to break a model: `feint.natural` measures accuracy against the
 severity of each family of everyday transformations and, per input, the worst case over
 the spatial grid. Only top-1 labels are used, so the model may be query-only. The
-command line adds the same section to an audit:
+command line, on its own or as a section of the audit:
 
-    feint audit --model runs/lenet --data digits --preset quick --natural \
-        --out audit-natural/
+    feint natural --model runs/lenet --data digits --out natural/
+    feint audit --model runs/lenet --data digits --preset quick --natural --out audit-nat/
 
 Run: `python examples/natural.py` (about 15 s; `--small` for the tests' size).
 """

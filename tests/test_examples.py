@@ -102,7 +102,17 @@ def test_readme_runs_top_to_bottom_in_a_fresh_folder(tmp_path):
     assert script.count("feint ") > 15
     (tmp_path / "readme.sh").write_text(script)
     _run(["bash", str(tmp_path / "readme.sh")], work, env, timeout=900)
-    for report in ("audit", "audit-fast-at", "blackbox", "transfer", "matrix", "physical", "fool", "detect-eval"):
+    for report in (
+        "audit",
+        "audit-fast-at",
+        "blackbox",
+        "transfer",
+        "matrix",
+        "physical",
+        "natural",
+        "fool",
+        "detect-eval",
+    ):
         assert (work / report / "report.html").is_file(), report
     for i, block in enumerate(_blocks((ROOT / "README.md").read_text(encoding="utf-8"), "python")):
         (tmp_path / f"readme_{i}.py").write_text(block)
