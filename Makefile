@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= demo-out
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test lint bench docs clean install
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -x --durations=10
 
+# The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link or API reference fails.
+docs: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[docs]'
+	$(BIN)/mkdocs build --strict
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -48,4 +53,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/serve_load.py
 
 clean:
-	rm -rf $(OUT) .pytest_cache .ruff_cache
+	rm -rf $(OUT) site .pytest_cache .ruff_cache

@@ -15,6 +15,18 @@ inputs at a time. The model is a small LeNet trained here for one epoch (cached 
 number of inputs most plainly.
 
     python benchmarks/audit_memory.py [--preset standard] [--sizes 1000,10000] [--batch-size 1000] [--arch softmax]
+
+Measured (moved here from the README in issue 21; docs/benchmarks.md has the tables):
+
+Peak RSS of an audit of 1,000 and of all 10,000 Fashion-MNIST
+test images at 8 eps, each in a fresh one-thread process (target: the second at most 1.5x the
+first). Measured once each, on 2 shared cores (`python benchmarks/audit_memory.py ...`):
+LeNet `--preset quick` 600 MB / 882 MB, ratio 1.47 (met, narrowly; the audit adds 327 / 609 MB
+over the loaded model and data, about 31 KB more per extra input; points on disk 5 / 49 MB);
+`--arch softmax --preset standard` 333 / 408 MB, ratio 1.22; `--arch softmax --preset quick`
+334 / 382 MB, ratio 1.14. Before freed heap was handed back after each batch, LeNet quick gave
+754 / 1242 MB (1.65). The LeNet standard preset at 10,000 inputs was not measured (too long for
+the shared machine).
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ digits with that check and with it patched out, interleaved in alternating order
 thread, and prints the median per-repeat ratio with its quartiles. Expected: within noise of 1.
 
     python benchmarks/hardening_overhead.py [--n 360] [--steps 40] [--repeats 8]
+
+Measured (moved here from the README in issue 21; docs/benchmarks.md has the tables):
+
+PGD-40 with the non-finite check every forward pass makes
+against the same PGD without it (1.007, quartiles 0.95-1.04: within noise).
 """
 
 from __future__ import annotations
