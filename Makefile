@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/feint demo --out $(OUT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -x --durations=10
+	$(BIN)/python -m pytest -q --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
