@@ -17,10 +17,13 @@ from feint.cli.common import (
     data_options,
     device_option,
     load_data,
+    model_options,
     n_inputs_option,
+    output_options,
     parse_floats,
     parse_params,
     resolve_device,
+    seed_option,
 )
 from feint.errors import InputError
 from feint.io import check_writable, write_with
@@ -67,10 +70,8 @@ def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @click.option(
     "--list", is_flag=True, expose_value=False, is_eager=True, callback=_list_attacks, help="list the attacks and exit"
 )
-@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
-@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
-@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
-@data_options()
+@model_options()
+@data_options(whole_own_data=True)
 @click.option("--attack", "attack_name", default="fgsm", show_default=True, help="attack name (see --list)")
 @click.option("--eps", default=None, help="perturbation size(s) in input units: 0.1 or 0.05,0.1,8/255")
 @click.option("--norm", default=None, help="threat-model norm, e.g. inf or 2 (default: the attack's own; see --list)")
@@ -78,8 +79,8 @@ def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @click.option("--targeted", type=click.Choice(TARGET_MODES), default=None, help="attack towards these targets")
 @n_inputs_option("attack")
 @click.option("--max-queries", default=None, type=int, help="query budget per input of a black-box attack")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--out", default=None, help="write x, x_adv, y, prediction and success to this .npz")
+@seed_option
+@output_options("write x, x_adv, y, prediction and success to this .npz", required=False)
 @device_option
 def attack_command(
     model_spec: str,
