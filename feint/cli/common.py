@@ -101,6 +101,21 @@ class LegacyNames(click.Option):
             self.opts = every
 
 
+class RefusedOption(click.Option):
+    """An option that no longer exists under this name: hidden, and giving it is one
+    :class:`InputError` with ``refusal`` (what to use instead and why)."""
+
+    def __init__(self, *args: Any, refusal: str, **kwargs: Any) -> None:
+        kwargs.update(hidden=True, expose_value=False, default=None)
+        super().__init__(*args, **kwargs)
+        self.refusal = refusal
+
+    def handle_parse_result(self, ctx: click.Context, opts: Any, args: list[str]) -> Any:
+        if self.name in opts:
+            raise InputError(self.refusal)
+        return super().handle_parse_result(ctx, opts, args)
+
+
 def n_inputs_option(
     verb: str, *, default: int | None = None, help: str | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
