@@ -68,7 +68,9 @@ from feint.cli.targets import held_out_split, target_options, target_oracle
     "--kappa", default=400, show_default=True, type=COUNT, help="points augmented per round under reservoir sampling"
 )
 @click.option("--epochs", default=10, show_default=True, type=COUNT, help="substitute training epochs per round")
-@click.option("--max-queries", default=None, type=COUNT, help="total oracle queries for training the substitute (exact)")
+@click.option(
+    "--max-queries", default=None, type=COUNT, help="total oracle queries for training the substitute (exact)"
+)
 @click.option(
     "--attack",
     "attack_name",

@@ -57,7 +57,9 @@ def _shape_classes_bounds(loaded: Any, shape: tuple[int, int, int] | None) -> tu
 @click.option(
     "--population", default=100, show_default=True, type=COUNT, help="offspring per generation (one query batch)"
 )
-@click.option("--max-queries", default=None, type=COUNT, help="total queries the evolutionary methods may send (the whole run)")
+@click.option(
+    "--max-queries", default=None, type=COUNT, help="total queries the evolutionary methods may send (the whole run)"
+)
 @click.option(
     "--start-image",
     "start",
