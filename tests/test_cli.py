@@ -176,3 +176,18 @@ def test_own_data_a_run_was_trained_on_is_not_measured_whole(tmp_path):
         main, ["attack", "--model", str(run), "--data", str(path), "--eps", "0.1", "--split", "test"]
     )
     assert res.exit_code == 0 and "inputs: 20" in res.output, res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "missing"),
+    [
+        (["blackbox", "--out", "x"], "--target"),
+        (["audit", "--model", "m"], "--out"),
+        (["attack"], "--model"),
+        (["fool", "--out", "x"], "--model"),
+    ],
+)
+def test_a_required_option_left_out_is_named(args, missing):
+    """A required option is required (an explicit default=None would make click 8.3 pass None on)."""
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and f"Missing option '{missing}'" in res.output, res.output

@@ -269,7 +269,7 @@ def model_options(
     """The model attacked or served: ``--model`` (as ``model_spec``), ``--weights`` and (unless
     ``trust=False``) ``--trust-file``."""
     options: list[Decorator] = [
-        click.option("--model", "model_spec", required=required, default=None, help=help),
+        click.option("--model", "model_spec", required=required, help=help),
         click.option("--weights", default=None, help="safetensors weights for a package.module:factory model"),
     ]
     if trust:
@@ -327,7 +327,13 @@ def output_options(
     """``--out`` (``help`` says what is written there) and, when ``overwrite`` names what it
     replaces, ``--overwrite``."""
     options: list[Decorator] = [
-        click.option("--out", required=required, default=default, show_default=default is not None, help=help)
+        # no default=None: click 8.3 reads an explicit None as a value, and --out would stop being required
+        click.option(
+            "--out",
+            required=required,
+            **({} if default is None else {"default": default, "show_default": True}),
+            help=help,
+        )
     ]
     if overwrite is not None:
         options.append(click.option("--overwrite", is_flag=True, help=overwrite))

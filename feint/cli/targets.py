@@ -22,8 +22,7 @@ def target_options(*, weights: str, required: bool) -> Decorator:
         click.option(
             "--target",
             "target_spec",
-            required=required,
-            default=None,
+            required=required,  # no default=None: click 8.3 takes it as a value and drops the requirement
             help="the model attacked, at label-only access: run dir, module:factory, file.onnx, file.skops or a v2 URL",
         ),
         click.option(weights, default=None, help="safetensors weights for a package.module:factory target"),
