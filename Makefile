@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/feint demo --out $(OUT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -x --durations=10
+	$(BIN)/python -m pytest -q --durations=10
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link or API reference fails.
 docs: $(STAMP)

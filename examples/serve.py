@@ -9,7 +9,7 @@ sends. HopSkipJump (Chen et al. 2020) needs only labels. The command line:
     feint serve --model runs/lenet --port 8080 --name lenet --output label &
     URL=http://127.0.0.1:8080/v2/models/lenet
     feint attack --model $URL --data digits --attack hopskipjump --norm inf --eps 0.3 \
-        --max-queries 2000
+        --queries-per-input 2000
 
 Run: `python examples/serve.py` (about 30 s; `--small` for the tests' size).
 """

@@ -1,7 +1,9 @@
-"""Progress for long work: a tqdm bar on a terminal, one plain line per milestone in a log.
+"""Progress for long work: a tqdm bar on a terminal, and one plain line per milestone.
 
 tqdm bars redraw with carriage returns, which a log file (CI, ``nohup``, a pipe) keeps as hundreds
-of fragments; there the bars are hidden (``disable=None``) and :func:`milestone` prints instead.
+of fragments; there the bars are hidden (``disable=None``). A milestone (an epoch, an attack at one
+eps) is one line in both: on a terminal it is written above the live bar, which is erased when done,
+so the lines are what stays on the screen.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ def bar(progress: bool, **kwargs: object) -> tqdm:
 
 
 def milestone(progress: bool, message: str) -> None:
-    """Print ``message`` to stderr when ``progress`` is on but no bar can show (stderr is not a terminal)."""
-    if progress and not sys.stderr.isatty():
+    """Print ``message`` as one line on stderr when ``progress`` is on (on a terminal above any live bar)."""
+    if not progress:
+        return
+    if sys.stderr.isatty():
+        tqdm.write(message, file=sys.stderr)
+    else:
         print(message, file=sys.stderr, flush=True)

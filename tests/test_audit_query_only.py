@@ -44,7 +44,10 @@ def query_only(lenet_digits: nn.Module, data: Dataset):
 def test_query_only_audit_comes_within_a_few_points_of_the_white_box_one(lenet_digits, data, white_box, query_only):
     """The same function, audited white-box and through its scores only: Square with the standard's 60
     queries alone (the quick preset: no ladder) over-reports by far more than the margin; the
-    escalating query-only audit lands within 5 points (on 200 inputs: 60.0% against 59.5%)."""
+    escalating query-only audit lands close to the white-box figure (on 200 inputs: 60.0% against
+    59.5%; on these 60: 70.0% against 68.3%, the plain search 93.3%). A random search's end moves
+    with a CPU's rounding, so the margins are several inputs wide: within 10 points of white-box,
+    and at least 15 below the plain search (measured 1.7 and 23.3)."""
     wb = worst_case_accuracy(white_box)[-1]
     report, _ = query_only
     qo = worst_case_accuracy(report)[-1]
@@ -52,7 +55,7 @@ def test_query_only_audit_comes_within_a_few_points_of_the_white_box_one(lenet_d
         feint.audit(as_oracle(lenet_digits, access="scores"), data.x, data.y, eps=[EPS], preset="quick")
     )[-1]
     assert plain > wb + 0.1, (plain, wb)
-    assert qo <= wb + 0.05, (qo, wb)
+    assert qo <= wb + 0.1 and qo <= plain - 0.15, (qo, wb, plain)
     rungs = {r["attack"]: r for r in report["escalation"]["rungs"]}
     assert "transfer" in rungs and any(k.startswith("square x") for k in rungs), rungs
     assert report["queries"]["surrogate"]["queries"] > 0

@@ -139,3 +139,55 @@ def test_attack_takes_the_norm_as_an_option(run_dir):
     assert result.exit_code == 0, result.output
     lines = dict(line.split(": ", 1) for line in result.output.splitlines() if ": " in line)
     assert float(lines["median perturbation (2 norm)"]) <= 0.5 + 1e-5
+
+
+def _own_npz(tmp_path, count: int = 50):
+    from feint.data import load
+
+    digits = load("digits", "all")
+    path = tmp_path / "mine.npz"
+    np.savez(path, x=digits.x[:count].numpy(), y=digits.y[:count].numpy())
+    return path
+
+
+def test_attack_uses_your_own_data_whole_and_names_the_norm(run_dir, tmp_path):
+    """A user's .npz is attacked whole (50 of 50 inputs, not a 20% test split) unless --split is given;
+    the attack's norm is printed before it runs."""
+    path = _own_npz(tmp_path)
+    base = ["attack", "--model", str(run_dir), "--data", str(path), "--attack", "fgsm", "--eps", "0.1"]
+    whole = CliRunner().invoke(main, base)
+    assert whole.exit_code == 0, whole.output
+    assert "attack: fgsm under the Linf norm  inputs: 50" in whole.output
+    assert whole.output.index("attack: fgsm") < whole.output.index("adversarial accuracy")
+    split = CliRunner().invoke(main, [*base, "--split", "test"])
+    assert split.exit_code == 0 and "inputs: 10" in split.output, split.output
+    named = CliRunner().invoke(main, ["attack", "--model", str(run_dir), "--attack", "fgsm", "--eps", "0.1"])
+    assert "inputs: 360" in named.output  # a named dataset: its test split, as before
+
+
+def test_own_data_a_run_was_trained_on_is_not_measured_whole(tmp_path):
+    path = _own_npz(tmp_path, 100)
+    run = tmp_path / "run"
+    args = ["train", "--data", str(path), "--arch", "softmax", "--epochs", "1", "--out", str(run), "--quiet"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    res = CliRunner().invoke(main, ["attack", "--model", str(run), "--data", str(path), "--eps", "0.1"])
+    assert res.exit_code == 2 and "pass --split test" in res.output, res.output
+    res = CliRunner().invoke(
+        main, ["attack", "--model", str(run), "--data", str(path), "--eps", "0.1", "--split", "test"]
+    )
+    assert res.exit_code == 0 and "inputs: 20" in res.output, res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "missing"),
+    [
+        (["blackbox", "--out", "x"], "--target"),
+        (["audit", "--model", "m"], "--out"),
+        (["attack"], "--model"),
+        (["fool", "--out", "x"], "--model"),
+    ],
+)
+def test_a_required_option_left_out_is_named(args, missing):
+    """A required option is required (an explicit default=None would make click 8.3 pass None on)."""
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and f"Missing option '{missing}'" in res.output, res.output

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 def test_attack_a_skops_model_with_a_query_budget(mlp_file: Path) -> None:
-    args = ["attack", "--model", str(mlp_file), "--attack", "hopskipjump", "--eps", "1.0", "--max-queries", "150"]
+    args = ["attack", "--model", str(mlp_file), "--attack", "hopskipjump", "--norm", "2", "--eps", "1.0"]
+    args += ["--queries-per-input", "150"]
     res = CliRunner().invoke(main, [*args, "--n-inputs", "20"])
     assert res.exit_code == 0, res.output
     assert "scores access (skops: MLPClassifier)" in res.output and "not revealed (label-only access)" in res.output
@@ -30,8 +31,10 @@ def test_attack_a_skops_model_with_a_query_budget(mlp_file: Path) -> None:
     ("extra", "match"),
     [
         (["--attack", "pgd"], "pgd needs white-box access"),
-        (["--attack", "hopskipjump", "--max-queries", "0"], "max_queries must be an integer >= 1"),
-        (["--attack", "fgsm", "--max-queries", "10"], "needs white-box access"),
+        (["--attack", "hopskipjump", "--queries-per-input", "0"], "--queries-per-input must be an integer >= 1"),
+        (["--attack", "fgsm", "--queries-per-input", "10"], "needs white-box access"),
+        (["--attack", "square", "--max-queries", "10"], "per input: use --queries-per-input"),
+        (["--attack", "hopskipjump", "--eps", "0.3"], "L2 norm by default, where the other attacks take --eps"),
     ],
 )
 def test_attack_errors_are_one_line(mlp_file: Path, extra: list[str], match: str) -> None:

@@ -83,6 +83,9 @@ def test_fit_then_eval_writes_a_valid_report(
     for title in ("Detection per attack", "Natural misclassifications", "Adaptive attacks", "data:image/png;base64"):
         assert title in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
+    # the budget every attack ran under is stated (cw has none: it finds its own L2 size)
+    assert f"attacks at eps {report['settings']['eps']:g}" in html and "Attack budgets" in html
+    assert f"Linf eps {report['settings']['eps']:g}" in html and "the smallest L2 perturbation it finds" in html
 
 
 def test_detect_errors_are_one_line_with_exit_code_2(run_dir: Path, tmp_path: Path) -> None:

@@ -397,3 +397,13 @@ def test_a_file_that_is_not_an_npz_archive_is_named(tmp_path):
     bad.write_text("garbage")
     with pytest.raises(DataError, match=r"not a \.npz archive"):
         load(bad)
+
+
+def test_your_own_data_loads_whole_unless_a_split_is_asked(tmp_path: Path) -> None:
+    """feint.load of a user's file gives every sample by default; a named dataset its test split."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "mine.npz"
+    np.savez(path, x=rng.random((40, 1, 8, 8), dtype=np.float32), y=np.arange(40) % 4)
+    assert len(load(path)) == 40 and load(path).split == "all"
+    assert len(load(path, "test")) == 8
+    assert load("digits").split == "test" and len(load("digits")) == 360

@@ -12,9 +12,11 @@ from torch import nn
 
 from feint.attacks import pgd
 from feint.data import Dataset
+from feint.defenses.guard import MIN_DROP
 from feint.training import checkpoint as ckpt_module
 from feint.training import train
 
+DROP = 0.5  # fast-at's default guard_drop
 SHORT = {"epochs": 8, "lr": 3e-3, "batch_size": 64, "seed": 0}
 EPS = 0.1
 
@@ -92,23 +94,40 @@ def guard_figure(model: nn.Module, data: Dataset) -> float:
 
 def test_fast_at_guard_catches_a_forced_collapse(digits_train: Dataset) -> None:
     """A learning-rate step far too large (Adam rising to a peak of 0.5 over the cyclic schedule)
-    makes robust accuracy collapse in the third epoch; the guard must notice, roll back to the
-    last good epoch and stop."""
+    makes robust accuracy collapse within a few epochs; the guard must notice, roll back to the
+    last good epoch and stop.
+
+    The figures of a diverging run are chaotic: the epoch it collapses in, the figure it falls to
+    and the last good epoch's figure differ between CPUs and thread counts (the last good epoch
+    measured 0.16-0.42 here). So what is asserted is what the guard must do with whatever path the
+    run takes -- its rule applied to its own figures, the rollback, and that it changed nothing
+    before it fired -- and the collapse itself only with wide margins: the best figure before it
+    was 0.34-0.47 on every thread count tried (1-4), the unguarded end 0.117 (a dead network
+    answering one class), against the guard's threshold of best / 2."""
     options = {"eps": EPS, "guard_samples": 256}
     settings = {**SHORT, "epochs": 15, "lr": 0.5}
     off = {**options, "guard": False}
     unguarded = train("convnet", digits_train, recipe="fast-at", recipe_options=off, progress=False, **settings)
     guarded = train("convnet", digits_train, recipe="fast-at", recipe_options=options, progress=False, **settings)
     history = guarded.history
+    figures = [h["guard_robust_accuracy"] for h in history]
+    # it stopped at the first epoch its rule calls a collapse, well before the end
     assert history[-1]["collapsed"] and not any(h["collapsed"] for h in history[:-1])
     assert len(history) < settings["epochs"]
-    best = max(h["guard_robust_accuracy"] for h in history[:-1])
-    assert history[-1]["guard_robust_accuracy"] < best / 2
-    kept = guard_figure(guarded.model, digits_train)  # the last good epoch's model
-    assert kept == pytest.approx(history[-2]["guard_robust_accuracy"])
-    # unguarded, the run ends collapsed, below what the guard kept (0.12 vs 0.22-0.42 on the CPUs and
-    # thread counts tried; the exact end of a diverging run is chaotic, so only the order is asserted)
-    assert guard_figure(unguarded.model, digits_train) < kept - 0.05
+    for epoch in range(1, len(history)):
+        best = max(figures[:epoch])
+        fell = figures[epoch] < (1 - DROP) * best and figures[epoch] < best - MIN_DROP
+        assert fell == (epoch == len(history) - 1), (epoch, figures)
+    # it rolled back to the last good epoch's model
+    assert guard_figure(guarded.model, digits_train) == pytest.approx(figures[-2])
+    # until it fired it changed nothing: the same epochs as the unguarded run, loss for loss
+    before = len(history) - 1
+    assert [h["loss"] for h in history[:before]] == [h["loss"] for h in unguarded.history[:before]]
+    # the collapse was real: the model had learnt something, and left alone the run never recovers
+    best = max(figures[:-1])
+    assert best > 0.25  # chance is 0.1; 0.34-0.47 measured
+    end = guard_figure(unguarded.model, digits_train)  # 0.117 measured
+    assert end < (1 - DROP) * best and end < best - MIN_DROP
 
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, saves: int) -> None:

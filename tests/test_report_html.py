@@ -207,3 +207,43 @@ def test_perturbation_image_is_grey_at_zero_and_fills_the_range() -> None:
     image, amplification = perturbation_image(delta)
     assert image[0, 0, 0] == pytest.approx(0.5)
     assert image.min() == pytest.approx(0.0) and amplification == pytest.approx(12.5)
+
+
+def test_an_escalated_audit_keeps_the_worst_case_on_the_page(built: Built) -> None:
+    """Many attacks (an escalated audit runs a dozen) add rows to the accuracy table, not columns:
+    it stays one column per eps, the worst case its last (bold) row."""
+    report, gallery = copy.deepcopy(built)
+    fgsm_row = report["attacks"]["fgsm"]
+    report["attacks"].update({f"rung {k}": copy.deepcopy(fgsm_row) for k in range(12)})
+    page = render_report_html(report, gallery)
+    accuracy = page[page.index('id="accuracy"') : page.index("<h3>Attacks</h3>")]
+    head = accuracy[accuracy.index("<thead>") : accuracy.index("</thead>")]
+    assert head.count("</th>") == 1 + len(EPS) and "eps 0.05" in head
+    rows = accuracy[accuracy.index("<tbody>") :].split("<tr")[1:]
+    assert len(rows) == 13 + 2 and "<b>worst case</b>" in rows[-1]  # 13 attacks, noise, worst case
+
+
+def test_plot_series_never_look_alike() -> None:
+    from feint.report.plots import series_style
+
+    looks = [tuple(sorted(series_style(i).items())) for i in range(28)]
+    assert len(set(looks)) == 28
+    assert len({(s["color"], s["ls"]) for s in map(series_style, range(28))}) == 28
+
+
+def test_a_label_only_audit_shows_no_confidence(built: Built) -> None:
+    report, gallery = copy.deepcopy(built)
+    assert "mean confidence of the misclassified" in render_report_html(report, gallery)
+    report["access"] = {"level": "labels", "note": "served labels", "white_box_attacks": False}
+    page = render_report_html(report, gallery)
+    assert "mean confidence of the misclassified" not in page and "confidence is never revealed" in page
+    assert 'id="outcomes"' not in page  # its runner-up rule needs scores
+    assert 'id="goodfellow"' in page and "error rate" in page
+
+
+def test_a_preset_without_a_ladder_says_so(built: Built) -> None:
+    report, gallery = copy.deepcopy(built)
+    report["escalation"] = {"escalated": False, "gain_threshold": 0.0, "reasons": [], "rungs": []}
+    report["checks"] = []
+    page = render_report_html(report, gallery)
+    assert "fewer than 0.0%" not in page and "this preset has no escalation ladder" in page

@@ -168,7 +168,7 @@ def test_attack_command_over_http(server) -> None:
     before = _stats(base)["queries"]
     url = f"{base}/v2/models/lenet"
     args = ["attack", "--model", url, "--data", "digits", "--attack", "hopskipjump", "--eps", "0.3"]
-    res = CliRunner().invoke(main, [*args, "--max-queries", "200", "--n-inputs", "10"])
+    res = CliRunner().invoke(main, [*args, "--norm", "inf", "--queries-per-input", "200", "--n-inputs", "10"])
     assert res.exit_code == 0, res.output
     sent = int(res.output.split("rows sent to the server (attack, clean check and retries):")[1].split()[0])
     assert sent == _stats(base)["queries"] - before

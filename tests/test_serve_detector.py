@@ -137,7 +137,7 @@ def test_refusing_server_withholds_only_the_flagged_inputs(
         only = httpx.post(url + "/infer", json=body(adversarial[:3]), timeout=60)  # all flagged: still a full reply
         assert only.status_code == 200 and (np.asarray(only.json()["outputs"][0]["data"]) == 0).all()
         before = _stats(base)
-        args = ["attack", "--model", url, "--attack", "hopskipjump", "--n-inputs", "4", "--max-queries", "60"]
+        args = ["attack", "--model", url, "--attack", "hopskipjump", "--n-inputs", "4", "--queries-per-input", "60"]
         res = CliRunner().invoke(main, args)
         stats = _stats(base)
     assert res.exit_code == 0, res.output

@@ -20,6 +20,7 @@ from feint.attacks.registry import ATTACKS, AttackSpec, get_attack, run_attack
 from feint.attacks.result import AttackResult, predict_logits
 from feint.errors import InputError
 from feint.oracles import Oracle
+from feint.progress import milestone
 from feint.validation import check_nonnegative
 
 TOLERANCE = 1e-6
@@ -77,9 +78,11 @@ def sweep(
     y: Tensor,
     *,
     eps: Sequence[float],
+    progress: bool = False,
     **params: Any,
 ) -> SweepResult:
-    """Run ``attack`` (a registry name or function) at every budget in ``eps`` with the options ``params``."""
+    """Run ``attack`` (a registry name or function) at every budget in ``eps`` with the options ``params``;
+    ``progress``: one line on stderr per budget done."""
     budgets = tuple(float(e) for e in eps) if isinstance(eps, Sequence) and not isinstance(eps, str) else ()
     if not budgets:
         raise InputError(f"eps must be a non-empty sequence of budgets, e.g. eps=[0.0, 0.1, 0.2], got {eps!r}")
@@ -97,7 +100,13 @@ def sweep(
         clean = predict_logits(model, x)
         results = [_within(once, e, clean) for e in budgets]
     else:
-        results = [call(eps=e, **params) for e in budgets]
+        results = []
+        for e in budgets:
+            results.append(call(eps=e, **params))
+            milestone(
+                progress,
+                f"{getattr(spec, 'name', 'attack')}: eps {e:g} done, success rate {results[-1].success_rate:.4f}",
+            )
         clean = predict_logits(model, x)
     correct = clean.argmax(1) == results[0].y
     success = torch.stack([r.success for r in results])

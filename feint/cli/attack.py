@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,19 @@ from feint.attacks.registry import ATTACKS, AttackSpec, get_attack, run_attack
 from feint.attacks.result import AttackResult, predict_logits
 from feint.attacks.sweep import sweep
 from feint.cli.common import (
+    COUNT,
+    RefusedOption,
     check_model_fits_data,
     data_options,
     device_option,
     load_data,
+    model_options,
     n_inputs_option,
+    output_options,
     parse_floats,
     parse_params,
     resolve_device,
+    seed_option,
 )
 from feint.errors import InputError
 from feint.io import check_writable, write_with
@@ -67,19 +73,30 @@ def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @click.option(
     "--list", is_flag=True, expose_value=False, is_eager=True, callback=_list_attacks, help="list the attacks and exit"
 )
-@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
-@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
-@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
-@data_options()
+@model_options()
+@data_options(whole_own_data=True)
 @click.option("--attack", "attack_name", default="fgsm", show_default=True, help="attack name (see --list)")
 @click.option("--eps", default=None, help="perturbation size(s) in input units: 0.1 or 0.05,0.1,8/255")
-@click.option("--norm", default=None, help="threat-model norm, e.g. inf or 2 (default: the attack's own; see --list)")
+@click.option(
+    "--norm",
+    default=None,
+    help="threat-model norm, e.g. inf or 2 (default: the attack's own, see --list; needed with --eps where that is not inf)",
+)
 @click.option("--param", "params", multiple=True, help="attack option key=value, repeatable (e.g. steps=20)")
 @click.option("--targeted", type=click.Choice(TARGET_MODES), default=None, help="attack towards these targets")
 @n_inputs_option("attack")
-@click.option("--max-queries", default=None, type=int, help="query budget per input of a black-box attack")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--out", default=None, help="write x, x_adv, y, prediction and success to this .npz")
+@click.option(
+    "--queries-per-input", "max_queries", default=None, type=COUNT, help="query budget per input of a black-box attack"
+)
+@click.option(
+    "--max-queries",
+    "refused_max_queries",
+    cls=RefusedOption,
+    refusal="feint attack's query budget is per input: use --queries-per-input N "
+    "(--max-queries is a run's total budget in feint audit, blackbox and fool)",
+)
+@seed_option
+@output_options("write x, x_adv, y, prediction and success to this .npz", required=False)
 @device_option
 def attack_command(
     model_spec: str,
@@ -110,6 +127,7 @@ def attack_command(
         check_writable(out, folder=False)
     spec = get_attack(attack_name)
     options = _options(spec, parse_params(params), eps=eps, norm=norm, targeted=targeted)
+    norm_used = str(options.get("norm", spec.parameters().get("norm", spec.norms[0])))
     budgets = parse_floats(eps, "--eps")
     dev = resolve_device(device)
     loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
@@ -121,7 +139,7 @@ def attack_command(
     if max_queries is not None:
         budget = next((k for k in ("max_queries", "n_queries") if k in spec.parameters()), None)
         if budget is None:
-            raise InputError(f"--max-queries sets a black-box attack's budget; {spec.name!r} has none")
+            raise InputError(f"--queries-per-input sets a black-box attack's budget; {spec.name!r} has none")
         options[budget] = max_queries
     if "seed" in spec.parameters():
         options.setdefault("seed", seed)
@@ -129,15 +147,15 @@ def attack_command(
         options.update(targeted=True, target=_targets(targeted, model, x, y, seed))
         if "starts" in spec.parameters():
             options["starts"] = _starts(options["target"], x, y)
+    click.echo(f"model: {loaded.spec}, {loaded.describe()}")
+    click.echo(f"attack: {attack_name} under the {norm_label(norm_used)} norm  inputs: {len(y)}")
     runs: list[tuple[float | None, AttackResult]]
     if budgets is None:
         runs = [(None, run_attack(attack_name, model, x, y, **options))]
     else:
-        swept = sweep(attack_name, model, x, y, eps=budgets, **options)
+        swept = sweep(attack_name, model, x, y, eps=budgets, progress=sys.stderr.isatty(), **options)
         runs = list(zip(swept.eps, swept.results, strict=True))
     clean_acc = float((predict_logits(model, x).argmax(1) == y).float().mean())
-    click.echo(f"model: {loaded.spec}, {loaded.describe()}")
-    click.echo(f"attack: {attack_name}  inputs: {len(y)}")
     click.echo(f"clean accuracy:       {clean_acc:.4f}")
     if len(runs) == 1:
         _print_one(runs[0][1], targeted is not None)
@@ -190,11 +208,27 @@ def _options(
         raise InputError("--param target=... cannot name target labels; use --targeted random|least-likely|next")
     if options.get("targeted") is True:
         raise InputError("--param targeted=true needs target labels; use --targeted random|least-likely|next")
+    own = str(options.get("norm", spec.parameters().get("norm", spec.norms[0])))
     if norm is not None:
         if "norm" not in spec.parameters():
+            if norm_label(norm) == norm_label(own):  # naming the one norm it has confirms it
+                return options
             raise InputError(f"attack {spec.name!r} has a fixed norm ({'/'.join(spec.norms)}); drop --norm")
         options["norm"] = norm
+    elif eps is not None and "norm" not in options and norm_label(own) != "Linf":
+        # every other attack reads --eps as an Linf radius: say which one is meant rather than guess
+        raise InputError(
+            f"{spec.name} runs under the {norm_label(own)} norm by default, where the other attacks take --eps as an "
+            f"Linf radius; add --norm {own} to keep {norm_label(own)}"
+            + (" or --norm inf for an Linf radius" if "inf" in spec.norms and "norm" in spec.parameters() else "")
+        )
     return options
+
+
+def norm_label(norm: str | float) -> str:
+    """``"inf"`` -> ``"Linf"``, ``"2"`` -> ``"L2"``, ``"0"`` -> ``"L0"``."""
+    text = str(norm).strip().lower().removesuffix(".0")
+    return "Linf" if text in ("inf", "linf") else f"L{text.removeprefix('l')}"
 
 
 def _print_one(result: AttackResult, targeted: bool) -> None:

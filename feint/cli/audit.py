@@ -14,13 +14,19 @@ from feint import distributed as fd
 from feint.capabilities.audit.presets import PRESETS
 from feint.capabilities.audit.run import DEFAULT_BATCH
 from feint.cli.common import (
+    batch_size_option,
     check_model_fits_data,
     data_options,
     device_option,
     load_data,
+    model_options,
     n_inputs_option,
+    output_options,
     parse_floats,
+    quiet_option,
     resolve_device,
+    resume_option,
+    seed_option,
 )
 from feint.io import check_writable
 from feint.models import resolve
@@ -28,25 +34,16 @@ from feint.models.loading import resolve_model
 
 
 @click.command()
-@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
-@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
-@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
-@data_options()
+@model_options()
+@data_options(whole_own_data=True)
 @n_inputs_option("audit")
 @click.option(
     "--eps", default=None, help="comma-separated radii, e.g. 0,0.1,0.2 or 0,2/255,8/255 (default: per dataset)"
 )
 @click.option("--norm", default="inf", show_default=True, type=click.Choice(["inf", "2"]))
 @click.option("--preset", default="standard", show_default=True, type=click.Choice(PRESETS))
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option(
-    "--batch-size",
-    default=DEFAULT_BATCH,
-    show_default=True,
-    type=int,
-    help="inputs attacked together, each batch with its own seed (results depend on it; "
-    "under torchrun batches are shared among the ranks)",
-)
+@seed_option
+@batch_size_option(DEFAULT_BATCH)
 @click.option(
     "--max-queries",
     default=None,
@@ -61,7 +58,7 @@ from feint.models.loading import resolve_model
     help="query-only model: your own torch copy of it (run dir or convertible .onnx) for the transfer rung, "
     "instead of one fitted on its answers",
 )
-@click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/audit_state")
+@resume_option("audit_state")
 @click.option("--natural", is_flag=True, help="add accuracy under natural transformations (rotation, blur, JPEG, ...)")
 @click.option(
     "--adaptive/--no-adaptive",
@@ -75,8 +72,8 @@ from feint.models.loading import resolve_model
 @click.option(
     "--redraws", default=None, type=int, help="redraws of every final point on a random model [default: chosen]"
 )
-@click.option("--quiet", is_flag=True, help="no progress bars")
-@click.option("--out", required=True, help="folder for report.json, report.html and the resumable state")
+@quiet_option
+@output_options("folder for report.json, report.html and the resumable state")
 @device_option
 def audit_command(
     model_spec: str,

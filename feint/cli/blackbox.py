@@ -10,7 +10,6 @@ import click
 from feint import distributed as fd
 from feint.cli.common import (
     COUNT,
-    SEED,
     Bounded,
     batch_size_option,
     data_options,
@@ -18,9 +17,13 @@ from feint.cli.common import (
     load_data,
     load_together,
     n_inputs_option,
+    output_options,
     parse_floats,
     parse_params,
+    quiet_option,
     resolve_device,
+    resume_option,
+    seed_option,
 )
 from feint.cli.targets import held_out_split, target_options, target_oracle
 
@@ -65,7 +68,9 @@ from feint.cli.targets import held_out_split, target_options, target_oracle
     "--kappa", default=400, show_default=True, type=COUNT, help="points augmented per round under reservoir sampling"
 )
 @click.option("--epochs", default=10, show_default=True, type=COUNT, help="substitute training epochs per round")
-@click.option("--max-queries", default=None, type=COUNT, help="exact oracle budget for training the substitute")
+@click.option(
+    "--max-queries", default=None, type=COUNT, help="total oracle queries for training the substitute (exact)"
+)
 @click.option(
     "--attack",
     "attack_name",
@@ -75,11 +80,11 @@ from feint.cli.targets import held_out_split, target_options, target_oracle
 )
 @click.option("--eps", default="0.3", show_default=True, help="comma-separated Linf radii, e.g. 0.1,0.3")
 @click.option("--param", "params", multiple=True, help="attack option key=value, repeatable (e.g. steps=20)")
-@click.option("--seed", default=0, show_default=True, type=SEED)
+@seed_option
 @batch_size_option(256)
-@click.option("--resume/--no-resume", default=True, show_default=True, help="continue from out/blackbox_state")
-@click.option("--quiet", is_flag=True, help="no progress bars")
-@click.option("--out", required=True, help="folder for report.json, report.html, substitute/ and the resumable state")
+@resume_option("blackbox_state")
+@quiet_option
+@output_options("folder for report.json, report.html, substitute/ and the resumable state")
 @device_option
 def blackbox_command(
     target_spec: str,

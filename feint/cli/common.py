@@ -28,7 +28,7 @@ import click
 import torch
 import yaml
 
-from feint.data import Dataset, load
+from feint.data import Dataset, is_named, load
 from feint.errors import InputError
 
 LEGACY_SPELLINGS = {"--n": "--n-inputs"}
@@ -99,6 +99,21 @@ class LegacyNames(click.Option):
             return super().get_help_record(ctx)
         finally:
             self.opts = every
+
+
+class RefusedOption(click.Option):
+    """An option that no longer exists under this name: hidden, and giving it is one
+    :class:`InputError` with ``refusal`` (what to use instead and why)."""
+
+    def __init__(self, *args: Any, refusal: str, **kwargs: Any) -> None:
+        kwargs.update(hidden=True, expose_value=False, default=None)
+        super().__init__(*args, **kwargs)
+        self.refusal = refusal
+
+    def handle_parse_result(self, ctx: click.Context, opts: Any, args: list[str]) -> Any:
+        if self.name in opts:
+            raise InputError(self.refusal)
+        return super().handle_parse_result(ctx, opts, args)
 
 
 def n_inputs_option(
@@ -184,10 +199,23 @@ def resolve_device(name: str | None) -> torch.device:
 
 
 def load_data(name: str, split: str, path: str | None, n: int | None = None, seed: int = 0) -> Dataset:
+    """``name``'s ``split`` (then a seeded subset of ``n``); a user's own .npz file or image folder
+    whole where the command says so (:class:`SplitOption`) and the command line gave no ``--split``."""
+    if not is_named(name) and _whole_own_data():
+        split = "all"
     data = load(name, split, path=path)
     if n is not None and n < 1:
         raise InputError(f"--n-inputs must be at least 1, got {n}")
     return data.sample(n, seed=seed)
+
+
+def _whole_own_data() -> bool:
+    """Whether the running command uses a user's own data whole: its ``--split`` says so and was not given."""
+    ctx = click.get_current_context(silent=True)
+    option = next((p for p in ctx.command.params if p.name == "split"), None) if ctx is not None else None
+    if not isinstance(option, SplitOption) or not option.whole_own_data:
+        return False
+    return ctx is not None and ctx.get_parameter_source("split") is click.core.ParameterSource.DEFAULT
 
 
 def check_model_fits_data(config: dict[str, Any] | None, data: Dataset, model_spec: str, model: Any = None) -> None:
@@ -196,6 +224,11 @@ def check_model_fits_data(config: dict[str, Any] | None, data: Dataset, model_sp
     trained = (config or {}).get("data") or {}
     shape, classes = trained.get("input_shape"), trained.get("class_names")
     have = data.info
+    if data.split == "all" and trained.get("name") == have.name and _whole_own_data():
+        raise InputError(
+            f"the model in {model_spec} was trained on the train split of {have.name}; measuring on all of it "
+            "would count its training inputs: pass --split test (the part it never saw)"
+        )
     if shape is not None and tuple(shape) != tuple(have.input_shape):
         raise InputError(
             f"the model in {model_spec} was trained on {trained.get('name')} inputs of shape {tuple(shape)}, "
@@ -213,30 +246,118 @@ def check_model_fits_data(config: dict[str, Any] | None, data: Dataset, model_sp
         check_classes(model, data, model_spec)
 
 
-def data_options(
-    *, split: bool = True, default_split: str = "test"
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--data``, ``--data-path`` and (unless ``split=False``) ``--split`` (default ``default_split``)."""
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+MODEL_HELP = "run dir, module:factory, file.onnx, file.skops or a v2 URL"
+TRUST_HELP = "load a pickle/joblib model (runs code from the file)"
+
+
+def stack(*options: Decorator) -> Decorator:
+    """Several click options as one decorator, listed in ``--help`` in the order given."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if split:
-            fn = click.option("--split", default=default_split, show_default=True, help="train, test or all")(fn)
-        fn = click.option("--data-path", default=None, help="folder holding the dataset files (IDX, CIFAR batches)")(fn)
-        return click.option(
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return deco
+
+
+def model_options(
+    *, help: str = MODEL_HELP, required: bool = True, trust: bool = True, trust_help: str = TRUST_HELP
+) -> Decorator:
+    """The model attacked or served: ``--model`` (as ``model_spec``), ``--weights`` and (unless
+    ``trust=False``) ``--trust-file``."""
+    options: list[Decorator] = [
+        click.option("--model", "model_spec", required=required, help=help),
+        click.option("--weights", default=None, help="safetensors weights for a package.module:factory model"),
+    ]
+    if trust:
+        options.append(trust_option(trust_help))
+    return stack(*options)
+
+
+def trust_option(help: str = TRUST_HELP) -> Decorator:
+    """``--trust-file``: allow a pickle/joblib model (it runs code from the file)."""
+    return click.option("--trust-file", is_flag=True, help=help)
+
+
+class SplitOption(click.Option):
+    """``--split``; ``whole_own_data``: a user's own .npz file or image folder is used whole unless
+    the option is given (:func:`load_data`)."""
+
+    def __init__(self, *args: Any, whole_own_data: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.whole_own_data = whole_own_data
+
+
+def data_options(*, split: bool = True, default_split: str = "test", whole_own_data: bool = False) -> Decorator:
+    """``--data``, ``--data-path`` and (unless ``split=False``) ``--split`` (default ``default_split``).
+
+    ``whole_own_data`` (the commands that only measure a given model: attack, audit, physical): a
+    user's own .npz file or image folder is used whole unless ``--split`` is given; the commands
+    that fit something on the data (a detector, the transfer matrix's models) keep the held-out split."""
+    options: list[Decorator] = [
+        click.option(
             "--data",
             default="digits",
             show_default=True,
             help="digits, mnist, fashion-mnist, cifar10, a .npz file or an image folder",
-        )(fn)
+        ),
+        click.option("--data-path", default=None, help="folder holding the dataset files (IDX, CIFAR batches)"),
+    ]
+    if split:
+        help = f"train, test or all [default: {default_split}; your own .npz or image folder: all]"
+        options.append(
+            click.option(
+                "--split",
+                cls=SplitOption,
+                whole_own_data=whole_own_data,
+                default=default_split,
+                show_default=not whole_own_data,
+                help=help if whole_own_data else "train, test or all",
+            )
+        )
+    return stack(*options)
 
-    return deco
+
+def output_options(
+    help: str, *, required: bool = True, default: str | None = None, overwrite: str | None = None
+) -> Decorator:
+    """``--out`` (``help`` says what is written there) and, when ``overwrite`` names what it
+    replaces, ``--overwrite``."""
+    # no default=None: click 8.3 reads an explicit None as a value, and --out would stop being required
+    out = (
+        click.option("--out", required=required, help=help)
+        if default is None
+        else click.option("--out", required=required, default=default, show_default=True, help=help)
+    )
+    options: list[Decorator] = [out]
+    if overwrite is not None:
+        options.append(click.option("--overwrite", is_flag=True, help=overwrite))
+    return stack(*options)
+
+
+def seed_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--seed``: the run's one seed (a non-negative integer)."""
+    return click.option("--seed", default=0, show_default=True, type=SEED)(fn)
+
+
+def quiet_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--quiet``: no progress bars or live lines."""
+    return click.option("--quiet", is_flag=True, help="no progress bars")(fn)
+
+
+def resume_option(state: str) -> Decorator:
+    """``--resume/--no-resume`` (default on): continue from the state a killed run left in ``out/<state>``."""
+    return click.option("--resume/--no-resume", default=True, show_default=True, help=f"continue from out/{state}")
 
 
 def device_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")(fn)
 
 
-def batch_size_option(default: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def batch_size_option(default: int, help: str | None = None) -> Decorator:
     """``--batch-size``: inputs processed together, each batch with its own seeds; under torchrun
     batch c runs on rank c % K, so the results equal one process's at the same batch size."""
     return click.option(
@@ -244,7 +365,8 @@ def batch_size_option(default: int) -> Callable[[Callable[..., Any]], Callable[.
         default=default,
         show_default=True,
         type=int,
-        help="inputs attacked together, each batch with its own seed (results depend on it; "
+        help=help
+        or "inputs attacked together, each batch with its own seed (results depend on it; "
         "under torchrun batches are shared among the ranks)",
     )
 

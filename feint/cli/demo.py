@@ -14,7 +14,12 @@ from torch import nn
 
 from feint import distributed as fd
 from feint.capabilities.audit.presets import PRESETS
-from feint.cli.common import device_option, resolve_device
+from feint.cli.common import (
+    device_option,
+    output_options,
+    quiet_option,
+    resolve_device,
+)
 from feint.data import load
 from feint.errors import FeintError
 from feint.io import check_writable
@@ -59,10 +64,10 @@ def say(line: str) -> None:
 
 
 @click.command()
-@click.option("--out", default="demo-out", show_default=True, help="folder for the model and the report")
+@output_options("folder for the model and the report", required=False, default="demo-out")
 @click.option("--preset", default="standard", show_default=True, type=click.Choice(PRESETS))
 @click.option("--retrain", is_flag=True, help="train the model again even if one is saved")
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@quiet_option
 @device_option
 def demo_command(out: str, preset: str, retrain: bool, quiet: bool, device: str) -> None:
     """Train a CNN on digits, audit its robustness, write report.json and report.html."""

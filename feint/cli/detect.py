@@ -18,7 +18,6 @@ import click
 from feint import distributed as fd
 from feint.capabilities.detect.measure import MAX_ADAPTIVE_STEPS
 from feint.cli.common import (
-    SEED,
     Bounded,
     batch_size_option,
     check_model_fits_data,
@@ -26,9 +25,13 @@ from feint.cli.common import (
     device_option,
     load_data,
     load_together,
+    model_options,
     n_inputs_option,
+    output_options,
     parse_params,
+    quiet_option,
     resolve_device,
+    seed_option,
 )
 from feint.errors import DistributedError, InputError
 from feint.io import prepare_out
@@ -66,16 +69,14 @@ def detector_settings(kind: str, params: tuple[str, ...]) -> dict[str, Any]:
 
 
 @detect_command.command("fit")
-@click.option("--model", "model_spec", required=True, help="a feint run directory or package.module:factory")
-@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@model_options(help="a feint run directory or package.module:factory", trust=False)
 @data_options(default_split="train")
 @n_inputs_option("fit on", default=2000)
 @click.option("--detector", "kind", required=True, type=click.Choice(DETECTOR_KINDS), help="which detector")
 @click.option("--param", "params", multiple=True, help="detector setting key=value, repeatable (e.g. rate=0.05)")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--out", required=True, help="folder for the fitted detector")
-@click.option("--overwrite", is_flag=True, help="replace a detector already in --out")
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@seed_option
+@output_options("folder for the fitted detector", overwrite="replace a detector already in --out")
+@quiet_option
 @device_option
 def fit_command(
     model_spec: str,
@@ -159,8 +160,7 @@ def _model_for(detector_dir: str, model_spec: str | None, weights: str | None, d
 
 @detect_command.command("eval")
 @click.option("--detector", "detector_dir", required=True, help="a folder written by `feint detect fit`")
-@click.option("--model", "model_spec", default=None, help="the model the detector was fitted on (required)")
-@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@model_options(help="the model the detector was fitted on (required)", required=False, trust=False)
 @data_options()
 @n_inputs_option("evaluate on", default=500)
 @click.option("--attacks", default="fgsm,pgd,cw,jsma,deepfool", show_default=True, help="comma-separated attack names")
@@ -184,10 +184,10 @@ def _model_for(detector_dir: str, model_spec: str | None, weights: str | None, d
     type=Bounded(int, low=1, high=MAX_ADAPTIVE_STEPS),
     help="steps of the density-aware PGD",
 )
-@click.option("--seed", default=0, show_default=True, type=SEED)
+@seed_option
 @batch_size_option(128)
-@click.option("--out", required=True, help="folder for report.json and report.html")
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@output_options("folder for report.json and report.html")
+@quiet_option
 @device_option
 def eval_command(
     detector_dir: str,

@@ -7,7 +7,16 @@ from typing import Any
 import click
 
 from feint.attacks.fooling.evolution import check_population_fits
-from feint.cli.common import COUNT, SEED, Bounded, device_option, resolve_device
+from feint.cli.common import (
+    COUNT,
+    Bounded,
+    device_option,
+    model_options,
+    output_options,
+    quiet_option,
+    resolve_device,
+    seed_option,
+)
 from feint.errors import InputError
 
 
@@ -38,15 +47,15 @@ def _shape_classes_bounds(loaded: Any, shape: tuple[int, int, int] | None) -> tu
 
 
 @click.command()
-@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
-@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
-@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
+@model_options()
 @click.option("--method", type=click.Choice(["direct", "cppn", "gradient"]), default="direct", show_default=True)
 @click.option("--generations", default=200, show_default=True, type=COUNT, help="generations (gradient: steps)")
 @click.option(
     "--population", default=100, show_default=True, type=COUNT, help="offspring per generation (one query batch)"
 )
-@click.option("--max-queries", default=None, type=COUNT, help="query budget for the evolutionary methods")
+@click.option(
+    "--max-queries", default=None, type=COUNT, help="total queries the evolutionary methods may send (the whole run)"
+)
 @click.option(
     "--start-image",
     "start",
@@ -60,9 +69,9 @@ def _shape_classes_bounds(loaded: Any, shape: tuple[int, int, int] | None) -> tu
     "--blur-sigma", default=0.0, show_default=True, type=Bounded(low=0), help="gradient: blur regularisation (px)"
 )
 @click.option("--input-shape", default=None, help="C,H,W when the model does not record it")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--quiet", is_flag=True, help="no progress bars")
-@click.option("--out", required=True, help="folder for report.json, report.html and fooling.npz")
+@seed_option
+@quiet_option
+@output_options("folder for report.json, report.html and fooling.npz")
 @device_option
 def fool_command(
     model_spec: str,

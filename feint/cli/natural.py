@@ -5,25 +5,26 @@ from __future__ import annotations
 import click
 
 from feint.cli.common import (
-    SEED,
     check_model_fits_data,
     data_options,
     device_option,
     load_data,
+    model_options,
     n_inputs_option,
+    output_options,
+    quiet_option,
     resolve_device,
+    seed_option,
 )
 
 
 @click.command()
-@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
-@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
-@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
-@data_options()
+@model_options()
+@data_options(whole_own_data=True)
 @n_inputs_option("measure on")
-@click.option("--seed", default=0, show_default=True, type=SEED, help="picks the --n-inputs subset")
-@click.option("--quiet", is_flag=True, help="no progress bars")
-@click.option("--out", required=True, help="folder for report.json and report.html")
+@seed_option
+@quiet_option
+@output_options("folder for report.json and report.html")
 @device_option
 def natural_command(
     model_spec: str,

@@ -10,7 +10,6 @@ from feint import distributed as fd
 from feint.capabilities.physical.measure import MAX_DRAWS
 from feint.cli.common import (
     COUNT,
-    SEED,
     Bounded,
     batch_size_option,
     check_model_fits_data,
@@ -18,20 +17,23 @@ from feint.cli.common import (
     device_option,
     load_data,
     load_together,
+    model_options,
     n_inputs_option,
+    output_options,
     parse_floats,
+    quiet_option,
     resolve_device,
+    seed_option,
 )
 from feint.errors import InputError
 
 
 @click.command()
-@click.option(
-    "--model", "model_spec", required=True, help="run dir, module:factory or a file.onnx that converts to torch"
+@model_options(
+    help="run dir, module:factory or a file.onnx that converts to torch",
+    trust_help="load a pickled torch model (runs code from the file)",
 )
-@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
-@click.option("--trust-file", is_flag=True, help="load a pickled torch model (runs code from the file)")
-@data_options()
+@data_options(whole_own_data=True)
 @click.option("--attacks", default="fgsm,bim,ll_class", show_default=True, help="comma-separated attack names")
 @click.option("--eps", default="0.05,0.1", show_default=True, help="comma-separated Linf radii, e.g. 0.05,0.1 or 8/255")
 @click.option("--eot", is_flag=True, help="add EOT-PGD (Athalye et al. 2018) and plain PGD with the same steps")
@@ -46,10 +48,10 @@ from feint.errors import InputError
 )
 @n_inputs_option("measure on")
 @click.option("--sheet", "sheet_count", default=24, show_default=True, type=COUNT, help="inputs on the printable sheet")
-@click.option("--seed", default=0, show_default=True, type=SEED)
+@seed_option
 @batch_size_option(128)
-@click.option("--quiet", is_flag=True, help="no progress bars")
-@click.option("--out", required=True, help="folder for report.json, report.html, sheet.pdf and adversarial.npz")
+@quiet_option
+@output_options("folder for report.json, report.html, sheet.pdf and adversarial.npz")
 @device_option
 def physical_command(
     model_spec: str,

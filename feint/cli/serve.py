@@ -7,7 +7,12 @@ import sys
 
 import click
 
-from feint.cli.common import device_option, resolve_device
+from feint.cli.common import (
+    device_option,
+    model_options,
+    resolve_device,
+    trust_option,
+)
 from feint.errors import InputError
 from feint.server.guard import ON_FLAG
 from feint.server.served import SERVE_OUTPUTS
@@ -24,8 +29,7 @@ def _parse_shape(text: str) -> tuple[int, ...]:
 
 
 @click.command()
-@click.option("--model", "model_spec", required=True, help="run dir, module:factory, file.onnx, file.skops or a v2 URL")
-@click.option("--weights", default=None, help="safetensors weights for a package.module:factory model")
+@model_options(trust=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--name", default=None, help="model name in the URL (default: from --model)")
@@ -43,7 +47,7 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     type=float,
     help="seconds loading the model and its start-up probe may take (each)",
 )
-@click.option("--trust-file", is_flag=True, help="load a pickle/joblib model (runs code from the file)")
+@trust_option()
 @click.option("--detector", "detector_dir", default=None, help="a detector fitted on --model: flag its detections")
 @click.option(
     "--on-flag", type=click.Choice(ON_FLAG), default="refuse", show_default=True,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import click
 import torch
 
-from feint.cli.common import check_model_fits_data
+from feint.cli.common import Decorator, check_model_fits_data, stack, trust_option
 from feint.data import Dataset
 from feint.errors import InputError
 from feint.models import resolve
@@ -18,23 +16,18 @@ from feint.models.classes import check_classes
 from feint.oracles import Oracle, as_oracle
 
 
-def target_options(*, weights: str, required: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def target_options(*, weights: str, required: bool) -> Decorator:
     """``--target`` (as ``target_spec``), its ``weights`` option (e.g. ``--weights``) and ``--trust-file``."""
-
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn = click.option("--trust-file", is_flag=True, help="load a pickle/joblib target (runs code from the file)")(
-            fn
-        )
-        fn = click.option(weights, default=None, help="safetensors weights for a package.module:factory target")(fn)
-        return click.option(
+    return stack(
+        click.option(
             "--target",
             "target_spec",
-            required=required,
-            default=None,
+            required=required,  # no default=None: click 8.3 takes it as a value and drops the requirement
             help="the model attacked, at label-only access: run dir, module:factory, file.onnx, file.skops or a v2 URL",
-        )(fn)
-
-    return deco
+        ),
+        click.option(weights, default=None, help="safetensors weights for a package.module:factory target"),
+        trust_option("load a pickle/joblib target (runs code from the file)"),
+    )
 
 
 def _check_oracle_fits_data(oracle: Oracle, data: Dataset, spec: str) -> None:

@@ -12,7 +12,16 @@ from typing import Any
 import click
 
 from feint import distributed as fd
-from feint.cli.common import data_options, device_option, load_data, parse_params, resolve_device
+from feint.cli.common import (
+    data_options,
+    device_option,
+    load_data,
+    output_options,
+    parse_params,
+    quiet_option,
+    resolve_device,
+    seed_option,
+)
 from feint.errors import InputError
 from feint.io import check_writable
 from feint.training import train
@@ -73,7 +82,7 @@ def _sources(text: str | None) -> list[str] | None:
 @click.option("--batch-size", default=None, type=int, help="[default: the recipe's, else 64]")
 @click.option("--lr", default=None, type=float, help="(peak) learning rate [default: the recipe's, else 0.001]")
 @click.option("--optimizer", default=None, help="adam or sgd [default: the recipe's, else adam]")
-@click.option("--seed", default=0, show_default=True, type=int)
+@seed_option
 @click.option("--adv-eps", default=None, type=float, help="radius the recipe trains against (Linf) [default: 0.1]")
 @click.option("--adv-alpha", default=None, type=float, help="goodfellow: weight of the clean loss [default: 0.5]")
 @click.option(
@@ -91,10 +100,12 @@ def _sources(text: str | None) -> list[str] | None:
 @click.option(
     "--robust-eps", default=None, type=float, help="eps of the per-epoch robust accuracy [default: the recipe's]"
 )
-@click.option("--out", required=True, help="run directory (config.json, weights.safetensors, checkpoints)")
+@output_options(
+    "run directory (config.json, weights.safetensors, checkpoints)",
+    overwrite="train afresh over a run already in --out",
+)
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --out")
-@click.option("--overwrite", is_flag=True, help="train afresh over a run already in --out")
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@quiet_option
 @device_option
 def train_command(
     data: str,

@@ -11,16 +11,19 @@ from feint import distributed as fd
 from feint.attacks.registry import get_attack
 from feint.capabilities.transfer.pair import MAX_STEPS
 from feint.cli.common import (
-    SEED,
+    batch_size_option,
     check_model_fits_data,
     data_options,
     device_option,
     load_data,
     load_together,
     n_inputs_option,
+    output_options,
     parse_floats,
     parse_params,
+    quiet_option,
     resolve_device,
+    seed_option,
 )
 from feint.cli.targets import target_options
 from feint.errors import DistributedError, InputError
@@ -57,17 +60,13 @@ def _steps(text: str) -> list[int]:
     "--techniques", default="dnn,lr,svm,dt,knn,ens", show_default=True, help="--matrix: techniques to compare"
 )
 @click.option("--dnn-arch", default="lenet", show_default=True, help="--matrix: the DNN's feint architecture")
-@click.option(
-    "--batch-size",
-    default=256,
-    show_default=True,
-    type=int,
-    help="--matrix: held-out inputs crafted and labelled together (under torchrun shared among the ranks)",
+@batch_size_option(
+    256, help="--matrix: held-out inputs crafted and labelled together (under torchrun shared among the ranks)"
 )
 @n_inputs_option("use")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--quiet", is_flag=True, help="no progress bars")
-@click.option("--out", required=True, help="folder for report.json and report.html")
+@seed_option
+@quiet_option
+@output_options("folder for report.json and report.html")
 @device_option
 def transfer_command(
     matrix: bool,

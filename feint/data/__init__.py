@@ -11,15 +11,30 @@ from feint.errors import DataError
 NAMES = ("digits", "mnist", "fashion-mnist", "cifar10")
 
 
-def load(name: str | os.PathLike[str], split: str = "test", *, path: str | os.PathLike[str] | None = None) -> Dataset:
+def is_named(name: str | os.PathLike[str]) -> bool:
+    """Whether ``name`` is one of feint's named datasets (they ship with a test split) rather than a path."""
+    return _key(name) in ("digits", "mnist", "fashion-mnist", "fashionmnist", "cifar10", "cifar-10")
+
+
+def _key(name: str | os.PathLike[str]) -> str:
+    return str(name).lower().replace("_", "-")
+
+
+def load(
+    name: str | os.PathLike[str], split: str | None = None, *, path: str | os.PathLike[str] | None = None
+) -> Dataset:
     """Load a dataset by name (``digits``, ``mnist``, ``fashion-mnist``, ``cifar10``) or from a path.
 
     A path may be an ``.npz`` file with arrays ``x`` and ``y`` or a folder of images with one
     sub-folder per class. ``path`` tells where the files of a named dataset lie (MNIST-style IDX
     files, CIFAR-10 python batches); otherwise ``$FEINT_DATA_DIR`` and the Debian locations are tried.
+    ``split`` is ``"train"``, ``"test"`` or ``"all"``; left out, a named dataset gives its test
+    split and your own file or folder is used whole (``"all"``).
     """
+    if split is None:
+        split = "test" if is_named(name) else "all"
     check_split(split)
-    key = str(name).lower().replace("_", "-")
+    key = _key(name)
     if key == "digits":
         from feint.data.digits import load_digits_dataset
 

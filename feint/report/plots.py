@@ -20,7 +20,17 @@ if TYPE_CHECKING:
 
 # Okabe & Ito's colour-blind safe palette (black is kept for a headline series).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+# Past the palette's seven colours a series takes the next line style and marker, so no two of up
+# to 7 x 4 series (an escalated audit has a dozen attacks) look the same.
+LINE_STYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "^", "v", "D")
 Values = Sequence[float | None]
+
+
+def series_style(i: int) -> dict[str, Any]:
+    """The colour, line style and marker of the ``i``-th series: all three pairs differ up to 28 series."""
+    turn = i // len(PALETTE) % len(LINE_STYLES)
+    return {"color": PALETTE[i % len(PALETTE)], "ls": LINE_STYLES[turn], "marker": MARKERS[turn]}
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -57,9 +67,7 @@ def _draw_lines(
         elif name in dashed:
             ax.plot(x, scale(values), ls="--", lw=1.5, marker="x", ms=5, color="#777777", label=name, zorder=2)
         else:
-            ax.plot(
-                x, scale(values), marker="o", ms=4, lw=1.5, color=PALETTE[colour % len(PALETTE)], label=name, zorder=3
-            )
+            ax.plot(x, scale(values), ms=4, lw=1.5, label=name, zorder=3, **series_style(colour))
             colour += 1
     if all(isinstance(v, int) for v in x):  # rounds, step counts: no fractional ticks
         from matplotlib.ticker import MaxNLocator
@@ -184,8 +192,8 @@ def curves_plot(
     if diagonal:
         ax.plot([0, 1], [0, 1], ls=":", lw=1, color="#999999", label="chance")
     for i, (name, (xs, ys)) in enumerate(curves.items()):
-        style = "--" if name in dashed else "-"
-        ax.plot(nan_list(xs), nan_list(ys), ls=style, lw=1.8, color=PALETTE[i % len(PALETTE)], label=name)
+        look = series_style(i) | ({"ls": "--"} if name in dashed else {})
+        ax.plot(nan_list(xs), nan_list(ys), lw=1.8, label=name, color=look["color"], ls=look["ls"])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -206,7 +214,8 @@ def bar_histogram(
     ax = fig.add_subplot()
     for i, (name, values) in enumerate(counts.items()):
         edges = np.arange(len(values) + 1) - 0.5
-        ax.stairs(np.asarray(values, dtype=float), edges, lw=1.8, color=PALETTE[i % len(PALETTE)], label=name)
+        look = series_style(i)
+        ax.stairs(np.asarray(values, dtype=float), edges, lw=1.8, color=look["color"], ls=look["ls"], label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

@@ -43,6 +43,8 @@ ROWS = [
     Case("skops-corrupt", make=lambda c: (c.tmp / "bad.skops").write_bytes(b"not a zip"), cli=attack_with("{tmp}/bad.skops"), phrase="not a readable skops file"),
     Case("pickle-untrusted", make=lambda c: (c.tmp / "m.pkl").write_bytes(pickle.dumps(_svc(c))), cli=attack_with("{tmp}/m.pkl", "--attack", "square"), phrase="is a pickle.*--trust-file"),
     Case("skops-white-box-attack", make=_skops, cli=attack_with("{tmp}/svc.skops", "--attack", "pgd"), phrase="pgd needs white-box access"),
-    Case("budget-zero", cli=attack_with("{run}", "--attack", "hopskipjump", "--max-queries", "0"), phrase="max_queries must be an integer >= 1"),
-    Case("budget-on-white-box", cli=attack_with("{run}", "--attack", "fgsm", "--max-queries", "10"), phrase="sets a black-box attack's budget"),
+    Case("budget-zero", cli=attack_with("{run}", "--attack", "hopskipjump", "--queries-per-input", "0"), phrase="--queries-per-input must be an integer >= 1"),
+    Case("budget-on-white-box", cli=attack_with("{run}", "--attack", "fgsm", "--queries-per-input", "10"), phrase="sets a black-box attack's budget"),
+    Case("budget-old-total-name", cli=attack_with("{run}", "--attack", "square", "--max-queries", "10"), phrase="per input: use --queries-per-input"),
+    Case("hsj-eps-without-norm", cli=attack_with("{run}", "--attack", "hopskipjump"), phrase="L2 norm by default.*--norm 2.*--norm inf"),
 ]  # fmt: skip

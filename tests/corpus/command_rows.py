@@ -122,7 +122,7 @@ TRAIN_ROWS = [
         "run",
     ),
     train_row("train-device-tpu", "unknown --device", "--device", "tpu", "--out", "run", defect=5),
-    train_row("train-seed-text", "'x' is not a valid integer", "--seed", "x", "--out", "run", error=click.BadParameter),
+    train_row("train-seed-text", "--seed must be an integer >= 0", "--seed", "x", "--out", "run"),
     train_row(
         "train-out-under-a-file",
         "which is a file, not a folder",

@@ -159,11 +159,12 @@ def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tu
     """(anchor, title, intro, body) of every section after the verdict, in reading order."""
     return [
         ("accuracy", "Accuracy against eps", "Accuracy under each attack, in the order they run. FGSM and the first attack show their own accuracy, as does a minimum-norm attack; every later attack shows what is left after it and the attacks before it (AutoAttack's convention). The worst case counts an input as broken if any attack broke it.", rs.accuracy_section(report)),
+        ("goodfellow", "Error rate", "Goodfellow et al. (2015): error rate on adversarial inputs (the model answers labels only, so how sure it is of its mistakes is unknown).", rs.goodfellow_section(report)) if rs.label_only(report) else
         ("goodfellow", "Error rate and confidence", "Goodfellow et al. (2015): error rate on adversarial inputs and how sure the model is of its mistakes.", rs.goodfellow_section(report)),
         ("per-class", "Robust accuracy per class", "Worst-case accuracy within each true class.", rs.per_class_section(report)),
         ("perturbations", "Perturbation sizes", "Size of the successful worst-case perturbations; L0 counts changed input features.", rs.perturbations_section(report)),
         ("min-norm", "Minimum-norm distances", "The smallest perturbation found per input, whatever its size.", rs.min_norm_section(report)),
-        ("outcomes", "Outcome categories", "What the attacks turned predictions into (Billovits et al. 2016); the first matching category counts.", rs.outcomes_section(report)),
+        *([] if rs.label_only(report) else [("outcomes", "Outcome categories", "What the attacks turned predictions into (Billovits et al. 2016); the first matching category counts.", rs.outcomes_section(report))]),
         ("gallery", "Gallery", "Original, perturbation and adversarial input.", gallery_html(gallery)),
         *([("natural", "Natural variation", "Accuracy under rotation, translation, scaling, cropping, blur, brightness and JPEG, and the worst case over a grid of rotations and translations (Engstrom et al. 2019).", natural_section(report))] if report.get("natural") else []),
         ("checks", "Gradient-masking checks", "Signs that attacks failed for the wrong reasons (Carlini et al. 2019).", _checks(report)),

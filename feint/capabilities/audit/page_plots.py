@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from feint.report.plots import PALETTE, Values, figure_uri, heatmap, nan_list, new_figure, percent
+from feint.report.plots import PALETTE, Values, figure_uri, heatmap, nan_list, new_figure, percent, series_style
 
 
 def accuracy_plot(
@@ -29,7 +29,7 @@ def accuracy_plot(
     # The worst case is drawn first, underneath, so attacks that equal it stay visible on top.
     ax.plot(eps, percent(worst_case), marker="s", ms=7, lw=4.5, color="black", label="worst case (per sample)")
     for i, (name, acc) in enumerate(attacks.items()):
-        ax.plot(eps, percent(acc), marker="o", ms=4, lw=1.5, color=PALETTE[i % len(PALETTE)], label=name)
+        ax.plot(eps, percent(acc), ms=4, lw=1.5, label=name, **series_style(i))
     if noise is not None:
         ax.plot(eps, percent(noise), ls="--", lw=1.5, color="#777777", label="random noise")
     if clean_accuracy is not None:

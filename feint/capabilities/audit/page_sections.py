@@ -46,15 +46,18 @@ def accuracy_section(report: dict[str, Any]) -> str:
         uri = plots.accuracy_plot(
             eps, curves, worst_case=worst, noise=noise, clean_accuracy=report.get("clean_accuracy"), norm=norm
         )
-    headers = ["eps", *attacks, *(["noise"] if noise is not None else []), "worst case"]
-    headers += ["mean over redraws"] if redrawn else []
+    # One row per attack, one column per eps: an escalated audit adds rows, never columns, so the
+    # worst case (the last row, or the mean over redraws after it) stays on the page however many ran.
+    series = [(esc(name), a.get("accuracy")) for name, a in attacks.items()]
+    series += [("noise", noise)] if noise is not None else []
+    series += [("worst case", worst)] + ([("mean over redraws", redrawn)] if redrawn else [])
+    headline = len(series) - 1
     rows = [
-        [num(e), *(pct(at(a.get("accuracy"), i)) for a in attacks.values())]
-        + ([pct(at(noise, i))] if noise is not None else [])
-        + [f"<b>{pct(at(worst, i))}</b>" if not redrawn else pct(at(worst, i))]
-        + ([f"<b>{pct(at(redrawn, i))}</b>"] if redrawn else [])
-        for i, e in enumerate(eps)
+        [f"<b>{name}</b>" if r == headline else name]
+        + [f"<b>{pct(at(values, i))}</b>" if r == headline else pct(at(values, i)) for i in range(len(eps))]
+        for r, (name, values) in enumerate(series)
     ]
+    headers = ["attack", *(f"eps {num(e)}" for e in eps)]
     note = (
         "<p class=\"muted\">A randomized model: each attack's column and the worst case are one draw's verdicts on "
         "the attacks' points; the headline is the mean over the redraws of the final points, after the final "
@@ -69,21 +72,31 @@ def accuracy_section(report: dict[str, Any]) -> str:
     ]
     return (
         figure(uri, "accuracy against eps for each attack")
-        + table(headers, rows, numeric=range(len(headers)))
+        + table(headers, rows, numeric=range(1, len(headers)))
         + note
         + "<h3>Attacks</h3>"
         + table(["attack", "kind", "queries", "seconds", "inputs it broke first"], summary, numeric=(2, 3, 4))
     )
 
 
+def label_only(report: dict[str, Any]) -> bool:
+    """A model that answers labels only: no confidence or runner-up class can be computed."""
+    return (report.get("access") or {}).get("level") == "labels"
+
+
 def goodfellow_section(report: dict[str, Any]) -> str:
+    """Error rate and (unless the model answers labels only) the mean confidence of the misclassified."""
+    scores = not label_only(report)
     rows = [
-        [num(r.get("eps")), esc(r.get("attack")), pct(r.get("error_rate")), pct(r.get("mean_confidence_misclassified"))]
+        [num(r.get("eps")), esc(r.get("attack")), pct(r.get("error_rate"))]
+        + ([pct(r.get("mean_confidence_misclassified"))] if scores else [])
         for r in report.get("goodfellow") or []
     ]
     if not rows:
         return '<p class="muted">No error-rate rows in this audit.</p>'
-    return table(["eps", "attack", "error rate", "mean confidence of the misclassified"], rows, numeric=(0, 2, 3))
+    headers = ["eps", "attack", "error rate", *(["mean confidence of the misclassified"] if scores else [])]
+    note = "" if scores else '<p class="muted">The model answers labels only: its confidence is never revealed.</p>'
+    return table(headers, rows, numeric=(0, 2, 3)) + note
 
 
 def per_class_section(report: dict[str, Any]) -> str:
@@ -191,6 +204,11 @@ def not_escalated(report: dict[str, Any]) -> str:
             f"No escalation although the check(s) {names} flagged a problem: this preset has no escalation "
             "ladder (its fixed budget is the whole evaluation), so read the figures with the caution those "
             "checks state."
+        )
+    if not esc_.get("gain_threshold"):  # a preset without a ladder (quick, thorough) never escalates
+        return (
+            "No escalation: no check warned, and this preset has no escalation ladder (its fixed budget is the "
+            "whole evaluation)."
         )
     return (
         "No escalation: no check warned, and at every eps the targeted attack's last target class broke, and "

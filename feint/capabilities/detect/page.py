@@ -76,6 +76,28 @@ def _verdict(report: dict[str, Any]) -> str:
     return verdict_box(report["summary"]["status"], esc(report["summary"]["headline"]), figures)
 
 
+def _budget(name: str, settings: dict[str, Any]) -> str:
+    """What the attack ``name`` was allowed: its eps and norm, or that it finds its own size."""
+    from feint.attacks.registry import ATTACKS
+
+    spec = ATTACKS.get(name)
+    own = dict((settings.get("params") or {}).get(name) or {})
+    if spec is None:
+        return f"eps {num(own.get('eps', settings.get('eps')))}"
+    options = {**spec.parameters(), **own}
+    norm = str(options.get("norm", spec.norms[0]))
+    label = "Linf" if norm == "inf" else f"L{norm}"
+    if "eps" not in spec.parameters():
+        return f"no eps: the smallest {label} perturbation it finds" if spec.minimum_norm else f"{label}, no eps"
+    return f"{label} eps {num(own.get('eps', settings.get('eps')))}"
+
+
+def _budgets(report: dict[str, Any]) -> str:
+    settings = report.get("settings") or {}
+    pairs = [(name, esc(_budget(name, settings))) for name in settings.get("attacks") or report["attacks"]]
+    return "<h3>Attack budgets</h3>" + definitions(pairs) if pairs else ""
+
+
 def _detection(report: dict[str, Any]) -> str:
     mutants = report["sprt"] is not None
     rows = [("clean, correctly classified", report["clean"]), *list(report["attacks"].items())]
@@ -85,7 +107,7 @@ def _detection(report: dict[str, Any]) -> str:
         f"({num(report['detector']['threshold'])}); <i>evaded</i>: share of the attacked inputs that fool the model "
         "and are not flagged.</p>"
     )
-    return note + _table(rows, mutants) + _roc_figure(report["attacks"], "ROC curves per attack")
+    return note + _table(rows, mutants) + _budgets(report) + _roc_figure(report["attacks"], "ROC curves per attack")
 
 
 def _sprt(report: dict[str, Any]) -> str:
@@ -184,5 +206,6 @@ def render_detect_html(report: dict[str, Any]) -> str:
         ("detector", "Detector", "", _detector(report)),
         ("provenance", "Provenance", "", provenance_html(report)),
     ]
-    subtitle = f"{kind} detector on {report['model']['name']}, {data.get('n')} {data.get('name')} {data.get('split') or ''} inputs"
+    eps = num((report.get("settings") or {}).get("eps"))
+    subtitle = f"{kind} detector on {report['model']['name']}, {data.get('n')} {data.get('name')} {data.get('split') or ''} inputs, attacks at eps {eps}"
     return page(f"Detector evaluation: {kind}", sections, subtitle=subtitle, verdict=_verdict(report))
