@@ -266,14 +266,14 @@ def _train() -> Any:
 
 
 def _with_version(rank: int, fn: Any) -> Any:
-    import feint
+    import feint.version
 
-    real = feint.__version__
-    feint.__version__ = real if rank == 0 else "0.0.1"
+    real = feint.version.__version__
+    feint.version.__version__ = real if rank == 0 else "0.0.1"
     try:
         return fn()
     finally:
-        feint.__version__ = real
+        feint.version.__version__ = real
 
 
 def recipes_job(rank: int, *, out: str, sources: list[str]) -> Any:
