@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/feint demo --out $(OUT)
 
+# Two workers (pytest-xdist, work stealing for the long end-to-end tests): CI's machine has two cores.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=10
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal --durations=10
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link or API reference fails.
 docs: $(STAMP)

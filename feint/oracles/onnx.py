@@ -92,7 +92,8 @@ def _session(path: Path) -> Any:
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for every kind of bad file
-        first = str(exc).splitlines()[0][:200]
+        # onnxruntime repeats the path; without it the cut keeps the cause however long the path is
+        first = str(exc).replace(str(path), path.name).splitlines()[0][:200]
         raise ModelError(f"{path} is not a readable ONNX model ({first}); export it again") from exc
 
 
