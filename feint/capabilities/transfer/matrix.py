@@ -33,7 +33,8 @@ from torch import Tensor
 
 from feint import distributed as fd
 from feint.capabilities.transfer.crafting import Crafted, Source, source
-from feint.capabilities.transfer.matrix_report import REPORT_SCHEMA, SCHEMA, render_html
+from feint.capabilities.transfer.matrix_page import render_html
+from feint.capabilities.transfer.matrix_report import REPORT_SCHEMA, SCHEMA
 from feint.capabilities.transfer.techniques import (
     TECHNIQUES,
     TechniqueSettings,

@@ -24,7 +24,8 @@ from torch import Tensor, nn
 from feint.attacks.registry import full_strength, get_attack, run_attack
 from feint.attacks.result import predict_logits
 from feint.attacks.targets import random_targets
-from feint.capabilities.transfer.pair_report import REPORT_SCHEMA, SCHEMA, render_html
+from feint.capabilities.transfer.pair_page import render_html
+from feint.capabilities.transfer.pair_report import REPORT_SCHEMA, SCHEMA
 from feint.data.dataset import Dataset, DatasetInfo
 from feint.data.inputs import unpack
 from feint.devices import place
