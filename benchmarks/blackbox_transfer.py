@@ -47,9 +47,9 @@ from audit_speed import CACHE, trained
 from blackbox_speed import start_server
 
 import feint
-from feint.capabilities.blackbox.measure import summary as blackbox_summary
-from feint.capabilities.transfer.matrix import summary as matrix_summary
+from feint.capabilities.blackbox.report import summary as blackbox_summary
 from feint.capabilities.transfer.matrix_report import PAPERNOT_PATTERN, target_vulnerability
+from feint.capabilities.transfer.matrix_report import summary as matrix_summary
 from feint.capabilities.transfer.techniques import TechniqueSettings
 from feint.data import load
 from feint.models import resolve

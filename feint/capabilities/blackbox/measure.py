@@ -1,6 +1,6 @@
 """The substitute attack's measurement: per eps, attack the substitute white-box, send the result and
 same-size random sign noise to the oracle (Carlini et al. 2019, "On Evaluating Adversarial
-Robustness": an attack must beat noise), and a terminal summary of the ``feint.blackbox/1`` report.
+Robustness": an attack must beat noise).
 Shapes: x (N, C, H, W), y and oracle_labels (N,).
 
 The held-out inputs go in batches of ``batch_size``, each with its own seeds; under torchrun batch
@@ -95,21 +95,3 @@ def measure_transfer(
             )
             shown.update(1)
     return rows, adv
-
-
-def summary(report: dict[str, Any]) -> str:
-    """A few lines for a terminal: agreement per round, then the target's error per eps beside noise."""
-    lines = [f"{'round':>5}  {'points':>7}  {'queries':>7}  agreement"]
-    lines += [f"{r['round']:>5}  {r['set_size']:>7}  {r['queries']:>7}  {r['agreement']:.4f}" for r in report["rounds"]]
-    lines.append(f"target clean accuracy: {report['target']['clean_accuracy']:.4f}")
-    lines.append(f"{'eps':>8}  target error  noise error  substitute (white-box)")
-    t = report["transfer"]
-    for i, e in enumerate(report["eps"]):
-        lines.append(
-            f"{e:>8.4g}  {t['error_rate'][i]:>12.4f}  {t['noise_error_rate'][i]:>11.4f}  {t['substitute_success'][i]:>22.4f}"
-        )
-    q = report["queries"]
-    lines.append(
-        f"queries: {q['training']} to train the substitute (budget {q['budget']}), {q['measurement']} to measure"
-    )
-    return "\n".join(lines)

@@ -56,3 +56,21 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
         "timings": obj({"total_seconds": NUM}),
     },
 )
+
+
+def summary(report: dict[str, Any]) -> str:
+    """A few lines for a terminal: agreement per round, then the target's error per eps beside noise."""
+    lines = [f"{'round':>5}  {'points':>7}  {'queries':>7}  agreement"]
+    lines += [f"{r['round']:>5}  {r['set_size']:>7}  {r['queries']:>7}  {r['agreement']:.4f}" for r in report["rounds"]]
+    lines.append(f"target clean accuracy: {report['target']['clean_accuracy']:.4f}")
+    lines.append(f"{'eps':>8}  target error  noise error  substitute (white-box)")
+    t = report["transfer"]
+    for i, e in enumerate(report["eps"]):
+        lines.append(
+            f"{e:>8.4g}  {t['error_rate'][i]:>12.4f}  {t['noise_error_rate'][i]:>11.4f}  {t['substitute_success'][i]:>22.4f}"
+        )
+    q = report["queries"]
+    lines.append(
+        f"queries: {q['training']} to train the substitute (budget {q['budget']}), {q['measurement']} to measure"
+    )
+    return "\n".join(lines)

@@ -32,9 +32,9 @@ from torch import Tensor
 
 from feint import distributed as fd
 from feint.attacks.registry import full_strength, get_attack
-from feint.capabilities.blackbox.measure import label_inputs, measure_transfer, queries_everywhere, summary
+from feint.capabilities.blackbox.measure import label_inputs, measure_transfer, queries_everywhere
 from feint.capabilities.blackbox.page import render_html
-from feint.capabilities.blackbox.report import REPORT_SCHEMA, SCHEMA
+from feint.capabilities.blackbox.report import REPORT_SCHEMA, SCHEMA, summary
 from feint.capabilities.blackbox.state import fingerprint, load_state
 from feint.capabilities.blackbox.substitute import shared_substitute, train_on_root
 from feint.data.dataset import Dataset, DatasetInfo

@@ -34,7 +34,7 @@ from torch import Tensor
 from feint import distributed as fd
 from feint.capabilities.transfer.crafting import Crafted, Source, source
 from feint.capabilities.transfer.matrix_page import render_html
-from feint.capabilities.transfer.matrix_report import REPORT_SCHEMA, SCHEMA
+from feint.capabilities.transfer.matrix_report import REPORT_SCHEMA, SCHEMA, summary
 from feint.capabilities.transfer.techniques import (
     TECHNIQUES,
     TechniqueSettings,
@@ -219,20 +219,3 @@ def _batch(
         out[f"wrong A {s}"] = _wrong(targets_a, made["x_adv"], y)
         out[f"wrong B {s}"] = _wrong(targets_b, made["x_adv"], y)
     return out
-
-
-def summary(report: dict[str, Any]) -> str:
-    """Both matrices as text tables (misclassification rates, sources down, targets across)."""
-    lines = []
-    for key, title in (
-        ("same_data", "same training data (diagonal: white-box)"),
-        ("disjoint_halves", "disjoint halves (diagonal: intra-technique)"),
-    ):
-        m = report[key]
-        lines.append(f"{title}; rows: source, columns: target")
-        lines.append(f"{'':>6}" + "".join(f"{t:>7}" for t in m["targets"]))
-        lines += [
-            f"{s:>6}" + "".join(f"{v:>7.1%}" for v in row) for s, row in zip(m["sources"], m["rates"], strict=True)
-        ]
-    lines += [f"note: {n}" for n in report["notes"]]
-    return "\n".join(lines)

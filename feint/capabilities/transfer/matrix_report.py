@@ -72,3 +72,20 @@ def target_vulnerability(m: dict[str, Any]) -> dict[str, float]:
         others = [rates[i][j] for i, s in enumerate(m["sources"]) if s != t]
         out[t] = sum(others) / len(others) if others else rates[j][j]
     return out
+
+
+def summary(report: dict[str, Any]) -> str:
+    """Both matrices as text tables (misclassification rates, sources down, targets across)."""
+    lines = []
+    for key, title in (
+        ("same_data", "same training data (diagonal: white-box)"),
+        ("disjoint_halves", "disjoint halves (diagonal: intra-technique)"),
+    ):
+        m = report[key]
+        lines.append(f"{title}; rows: source, columns: target")
+        lines.append(f"{'':>6}" + "".join(f"{t:>7}" for t in m["targets"]))
+        lines += [
+            f"{s:>6}" + "".join(f"{v:>7.1%}" for v in row) for s, row in zip(m["sources"], m["rates"], strict=True)
+        ]
+    lines += [f"note: {n}" for n in report["notes"]]
+    return "\n".join(lines)

@@ -25,7 +25,7 @@ from feint.attacks.registry import full_strength, get_attack, run_attack
 from feint.attacks.result import predict_logits
 from feint.attacks.targets import random_targets
 from feint.capabilities.transfer.pair_page import render_html
-from feint.capabilities.transfer.pair_report import REPORT_SCHEMA, SCHEMA
+from feint.capabilities.transfer.pair_report import REPORT_SCHEMA, SCHEMA, summary
 from feint.data.dataset import Dataset, DatasetInfo
 from feint.data.inputs import unpack
 from feint.devices import place
@@ -211,21 +211,3 @@ def _curve(
 def _plain(options: dict[str, Any]) -> dict[str, Any]:
     """Attack options for the report: the target labels themselves are left out."""
     return {k: v for k, v in options.items() if k not in ("target", "targeted")}
-
-
-def summary(report: dict[str, Any]) -> str:
-    """Target (black-box) and source (white-box) accuracy per T and eps, and the noise baseline."""
-    c = report["clean"]
-    lines = [f"clean accuracy: source {c['source_accuracy']:.4f}, target {c['target_accuracy']:.4f}"]
-    targeted = report["settings"]["targeted"]
-    head = f"{'T':>4}  {'eps':>7}  target acc  source acc" + ("  target hit  source hit" if targeted else "")
-    lines.append(head)
-    for curve in report["curves"]:
-        for i, e in enumerate(report["eps"]):
-            line = f"{curve['steps']:>4}  {e:>7.4g}  {curve['target_accuracy'][i]:>10.4f}  {curve['source_accuracy'][i]:>10.4f}"
-            if targeted:
-                line += f"  {curve['target_target_success'][i]:>10.4f}  {curve['source_target_success'][i]:>10.4f}"
-            lines.append(line)
-    noise = report["noise"]["target_accuracy"]
-    lines += [f"noise {e:>7.4g}  {a:>10.4f}" for e, a in zip(report["eps"], noise, strict=True)]
-    return "\n".join(lines)

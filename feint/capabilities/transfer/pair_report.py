@@ -50,3 +50,21 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
     },
 )
 NOISE = "random sign noise"
+
+
+def summary(report: dict[str, Any]) -> str:
+    """Target (black-box) and source (white-box) accuracy per T and eps, and the noise baseline."""
+    c = report["clean"]
+    lines = [f"clean accuracy: source {c['source_accuracy']:.4f}, target {c['target_accuracy']:.4f}"]
+    targeted = report["settings"]["targeted"]
+    head = f"{'T':>4}  {'eps':>7}  target acc  source acc" + ("  target hit  source hit" if targeted else "")
+    lines.append(head)
+    for curve in report["curves"]:
+        for i, e in enumerate(report["eps"]):
+            line = f"{curve['steps']:>4}  {e:>7.4g}  {curve['target_accuracy'][i]:>10.4f}  {curve['source_accuracy'][i]:>10.4f}"
+            if targeted:
+                line += f"  {curve['target_target_success'][i]:>10.4f}  {curve['source_target_success'][i]:>10.4f}"
+            lines.append(line)
+    noise = report["noise"]["target_accuracy"]
+    lines += [f"noise {e:>7.4g}  {a:>10.4f}" for e, a in zip(report["eps"], noise, strict=True)]
+    return "\n".join(lines)
