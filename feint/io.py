@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,9 @@ from typing import Any
 from feint.errors import OutputError
 
 TEMP_SUFFIX = ".tmp"
+# check_writable's probe; a younger one belongs to a check under way (another rank's), not to a killed run
+PROBE_PREFIX = ".feint-write-check."
+PROBE_GRACE_S = 60.0
 
 
 @contextmanager
@@ -62,7 +66,7 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, option: str = 
     if not anchor.is_dir():
         raise OutputError(f"{option} {str(path)!r} lies under {str(anchor)!r}, which is a file, not a folder")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".feint-write-check.", suffix=TEMP_SUFFIX, dir=anchor)
+        fd, probe = tempfile.mkstemp(prefix=PROBE_PREFIX, suffix=TEMP_SUFFIX, dir=anchor)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -77,10 +81,21 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         return []
-    stale = [p for p in root.rglob(f".*{TEMP_SUFFIX}") if p.is_file()]
+    stale = [p for p in root.rglob(f".*{TEMP_SUFFIX}") if p.is_file() and not _live_probe(p)]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
+
+
+def _live_probe(path: Path) -> bool:
+    """A write check another process (another torchrun rank checking the same folder) is making now:
+    it removes its probe itself within milliseconds, so removing it here would fail that check."""
+    if not path.name.startswith(PROBE_PREFIX):
+        return False
+    try:
+        return time.time() - path.stat().st_mtime < PROBE_GRACE_S
+    except FileNotFoundError:  # its maker has just removed it
+        return True
 
 
 def prepare_out(path: str | os.PathLike[str], *, option: str = "--out") -> Path:

@@ -144,7 +144,7 @@ def test_ddp_training_matches_one_process_writes_once_and_resumes_after_a_rank_d
         alone = feint.train("mlp", digits_train, feint.load("digits", "test").head(360), progress=False, **settings)
     run = tmp_path / "run"
     first = launch("train", {"out": str(run), "die_in_epoch": 3, **settings}, tmp_path / "a")  # rank 1 dies
-    assert first[1]["exitcode"] == -9
+    assert first[1]["exitcode"] == -9, first[1].get("error")
     assert first[0]["error"].startswith("RankLostError: rank 0 lost the other ranks while training (epoch 3, batch 1)")
     assert json.loads((run / "checkpoints" / "latest.json").read_text())["epoch"] == 2
     resumed = launch("train", {"out": str(run), "resume": True, **settings}, tmp_path / "b")
