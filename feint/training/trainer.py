@@ -60,7 +60,7 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     device: str | torch.device | None = None,
-    progress: bool = True,
+    progress: bool = False,
     distributed: bool | None = None,
     **settings: Any,
 ) -> TrainResult:
@@ -74,7 +74,8 @@ def train(
     that is refused: nothing is replaced unasked). Every setting is checked, and a recipe's sources
     loaded, before the first batch. Returns the trained model (eval mode), the per-epoch history
     (loss, clean and robust test accuracy, the guard's figures) and the clean test accuracy.
-    ``progress`` shows a progress bar per epoch when stderr is a terminal, a line per epoch otherwise.
+    ``progress`` (off by default in Python, as in every capability; the command line turns it on) shows a
+    progress bar per epoch and a line per finished epoch.
 
     Under torchrun (``distributed=None`` notices it, ``True`` insists, ``False`` trains alone) every
     rank calls ``train`` alike: the model is wrapped in DistributedDataParallel (gradients averaged;
