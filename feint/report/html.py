@@ -99,6 +99,15 @@ def badge(status: Any) -> str:
     return f'<span class="badge {cls}">{esc(STATUS_TEXT.get(key, str(status).upper()))}</span>'
 
 
+def check_list(checks: Iterable[dict[str, Any]]) -> str:
+    """A list of checks (``name``, ``status``, ``detail``), each with its badge."""
+    items = "".join(
+        f'<li>{badge(c.get("status"))}<span class="name">{esc(c.get("name"))}</span>{esc(c.get("detail"))}</li>'
+        for c in checks
+    )
+    return f'<ul class="checks">{items}</ul>'
+
+
 def table(
     headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Sequence[int] = (), strong: int = -1
 ) -> str:

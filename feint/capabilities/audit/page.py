@@ -20,7 +20,17 @@ from feint.capabilities.audit.schema import READABLE, SCHEMA
 from feint.errors import InputError
 from feint.measure.natural_page import natural_section
 from feint.report.gallery import GalleryItem, gallery_html
-from feint.report.html import badge, definitions, esc, num, pct, provenance_html, report_page, table, verdict_box
+from feint.report.html import (
+    check_list,
+    definitions,
+    esc,
+    num,
+    pct,
+    provenance_html,
+    report_page,
+    table,
+    verdict_box,
+)
 
 # Radii commonly reported in the literature, used for the headline when the report names none.
 REFERENCE_EPS = {
@@ -108,11 +118,7 @@ def _checks(report: dict[str, Any]) -> str:
     checks = report.get("checks") or []
     if not checks:
         return '<p class="muted">No checks ran.</p>'
-    items = "".join(
-        f'<li>{badge(c.get("status"))}<span class="name">{esc(c.get("name"))}</span>{esc(c.get("detail"))}</li>'
-        for c in checks
-    )
-    return f'<ul class="checks">{items}</ul>'
+    return check_list(checks)
 
 
 def _provenance(report: dict[str, Any]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from feint.report.html import badge, definitions, esc, num, pct, table
+from feint.report.html import check_list, definitions, esc, num, pct, table
 
 
 def _gradient(gradient: dict[str, Any] | None) -> str:
@@ -58,10 +58,6 @@ def adaptive_section(report: dict[str, Any]) -> str:
     checks = a.get("checks") or []
     if not checks:
         return '<p class="muted">The gradient and determinism probes found nothing to adapt to: the attacks ran on the model as it is.</p>'
-    fired = "".join(
-        f'<li>{badge(c.get("status"))}<span class="name">{esc(c.get("name"))}</span>{esc(c.get("detail"))}</li>'
-        for c in checks
-    )
     notes = "".join(f"<p><b>{esc(n)}</b></p>" for n in a.get("notes") or [])
     rungs = table(
         ["attack", "through", "inputs it broke first, per eps", "forward rows", "backward rows"],
@@ -78,7 +74,7 @@ def adaptive_section(report: dict[str, Any]) -> str:
         numeric=(3, 4),
     )
     return (
-        f'<ul class="checks">{fired}</ul>'
+        check_list(checks)
         + notes
         + _gradient(a.get("gradient"))
         + _randomized(a.get("randomized"), list(report.get("eps") or []))
