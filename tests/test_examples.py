@@ -2,8 +2,13 @@
 README's commands and Python top to bottom, and every other Python block of the docs pages, each in
 a fresh folder.
 
-Each example asserts what it shows (it fools, defends, detects), so a run that exits 0 is the check.
+Each example asserts what it shows (it fools, defends, detects), so a run that ends is the check.
 The docs pages include these scripts (``--8<--``), so the docs run as written too.
+
+They run in the test's own process: a ``feint ...`` line through the same click entry point the
+console script calls, a script or block as ``__main__`` (:func:`runpy.run_path`). A fresh Python
+for each spent 3-7 s importing torch, scikit-learn and matplotlib again, about half of these tests'
+time. What needs a process of its own has one: the README's server, and the serve example's.
 """
 
 from __future__ import annotations
@@ -12,41 +17,62 @@ import functools
 import importlib.util
 import os
 import re
+import runpy
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import numpy as np
 import pytest
+from conftest import torch_threads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feint.cli import main as feint_main
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-# At --small each takes 6-20 s on one idle CPU core (detect 20 s, blackbox 13 s, the others 6-8 s);
-# those near 20 s are marked slow.
+# At --small each takes 3-15 s on one idle CPU core (detect and blackbox the longest); those are marked slow.
 SLOW = {"detect", "blackbox"}
 SCRIPTS = sorted(p.stem for p in EXAMPLES.glob("*.py"))
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    """This checkout's feint first on the path, and a ``feint`` command that runs it."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    launcher = bin_dir / "feint"
-    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m feint "$@"\n')
-    launcher.chmod(0o755)
-    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {**os.environ, "PYTHONPATH": str(ROOT), "PATH": path, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    """A fresh empty folder made the working directory, with one torch thread (as the examples'
+    users on a laptop core) and this checkout's feint for any process a script starts."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    with torch_threads(1):
+        yield work
 
 
-def _run(args: list[str], folder: Path, env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    return proc
+def run_feint(line: str) -> None:
+    """One ``feint ...`` command line, as the console script runs it; a non-zero exit fails the test."""
+    args = shlex.split(line)
+    assert args[0] == "feint", line
+    try:
+        feint_main.main(args[1:], prog_name="feint", standalone_mode=False)
+    except SystemExit as exc:
+        assert exc.code in (0, None), f"{line!r} exited with {exc.code}"
+
+
+def run_script(path: Path, *args: str) -> None:
+    """``python PATH ARGS`` in this process: the script runs as ``__main__`` with its own argv."""
+    argv = sys.argv
+    sys.argv = [str(path), *args]
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    finally:
+        sys.argv = argv
 
 
 def test_every_capability_has_an_example():
@@ -55,11 +81,9 @@ def test_every_capability_has_an_example():
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in SCRIPTS])
-def test_example_runs_and_shows_what_it_claims(name, tmp_path):
-    work = tmp_path / "work"
-    work.mkdir()
-    proc = _run([sys.executable, str(EXAMPLES / f"{name}.py"), "--small"], work, _env(tmp_path), timeout=600)
-    assert proc.stdout.strip(), "an example prints what it shows"
+def test_example_runs_and_shows_what_it_claims(name, here, capsys):
+    run_script(EXAMPLES / f"{name}.py", "--small")
+    assert capsys.readouterr().out.strip(), "an example prints what it shows"
 
 
 def test_every_example_is_shown_in_the_docs():
@@ -79,16 +103,43 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def readme_script(port: int = 8080) -> str:
-    """The README's bash blocks as one script, minus the set-up (``make``), which the suite runs under;
+def readme_lines(port: int = 8080) -> list[str]:
+    """The README's bash blocks, a line each, minus the set-up (``make``), which the suite runs under;
     ``port`` replaces the README's 8080 (another process may hold it)."""
-    lines = [
-        line
+    return [
+        line.strip().replace(":8080", f":{port}").replace("--port 8080", f"--port {port}")
         for block in _blocks((ROOT / "README.md").read_text(encoding="utf-8"), "bash")
         for line in block.replace("\\\n", " ").splitlines()
         if line.strip() and not line.lstrip().startswith("make ")
     ]
-    return "set -e\n" + "\n".join(lines).replace(":8080", f":{port}").replace("--port 8080", f"--port {port}") + "\n"
+
+
+_WAIT_FOR = re.compile(r"until curl -sf -o /dev/null (\S+); do sleep 1; done(\s+#.*)?")
+
+
+def run_readme_line(line: str, servers: list[subprocess.Popen[bytes]]) -> None:
+    """One README line as bash would run it: ``feint ... &`` starts a server of its own, ``until curl
+    URL ...`` waits (60 s at most) for it to answer, ``kill %1`` stops it; a ``feint`` line runs here."""
+    if line.endswith("&"):
+        command = shlex.split(line[:-1])
+        assert command[0] == "feint", line
+        servers.append(subprocess.Popen([sys.executable, "-m", "feint", *command[1:]]))
+    elif wait := _WAIT_FOR.fullmatch(line):
+        for _ in range(300):
+            assert servers[-1].poll() is None, "the README's server stopped before it answered"
+            try:
+                if httpx.get(wait.group(1), timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{wait.group(1)} did not answer within 60 s")
+    elif line == "kill %1":
+        servers[0].terminate()
+        servers[0].wait(timeout=30)
+    else:
+        assert line.startswith("feint "), f"a README line this test cannot run yet, teach it: {line!r}"
+        run_feint(line)
 
 
 def test_readme_shows_the_two_setup_commands_and_stays_short():
@@ -99,15 +150,18 @@ def test_readme_shows_the_two_setup_commands_and_stays_short():
 
 
 @pytest.mark.slow
-def test_readme_runs_top_to_bottom_in_a_fresh_folder(tmp_path):
+def test_readme_runs_top_to_bottom_in_a_fresh_folder(here):
     """Every command, then every Python block, as written, in one empty folder."""
-    work = tmp_path / "work"
-    work.mkdir()
-    env = _env(tmp_path)
-    script = readme_script(_free_port())
-    assert script.count("feint ") > 15
-    (tmp_path / "readme.sh").write_text(script)
-    _run(["bash", str(tmp_path / "readme.sh")], work, env, timeout=900)
+    lines = readme_lines(_free_port())
+    assert sum(line.startswith("feint ") for line in lines) > 15
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        for line in lines:
+            run_readme_line(line, servers)
+    finally:
+        for server in servers:
+            server.kill()
+            server.wait(timeout=30)
     for report in (
         "audit",
         "audit-fast-at",
@@ -119,11 +173,11 @@ def test_readme_runs_top_to_bottom_in_a_fresh_folder(tmp_path):
         "fool",
         "detect-eval",
     ):
-        assert (work / report / "report.html").is_file(), report
+        assert (here / report / "report.html").is_file(), report
     for i, block in enumerate(_blocks((ROOT / "README.md").read_text(encoding="utf-8"), "python")):
-        (tmp_path / f"readme_{i}.py").write_text(block)
-        _run([sys.executable, str(tmp_path / f"readme_{i}.py")], work, env, timeout=600)
-    assert (work / "audit-py" / "report.html").is_file()
+        (here.parent / f"readme_{i}.py").write_text(block)
+        run_script(here.parent / f"readme_{i}.py")
+    assert (here / "audit-py" / "report.html").is_file()
 
 
 PAGES_WITH_PYTHON = sorted(
@@ -137,26 +191,24 @@ PAGES_WITH_PYTHON = sorted(
 def trained_runs(tmp_path_factory):
     """``runs/lenet`` and ``runs/mlp``, made by the commands the guide pages start from."""
     folder = tmp_path_factory.mktemp("runs")
-    env = _env(tmp_path_factory.mktemp("launcher"))
-    for arch in ("lenet", "mlp"):
-        command = f"feint train --data digits --arch {arch} --epochs 10 --out runs/{arch}"
-        _run(["bash", "-c", command], folder, env, timeout=600)
+    with pytest.MonkeyPatch.context() as patch, torch_threads(1):
+        patch.chdir(folder)
+        for arch in ("lenet", "mlp"):
+            run_feint(f"feint train --data digits --arch {arch} --epochs 10 --out runs/{arch}")
     return folder / "runs"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES_WITH_PYTHON)
-def test_docs_python_blocks_run_as_written(page, trained_runs, tmp_path):
+def test_docs_python_blocks_run_as_written(page, trained_runs, here):
     """A page's Python blocks in order (those that include an example ran above), in a fresh folder
     holding only the runs the guide pages say they start from."""
-    work = tmp_path / "work"
-    shutil.copytree(trained_runs, work / "runs")
-    env = _env(tmp_path)
+    shutil.copytree(trained_runs, here / "runs")
     blocks = _blocks((ROOT / "docs" / page).read_text(encoding="utf-8"), "python")
     for i, block in enumerate(b for b in blocks if "--8<--" not in b):
-        script = tmp_path / f"block_{i}.py"
+        script = here.parent / f"block_{i}.py"
         script.write_text(block)
-        _run([sys.executable, str(script)], work, env, timeout=600)
+        run_script(script)
 
 
 # The line example's parts, checked on their own.
