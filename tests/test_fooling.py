@@ -166,3 +166,16 @@ def test_cppn_files_that_are_not_genomes_are_refused(tmp_path):
     (tmp_path / "plain.json").write_text("[1, 2]")
     with pytest.raises(InputError, match=r"not a feint\.cppn/1 file"):
         load_cppns(tmp_path / "plain.json")
+
+
+def test_class_names_of_the_wrong_count_are_refused_before_the_search(lenet_digits, tmp_path):
+    import feint
+
+    with pytest.raises(InputError, match="class_names names 3 classes but the model has 10"):
+        feint.fool(
+            lenet_digits.eval(), generations=10_000, input_shape=SHAPE, class_names=["a", "b", "c"], out=tmp_path / "f"
+        )
+    assert not (tmp_path / "f").exists()  # refused before anything was written or searched
+    scores = as_oracle(lenet_digits, input_shape=SHAPE)  # an oracle learns its count from its first answer
+    with pytest.raises(InputError, match="class_names names 2 classes but the model has 10"):
+        feint.fool(scores, generations=1, population=4, input_shape=SHAPE, class_names=["a", "b"])

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 import feint.attacks.fooling as fooling
@@ -38,6 +39,29 @@ def _shape(model: nn.Module | Oracle, input_shape: Sequence[int] | None) -> tupl
     if len(shape) != 3 or min(int(s) for s in shape) < 1:
         raise InputError(f"input_shape must be three positive sizes (C, H, W), got {tuple(shape)}")
     return (int(shape[0]), int(shape[1]), int(shape[2]))
+
+
+def _classes_before(model: nn.Module | Oracle, shape: tuple[int, int, int]) -> int | None:
+    """The model's class count before any search: a module in eval mode answers one blank input (one
+    in training mode is left alone: a forward would move its batch-norm statistics); an oracle says it
+    when it was declared with one."""
+    if isinstance(model, nn.Module):
+        if model.training:
+            return None
+        parameter = next(model.parameters(), None)
+        blank = torch.zeros(1, *shape, device=parameter.device if parameter is not None else "cpu")
+        with torch.no_grad():
+            return int(model(blank).shape[-1])
+    return model.num_classes
+
+
+def _check_class_names(names: Sequence[str] | None, classes: int | None) -> None:
+    """``class_names`` must name each of the model's classes, in the order of its outputs."""
+    if names and classes is not None and classes != len(names):
+        raise InputError(
+            f"class_names names {len(names)} classes but the model has {classes}; "
+            f"give one name per class, in the order of the model's outputs"
+        )
 
 
 def _files(result: FoolingResult, shape: tuple[int, int, int]) -> dict[str, Any]:
@@ -97,11 +121,13 @@ def fool(
             else model
         )
         options = {"population": population, "max_queries": max_queries}
+    _check_class_names(class_names, _classes_before(model, shape))  # before the search is paid for
     if out is not None:
         prepare_out(out)
     result = fooling.fool(
         target, method=method, generations=generations, input_shape=shape, seed=seed, progress=progress, **options
     )
+    _check_class_names(class_names, int(result.target.numel()))  # one image per class searched
     names = [str(c) for c in class_names] if class_names else [str(k) for k in range(int(result.target.numel()))]
     access = "white-box" if method == "gradient" else "scores"
     info = {**model_info(model, model_name), "access": access, **({"loaded_as": model_note} if model_note else {})}
