@@ -23,7 +23,7 @@ thorough one at every eps on every model.
 ``--models`` measures a subset, ``--thorough`` limits the (costly) thorough audits to some models;
 the report then says which rows and targets were not measured. The audits resume from
 ``benchmarks/.cache/defenses/audits`` only when feint's code is unchanged: the audit's resume
-fingerprint includes a digest of feint's sources (:func:`feint.capabilities.audit.state.code_digest`), so a
+fingerprint includes a digest of feint's sources (:func:`feint.version.code_digest`), so a
 rerun after a code change audits afresh instead of reporting numbers of the old code.
 
 Measured (moved here from the README in issue 21; docs/benchmarks.md has the tables):

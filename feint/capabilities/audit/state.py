@@ -17,7 +17,6 @@ report, so state from another feint version (or an edited checkout) is refused w
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -33,24 +32,11 @@ from feint.capabilities.audit.points import PointStore
 from feint.distributed.checks import digest_json, digest_tensors
 from feint.io import write_json, write_with
 from feint.oracles import Oracle
+from feint.version import code_digest
 
 STATE_DIR = "audit_state"
 STATE_FILE = "state.json"
 CORE = ("broken_by", "carried", "worst_logits", "worst_sizes")
-
-
-@functools.cache
-def code_digest() -> str:
-    """sha256 of feint's own Python sources (every ``feint/**/*.py``, by relative path and content):
-    the code version of a saved state. Hashing the files, not asking git, works for an installed
-    package as for a checkout with uncommitted edits."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 def digests(settings: dict[str, Any], x: Tensor, y: Tensor, model: nn.Module | Oracle) -> dict[str, str]:

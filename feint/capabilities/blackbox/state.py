@@ -25,14 +25,17 @@ from torch import Tensor
 from feint.io import write_json, write_with
 from feint.models.registry import create_model
 from feint.training.substitute import RoundRecord, SubstituteConfig, SubstituteState
+from feint.version import code_digest
 
 STATE_DIR = "blackbox_state"
 STATE_FILE = "state.json"
 
 
 def fingerprint(config: SubstituteConfig, oracle_name: str, *tensors: Tensor) -> str:
-    """sha256 over the settings (sorted JSON), the oracle's name and the given tensors' bytes."""
-    h = hashlib.sha256(json.dumps({"config": config.to_dict(), "oracle": oracle_name}, sort_keys=True).encode())
+    """sha256 over the settings (sorted JSON), the oracle's name, feint's code (a substitute trained by
+    other code is not resumed: two versions' rounds would mix in one report) and the tensors' bytes."""
+    parts = {"config": config.to_dict(), "oracle": oracle_name, "code": code_digest()}
+    h = hashlib.sha256(json.dumps(parts, sort_keys=True).encode())
     for t in tensors:
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
@@ -87,7 +90,7 @@ def load_state(
         meta: dict[str, Any] = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
         if meta.get("fingerprint") != fp:
             return None, (
-                f"the saved substitute in {folder} was trained with other settings, inputs or target; "
+                f"the saved substitute in {folder} was trained with other settings, inputs, target or feint code; "
                 "starting afresh (it will be overwritten)"
             )
         blob = load_file(str(folder / meta["tensors"]), device=str(device))
