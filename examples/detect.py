@@ -26,7 +26,7 @@ model = feint.train("lenet", train, test, epochs=5 if small else 10, progress=Fa
 
 detector = MutationDetector(model, n_mutants=50 if small else 200)
 detector.fit(train.x[:500], train.y[:500])  # clean inputs only
-x, y = (test.x[:100], test.y[:100]) if small else (test.x, test.y)
+x, y = (test.x[:60], test.y[:60]) if small else (test.x, test.y)
 report = feint.detect(detector, x, y, attacks=["fgsm", "pgd"], eps=0.1, out="detect-ex")
 print(report.summary())
 
