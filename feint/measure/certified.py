@@ -15,7 +15,6 @@ from torch import Tensor
 
 # Radii of the table in every certified report (L2, inputs in [0, 1]); Cohen et al.'s figures span 0-4.
 DEFAULT_RADII = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
-CURVE_POINTS = 101
 
 
 def guarantee(alpha: float, sigma: float) -> str:
@@ -36,6 +35,8 @@ def certified_accuracy(prediction: Tensor, radius: Tensor, y: Tensor, radii: Seq
 
 
 def curve(prediction: Tensor, radius: Tensor, y: Tensor, top: float) -> dict[str, list[float]]:
-    """The certified accuracy curve on :data:`CURVE_POINTS` radii from 0 to ``top``: ``radius``, ``accuracy``."""
-    grid = torch.linspace(0.0, max(top, 1e-6), CURVE_POINTS).tolist()
-    return {"radius": grid, "accuracy": certified_accuracy(prediction, radius, y, grid)}
+    """The certified accuracy curve, exactly: ``accuracy[i]`` holds on ``(radius[i-1], radius[i]]`` (a step
+    at every radius certified correct), from 0 to ``top``."""
+    won = radius[(prediction == y) & ~torch.isnan(radius)]
+    steps = sorted({0.0, *won.tolist(), float(max(top, *won.tolist(), 0.0))})
+    return {"radius": steps, "accuracy": certified_accuracy(prediction, radius, y, steps)}
