@@ -34,6 +34,7 @@ from feint.errors import InputError
 from feint.validation import check_positive_int, eval_mode
 
 ABSTAIN = -1
+N0 = 100  # the selection draws of Cohen et al. 2019
 
 
 def check_sigma(sigma: float) -> float:
@@ -117,11 +118,11 @@ class Smoothed(nn.Module):
     RNG, so a seeded run repeats), so attacks see a randomized model; :meth:`predict`,
     :meth:`certify` and :meth:`counts` are the Monte Carlo procedures, batched in passes of
     ``batch_size`` rows. ``n0``, ``n`` and ``alpha`` are the procedures' defaults (what the audit
-    uses for its certified bound). The noise is not clipped to the input bounds, as in the paper.
+    uses for its certified bound; ``n0`` defaults to 100, or ``n`` when fewer). The noise is not clipped to the input bounds, as in the paper.
     """
 
     def __init__(
-        self, base: nn.Module, sigma: float, *, n0: int = 100, n: int = 10_000, alpha: float = 0.001,
+        self, base: nn.Module, sigma: float, *, n0: int | None = None, n: int = 10_000, alpha: float = 0.001,
         batch_size: int = 1000,
     ) -> None:  # fmt: skip
         super().__init__()
@@ -130,7 +131,8 @@ class Smoothed(nn.Module):
                 f"randomized smoothing needs a torch model (nn.Module) to add noise to, got {type(base).__name__}"
             )
         self.sigma = check_sigma(sigma)
-        check_sampling(n0=n0, n=n, alpha=alpha)
+        n0 = min(N0, n) if n0 is None and isinstance(n, int) else n0
+        check_sampling(n0=n0, n=n, alpha=alpha)  # type: ignore[arg-type]
         check_positive_int(batch_size, "batch_size (rows per pass through the base model)")
         self.base = base
         self.n0, self.n, self.alpha, self.batch_size = int(n0), int(n), float(alpha), int(batch_size)
@@ -206,12 +208,13 @@ class Smoothed(nn.Module):
 
 
 def smooth(
-    model: nn.Module, sigma: float, *, n0: int = 100, n: int = 10_000, alpha: float = 0.001, batch_size: int = 1000
-) -> Smoothed:
+    model: nn.Module, sigma: float, *, n0: int | None = None, n: int = 10_000, alpha: float = 0.001,
+    batch_size: int = 1000,
+) -> Smoothed:  # fmt: skip
     """The smoothed classifier of ``model`` at Gaussian noise level ``sigma`` (Cohen, Rosenfeld & Kolter 2019).
 
     A :class:`Smoothed` module: one noisy draw per forward pass (what attacks and the audit see), and
-    ``predict`` / ``certify`` / ``counts`` with ``n0`` selection draws, ``n`` estimation draws and
+    ``predict`` / ``certify`` / ``counts`` with ``n0`` selection draws (default 100, at most ``n``), ``n`` estimation draws and
     failure probability ``alpha`` by default, in passes of ``batch_size`` rows. Certificates are L2
     radii and hold, with probability 1 - alpha, for the smoothed classifier, not for ``model``::
 

@@ -17,7 +17,7 @@ from typing import Any
 from feint.capabilities.audit import page_sections as rs
 from feint.capabilities.audit.page_adaptive import adaptive_section, passes_section
 from feint.capabilities.audit.page_interval import INTRO as INTERVAL_INTRO
-from feint.capabilities.audit.page_interval import interval_section
+from feint.capabilities.audit.page_interval import interval_section, interval_sentence
 from feint.capabilities.audit.schema import READABLE, SCHEMA
 from feint.errors import InputError
 from feint.measure.natural_page import natural_section
@@ -95,6 +95,7 @@ def _verdict(report: dict[str, Any]) -> str:
             text += f" on average over {num(randomized.get('redraws'))} redraws of its randomness ({pct(strict)} in every draw)"
         clean = report.get("clean_accuracy")
         text += f", keeping {pct(worst / clean)} of its clean accuracy." if clean else "."
+    text += interval_sentence(report, i)
     if fails or warns:
         text += (
             f' {fails} of {len(checks)} <a href="#checks">gradient-masking checks</a> fail and {warns} warn:'

@@ -15,6 +15,19 @@ INTRO = (
 )
 
 
+def interval_sentence(report: dict[str, Any], i: int | None) -> str:
+    """The verdict's sentence on the interval at eps index ``i`` (markup; empty without an interval)."""
+    iv = report.get("interval")
+    if not iv or i is None or i >= len(iv["eps"]):
+        return ""
+    low, high = iv["certified"][i], iv["empirical"][i]
+    return (
+        f' Its smoothed classifier is <a href="#interval">certified</a> right on <b>{pct(low)}</b> of the inputs within'
+        f" L2 eps {num(iv['eps'][i])} and the attacks leave it right on {pct(high)}: its robust accuracy lies in"
+        f" [{pct(low)}, {pct(high)}], the <b>{pct(max(0.0, high - low))}</b> between unknown."
+    )
+
+
 def interval_section(report: dict[str, Any]) -> str:
     iv = report["interval"]
     uri = band_plot(

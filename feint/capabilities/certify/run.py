@@ -32,16 +32,21 @@ from feint.report.provenance import model_info
 from feint.validation import check_images, check_labels, check_nonnegative, model_logits
 
 
-def smoothed_model(model: nn.Module, sigma: float | None, **sampling: int | float) -> Smoothed:
-    """``model`` smoothed at ``sigma`` with the ``sampling`` settings (n0, n, alpha, batch_size); a model
-    already smoothed keeps its base and noise level (a different ``sigma`` is refused)."""
+def smoothed_model(model: nn.Module, sigma: float | None, **sampling: int | float | None) -> Smoothed:
+    """``model`` smoothed at ``sigma`` with the ``sampling`` settings (n0, n, alpha, batch_size; None: the
+    smoothed model's own, or :func:`feint.smooth`'s defaults); a model already smoothed keeps its base and
+    noise level (a different ``sigma`` is refused)."""
+    given = {k: v for k, v in sampling.items() if v is not None}
     if isinstance(model, Smoothed):
+        own = {"n0": model.n0, "n": model.n, "alpha": model.alpha, "batch_size": model.batch_size}
+        sampling = own | given
         if sigma is not None and float(sigma) != model.sigma:
             raise InputError(
                 f"the model is already smoothed at sigma {model.sigma:g}, not {sigma!r}; pass its base model "
                 "to smooth it at another sigma"
             )
         return smooth(model.base, model.sigma, **sampling)  # type: ignore[arg-type]
+    sampling = given
     if sigma is None:
         raise InputError(
             "give sigma, the noise level to smooth the model with (e.g. sigma=0.25), or a feint.smooth(...) model"
@@ -64,9 +69,9 @@ def certify(
     y: Tensor | None = None,
     *,
     sigma: float | None = None,
-    n0: int = 100,
-    n: int = 10_000,
-    alpha: float = 0.001,
+    n0: int | None = None,
+    n: int | None = None,
+    alpha: float | None = None,
     radii: Sequence[float] = DEFAULT_RADII,
     data_info: DatasetInfo | None = None,
     split: str | None = None,
@@ -76,15 +81,16 @@ def certify(
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = False,
-    batch_size: int = 1000,
+    batch_size: int | None = None,
 ) -> Report:
     """Certify the smoothed classifier of ``model`` at noise level ``sigma`` (L2) on ``(x, y)``.
 
     ``model`` is a base classifier (then ``sigma`` is required) or a :func:`feint.smooth` model.
     CERTIFY (Cohen et al. 2019) chooses each input's class on ``n0`` noisy draws and certifies it on
-    ``n`` more at failure probability ``alpha``; ``radii`` are the L2 radii of the report's table.
+    ``n`` more at failure probability ``alpha`` (default: the smoothed model's own; for a base model
+    100, 10,000 and 0.001, as :func:`feint.smooth`); ``radii`` are the L2 radii of the report's table.
     ``x`` is a :class:`~feint.data.dataset.Dataset` (then no ``y``) or a tensor (N, C, H, W) with
-    labels ``y``. The draws go through the base model in passes of ``batch_size`` rows (many inputs at
+    labels ``y``. The draws go through the base model in passes of ``batch_size`` rows (default 1000; many inputs at
     once); each group of inputs draws from its own seed (from ``seed``). With ``out`` the report is saved
     there (``report.json``, ``report.html``) and ``out/certify_state/`` after every group: a killed run
     called again (``resume``) certifies only the groups left, with the same figures.
