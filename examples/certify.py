@@ -21,19 +21,39 @@ import feint
 small = "--small" in sys.argv
 train, test = feint.load("digits", "train"), feint.load("digits", "test")
 noise = {"sigma": 0.25}
-model = feint.train("lenet", train, recipe="gaussian-noise", recipe_options=noise, epochs=4 if small else 10).model
+model = feint.train(
+    "lenet",
+    train,
+    recipe="gaussian-noise",
+    recipe_options=noise,
+    epochs=4 if small else 10,
+).model
 data = test.head(30) if small else test
 
 smoothed = feint.smooth(model, 0.25, n=500 if small else 10_000)
 report = feint.certify(smoothed, data, radii=(0, 0.25, 0.5), out="certify-example")
 print(report.summary())
 certified = report["certified"]["accuracy"]
-assert certified[0] >= certified[1] >= certified[2] and certified[1] > 0, "some inputs are certified at 0.25"
+assert certified[0] >= certified[1] >= certified[2] and certified[1] > 0, (
+    "some inputs are certified at 0.25"
+)
 
 # The interval: the attacks (EOT over the noise) on the same smoothed classifier bound it from above.
 draws = {"eot_samples": 4, "redraws": 4} if small else {}
-audit = feint.audit(smoothed, data, norm="2", eps=[0, 0.25, 0.5], preset="quick", out="audit-interval", **draws)
+audit = feint.audit(
+    smoothed,
+    data,
+    norm="2",
+    eps=[0, 0.25, 0.5],
+    preset="quick",
+    out="audit-interval",
+    **draws,
+)
 interval = audit["interval"]
-for eps, low, high in zip(interval["eps"], interval["certified"], interval["empirical"], strict=True):
-    print(f"L2 eps {eps:g}: robust accuracy of the smoothed classifier in [{low:.3f}, {high:.3f}]")
+for eps, low, high in zip(
+    interval["eps"], interval["certified"], interval["empirical"], strict=True
+):
+    print(
+        f"L2 eps {eps:g}: robust accuracy of the smoothed classifier in [{low:.3f}, {high:.3f}]"
+    )
     assert low <= high, "the certified lower bound never exceeds what the attacks leave"

@@ -105,10 +105,12 @@ def test_bad_settings_are_refused_with_one_clear_error() -> None:
             smooth(base, 0.25, alpha=alpha)
     with pytest.raises(InputError, match="give sigma"):
         feint.certify(base, _inputs([0.9]), torch.tensor([0]))
-    with pytest.raises(InputError, match="already smoothed at sigma 0.25"):
+    with pytest.raises(InputError, match=r"already smoothed at sigma 0\.25"):
         feint.certify(smooth(base, 0.25), _inputs([0.9]), torch.tensor([0]), sigma=0.5)
     with pytest.raises(InputError, match="sigma"):
-        feint.train("softmax", feint.load("digits", "train").head(8), recipe="gaussian-noise", recipe_options={"sigma": 0})
+        feint.train(
+            "softmax", feint.load("digits", "train").head(8), recipe="gaussian-noise", recipe_options={"sigma": 0}
+        )
 
 
 def test_feint_smooth_is_the_smoothed_classifier() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from feint.capabilities.audit.randomness import redraw_seed
 from feint.capabilities.audit.redraws import candidates
@@ -67,7 +67,7 @@ def _votes_right(smoothed: Smoothed, points: Tensor, y: Tensor, gen: torch.Gener
     return smoothed.counts(points, smoothed.n, generator=gen).argmax(1) == y
 
 
-def measure_interval(model: nn.Module, setup: Any, state: Any, final: dict[int, Tensor]) -> None:
+def measure_interval(model: Any, setup: Any, state: Any, final: dict[int, Tensor]) -> None:
     """Certify the clean inputs and judge each eps's final points (``final``, from the redraws, else the
     attacks' candidates) by g's vote; keep the section in the state (a resumed audit keeps it)."""
     if not isinstance(model, Smoothed) or setup.norm != "2" or RECORD in state.records or state.points is None:

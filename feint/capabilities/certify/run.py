@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -36,22 +38,21 @@ def smoothed_model(model: nn.Module, sigma: float | None, **sampling: int | floa
     """``model`` smoothed at ``sigma`` with the ``sampling`` settings (n0, n, alpha, batch_size; None: the
     smoothed model's own, or :func:`feint.smooth`'s defaults); a model already smoothed keeps its base and
     noise level (a different ``sigma`` is refused)."""
-    given = {k: v for k, v in sampling.items() if v is not None}
+    given: dict[str, Any] = {k: v for k, v in sampling.items() if v is not None}
     if isinstance(model, Smoothed):
-        own = {"n0": model.n0, "n": model.n, "alpha": model.alpha, "batch_size": model.batch_size}
-        sampling = own | given
+        own: dict[str, Any] = {"n0": model.n0, "n": model.n, "alpha": model.alpha, "batch_size": model.batch_size}
+        given = own | given
         if sigma is not None and float(sigma) != model.sigma:
             raise InputError(
                 f"the model is already smoothed at sigma {model.sigma:g}, not {sigma!r}; pass its base model "
                 "to smooth it at another sigma"
             )
-        return smooth(model.base, model.sigma, **sampling)  # type: ignore[arg-type]
-    sampling = given
+        return smooth(model.base, model.sigma, **given)
     if sigma is None:
         raise InputError(
             "give sigma, the noise level to smooth the model with (e.g. sigma=0.25), or a feint.smooth(...) model"
         )
-    return smooth(model, sigma, **sampling)  # type: ignore[arg-type]
+    return smooth(model, sigma, **given)
 
 
 def _radii(radii: Sequence[float]) -> list[float]:
@@ -110,7 +111,9 @@ def certify(
         "seed": seed, "batch_size": smoothed.batch_size, "group_size": group_size(smoothed, int(x.shape[0])),
     }  # fmt: skip
     fp = fingerprint(settings, x, y, smoothed)
-    certified = certify_inputs(smoothed, x, y, seed=seed, fp=fp, out=out, resume=resume, progress=progress)
+    certified = certify_inputs(
+        smoothed, x, y, seed=seed, fp=fp, out=None if out is None else Path(out), resume=resume, progress=progress
+    )
     data = data_info.to_dict() if data_info is not None else {"name": "data"}
     built = build_certify_report(
         certified, y, settings=settings, model=model_info(smoothed.base, model_name),
