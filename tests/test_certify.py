@@ -68,19 +68,12 @@ def test_the_forward_pass_is_one_noisy_draw_of_the_base_model() -> None:
     assert 0.3 < float((first.argmax(1) == 0).float().mean()) < 0.7  # a coin flip on the boundary
 
 
-@pytest.fixture(scope="module")
-def noisy_softmax(digits_train: Dataset) -> nn.Module:
-    return feint.train(
-        "softmax", digits_train, recipe="gaussian-noise", recipe_options={"sigma": 0.25}, epochs=4, progress=False
-    ).model
-
-
 def test_certified_accuracy_never_exceeds_robust_accuracy_under_eot_pgd(
-    noisy_softmax: nn.Module, digits_test: Dataset
+    noisy_softmax_digits: nn.Module, digits_test: Dataset
 ) -> None:
     """The certificate bounds robust accuracy from below, EOT-PGD on the smoothed classifier from above."""
     x, y = digits_test.x[:40], digits_test.y[:40]
-    model = smooth(noisy_softmax, 0.25, n0=50, n=400)
+    model = smooth(noisy_softmax_digits, 0.25, n0=50, n=400)
     answers = model.certify(x, generator=_gen())
     clean_vote = model.counts(x, 400, generator=_gen(1)).argmax(1) == y
     assert float(clean_vote.float().mean()) > 0.6  # the recipe taught the base model to answer under noise
