@@ -7,18 +7,14 @@ would abbreviate torchrun's own options (see :mod:`feint.cli.common`) and alread
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from feint.cli.common import (
     COUNT,
     batch_size_option,
-    check_model_fits_data,
     data_options,
     device_option,
-    load_data,
-    load_together,
+    load_module_and_data,
     model_options,
     n_inputs_option,
     output_options,
@@ -28,7 +24,6 @@ from feint.cli.common import (
     resume_option,
     seed_option,
 )
-from feint.errors import InputError
 from feint.measure.certified import DEFAULT_RADII
 
 
@@ -83,25 +78,16 @@ def certify_command(
     accuracy against L2 radius, abstain rate, smoothed clean accuracy. Resumable: run it again."""
     from feint.capabilities.certify.run import certify
     from feint.defenses.smoothing import check_sampling, check_sigma
-    from feint.models import resolve
 
     check_sigma(sigma)  # bad settings fail before anything loads
     check_sampling(n0=n0, n=n_samples, alpha=alpha)
     table = parse_floats(radii, "--radii") or []
     dev = resolve_device(device)
 
-    def load() -> tuple[Any, Any]:
-        loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
-        if loaded.module is None:
-            raise InputError(
-                f"feint certify adds noise to the inputs of a torch model, but {model_spec} gives "
-                f"{loaded.describe()}; give a torch model (a run directory, module:factory or .onnx)"
-            )
-        dataset = load_data(data, split, data_path, n, seed)
-        check_model_fits_data(loaded.config, dataset, model_spec, loaded.module)
-        return loaded, dataset
-
-    loaded, dataset = load_together("loading the model and the data", out, load)
+    loaded, dataset = load_module_and_data(
+        out, model_spec=model_spec, weights=weights, trust=trust_file, device=dev, data=data, split=split,
+        data_path=data_path, n=n, seed=seed, why="feint certify adds noise to the inputs of a torch model",
+    )  # fmt: skip
     report = certify(
         loaded.module, dataset, sigma=sigma, n0=n0, n=n_samples, alpha=alpha, radii=table, model_name=loaded.name,
         resume=resume, out=out, seed=seed, device=dev, progress=not quiet, batch_size=batch_size,
