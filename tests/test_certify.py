@@ -108,3 +108,24 @@ def test_bad_settings_are_refused_with_one_clear_error() -> None:
 
 def test_feint_smooth_is_the_smoothed_classifier() -> None:
     assert isinstance(feint.smooth(Boundary(), 0.5), Smoothed)
+
+
+def test_smooth_adv_moves_inputs_where_the_soft_smoothed_classifier_errs(
+    noisy_softmax_digits: nn.Module, digits_train: Dataset
+) -> None:
+    """Salman et al. 2019's inner attack: within the L2 ball, the soft smoothed classifier's loss rises."""
+    from feint.defenses.smooth_adv import SoftSmoothed, smooth_adv_points
+    from feint.threat import ThreatModel
+
+    x, y = digits_train.x[:64], digits_train.y[:64]
+    noise = 0.25 * torch.randn((4, *x.shape), generator=_gen())
+    points = smooth_adv_points(noisy_softmax_digits, x, y, noise, ThreatModel("2", 0.5, (0.0, 1.0)), steps=2)
+    assert float((points - x).flatten(1).norm(dim=1).max()) <= 0.5 + 1e-5
+    soft = SoftSmoothed(noisy_softmax_digits, noise)
+    with torch.no_grad():
+        before, after = (torch.nn.functional.nll_loss(soft(p), y) for p in (x, points))
+    assert float(after) > float(before) + 0.1
+    run = feint.train("softmax", digits_train.head(128), recipe="smooth-adv", recipe_options={"eps": 0.5}, epochs=1)
+    assert run.history and torch.isfinite(torch.tensor(run.history[-1]["loss"]))
+    with pytest.raises(InputError, match="finite L2 eps > 0"):
+        feint.train("softmax", digits_train.head(8), recipe="smooth-adv", recipe_options={"eps": 0})

@@ -75,7 +75,7 @@ def _sources(text: str | None) -> list[str] | None:
 @click.option(
     "--recipe",
     default=None,
-    help="defense: goodfellow, pgd-at, fast-at, trades, ensemble-at, distill or gaussian-noise (randomized smoothing)",
+    help="defense: goodfellow, pgd-at, fast-at, trades, ensemble-at, distill, gaussian-noise or smooth-adv (randomized smoothing)",
 )
 @click.option(
     "--arch",

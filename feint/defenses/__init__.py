@@ -2,8 +2,9 @@
 
 ``goodfellow`` (Goodfellow et al. 2015), ``pgd-at`` (Madry et al. 2018), ``fast-at`` (Wong et al.
 2020, with the catastrophic-overfitting guard), ``trades`` (Zhang et al. 2019), ``ensemble-at``
-(Tramèr et al. 2018), ``distill`` (Papernot et al. 2016) and ``gaussian-noise`` (the base model of
-randomized smoothing, Cohen et al. 2019; :func:`smooth` makes the smoothed classifier)::
+(Tramèr et al. 2018), ``distill`` (Papernot et al. 2016), ``gaussian-noise`` (the base model of
+randomized smoothing, Cohen et al. 2019; :func:`smooth` makes the smoothed classifier) and
+``smooth-adv`` (its adversarial training, Salman et al. 2019)::
 
     import feint
     from feint.defenses import FastAT
@@ -18,6 +19,7 @@ from feint.defenses.fast_at import FastAT
 from feint.defenses.goodfellow import Goodfellow
 from feint.defenses.noise import GaussianNoise
 from feint.defenses.pgd_at import PGDAT
+from feint.defenses.smooth_adv import SmoothAdv
 from feint.defenses.smoothing import Certificates, Smoothed, smooth
 from feint.defenses.trades import TRADES
 
@@ -32,6 +34,7 @@ __all__ = [
     "GaussianNoise",
     "Goodfellow",
     "Recipe",
+    "SmoothAdv",
     "Smoothed",
     "Step",
     "TemperatureSoftmax",
