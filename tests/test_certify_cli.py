@@ -107,7 +107,7 @@ def test_an_l2_audit_with_certify_reports_the_interval(model_dir: Path, tmp_path
     report = json.loads((out / "report.json").read_text())
     assert validate(report, REPORT_SCHEMA) == []
     interval = report["interval"]
-    assert interval["eps"] == [0.0, 0.5] and interval["sigma"] == 0.25 and interval["n"] == 200
+    assert interval["eps"] == [0.0, 0.5] and interval["sigma"] == 0.25 and interval["n"] == 200 and interval["eot"]
     for low, high in zip(interval["certified"], interval["empirical"], strict=True):
         assert 0 <= low <= high <= 1
     assert interval["certified"][1] < interval["certified"][0]

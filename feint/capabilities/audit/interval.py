@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from feint.capabilities.audit.adaptive import RECORD as ADAPTIVE
 from feint.capabilities.audit.randomness import redraw_seed
 from feint.capabilities.audit.redraws import candidates
 from feint.defenses.smoothing import Smoothed
@@ -39,6 +40,7 @@ INTERVAL_SCHEMA: dict[str, Any] = obj(
         "smoothed_clean_accuracy": NUM,
         "abstain_rate": NUM,
         "forward_rows": INT,
+        "eot": {"type": "boolean"},
         "guarantee": STR,
     }
 )
@@ -98,6 +100,8 @@ def measure_interval(model: Any, setup: Any, state: Any, final: dict[int, Tensor
         "smoothed_clean_accuracy": float(clean.float().mean()),
         "abstain_rate": float((answers.prediction < 0).float().mean()),
         "forward_rows": count * (model.n0 + n) + count * n * (1 + len(setup.eps)),
+        # the adaptive probes found the noise and the attacks averaged it (EOT); off, they saw single draws
+        "eot": bool(((state.records.get(ADAPTIVE) or {}).get("section") or {}).get("randomized")),
         "guarantee": guarantee(model.alpha, model.sigma),
     }
 

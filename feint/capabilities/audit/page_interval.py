@@ -42,9 +42,15 @@ def interval_section(report: dict[str, Any]) -> str:
         [num(e), pct(c), pct(u), pct(max(0.0, u - c)), num(k)]
         for e, c, u, k in zip(iv["eps"], iv["certified"], iv["empirical"], iv["contradictions"], strict=True)
     ]
+    how = (
+        "ran on the smoothed model with EOT over its noise"
+        if iv.get("eot", True)
+        else "ran on single noisy draws of the smoothed model, without EOT (the adaptive probes were off): a weak "
+        "upper bound"
+    )
     text = (
         f"<p>Both bounds concern the smoothed classifier g (Gaussian noise of sigma {num(iv['sigma'])}): the attacks "
-        "ran on the smoothed model with EOT over its noise, and each final point is judged by g's majority vote over "
+        f"{how}, and each final point is judged by g's majority vote over "
         f"n = {num(iv['n'])} draws (robust: right at the clean input and at the attack's point). "
         f"{esc(iv['guarantee'])} The audit's other sections count single noisy draws of the model, not g.</p>"
         f"<p>g is right on {pct(iv['smoothed_clean_accuracy'])} of the clean inputs and CERTIFY abstained on "
