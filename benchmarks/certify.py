@@ -12,6 +12,9 @@ sigma, on the same inputs with the same n0, n and alpha, the script prints, from
    (32), on a subset: one torch thread, glibc told to keep freed memory, interleaved repeats in
    alternating order, the median of per-repeat ratios with its quartiles (the helpers of
    ``benchmarks/attack_speed.py``). Both pass the same rows through the model: n0 + n per input.
+   On the CNN the model's forward pass is nearly all of the time, so batching cannot gain much;
+   the same timing on cheaper models (``--speed-archs``: an MLP, a linear softmax) shows what
+   feint's batched sampling saves where the drawing and the per-batch overhead dominate.
 3. The empirical upper bound: EOT-PGD (L2, Athalye et al. 2018: PGD on the logits averaged over
    draws of the noise) on the smoothed classifier at each radius, each final point judged by the
    majority vote over n draws (robust: right at the clean input and at the attack's point). It must
@@ -40,6 +43,7 @@ from feint.attacks.eot import ExpectationOverDraws
 from feint.attacks.pgd import pgd
 from feint.defenses.smoothing import Smoothed, smooth
 from feint.measure.certified import certified_accuracy
+from feint.models.registry import create_model
 
 RADII = (0.0, 0.25, 0.5, 1.0)
 
@@ -91,6 +95,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--eot-draws", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--speed-archs", default="mlp,softmax", help="cheaper models timed too (untrained)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     steady = keep_freed_memory()
@@ -101,6 +106,10 @@ def main() -> None:
     print(f"{args.batch_size} rows per pass; one torch thread; glibc keeps freed memory: {'yes' if steady else 'no'}")
     for sigma in (float(s) for s in args.sigmas.split(",")):
         one_sigma(sigma, args, train, x, y)
+    for arch in filter(None, args.speed_archs.split(",")):
+        base = create_model(arch, input_shape=(1, 28, 28), num_classes=10).eval()
+        print(f"\n{arch} (untrained; the work per row is the same), sigma 0.25:")
+        speed(smooth(base, 0.25, n0=args.n0, n=args.n, alpha=args.alpha, batch_size=args.batch_size), base, x, args)
 
 
 def one_sigma(sigma: float, args: argparse.Namespace, train: feint.data.Dataset, x: Tensor, y: Tensor) -> None:
@@ -125,6 +134,12 @@ def one_sigma(sigma: float, args: argparse.Namespace, train: feint.data.Dataset,
         se = 2 * math.sqrt(max(p * (1 - p) + q * (1 - q), 1e-12) / len(y))
         verdict = "ok" if abs(p - q) <= se and u >= p else "CHECK"
         print(f"{r:>10g} {p:>7.3f} {q:>7.3f} {abs(p - q):>7.3f} {se:>7.3f} {u:>14.3f}  {verdict}")
+    speed(smoothed, base, x, args)
+
+
+def speed(smoothed: Smoothed, base: nn.Module, x: Tensor, args: argparse.Namespace) -> None:
+    """Time CERTIFY per input, feint against ART (the same rows per pass, and ART's default 32)."""
+    art = art_smoothing(base, smoothed.sigma, args.n0, args.alpha)
     xs = x[: args.speed_inputs]
     times = timed_repeats(
         {
