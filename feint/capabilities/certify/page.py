@@ -18,9 +18,11 @@ HEADLINE_RADIUS = 0.5
 
 
 def _headline(report: dict[str, Any]) -> tuple[float, float]:
-    """The table's radius nearest :data:`HEADLINE_RADIUS` and its certified accuracy."""
+    """The table's radius nearest :data:`HEADLINE_RADIUS` among those the settings can certify (all
+    when none can), and its certified accuracy."""
     radii, accuracy = report["certified"]["radius"], report["certified"]["accuracy"]
-    i = min(range(len(radii)), key=lambda j: abs(radii[j] - HEADLINE_RADIUS))
+    reachable = [j for j in range(len(radii)) if radii[j] <= report["max_radius"]] or range(len(radii))
+    i = min(reachable, key=lambda j: abs(radii[j] - HEADLINE_RADIUS))
     return radii[i], accuracy[i]
 
 
