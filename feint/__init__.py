@@ -11,7 +11,8 @@ The public functions are the library's own, with their real signatures and docst
     print(f"PGD fooled the model on {result.success.float().mean():.0%} of 100 inputs")
 
 The capabilities (``audit``, ``blackbox``, ``transfer``, ``transfer_matrix``, ``physical``,
-``natural``, ``fool``, ``detect``) each return a :class:`feint.report.Report`.
+``natural``, ``fool``, ``detect``, ``certify``) each return a :class:`feint.report.Report`;
+``smooth`` makes a model's smoothed classifier (randomized smoothing), which ``certify`` certifies.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from feint.attacks.registry import attack
     from feint.capabilities.audit.run import audit
     from feint.capabilities.blackbox.run import blackbox
+    from feint.capabilities.certify.run import certify
     from feint.capabilities.detect.run import detect
     from feint.capabilities.fooling.run import fool
     from feint.capabilities.physical.natural import natural
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from feint.capabilities.transfer.matrix import transfer_matrix
     from feint.capabilities.transfer.pair import transfer
     from feint.data import load
+    from feint.defenses.smoothing import smooth
     from feint.server.start import serve
     from feint.training import train
 
@@ -57,6 +60,8 @@ _HOMES = {
     "load": "feint.data",
     "attack": "feint.attacks.registry",
     "serve": "feint.server.start",
+    "certify": "feint.capabilities.certify.run",
+    "smooth": "feint.defenses.smoothing",
 }
 
 __all__ = [
@@ -64,12 +69,14 @@ __all__ = [
     "attack",
     "audit",
     "blackbox",
+    "certify",
     "detect",
     "fool",
     "load",
     "natural",
     "physical",
     "serve",
+    "smooth",
     "train",
     "transfer",
     "transfer_matrix",

@@ -117,3 +117,12 @@ def mlp_file(digits_train: Dataset, tmp_path_factory: pytest.TempPathFactory) ->
     sio.dump(est, folder / "mlp.skops")
     (folder / "mlp.pkl").write_bytes(pickle.dumps(est))
     return folder / "mlp.skops"
+
+
+@pytest.fixture(scope="session")
+def noisy_softmax_digits(digits_train: Dataset) -> nn.Module:
+    """A softmax regression trained with Gaussian noise at sigma 0.25 (the base of a smoothed classifier)."""
+    options = {"sigma": 0.25}
+    return train(
+        "softmax", digits_train, recipe="gaussian-noise", recipe_options=options, epochs=4, progress=False
+    ).model

@@ -77,6 +77,7 @@ def run_script(path: Path, *args: str) -> None:
 
 def test_every_capability_has_an_example():
     wanted = {"audit", "attack", "defend", "blackbox", "transfer", "physical", "natural", "fool", "detect", "serve"}
+    wanted |= {"certify"}
     assert wanted <= set(SCRIPTS)
 
 

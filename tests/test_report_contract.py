@@ -114,6 +114,12 @@ def _detect(c: Ctx, **tail: Any) -> Report:
     return detect(c.detector, data.x, data.y, attacks=("fgsm",), adaptive_steps=3, data_info=data.info, **tail)
 
 
+def _certify(c: Ctx, **tail: Any) -> Report:
+    from feint.capabilities.certify.run import certify
+
+    return certify(c.model, c.test.head(12), sigma=0.25, n0=10, n=50, **tail)
+
+
 CASES = [
     Case("audit", _schema("feint.capabilities.audit.schema"), _audit),
     Case("blackbox", _schema("feint.capabilities.blackbox.report"), _blackbox),
@@ -123,6 +129,7 @@ CASES = [
     Case("natural", _schema("feint.capabilities.physical.natural_report"), _natural),
     Case("fool", _schema("feint.capabilities.fooling.report"), _fool),
     Case("detect", _schema("feint.capabilities.detect.schema"), _detect),
+    Case("certify", _schema("feint.capabilities.certify.report"), _certify),
 ]
 
 

@@ -27,6 +27,7 @@ RESUME_HINTS = {
         ("fool", "physical", "transfer", "detect", "natural"),
         "run the same command again; nothing half-written is kept in --out",
     ),
+    "certify": "run the same command again to continue from the last certified group of inputs",
 }
 # Commands that share their work among the ranks of a torchrun job; wire a command in before adding it.
 DISTRIBUTED_COMMANDS = frozenset({"audit", "train", "demo", "physical", "blackbox", "transfer", "detect"})
@@ -95,6 +96,7 @@ def main() -> None:
 def _register() -> None:
     from feint.cli.attack import attack_command
     from feint.cli.blackbox import blackbox_command
+    from feint.cli.certify import certify_command
     from feint.cli.demo import demo_command
     from feint.cli.detect import detect_command
     from feint.cli.fool import fool_command
@@ -114,6 +116,7 @@ def _register() -> None:
     main.add_command(detect_command, "detect")
     main.add_command(serve_command, "serve")
     main.add_command(natural_command, "natural")
+    main.add_command(certify_command, "certify")
     try:
         from feint.cli.audit import audit_command
     except ImportError:  # the audit command lands separately

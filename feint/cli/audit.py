@@ -7,6 +7,7 @@ prints the summary and writes ``--out`` (which need not be shared with the other
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,6 +29,7 @@ from feint.cli.common import (
     resume_option,
     seed_option,
 )
+from feint.errors import InputError
 from feint.io import check_writable
 from feint.models import resolve
 from feint.models.loading import resolve_model
@@ -72,6 +74,20 @@ from feint.models.loading import resolve_model
 @click.option(
     "--redraws", default=None, type=int, help="redraws of every final point on a random model [default: chosen]"
 )
+@click.option(
+    "--certify",
+    "certify_sigma",
+    default=None,
+    type=float,
+    help="audit the model smoothed at this noise level (randomized smoothing) and put its certified L2 lower "
+    "bound beside the attacks' upper bound (needs --norm 2)",
+)
+@click.option(
+    "--certify-samples", default=1000, show_default=True, type=int, help="with --certify: noise draws per input"
+)
+@click.option(
+    "--certify-alpha", default=0.001, show_default=True, type=float, help="with --certify: failure probability"
+)
 @quiet_option
 @output_options("folder for report.json, report.html and the resumable state")
 @device_option
@@ -95,6 +111,9 @@ def audit_command(
     adaptive: bool,
     eot_samples: int | None,
     redraws: int | None,
+    certify_sigma: float | None,
+    certify_samples: int,
+    certify_alpha: float,
     quiet: bool,
     out: str,
     device: str,
@@ -110,6 +129,7 @@ def audit_command(
 
     grid = parse_floats(eps, "--eps")
     check_counts(eot_samples, redraws)
+    smoothing = certify_settings(certify_sigma, certify_samples, certify_alpha, norm)
     dev = fd.start(resolve_device(device))
     with fd.together("loading the model and the data"):
         if fd.is_root():  # rank 0 alone writes --out
@@ -122,7 +142,7 @@ def audit_command(
             surrogate, config = resolve_model(surrogate_spec, device=str(dev))
             check_model_fits_data(config, dataset, surrogate_spec, surrogate)
     report = audit(
-        loaded.target,
+        loaded.target if smoothing is None else smoothed(loaded, model_spec, smoothing),
         dataset,
         eps=grid,
         norm=norm,
@@ -145,3 +165,30 @@ def audit_command(
     if fd.is_root():
         click.echo(report.summary())
         click.echo(f"report: {Path(report.html_path or out).resolve()}")
+
+
+def certify_settings(sigma: float | None, samples: int, alpha: float, norm: str) -> dict[str, float] | None:
+    """``--certify``'s settings, checked before anything loads (None without ``--certify``)."""
+    from feint.defenses.smoothing import check_sampling, check_sigma
+
+    if sigma is None:
+        return None
+    if norm != "2":
+        raise InputError(
+            "--certify gives a certified L2 radius: randomized smoothing certifies L2 here, not Linf; add --norm 2"
+        )
+    n0 = min(100, samples) if samples >= 1 else samples
+    check_sampling(n0=n0, n=samples, alpha=alpha)
+    return {"sigma": check_sigma(sigma), "n0": n0, "n": samples, "alpha": alpha}
+
+
+def smoothed(loaded: Any, model_spec: str, settings: dict[str, Any]) -> Any:
+    """The loaded model's smoothed classifier (``--certify``): it needs a torch model to add noise to."""
+    from feint.defenses.smoothing import smooth
+
+    if loaded.module is None:
+        raise InputError(
+            f"--certify adds noise to the inputs of a torch model, but {model_spec} gives {loaded.describe()}; "
+            "give a torch model (a run directory, module:factory or .onnx)"
+        )
+    return smooth(loaded.module, **settings)

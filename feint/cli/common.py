@@ -382,3 +382,25 @@ def load_together(what: str, out: str, load: Callable[[], Any]) -> Any:
         if fd.is_root():  # rank 0 alone writes --out
             prepare_out(out)
         return load()
+
+
+def load_module_and_data(
+    out: str, *, model_spec: str, weights: str | None, trust: bool, device: torch.device, data: str, split: str,
+    data_path: str | None, n: int | None, seed: int, why: str,
+) -> tuple[Any, Dataset]:  # fmt: skip
+    """The model (it must be a white-box torch module: ``why`` says what needs one) and the data, loaded
+    together (:func:`load_together`) and checked against each other."""
+    from feint.models import resolve
+
+    def load() -> tuple[Any, Dataset]:
+        loaded = resolve(model_spec, weights=weights, device=str(device), trust=trust)
+        if loaded.module is None:
+            raise InputError(
+                f"{why}, but {model_spec} gives {loaded.describe()}; give a white-box torch model (a run directory, "
+                "module:factory or .onnx)"
+            )
+        dataset = load_data(data, split, data_path, n, seed)
+        check_model_fits_data(loaded.config, dataset, model_spec, loaded.module)
+        return loaded, dataset
+
+    return load_together("loading the model and the data", out, load)  # type: ignore[no-any-return]

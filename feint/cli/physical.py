@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from feint import distributed as fd
@@ -12,11 +10,9 @@ from feint.cli.common import (
     COUNT,
     Bounded,
     batch_size_option,
-    check_model_fits_data,
     data_options,
     device_option,
-    load_data,
-    load_together,
+    load_module_and_data,
     model_options,
     n_inputs_option,
     output_options,
@@ -25,7 +21,6 @@ from feint.cli.common import (
     resolve_device,
     seed_option,
 )
-from feint.errors import InputError
 
 
 @click.command()
@@ -78,24 +73,16 @@ def physical_command(
 
     Under torchrun the batches are shared among the ranks; rank 0 alone prints and writes --out."""
     from feint.capabilities.physical.run import physical
-    from feint.models import resolve
 
     names = tuple(a.strip() for a in attacks.split(",") if a.strip())
     budgets = parse_floats(eps, "--eps") or []
     dev = fd.start(resolve_device(device))
 
-    def load() -> tuple[Any, Any]:
-        loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
-        if loaded.module is None:
-            raise InputError(
-                f"feint physical runs gradient attacks (FGSM, BIM, least-likely class, EOT-PGD), but {model_spec} "
-                f"gives {loaded.describe()}; give a white-box torch model (a run directory, module:factory or .onnx)"
-            )
-        dataset = load_data(data, split, data_path, n, seed)
-        check_model_fits_data(loaded.config, dataset, model_spec, loaded.module)
-        return loaded, dataset
-
-    loaded, dataset = load_together("loading the model and the data", out, load)
+    loaded, dataset = load_module_and_data(
+        out, model_spec=model_spec, weights=weights, trust=trust_file, device=dev, data=data, split=split,
+        data_path=data_path, n=n, seed=seed,
+        why="feint physical runs gradient attacks (FGSM, BIM, least-likely class, EOT-PGD)",
+    )  # fmt: skip
     report = physical(
         loaded.module, dataset.x.to(dev), dataset.y.to(dev), attacks=names, eps=budgets, draws=draws, eot=eot,
         eot_samples=eot_samples, eot_steps=eot_steps, sheet=sheet_count, data_info=dataset.info,

@@ -72,7 +72,11 @@ def _sources(text: str | None) -> list[str] | None:
 
 @click.command()
 @data_options(split=False)
-@click.option("--recipe", default=None, help="defense: goodfellow, pgd-at, fast-at, trades, ensemble-at or distill")
+@click.option(
+    "--recipe",
+    default=None,
+    help="defense: goodfellow, pgd-at, fast-at, trades, ensemble-at, distill, gaussian-noise or smooth-adv (randomized smoothing)",
+)
 @click.option(
     "--arch",
     default=None,

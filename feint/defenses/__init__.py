@@ -2,7 +2,9 @@
 
 ``goodfellow`` (Goodfellow et al. 2015), ``pgd-at`` (Madry et al. 2018), ``fast-at`` (Wong et al.
 2020, with the catastrophic-overfitting guard), ``trades`` (Zhang et al. 2019), ``ensemble-at``
-(Tramèr et al. 2018) and ``distill`` (Papernot et al. 2016)::
+(Tramèr et al. 2018), ``distill`` (Papernot et al. 2016), ``gaussian-noise`` (the base model of
+randomized smoothing, Cohen et al. 2019; :func:`smooth` makes the smoothed classifier) and
+``smooth-adv`` (its adversarial training, Salman et al. 2019)::
 
     import feint
     from feint.defenses import FastAT
@@ -15,22 +17,30 @@ from feint.defenses.distill import Distill, TemperatureSoftmax
 from feint.defenses.ensemble import EnsembleAT
 from feint.defenses.fast_at import FastAT
 from feint.defenses.goodfellow import Goodfellow
+from feint.defenses.noise import GaussianNoise
 from feint.defenses.pgd_at import PGDAT
+from feint.defenses.smooth_adv import SmoothAdv
+from feint.defenses.smoothing import Certificates, Smoothed, smooth
 from feint.defenses.trades import TRADES
 
 __all__ = [
     "PGDAT",
     "RECIPES",
     "TRADES",
+    "Certificates",
     "Distill",
     "EnsembleAT",
     "FastAT",
+    "GaussianNoise",
     "Goodfellow",
     "Recipe",
+    "SmoothAdv",
+    "Smoothed",
     "Step",
     "TemperatureSoftmax",
     "get_recipe_class",
     "make_recipe",
     "option_names",
     "recipe_names",
+    "smooth",
 ]

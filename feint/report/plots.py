@@ -221,3 +221,30 @@ def bar_histogram(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return figure_uri(fig)
+
+
+def band_plot(
+    x: Sequence[float],
+    lower: Values,
+    upper: Values,
+    *,
+    labels: tuple[str, str, str],
+    xlabel: str,
+    ylabel: str,
+    width: float = 7.5,
+    height: float = 4.2,
+) -> str:
+    """An interval per x: the ``lower`` and ``upper`` bounds (fractions, drawn as 0-100 %) as lines and
+    the gap between them shaded; ``labels`` names the lower line, the upper line and the gap."""
+    fig = new_figure(width, height)
+    ax = fig.add_subplot()
+    low, high = percent(lower), percent(upper)
+    gap = ax.fill_between(x, low, high, color="#bbbbbb", alpha=0.45, lw=0, label=labels[2])
+    (top,) = ax.plot(x, high, marker="o", ms=5, lw=2, color=PALETTE[5], label=labels[1])
+    (bottom,) = ax.plot(x, low, marker="s", ms=5, lw=2, color=PALETTE[0], label=labels[0])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-2, 105)
+    ax.grid(alpha=0.3)
+    ax.legend(handles=[top, gap, bottom], fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    return figure_uri(fig)

@@ -40,6 +40,7 @@ ROW_MODULES = (
     "serve_rows",
     "option_rows",
     "resume_rows",
+    "certify_rows",
 )
 
 

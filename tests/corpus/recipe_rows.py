@@ -21,7 +21,7 @@ def recipe_row(id: str, message: str, *args: str) -> Case:
 ROWS = [
     recipe_row(
         "recipe-unknown",
-        "unknown recipe 'madry'; choose one of distill, ensemble-at, fast-at, goodfellow",
+        "unknown recipe 'madry'; choose one of distill, ensemble-at, fast-at, gaussian-noise, goodfellow",
         "--recipe",
         "madry",
     ),

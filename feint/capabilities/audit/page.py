@@ -16,6 +16,8 @@ from typing import Any
 
 from feint.capabilities.audit import page_sections as rs
 from feint.capabilities.audit.page_adaptive import adaptive_section, passes_section
+from feint.capabilities.audit.page_interval import INTRO as INTERVAL_INTRO
+from feint.capabilities.audit.page_interval import interval_section, interval_sentence
 from feint.capabilities.audit.schema import READABLE, SCHEMA
 from feint.errors import InputError
 from feint.measure.natural_page import natural_section
@@ -93,6 +95,7 @@ def _verdict(report: dict[str, Any]) -> str:
             text += f" on average over {num(randomized.get('redraws'))} redraws of its randomness ({pct(strict)} in every draw)"
         clean = report.get("clean_accuracy")
         text += f", keeping {pct(worst / clean)} of its clean accuracy." if clean else "."
+    text += interval_sentence(report, i)
     if fails or warns:
         text += (
             f' {fails} of {len(checks)} <a href="#checks">gradient-masking checks</a> fail and {warns} warn:'
@@ -165,6 +168,7 @@ def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tu
     """(anchor, title, intro, body) of every section after the verdict, in reading order."""
     return [
         ("accuracy", "Accuracy against eps", "Accuracy under each attack, in the order they run. FGSM and the first attack show their own accuracy, as does a minimum-norm attack; every later attack shows what is left after it and the attacks before it (AutoAttack's convention). The worst case counts an input as broken if any attack broke it.", rs.accuracy_section(report)),
+        *([("interval", "Robustness interval", INTERVAL_INTRO, interval_section(report))] if report.get("interval") else []),
         ("goodfellow", "Error rate", "Goodfellow et al. (2015): error rate on adversarial inputs (the model answers labels only, so how sure it is of its mistakes is unknown).", rs.goodfellow_section(report)) if rs.label_only(report) else
         ("goodfellow", "Error rate and confidence", "Goodfellow et al. (2015): error rate on adversarial inputs and how sure the model is of its mistakes.", rs.goodfellow_section(report)),
         ("per-class", "Robust accuracy per class", "Worst-case accuracy within each true class.", rs.per_class_section(report)),

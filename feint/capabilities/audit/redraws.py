@@ -32,34 +32,44 @@ DEEPEN_DRAWS = 12
 DEEPEN_LOSSES = ("margin", "ce")
 
 
-def evaluate_redraws(setup: Any, state: Any, adaptation: Adaptation) -> None:
+def candidates(setup: Any, state: Any, e: int) -> Tensor:
+    """(N, C, H, W) each input's candidate point at eps index ``e``: the worst-case point where an attack
+    broke it, else the attacks' point nearest to breaking it (kept on a randomized model), else the clean input."""
+    points = setup.x.clone()
+    broken = (state.broken_by[e] >= 0).nonzero().squeeze(1)
+    if broken.numel():
+        points[broken] = state.worst_points(e, broken).to(points.device, points.dtype)
+    near = state.tensors.get("near/margin")
+    if near is not None:
+        kept = (torch.isfinite(near[e]) & (state.broken_by[e] < 0)).nonzero().squeeze(1)
+        if kept.numel():
+            points[kept] = state.points.read(e, kept).to(points.device, points.dtype)
+    return points
+
+
+def evaluate_redraws(setup: Any, state: Any, adaptation: Adaptation) -> dict[int, Tensor]:
     """Evaluate every eps's final points over the chosen redraws: the worst-case point where an attack
     broke the input, else the attacks' point nearest to breaking it (the smallest margin of the EOT
-    logits, :func:`feint.capabilities.audit.runner.keep_near`), else the clean input; keep the figures in the state."""
+    logits, :func:`feint.capabilities.audit.runner.keep_near`), else the clean input; keep the figures in the state.
+    Returns the final points per eps index (none when there was nothing to evaluate)."""
     rec = state.records[RECORD]
     randomized = rec["section"].get("randomized")
     if not randomized or "accuracy_mean" in randomized or adaptation.original is None or state.points is None:
-        return
+        return {}
     r, seed = int(randomized["redraws"]), int(randomized["seed"])
     seeds = [redraw_seed(seed, i) for i in range(r)]
-    near = state.tensors.get("near/margin")
     figures: dict[str, list[float]] = {k: [] for k in ("mean", "strict", "std", "min", "max")}
     per_redraw = []
     deep_rows = [0, 0]
+    final = {}
     for e in range(len(setup.eps)):
-        points = setup.x.clone()
-        broken = (state.broken_by[e] >= 0).nonzero().squeeze(1)
-        if broken.numel():
-            points[broken] = state.worst_points(e, broken).to(points.device, points.dtype)
-        if near is not None:
-            kept = (torch.isfinite(near[e]) & (state.broken_by[e] < 0)).nonzero().squeeze(1)
-            if kept.numel():
-                points[kept] = state.points.read(e, kept).to(points.device, points.dtype)
+        points = candidates(setup, state, e)
         if isinstance(adaptation.model, ExpectationOverDraws) and setup.eps[e] > 0:
             draws = max(adaptation.model.draws, DEEPEN_DRAWS)
             points, deepened = deepen_points(setup, adaptation.model.model, draws, points, e)
             deep_rows[0] += deepened[0]
             deep_rows[1] += deepened[1]
+        final[e] = points
         verdicts = redraw_verdicts(adaptation.original, points, setup.y, seeds)
         for k, v in redraw_figures(verdicts).items():
             figures[k].append(v)
@@ -73,6 +83,7 @@ def evaluate_redraws(setup: Any, state: Any, adaptation: Adaptation) -> None:
         "forward_rows": deep_rows[0],
         "backward_rows": deep_rows[1],
     }
+    return final
 
 
 def deepen_points(setup: Any, model: nn.Module, draws: int, points: Tensor, e: int) -> tuple[Tensor, tuple[int, int]]:

@@ -20,6 +20,7 @@ from feint.capabilities.audit.adaptive import adaptive_summary
 from feint.capabilities.audit.checks import Check
 from feint.capabilities.audit.diagnose import run_checks
 from feint.capabilities.audit.escalate import summary as escalation_summary
+from feint.capabilities.audit.interval import interval_lines
 from feint.capabilities.audit.passes import passes_lines, passes_summary
 from feint.capabilities.audit.presets import Preset
 from feint.capabilities.audit.queries import summary_lines
@@ -69,6 +70,7 @@ def summarize(r: dict[str, Any]) -> str:
     lines += summary_lines(r.get("queries"))
     lines += adaptive_lines(r.get("adaptive") or {})
     lines += passes_lines(r.get("passes") or {})
+    lines += interval_lines(r.get("interval"))
     if "natural" in r:
         worst = r["natural"]["grid"]["worst_case_accuracy"]
         lines.append(f"natural variation: worst case over rotations x translations {worst:.4f}")

@@ -37,6 +37,7 @@ from feint.capabilities.audit import queries
 from feint.capabilities.audit.adaptive import adapt, record
 from feint.capabilities.audit.diagnose import run_checks
 from feint.capabilities.audit.escalate import escalate
+from feint.capabilities.audit.interval import interval_notes, interval_section, interval_settings, measure_interval
 from feint.capabilities.audit.passes import counting_passes, keep_total
 from feint.capabilities.audit.presets import NOISE, AttackPlan, Preset, get_preset
 from feint.capabilities.audit.queries import budget as query_budget
@@ -280,6 +281,7 @@ def audit(
             "escalation": {p.key: dict(p.params) for p in chosen.escalation},
             **({"max_queries": max_queries} if max_queries is not None else {}),
             **({"surrogate": digests({}, x[:1], y[:1], surrogate)["weights"]} if surrogate is not None else {}),
+            **({"certify": certified} if (certified := interval_settings(model, norm)) is not None else {}),
             "adaptive": {
                 "enabled": adaptive,
                 "approximations": sorted(approximations or {}),
@@ -293,7 +295,7 @@ def audit(
             fd.check_enough_inputs(x.shape[0], "inputs to audit")
         with tempfile.TemporaryDirectory(prefix="feint-audit-") as scratch:
             state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
-            notes += _idle_ranks(x.shape[0], batch_size)
+            notes += _idle_ranks(x.shape[0], batch_size) + interval_notes(model, norm)
             if account is not None:
                 account.resume(state)
             record(state, adaptation)
@@ -306,7 +308,7 @@ def audit(
                     chosen,
                     lambda s, keys: _run_units(s, state, out, progress, callback, keys, "escalating"),
                 )
-                evaluate_redraws(setup, state, adaptation)
+                measure_interval(model, setup, state, evaluate_redraws(setup, state, adaptation))
                 if checks is None and fd.is_root():  # run here, so that the total counts their passes
                     checks = run_checks(setup, state, chosen)
                 keep_total(state, passes, resumed, x.device)
@@ -375,6 +377,8 @@ def _finish(
             report["natural"] = json_safe(natural())
         if account is not None:
             report["queries"] = json_safe(account.section(setup, state))
+        if (interval := interval_section(state)) is not None:
+            report["interval"] = json_safe(interval)
         gallery = pick_gallery(setup, state, adv, list(report["per_class"]["class_names"]))
     return audit_report(fd.broadcast_json(report, "sharing the report"), gallery, notes)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from feint.capabilities.audit.interval import INTERVAL_SCHEMA
 from feint.capabilities.audit.presets import TRIGGERS
 from feint.capabilities.audit.queries import QUERIES_SCHEMA
 from feint.measure.natural import NATURAL_SCHEMA
@@ -202,3 +203,5 @@ REPORT_SCHEMA["required"] += ["passes", "adaptive"]
 REPORT_SCHEMA["properties"]["natural"] = NATURAL_SCHEMA
 # Present when the model was query-only: the queries the audit spent (feint.capabilities.audit.queries).
 REPORT_SCHEMA["properties"]["queries"] = QUERIES_SCHEMA
+# Present when a smoothed model had an L2 audit: the certified lower bound beside the attacks' upper bound.
+REPORT_SCHEMA["properties"]["interval"] = INTERVAL_SCHEMA
