@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see feint/__init__.py
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -126,3 +127,12 @@ def noisy_softmax_digits(digits_train: Dataset) -> nn.Module:
     return train(
         "softmax", digits_train, recipe="gaussian-noise", recipe_options=options, epochs=4, progress=False
     ).model
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules run in the order of how many slow end-to-end tests they hold, most first, each module's
+    tests kept together and in order (module fixtures are set up once). Longest first: the two workers
+    then even out on the short tests at the end, instead of one of them starting a 90-second test
+    when the other is done."""
+    slow = Counter(item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.nodeid.split("::")[0]])
