@@ -11,7 +11,7 @@ The public functions are the library's own, with their real signatures and docst
     print(f"PGD fooled the model on {result.success.float().mean():.0%} of 100 inputs")
 
 The capabilities (``audit``, ``blackbox``, ``transfer``, ``transfer_matrix``, ``physical``,
-``natural``, ``fool``, ``detect``) each return a :class:`feint.report.Report`.
+``natural``, ``fool``, ``detect``, ``patch``) each return a :class:`feint.report.Report`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from feint.capabilities.blackbox.run import blackbox
     from feint.capabilities.detect.run import detect
     from feint.capabilities.fooling.run import fool
+    from feint.capabilities.patch.run import patch
     from feint.capabilities.physical.natural import natural
     from feint.capabilities.physical.run import physical
     from feint.capabilities.transfer.matrix import transfer_matrix
@@ -53,6 +54,7 @@ _HOMES = {
     "natural": "feint.capabilities.physical.natural",
     "fool": "feint.capabilities.fooling.run",
     "detect": "feint.capabilities.detect.run",
+    "patch": "feint.capabilities.patch.run",
     "train": "feint.training",
     "load": "feint.data",
     "attack": "feint.attacks.registry",
@@ -68,6 +70,7 @@ __all__ = [
     "fool",
     "load",
     "natural",
+    "patch",
     "physical",
     "serve",
     "train",

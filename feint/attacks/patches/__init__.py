@@ -10,7 +10,7 @@ Each returns a :class:`PatternResult` whose ``apply`` puts the pattern on new im
 success on held-out images is measured outside (:mod:`feint.attacks.patches.evaluate`).
 """
 
-from feint.attacks.patches.masks import MASK_SHAPES, check_area, check_mask, make_mask, patch_side
+from feint.attacks.patches.masks import MASK_SHAPES, check_area, check_mask, load_mask, make_mask, patch_side
 from feint.attacks.patches.patch import adversarial_patch
 from feint.attacks.patches.placement import Placement
 from feint.attacks.patches.printability import (
@@ -33,6 +33,7 @@ __all__ = [
     "check_area",
     "check_mask",
     "default_palette",
+    "load_mask",
     "load_palette",
     "make_mask",
     "non_printability",

@@ -28,5 +28,7 @@ def target_labels(y: Tensor, target: int | None, num_classes: int | None = None)
     if isinstance(target, bool) or not isinstance(target, int) or target < 0:
         raise InputError(f"target must be a class index >= 0, got {target!r}")
     if num_classes is not None and target >= num_classes:
-        raise InputError(f"target class {target} does not exist: the model has {num_classes} classes (0-{num_classes - 1})")
+        raise InputError(
+            f"target class {target} does not exist: the model has {num_classes} classes (0-{num_classes - 1})"
+        )
     return y.new_full(y.shape, target)

@@ -10,9 +10,13 @@ it covers. Shapes: a mask is (1, H, W) float with values in [0, 1] (1: the stick
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from feint.errors import InputError
@@ -28,8 +32,9 @@ def check_area(area: float, name: str = "area") -> float:
 
 
 def patch_side(area: float, height: int, width: int) -> int:
-    """The side in pixels of a square patch covering ``area`` of an ``height`` x ``width`` image."""
-    side = max(1, round(math.sqrt(check_area(area) * height * width)))
+    """The side in pixels of the largest square patch that covers at most ``area`` of an ``height`` x
+    ``width`` image (one pixel at least)."""
+    side = max(1, math.floor(math.sqrt(check_area(area) * height * width) + 1e-9))
     if side > min(height, width):
         raise InputError(
             f"a square patch of {area:g} of a {height}x{width} image would be {side} px wide, larger than the "
@@ -82,10 +87,10 @@ def square_mask(height: int, width: int, area: float, *, at: Sequence[float] = (
 
 
 def strips_mask(height: int, width: int, area: float, *, count: int = 2) -> Tensor:
-    """``count`` full-width horizontal strips covering ``area`` together, spread evenly down the image
+    """``count`` full-width horizontal strips covering at most ``area`` together (a row each at least), spread evenly down the image
     (the two-strip "graffiti" of Eykholt et al. 2018)."""
     check_area(area)
-    rows = max(1, round(area * height / count))
+    rows = max(1, math.floor(area * height / count + 1e-9))
     if rows * count > height:
         raise InputError(f"{count} strips of {area:g} of the image do not fit in {height} rows; lower the area")
     mask = torch.zeros(1, height, width)
@@ -103,3 +108,18 @@ def make_mask(shape: str, height: int, width: int, area: float, *, at: Sequence[
     if shape == "strips":
         return strips_mask(height, width, area)
     raise InputError(f"unknown mask shape {shape!r}; use one of {', '.join(MASK_SHAPES)} or give a mask image")
+
+
+def load_mask(path: str | os.PathLike[str], height: int, width: int) -> Tensor:
+    """A mask file as a checked (1, H, W) mask: a ``.npy`` array (read without pickles) or an image
+    (PNG, ...; grey levels, white = 1)."""
+    where = Path(path)
+    try:
+        if where.suffix.lower() == ".npy":
+            values = torch.from_numpy(np.load(where, allow_pickle=False).astype(np.float32))
+        else:
+            with Image.open(where) as image:
+                values = torch.from_numpy(np.asarray(image.convert("L"), dtype=np.float32) / 255)
+    except (OSError, ValueError, UnidentifiedImageError) as exc:
+        raise InputError(f"cannot read the mask {where} ({exc}); give a .npy array or an image file") from exc
+    return check_mask(values, height, width)

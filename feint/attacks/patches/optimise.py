@@ -3,7 +3,7 @@ random transformations (Expectation over Transformation, Athalye et al. 2018).
 
 Each step draws ``batch_size`` training images, renders each ``samples`` times (``render`` puts
 the pattern on them and transforms them, with fresh random draws) and takes one Adam step on the
-mean objective (cross-entropy towards the target, or away from the true label) plus ``penalty``
+mean objective (cross-entropy towards the target, or away from the true label up to a cap) plus ``penalty``
 (printability, smoothness); the pattern is clipped to the bounds after every step. Shapes:
 x (N, C, H, W), labels (N,).
 """
@@ -19,6 +19,7 @@ from feint.attacks.core import objective
 from feint.progress import bar
 from feint.validation import Bounds
 
+UNTARGETED_CAP = 5.0  # nats: the true class's probability below e^-5 (0.7%)
 Render = Callable[[Tensor, Tensor, torch.Generator | None], Tensor]
 Penalty = Callable[[Tensor], Tensor]
 
@@ -56,7 +57,9 @@ def train_pattern(
             batch, wanted = x[pick].repeat(samples, 1, 1, 1), labels[pick].repeat(samples)
             with torch.enable_grad():
                 logits = model(render(weights, batch, generator))
-                loss = -objective(logits, wanted, targeted=targeted).mean()
+                # untargeted, the loss of the true class is capped: past it the input is fooled with a margin
+                # and the penalties (printability, smoothness) decide
+                loss = -objective(logits, wanted, targeted=targeted).clamp(max=UNTARGETED_CAP).mean()
                 if penalty is not None:
                     loss = loss + penalty(weights)
                 optimiser.zero_grad(set_to_none=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from feint.errors import InputError
+from feint.attacks.patches.masks import check_patch_fits
 from feint.transforms import Range, affine, as_range, uniform
 
 
@@ -40,9 +40,8 @@ class Placement:
 
 def canvas(patch: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
     """The patch at the centre of a (C, H, W) blank canvas, and its (1, H, W) mask."""
-    c, h, w = patch.shape
-    if h > height or w > width:
-        raise InputError(f"the patch ({h}x{w} px) is larger than the images ({height}x{width} px); use a smaller patch")
+    check_patch_fits(patch, height, width)
+    h, w = int(patch.shape[-2]), int(patch.shape[-1])
     top, left = (height - h) // 2, (width - w) // 2
     pad = (left, width - w - left, top, height - h - top)
     board = torch.nn.functional.pad(patch, pad)
@@ -50,9 +49,7 @@ def canvas(patch: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
     return board, mask
 
 
-def paste(
-    x: Tensor, patch: Tensor, placement: Placement, generator: torch.Generator | None
-) -> tuple[Tensor, Tensor]:
+def paste(x: Tensor, patch: Tensor, placement: Placement, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
     """``A(p, x, l, t)``: each image of ``x`` with ``patch`` pasted at its own random place, scale and
     rotation; returns the images and the (N, 1, H, W) warped masks (gradients flow to ``patch``)."""
     n, _, height, width = x.shape

@@ -3,7 +3,7 @@ total variation (Sharif, Bhagavatula, Bauer & Reiter 2016, "Accessorize to a Cri
 
 A palette is a (P, C) tensor of printable colours in [0, 1]. Sharif et al.'s non-printability
 score of a pattern is, summed over its pixels, the product of the pixel's distances to every
-palette colour: zero exactly when every pixel is printable. Total variation sums, over pixels,
+palette colour: zero exactly when every pixel is printable (here its P-th root, averaged). Total variation sums, over pixels,
 the length of the difference to the right and lower neighbours; a low value is a smooth pattern
 that survives the camera's sampling. Shapes: pattern (C, H, W), weight (1, H, W).
 
@@ -98,8 +98,11 @@ def _weighted_mean(values: Tensor, weight: Tensor | None) -> Tensor:
 
 def non_printability(pattern: Tensor, palette: Tensor, weight: Tensor | None = None) -> Tensor:
     """Sharif et al.'s non-printability score, as a mean over the pixels ``weight`` (1, H, W) covers:
-    the product over the palette of each pixel's distance to it (differentiable)."""
-    return _weighted_mean(_distances(pattern, palette).prod(1), weight)
+    the product over the palette of each pixel's distance to it, taken to the power 1 / P (the
+    geometric mean: zero exactly where theirs is, but its size and gradient do not vanish as the
+    palette grows). Differentiable."""
+    distances = _distances(pattern, palette)
+    return _weighted_mean(distances.log().mean(1).exp(), weight)
 
 
 def palette_distance(pattern: Tensor, palette: Tensor, weight: Tensor | None = None) -> float:
@@ -117,4 +120,3 @@ def total_variation(pattern: Tensor) -> Tensor:
     if dx.numel() == 0:
         return pattern.new_zeros(())
     return (dx + dy + 1e-12).sqrt().mean()
-

@@ -50,7 +50,7 @@ def sticker(
     target: int | None = None,
     transform: Transform | None = None,
     palette: Tensor | None = None,
-    printability: float = 0.05,
+    printability: float = 1.0,
     smoothness: float = 0.05,
     steps: int = 300,
     batch_size: int = 32,

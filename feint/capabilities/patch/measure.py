@@ -72,7 +72,9 @@ def _train(
         assert s.eps is not None
         return universal_perturbation(model, x, y, eps=s.eps, norm=s.norm, passes=s.steps, progress=progress, **common)
     if s.kind == "patch":
-        return adversarial_patch(model, x, y, area=s.area, steps=s.steps, samples=s.samples, progress=progress, **common)
+        return adversarial_patch(
+            model, x, y, area=s.area, steps=s.steps, samples=s.samples, progress=progress, **common
+        )
     assert mask is not None
     return sticker(
         model, x, y, mask=mask, transform=pipeline, palette=palette, printability=s.printability,
@@ -171,7 +173,7 @@ def measure_patch(
     ok = counted(model, xh, yh, s.target)
     baseline = random_like(result, seed=s.seed + 1)
     plain = success_draws(model, result, xh, yh, draws=s.draws, seed=s.seed)
-    figures = {
+    figures: dict[str, Any] = {
         "clean_accuracy": float((predict_logits(model, xh).argmax(1) == yh).float().mean()),
         "success": {
             "rate": rate(plain, ok),

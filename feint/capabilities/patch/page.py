@@ -37,11 +37,16 @@ def _aim(report: dict[str, Any]) -> str:
 
 def _budget(report: dict[str, Any]) -> str:
     p = report["pattern"]
-    return f"{pct(p['area'])} of the image" if p["area"] is not None else f"L{'∞' if p['norm'] == 'inf' else '2'} ≤ {num(p['eps'])}"
+    return (
+        f"{pct(p['area'])} of the image"
+        if p["area"] is not None
+        else f"L{'∞' if p['norm'] == 'inf' else '2'} ≤ {num(p['eps'])}"
+    )
 
 
 def _verdict(report: dict[str, Any]) -> str:
-    success, whole = report["success"], next((r for r in report["physical"] if r["transform"] == "pipeline"), {})
+    success = report["success"]
+    whole: dict[str, Any] = next((r for r in report["physical"] if r["transform"] == "pipeline"), {})
     rate = success["rate"] or 0.0
     status = "fail" if rate >= 0.5 else "warn" if rate > (success["baseline"] or 0.0) + 0.05 else "pass"
     text = (
@@ -62,7 +67,7 @@ def _verdict(report: dict[str, Any]) -> str:
 def _pattern(report: dict[str, Any], pattern: np.ndarray) -> str:
     if report["kind"] == "universal":
         shown, gain = perturbation_image(pattern)
-        note = f"<p class=\"muted\">Mid grey is 0; amplified {num(gain)}x so the largest change fills the range.</p>"
+        note = f'<p class="muted">Mid grey is 0; amplified {num(gain)}x so the largest change fills the range.</p>'
     else:
         shown, note = pattern, ""
     size = 320
@@ -80,7 +85,12 @@ def _gallery(report: dict[str, Any], tiles: dict[str, np.ndarray]) -> str:
     for j, g in enumerate(report["gallery"]):
         cells.append((tiles["clean"][j], f"#{g['id']} clean<br>label {esc(g['label'])} → {esc(g['clean_prediction'])}"))
         fooled = g["prediction"] != g["label"]
-        cells.append((tiles["applied"][j], f"with the {esc(report['kind'])}<br>→ <b>{esc(g['prediction'])}</b>{'' if fooled else ' (not fooled)'}"))
+        cells.append(
+            (
+                tiles["applied"][j],
+                f"with the {esc(report['kind'])}<br>→ <b>{esc(g['prediction'])}</b>{'' if fooled else ' (not fooled)'}",
+            )
+        )
     return tile_grid(cells, columns=6)
 
 

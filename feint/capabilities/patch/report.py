@@ -32,9 +32,16 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
         "data": {"type": "object", "required": ["name", "n"]},
         "kind": {"enum": ["sticker", "patch", "universal"]},
         "settings": {"type": "object", "required": ["kind", "target", "source", "steps", "draws", "seed"]},
-        "split": obj({"fit": INT, "held_out": INT, "fraction": NUM, "seed": INT, "source": {"type": ["integer", "null"]}}),
+        "split": obj(
+            {"fit": INT, "held_out": INT, "fraction": NUM, "seed": INT, "source": {"type": ["integer", "null"]}}
+        ),
         "pattern": obj(
-            {"shape": {"type": "array", "items": INT}, "area": NUM_OR_NULL, "eps": NUM_OR_NULL, "norm": {"type": ["string", "null"]}}
+            {
+                "shape": {"type": "array", "items": INT},
+                "area": NUM_OR_NULL,
+                "eps": NUM_OR_NULL,
+                "norm": {"type": ["string", "null"]},
+            }
         ),
         "clean_accuracy": NUM,
         "success": obj({"rate": NUM_OR_NULL, "baseline": NUM_OR_NULL, "counted": INT}),
@@ -88,7 +95,11 @@ def build_patch_report(
         "model": model,
         "data": data,
         "kind": r.kind,
-        "settings": {**asdict(settings), "pipeline": pipeline, "placement": asdict(r.placement) if r.placement else None},
+        "settings": {
+            **asdict(settings),
+            "pipeline": pipeline,
+            "placement": asdict(r.placement) if r.placement else None,
+        },
         "split": {
             "fit": int(outcome.fit_ids.numel()),
             "held_out": int(outcome.held_ids.numel()),
@@ -115,7 +126,11 @@ def summarize(report: dict[str, Any]) -> str:
     success through the whole print-and-photo pipeline and the printability."""
     s, split = report["settings"], report["split"]
     aim = f"targeted at class {s['target']}" if s["target"] is not None else "untargeted"
-    budget = f"area {report['pattern']['area']:.3g}" if report["pattern"]["area"] is not None else f"eps {s['eps']:g} (L{s['norm']})"
+    budget = (
+        f"area {report['pattern']['area']:.3g}"
+        if report["pattern"]["area"] is not None
+        else f"eps {s['eps']:g} (L{s['norm']})"
+    )
     lines = [
         f"{report['kind']} ({budget}, {aim}): trained on {split['fit']} inputs, measured on {split['held_out']} held out",
         f"held-out success: {_rate(report['success']['rate'])}  random pattern: {_rate(report['success']['baseline'])}"
@@ -123,10 +138,14 @@ def summarize(report: dict[str, Any]) -> str:
     ]
     whole = next((r for r in report["physical"] if r["transform"] == "pipeline"), None)
     if whole is not None:
-        lines.append(f"through print and photo: success {_rate(whole['success'])}, destruction rate {_rate(whole['destruction'])}")
+        lines.append(
+            f"through print and photo: success {_rate(whole['success'])}, destruction rate {_rate(whole['destruction'])}"
+        )
     if report["printability"] is not None:
         p = report["printability"]
-        lines.append(f"distance to the printable palette: {p['distance']:.4f} (random pattern {p['baseline_distance']:.4f})")
+        lines.append(
+            f"distance to the printable palette: {p['distance']:.4f} (random pattern {p['baseline_distance']:.4f})"
+        )
     return "\n".join(lines)
 
 

@@ -57,7 +57,7 @@ def patch(
     mask: str | Tensor = "square",
     mask_at: Sequence[float] = (0.5, 0.5),
     palette: Palette | None = None,
-    printability: float = 0.05,
+    printability: float = 1.0,
     smoothness: float = 0.05,
     steps: int = 300,
     samples: int = 4,
@@ -105,10 +105,10 @@ def patch(
     height, width = int(x.shape[-2]), int(x.shape[-1])
     cover = check_mask(mask, height, width).to(x) if isinstance(mask, Tensor) else None
     channels = int(x.shape[1])
-    if palette is None or isinstance(palette, Tensor | list | tuple):
-        colours = None if palette is None else check_palette(palette, channels)
+    if isinstance(palette, (str, os.PathLike)):
+        colours: Tensor | None = load_palette(palette, channels)
     else:
-        colours = load_palette(palette, channels)
+        colours = None if palette is None else check_palette(palette, channels)
     chain = pipeline or print_and_photo()
     if out is not None:
         prepare_out(out)

@@ -32,7 +32,7 @@ class PatchSettings:
     source: int | None = None
     mask: str = "square"
     mask_at: tuple[float, float] = (0.5, 0.5)
-    printability: float = 0.05
+    printability: float = 1.0
     smoothness: float = 0.05
     steps: int = 300
     samples: int = 4
@@ -50,7 +50,9 @@ class PatchSettings:
             check_choice(self.norm, ("inf", "2"), "norm (--norm)")
         else:
             object.__setattr__(self, "area", check_area(self.area, "area (--area)"))
-            object.__setattr__(self, "areas", tuple(sorted({check_area(a, "every area (--areas)") for a in self.areas})))
+            object.__setattr__(
+                self, "areas", tuple(sorted({check_area(a, "every area (--areas)") for a in self.areas}))
+            )
         if self.kind == "sticker" and self.mask not in MASK_SHAPES and self.mask != "file":
             raise InputError(f"unknown mask {self.mask!r}; use {', '.join(MASK_SHAPES)} or a mask image file")
         for value, name in ((self.target, "target (--target)"), (self.source, "source (--source)")):
@@ -59,7 +61,9 @@ class PatchSettings:
         if self.target is not None and self.target == self.source:
             raise InputError(f"the target class {self.target} is the source class; choose another --target")
         if not 0 < self.held_out < 1:
-            raise InputError(f"held_out (--held-out) must be a fraction strictly between 0 and 1, got {self.held_out!r}")
+            raise InputError(
+                f"held_out (--held-out) must be a fraction strictly between 0 and 1, got {self.held_out!r}"
+            )
         for value, name in ((self.steps, "steps (--steps)"), (self.samples, "samples (--samples)")):
             check_positive_int(value, name)
         check_positive_int(self.draws, "draws (--draws)")
