@@ -114,6 +114,13 @@ def _detect(c: Ctx, **tail: Any) -> Report:
     return detect(c.detector, data.x, data.y, attacks=("fgsm",), adaptive_steps=3, data_info=data.info, **tail)
 
 
+def _patch(c: Ctx, **tail: Any) -> Report:
+    from feint.capabilities.patch.run import patch
+
+    data = c.test.head(40)
+    return patch(c.model, data.x, data.y, kind="patch", steps=3, draws=1, areas=(0.1,), data_info=data.info, **tail)
+
+
 CASES = [
     Case("audit", _schema("feint.capabilities.audit.schema"), _audit),
     Case("blackbox", _schema("feint.capabilities.blackbox.report"), _blackbox),
@@ -123,6 +130,7 @@ CASES = [
     Case("natural", _schema("feint.capabilities.physical.natural_report"), _natural),
     Case("fool", _schema("feint.capabilities.fooling.report"), _fool),
     Case("detect", _schema("feint.capabilities.detect.schema"), _detect),
+    Case("patch", _schema("feint.capabilities.patch.report"), _patch),
 ]
 
 

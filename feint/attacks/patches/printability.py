@@ -58,6 +58,8 @@ def check_palette(palette: Any, channels: int, *, source: str = "the palette") -
 def load_palette(path: str | os.PathLike[str], channels: int) -> Tensor:
     """A palette file (``.json`` or ``.csv``) as a (P, C) tensor; see the module docstring."""
     where = Path(path)
+    if where.suffix.lower() not in (".json", ".csv"):
+        raise InputError(f"the palette file {where} must be .json or .csv (a list of colours)")
     try:
         text = where.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -70,7 +72,7 @@ def load_palette(path: str | os.PathLike[str], channels: int) -> Tensor:
             raise InputError(f"{source} is not valid JSON ({exc.msg}); give a list of colours") from exc
         if not isinstance(data, list):
             raise InputError(f"{source} is not a list of colours; give a JSON list like [[0.1, 0.2, 0.3], ...]")
-    elif where.suffix.lower() == ".csv":
+    else:
         rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
         try:
             data = [[float(c) for c in r] for r in rows]
@@ -78,8 +80,6 @@ def load_palette(path: str | os.PathLike[str], channels: int) -> Tensor:
             raise InputError(f"{source} is not a list of colours: every cell must be a number ({exc})") from exc
         if len({len(r) for r in data}) > 1:
             raise InputError(f"{source} is not a list of colours: its rows have different lengths")
-    else:
-        raise InputError(f"the palette file {where} must be .json or .csv (a list of colours)")
     return check_palette(data, channels, source=source)
 
 

@@ -28,6 +28,7 @@ from feint.capabilities.patch.report import build_patch_report, summarize, write
 from feint.capabilities.patch.settings import DEFAULT_AREAS, PatchSettings
 from feint.data.dataset import DatasetInfo
 from feint.devices import place
+from feint.errors import InputError
 from feint.io import prepare_out
 from feint.report import Report
 from feint.report.provenance import model_info
@@ -101,7 +102,9 @@ def patch(
     check_labels(y, n=x.shape[0], num_classes=classes)
     for value, name in ((target, "target"), (source, "source")):
         if value is not None and value >= classes:
-            check_labels(torch.tensor([value]), n=1, num_classes=classes, name=f"the {name} class")
+            raise InputError(
+                f"{name} class {value} (--{name}) does not exist: the model has {classes} classes (0-{classes - 1})"
+            )
     height, width = int(x.shape[-2]), int(x.shape[-1])
     cover = check_mask(mask, height, width).to(x) if isinstance(mask, Tensor) else None
     channels = int(x.shape[1])
