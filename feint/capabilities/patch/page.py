@@ -73,9 +73,9 @@ def _pattern(report: dict[str, Any], pattern: np.ndarray) -> str:
     size = 320
     shape = " x ".join(str(v) for v in report["pattern"]["shape"])
     return (
-        f'<img class="plot" style="image-rendering: pixelated; width: {size}px; border: 1px solid #dfe3ea" '
+        f'<img class="plot" style="image-rendering: pixelated; width: {size}px; padding: 14px; background: #8a8f98" '
         f'src="{image_uri(shown, size=size)}" alt="the {esc(report["kind"])}">'
-        f"{note}<p>Shape (C x H x W): {esc(shape)} · saved as <code>{esc(report['files']['pattern'])}</code> "
+        f"{note}<p>On a grey frame (not part of it). Shape (C x H x W): {esc(shape)} · saved as <code>{esc(report['files']['pattern'])}</code> "
         "(<code>pattern</code>, <code>mask</code>, <code>kind</code>, <code>target</code>, the budget and the split).</p>"
     )
 
@@ -150,6 +150,13 @@ def _printability(report: dict[str, Any]) -> str:
     )
 
 
+def _placement(placement: dict[str, Any] | None) -> str:
+    if not placement:
+        return "–"
+    (s0, s1), (d0, d1) = placement["scale"], placement["degrees"]
+    return f"anywhere in the image, side scaled {num(s0)}–{num(s1)}x, rotated {num(d0)}° to {num(d1)}° (uniform, per image)"
+
+
 def _settings(report: dict[str, Any]) -> str:
     s, sp, m, d = report["settings"], report["split"], report["model"], report["data"]
     facts = [
@@ -158,7 +165,7 @@ def _settings(report: dict[str, Any]) -> str:
         ("held-out split", f"{sp['held_out']} inputs measured, {sp['fit']} trained on (fraction {num(sp['fraction'])}, seed {sp['seed']}); the ids are in <code>{esc(report['files']['pattern'])}</code>"),
         ("training", f"{s['steps']} {'passes' if report['kind'] == 'universal' else 'steps'}, {num(report['training']['rows'])} rows through the model, {num(report['training']['seconds'])} s"),
         ("draws per held-out input", num(s["draws"])),
-        ("placement", esc(s.get("placement")) if s.get("placement") else "–"),
+        ("placement", _placement(s.get("placement"))),
         ("time", f"{num(report['seconds'])} s"),
     ]  # fmt: skip
     steps = [
