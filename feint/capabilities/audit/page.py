@@ -19,6 +19,7 @@ from feint.capabilities.audit.page_adaptive import adaptive_section, passes_sect
 from feint.capabilities.audit.schema import READABLE, SCHEMA
 from feint.errors import InputError
 from feint.measure.natural_page import natural_section
+from feint.measure.patch_threat_page import patch_threat_section
 from feint.report.gallery import GalleryItem, gallery_html
 from feint.report.html import (
     check_list,
@@ -165,6 +166,7 @@ def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tu
     """(anchor, title, intro, body) of every section after the verdict, in reading order."""
     return [
         ("accuracy", "Accuracy against eps", "Accuracy under each attack, in the order they run. FGSM and the first attack show their own accuracy, as does a minimum-norm attack; every later attack shows what is left after it and the attacks before it (AutoAttack's convention). The worst case counts an input as broken if any attack broke it.", rs.accuracy_section(report)),
+        *([("patch", "Accuracy against a patch", "Beside the norm ball: a square patch of each area anywhere in the image, universal (Brown et al. 2017) or made for each input; an input counts as robust only if neither fools the model.", patch_threat_section(report))] if report.get("patch") else []),
         ("goodfellow", "Error rate", "Goodfellow et al. (2015): error rate on adversarial inputs (the model answers labels only, so how sure it is of its mistakes is unknown).", rs.goodfellow_section(report)) if rs.label_only(report) else
         ("goodfellow", "Error rate and confidence", "Goodfellow et al. (2015): error rate on adversarial inputs and how sure the model is of its mistakes.", rs.goodfellow_section(report)),
         ("per-class", "Robust accuracy per class", "Worst-case accuracy within each true class.", rs.per_class_section(report)),

@@ -11,6 +11,7 @@ from typing import Any
 from feint.capabilities.audit.presets import TRIGGERS
 from feint.capabilities.audit.queries import QUERIES_SCHEMA
 from feint.measure.natural import NATURAL_SCHEMA
+from feint.measure.patch_threat import THREAT_SCHEMA
 from feint.report.schema import NUM, NUM_OR_NULL, NUMS, STR, obj, report_schema
 
 INTS: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
@@ -200,5 +201,7 @@ REPORT_SCHEMA["properties"]["adaptive"] = obj(
 REPORT_SCHEMA["required"] += ["passes", "adaptive"]
 # Optional: present when the audit ran with natural=True (feint audit --natural).
 REPORT_SCHEMA["properties"]["natural"] = NATURAL_SCHEMA
+# Optional: present when the audit ran with a patch threat (feint audit --threat patch:AREA).
+REPORT_SCHEMA["properties"]["patch"] = THREAT_SCHEMA
 # Present when the model was query-only: the queries the audit spent (feint.capabilities.audit.queries).
 REPORT_SCHEMA["properties"]["queries"] = QUERIES_SCHEMA
