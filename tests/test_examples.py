@@ -50,7 +50,19 @@ def _run(args: list[str], folder: Path, env: dict[str, str], timeout: int) -> su
 
 
 def test_every_capability_has_an_example():
-    wanted = {"audit", "attack", "defend", "blackbox", "transfer", "physical", "natural", "fool", "detect", "serve"}
+    wanted = {
+        "audit",
+        "attack",
+        "defend",
+        "blackbox",
+        "transfer",
+        "physical",
+        "natural",
+        "fool",
+        "detect",
+        "serve",
+        "patch",
+    }
     assert wanted <= set(SCRIPTS)
 
 
@@ -118,6 +130,7 @@ def test_readme_runs_top_to_bottom_in_a_fresh_folder(tmp_path):
         "natural",
         "fool",
         "detect-eval",
+        "patch",
     ):
         assert (work / report / "report.html").is_file(), report
     for i, block in enumerate(_blocks((ROOT / "README.md").read_text(encoding="utf-8"), "python")):

@@ -28,7 +28,7 @@ def test_the_audit_measures_robust_accuracy_against_a_patch(lenet_digits, digits
 
 @pytest.mark.parametrize("text", ["patch", "patch:1.5", "patch:0", "blob:0.1", "patch:big"])
 def test_a_bad_threat_is_one_clear_error(text, lenet_digits, digits_test):
-    with pytest.raises(InputError, match="patch:|strictly between 0 and 1"):
+    with pytest.raises(InputError, match=r"patch:|strictly between 0 and 1"):
         parse_threat(text)
     with pytest.raises(InputError):
         audit(lenet_digits, digits_test.head(4), eps=[0.1], preset="quick", threats=[text])

@@ -33,7 +33,7 @@ def _resolve(name: str):  # type: ignore[no-untyped-def]
 
 
 def test_the_public_names() -> None:
-    public = "attack audit blackbox detect fool load natural physical serve train transfer transfer_matrix"
+    public = "attack audit blackbox detect fool load natural patch physical serve train transfer transfer_matrix"
     assert public.split() == FUNCTIONS
     assert set(feint.__all__) <= set(dir(feint))
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):

@@ -13,7 +13,18 @@ from typing import Any
 import numpy as np
 
 from feint.report.gallery import tile_grid
-from feint.report.html import definitions, esc, figure, num, page, pct, provenance_html, table, verdict_box
+from feint.report.html import (
+    definitions,
+    esc,
+    figure,
+    num,
+    page,
+    pct,
+    pipeline_table,
+    provenance_html,
+    table,
+    verdict_box,
+)
 from feint.report.plots import image_uri, line_plot, perturbation_image
 
 PAPERS = {
@@ -168,17 +179,7 @@ def _settings(report: dict[str, Any]) -> str:
         ("placement", _placement(s.get("placement"))),
         ("time", f"{num(report['seconds'])} s"),
     ]  # fmt: skip
-    steps = [
-        [esc(t["name"]), esc(", ".join(f"{k}={v}" for k, v in t.items() if k != "name"))]
-        for t in s["pipeline"]["transforms"]
-    ]
-    return (
-        definitions(facts)
-        + "<h3>Print-and-photo steps (ranges drawn per image)</h3>"
-        + table(["step", "range"], steps)
-        + "<h3>Provenance</h3>"
-        + provenance_html(report)
-    )
+    return definitions(facts) + pipeline_table(s["pipeline"]) + "<h3>Provenance</h3>" + provenance_html(report)
 
 
 def render_patch_html(report: dict[str, Any], pattern: np.ndarray, tiles: dict[str, np.ndarray]) -> str:
