@@ -61,7 +61,8 @@ def adversarial_patch(
     labels = target_labels(y, target, classes)
     gen = make_generator(seed, x.device)
     lo, hi = bounds
-    start = lo + (hi - lo) * torch.rand(int(x.shape[1]), side, side, generator=gen, device=x.device, dtype=x.dtype)
+    # from mid grey: a random start can leave a small patch's pixels in a poor basin (black where white fools)
+    start = torch.full((int(x.shape[1]), side, side), (lo + hi) / 2, device=x.device, dtype=x.dtype)
 
     def render(p: Tensor, batch: Tensor, g: torch.Generator | None) -> Tensor:
         pasted = apply_patch(batch, p, where, g)

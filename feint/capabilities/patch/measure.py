@@ -92,10 +92,11 @@ def _curve(
         won = [rate(success_draws(model, result.scaled(f), x, y, seed=s.seed), ok) for f in NORM_FRACTIONS]
         lost = [rate(success_draws(model, baseline.scaled(f), x, y, seed=s.seed), ok) for f in NORM_FRACTIONS]
         return {"axis": "eps", "values": values, "success": won, "baseline": lost}
-    areas = list(s.areas) if s.kind == "patch" else [float(result.mask.mean())] if result.mask is not None else []
-    area_of = (lambda a: a) if s.kind == "patch" else (lambda a: None)
-    won = [rate(success_draws(model, result, x, y, draws=s.draws, seed=s.seed, area=area_of(a)), ok) for a in areas]
-    lost = [rate(success_draws(model, baseline, x, y, draws=s.draws, seed=s.seed, area=area_of(a)), ok) for a in areas]
+    # a patch is scaled to each area; a sticker has its mask's area only
+    sized = [(a, a) for a in s.areas] if s.kind == "patch" else [(float(result.mask.mean()), None)]  # type: ignore[union-attr]
+    areas = [shown for shown, _ in sized]
+    won = [rate(success_draws(model, result, x, y, draws=s.draws, seed=s.seed, area=a), ok) for _, a in sized]
+    lost = [rate(success_draws(model, baseline, x, y, draws=s.draws, seed=s.seed, area=a), ok) for _, a in sized]
     return {"axis": "area", "values": areas, "success": won, "baseline": lost}
 
 

@@ -33,6 +33,7 @@ PAPERS = {
     "universal": "Moosavi-Dezfooli et al. 2017",
 }
 NAMES = {"sticker": "Sticker", "patch": "Adversarial patch", "universal": "Universal perturbation"}
+NOUNS = {"sticker": "sticker", "patch": "patch", "universal": "universal perturbation"}
 
 
 def _aim(report: dict[str, Any]) -> str:
@@ -61,7 +62,7 @@ def _verdict(report: dict[str, Any]) -> str:
     rate = success["rate"] or 0.0
     status = "fail" if rate >= 0.5 else "warn" if rate > (success["baseline"] or 0.0) + 0.05 else "pass"
     text = (
-        f"A {esc(report['kind'])} covering {_budget(report)}, {_aim(report)}, trained on {report['split']['fit']} "
+        f"A {NOUNS[report['kind']]} {'of' if report['kind'] == 'universal' else 'covering'} {_budget(report)}, {_aim(report)}, trained on {report['split']['fit']} "
         f"inputs, succeeds on <b>{pct(success['rate'])}</b> of {success['counted']} held-out inputs "
         f"(a random pattern of the same size: {pct(success['baseline'])})."
     )
@@ -99,7 +100,7 @@ def _gallery(report: dict[str, Any], tiles: dict[str, np.ndarray]) -> str:
         cells.append(
             (
                 tiles["applied"][j],
-                f"with the {esc(report['kind'])}<br>→ <b>{esc(g['prediction'])}</b>{'' if fooled else ' (not fooled)'}",
+                f"with the {NOUNS[report['kind']]}<br>→ <b>{esc(g['prediction'])}</b>{'' if fooled else ' (not fooled)'}",
             )
         )
     return tile_grid(cells, columns=6)
@@ -188,10 +189,10 @@ def render_patch_html(report: dict[str, Any], pattern: np.ndarray, tiles: dict[s
     kind = report["kind"]
     axis = "area" if report["curve"]["axis"] == "area" else "norm"
     sections = [
-        ("pattern", f"The {kind}", "At full size, as saved; print it as it is.", _pattern(report, pattern)),
+        ("pattern", f"The {NOUNS[kind]}", "At full size, as saved; it is added to every image." if kind == "universal" else "At full size, as saved; print it as it is.", _pattern(report, pattern)),
         ("examples", "Applied to held-out inputs", "Held-out inputs the model classifies correctly, without and with the pattern, with its predictions.", _gallery(report, tiles)),
         ("curve", f"Success against {axis}", "Held-out success of the pattern and of a random pattern of the same size.", _curve(report)),
-        ("physical", "Through the print-and-photo pipeline", "Success after each step of the simulation on its own and after the whole chain; the destruction rate is the fraction of fooled (input, draw) pairs the transformation undoes (Kurakin et al. 2016).", _physical(report)),
+        ("physical", "Through the print-and-photo pipeline", "Success after each step of the simulation on its own and after the whole chain; the destruction rate is the fraction of fooled (input, draw) pairs the transformation undoes (Kurakin et al. 2016). A transformation also misleads the model on its own, so the success after it can exceed the success without.", _physical(report)),
         ("printability", "Printability", "How close the pattern's colours are to what a printer reproduces.", _printability(report)),
         ("settings", "Split, settings, model and provenance", "", _settings(report)),
     ]  # fmt: skip
