@@ -87,7 +87,7 @@ def _pattern(report: dict[str, Any], pattern: np.ndarray) -> str:
     return (
         f'<img class="plot" style="image-rendering: pixelated; width: {size}px; padding: 14px; background: #8a8f98" '
         f'src="{image_uri(shown, size=size)}" alt="the {esc(report["kind"])}">'
-        f"{note}<p>On a grey frame (not part of it). Shape (C x H x W): {esc(shape)} · saved as <code>{esc(report['files']['pattern'])}</code> "
+        f"{note}<p>On a grey frame (not part of it{'; the grey inside is outside the mask' if report['kind'] == 'sticker' else ''}). Shape (C x H x W): {esc(shape)} · saved as <code>{esc(report['files']['pattern'])}</code> "
         "(<code>pattern</code>, <code>mask</code>, <code>kind</code>, <code>target</code>, the budget and the split).</p>"
     )
 

@@ -149,9 +149,9 @@ def summarize(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_pattern(folder: Path, outcome: PatchOutcome, settings: PatchSettings) -> Path:
+def write_pattern(folder: Path, outcome: PatchOutcome, area: float | None) -> Path:
     """``pattern.npz``: the pattern, its mask (empty when none), kind, target (-1: none), bounds,
-    budget and the ids of the fit and held-out inputs."""
+    budget (``area`` covered, or ``eps`` and ``norm``) and the ids of the fit and held-out inputs."""
     r = outcome.result
     arrays = {
         "pattern": r.pattern.detach().cpu().numpy().astype(np.float32),
@@ -159,7 +159,7 @@ def write_pattern(folder: Path, outcome: PatchOutcome, settings: PatchSettings) 
         "kind": np.array(r.kind),
         "target": np.array(-1 if r.target is None else r.target),
         "bounds": np.array(r.bounds, dtype=np.float32),
-        "area": np.array(settings.area if r.kind != "universal" else np.nan),
+        "area": np.array(np.nan if area is None else area),
         "eps": np.array(np.nan if r.eps is None else r.eps),
         "norm": np.array(r.norm or ""),
         "fit_ids": outcome.fit_ids.cpu().numpy(),

@@ -35,6 +35,7 @@ from feint.report.provenance import model_info
 from feint.transforms import Compose, print_and_photo
 from feint.validation import check_images, check_labels, model_logits
 
+FRAME_GREY = 0.54  # the grey of the frame the page draws around the pattern
 Palette = Tensor | Sequence[Sequence[float]] | str | os.PathLike[str]
 
 
@@ -131,12 +132,15 @@ def patch(
     )
     lo, hi = bounds
     shown = outcome.result.pattern / (hi - lo) if kind == "universal" else _unit(outcome.result.pattern, bounds)
+    if outcome.result.mask is not None:  # outside the mask, the page's frame grey: the sticker's shape shows
+        mask = outcome.result.mask.detach().float().cpu()
+        shown = shown * mask + FRAME_GREY * (1 - mask)
     pattern = shown.detach().float().cpu().numpy()
     tiles = {k: _unit(outcome.gallery[k], bounds).numpy() for k in ("clean", "applied")}
     done = Report(
         report,
         page=lambda data: render_patch_html(data, pattern, tiles),
         summarize=summarize,
-        extras={"pattern": lambda folder: write_pattern(Path(folder), outcome, settings)},
+        extras={"pattern": lambda folder: write_pattern(Path(folder), outcome, report["pattern"]["area"])},
     )
     return done.save(out) if out is not None else done
