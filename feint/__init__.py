@@ -11,7 +11,7 @@ The public functions are the library's own, with their real signatures and docst
     print(f"PGD fooled the model on {result.success.float().mean():.0%} of 100 inputs")
 
 The capabilities (``audit``, ``blackbox``, ``transfer``, ``transfer_matrix``, ``physical``,
-``natural``, ``fool``, ``detect``, ``certify``) each return a :class:`feint.report.Report`;
+``natural``, ``fool``, ``detect``, ``certify``, ``patch``) each return a :class:`feint.report.Report`;
 ``smooth`` makes a model's smoothed classifier (randomized smoothing), which ``certify`` certifies.
 """
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from feint.capabilities.certify.run import certify
     from feint.capabilities.detect.run import detect
     from feint.capabilities.fooling.run import fool
+    from feint.capabilities.patch.run import patch
     from feint.capabilities.physical.natural import natural
     from feint.capabilities.physical.run import physical
     from feint.capabilities.transfer.matrix import transfer_matrix
@@ -56,12 +57,13 @@ _HOMES = {
     "natural": "feint.capabilities.physical.natural",
     "fool": "feint.capabilities.fooling.run",
     "detect": "feint.capabilities.detect.run",
+    "patch": "feint.capabilities.patch.run",
+    "certify": "feint.capabilities.certify.run",
+    "smooth": "feint.defenses.smoothing",
     "train": "feint.training",
     "load": "feint.data",
     "attack": "feint.attacks.registry",
     "serve": "feint.server.start",
-    "certify": "feint.capabilities.certify.run",
-    "smooth": "feint.defenses.smoothing",
 }
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "fool",
     "load",
     "natural",
+    "patch",
     "physical",
     "serve",
     "smooth",

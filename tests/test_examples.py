@@ -78,6 +78,7 @@ def run_script(path: Path, *args: str) -> None:
 def test_every_capability_has_an_example():
     wanted = {"audit", "attack", "defend", "blackbox", "transfer", "physical", "natural", "fool", "detect", "serve"}
     wanted |= {"certify"}
+    wanted |= {"patch"}
     assert wanted <= set(SCRIPTS)
 
 
@@ -173,6 +174,7 @@ def test_readme_runs_top_to_bottom_in_a_fresh_folder(here):
         "natural",
         "fool",
         "detect-eval",
+        "patch",
     ):
         assert (here / report / "report.html").is_file(), report
     for i, block in enumerate(_blocks((ROOT / "README.md").read_text(encoding="utf-8"), "python")):

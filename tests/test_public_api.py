@@ -34,7 +34,8 @@ def _resolve(name: str):  # type: ignore[no-untyped-def]
 
 def test_the_public_names() -> None:
     public = (
-        "attack audit blackbox certify detect fool load natural physical serve smooth train transfer transfer_matrix"
+        "attack audit blackbox certify detect fool load natural patch physical serve smooth train transfer "
+        "transfer_matrix"
     )
     assert public.split() == FUNCTIONS
     assert set(feint.__all__) <= set(dir(feint))

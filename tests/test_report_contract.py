@@ -120,6 +120,13 @@ def _certify(c: Ctx, **tail: Any) -> Report:
     return certify(c.model, c.test.head(12), sigma=0.25, n0=10, n=50, **tail)
 
 
+def _patch(c: Ctx, **tail: Any) -> Report:
+    from feint.capabilities.patch.run import patch
+
+    data = c.test.head(40)
+    return patch(c.model, data.x, data.y, kind="patch", steps=3, draws=1, areas=(0.1,), data_info=data.info, **tail)
+
+
 CASES = [
     Case("audit", _schema("feint.capabilities.audit.schema"), _audit),
     Case("blackbox", _schema("feint.capabilities.blackbox.report"), _blackbox),
@@ -130,6 +137,7 @@ CASES = [
     Case("fool", _schema("feint.capabilities.fooling.report"), _fool),
     Case("detect", _schema("feint.capabilities.detect.schema"), _detect),
     Case("certify", _schema("feint.capabilities.certify.report"), _certify),
+    Case("patch", _schema("feint.capabilities.patch.report"), _patch),
 ]
 
 

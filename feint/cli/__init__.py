@@ -24,7 +24,7 @@ RESUME_HINTS = {
     "demo": "run the same command again to continue where it stopped",
     "blackbox": "run the same command again to continue from the last finished substitute round",
     **dict.fromkeys(
-        ("fool", "physical", "transfer", "detect", "natural"),
+        ("fool", "physical", "transfer", "detect", "natural", "patch"),
         "run the same command again; nothing half-written is kept in --out",
     ),
     "certify": "run the same command again to continue from the last certified group of inputs",
@@ -101,6 +101,7 @@ def _register() -> None:
     from feint.cli.detect import detect_command
     from feint.cli.fool import fool_command
     from feint.cli.natural import natural_command
+    from feint.cli.patch import patch_command
     from feint.cli.physical import physical_command
     from feint.cli.serve import serve_command
     from feint.cli.train import train_command
@@ -117,6 +118,7 @@ def _register() -> None:
     main.add_command(serve_command, "serve")
     main.add_command(natural_command, "natural")
     main.add_command(certify_command, "certify")
+    main.add_command(patch_command, "patch")
     try:
         from feint.cli.audit import audit_command
     except ImportError:  # the audit command lands separately

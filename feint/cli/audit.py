@@ -63,6 +63,12 @@ from feint.models.loading import resolve_model
 @resume_option("audit_state")
 @click.option("--natural", is_flag=True, help="add accuracy under natural transformations (rotation, blur, JPEG, ...)")
 @click.option(
+    "--threat",
+    "threats",
+    multiple=True,
+    help="add a threat model: patch:AREA, a patch covering that fraction (repeatable)",
+)
+@click.option(
     "--adaptive/--no-adaptive",
     default=True,
     show_default=True,
@@ -108,6 +114,7 @@ def audit_command(
     surrogate_spec: str | None,
     resume: bool,
     natural: bool,
+    threats: tuple[str, ...],
     adaptive: bool,
     eot_samples: int | None,
     redraws: int | None,
@@ -151,6 +158,7 @@ def audit_command(
         model_note=loaded.how,
         resume=resume,
         natural=natural,
+        threats=threats,
         adaptive=adaptive,
         eot_samples=eot_samples,
         redraws=redraws,

@@ -129,6 +129,15 @@ def definitions(pairs: Iterable[tuple[str, str]]) -> str:
     return '<dl class="defs">' + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in pairs) + "</dl>"
 
 
+def pipeline_table(pipeline: dict[str, Any]) -> str:
+    """The steps of a transformation pipeline (``Compose.describe()``) with their ranges, as a table."""
+    steps = [
+        [esc(t["name"]), esc(", ".join(f"{k}={v}" for k, v in t.items() if k != "name"))]
+        for t in pipeline.get("transforms", [])
+    ]
+    return "<h3>Print-and-photo steps (ranges drawn per image)</h3>" + table(["step", "range"], steps)
+
+
 def figure(uri: str | None, alt: str) -> str:
     return "" if uri is None else f'<img class="plot" src="{esc(uri)}" alt="{esc(alt)}">'
 

@@ -21,6 +21,7 @@ from feint.capabilities.audit.page_interval import interval_section, interval_se
 from feint.capabilities.audit.schema import READABLE, SCHEMA
 from feint.errors import InputError
 from feint.measure.natural_page import natural_section
+from feint.measure.patch_threat_page import patch_threat_section
 from feint.report.gallery import GalleryItem, gallery_html
 from feint.report.html import (
     check_list,
@@ -169,6 +170,7 @@ def _sections(report: dict[str, Any], gallery: Sequence[GalleryItem]) -> list[tu
     return [
         ("accuracy", "Accuracy against eps", "Accuracy under each attack, in the order they run. FGSM and the first attack show their own accuracy, as does a minimum-norm attack; every later attack shows what is left after it and the attacks before it (AutoAttack's convention). The worst case counts an input as broken if any attack broke it.", rs.accuracy_section(report)),
         *([("interval", "Robustness interval", INTERVAL_INTRO, interval_section(report))] if report.get("interval") else []),
+        *([("patch", "Accuracy against a patch", "Beside the norm ball: a square patch of each area anywhere in the image, universal (Brown et al. 2017) or made for each input; an input counts as robust only if neither fools the model.", patch_threat_section(report))] if report.get("patch") else []),
         ("goodfellow", "Error rate", "Goodfellow et al. (2015): error rate on adversarial inputs (the model answers labels only, so how sure it is of its mistakes is unknown).", rs.goodfellow_section(report)) if rs.label_only(report) else
         ("goodfellow", "Error rate and confidence", "Goodfellow et al. (2015): error rate on adversarial inputs and how sure the model is of its mistakes.", rs.goodfellow_section(report)),
         ("per-class", "Robust accuracy per class", "Worst-case accuracy within each true class.", rs.per_class_section(report)),

@@ -74,6 +74,8 @@ def summarize(r: dict[str, Any]) -> str:
     if "natural" in r:
         worst = r["natural"]["grid"]["worst_case_accuracy"]
         lines.append(f"natural variation: worst case over rotations x translations {worst:.4f}")
+    for row in (r.get("patch") or {}).get("areas", []):
+        lines.append(f"patch covering {row['area']:g} of the image: robust accuracy {row['robust_accuracy']:.4f}")
     return "\n".join(lines)
 
 

@@ -135,6 +135,7 @@ def audit(
     model_note: str | None = None,
     resume: bool = True,
     natural: bool = False,
+    threats: Sequence[str] = (),
     adaptive: bool = True,
     approximations: Mapping[str, Callable[[Tensor], Tensor]] | None = None,
     eot_samples: int | None = None,
@@ -169,6 +170,8 @@ def audit(
     ``audit_state/``; without it nothing is written. ``callback(unit, done, total)`` is called
     after every finished unit. ``progress`` (default off; ``feint audit`` turns it on) shows a bar
     on a terminal and one line per eps in a log. ``natural`` adds the natural-variation section (:mod:`feint.measure.natural`).
+    ``threats`` adds threat models beside the norm ball: ``"patch:AREA"`` (a patch covering that
+    fraction of the image, :mod:`feint.measure.patch_threat`; a torch model only).
     Attacks run on batches of ``batch_size`` inputs, each with its own seed (the results depend on it).
     ``device`` (default: where the inputs are) moves the inputs and a torch model (in place) there.
 
@@ -205,6 +208,7 @@ def audit(
     check_images(x, bounds=bounds)
     check_labels(y, n=x.shape[0])
     check_budget(model, max_queries, surrogate)
+    patch_areas = _patch_areas(threats, model)
     x = x.detach().clamp(*bounds)  # values within the check's tolerance outside: onto the bounds
     shared = fd.join(distributed, x.device)
     progress = progress and fd.is_root()
@@ -325,9 +329,9 @@ def audit(
                     "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
                     "original": model,
                 }
-                report = _finish(
-                    setup, state, described, _natural_section(natural, model, x, y, bounds, progress), account, notes
-                )
+                natural_part = _natural_section(natural, model, x, y, bounds, progress)
+                patch_part = _patch_section(patch_areas, model, x, y, bounds, seed, progress)
+                report = _finish(setup, state, described, natural_part, account, notes, patch_part)
             finally:
                 if state.points is not None:
                     state.points.close()
@@ -356,6 +360,29 @@ def _natural_section(
     return lambda: natural_variation(model, x, y, bounds=bounds, progress=progress)
 
 
+def _patch_areas(threats: Sequence[str], model: nn.Module | Oracle) -> list[float]:
+    """The areas of ``threats`` (``"patch:AREA"``), checked before any work."""
+    from feint.measure.patch_threat import parse_threat
+
+    areas = [parse_threat(t) for t in ([threats] if isinstance(threats, str) else threats)]
+    if areas and not isinstance(model, nn.Module):
+        from feint.errors import InputError
+
+        raise InputError("the patch threat model trains patches by gradients: audit a torch model to use patch:AREA")
+    return areas
+
+
+def _patch_section(
+    areas: list[float], model: Any, x: Tensor, y: Tensor, bounds: tuple[float, float], seed: int, progress: bool
+) -> Callable[[], dict[str, Any]] | None:
+    """The patch threat section's maker (:mod:`feint.measure.patch_threat`), or None without ``threats``."""
+    if not areas:
+        return None
+    from feint.measure.patch_threat import patch_threat
+
+    return lambda: patch_threat(model, x, y, areas=areas, bounds=bounds, seed=seed, progress=progress)
+
+
 def _finish(
     setup: AuditSetup,
     state: AuditState,
@@ -363,6 +390,7 @@ def _finish(
     natural: Callable[[], dict[str, Any]] | None,
     account: queries.Account | None,
     notes: list[str],
+    patch: Callable[[], dict[str, Any]] | None = None,
 ) -> Report:
     """Rank 0 builds the report (``described``: build_report's keyword arguments; ``natural`` makes
     the natural-variation section; ``account``, a query-only audit's spend, the ``queries`` section,
@@ -375,6 +403,8 @@ def _finish(
         report = build_report(setup, state, adv, **described)
         if natural is not None:
             report["natural"] = json_safe(natural())
+        if patch is not None:
+            report["patch"] = json_safe(patch())
         if account is not None:
             report["queries"] = json_safe(account.section(setup, state))
         if (interval := interval_section(state)) is not None:

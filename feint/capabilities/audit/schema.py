@@ -12,6 +12,7 @@ from feint.capabilities.audit.interval import INTERVAL_SCHEMA
 from feint.capabilities.audit.presets import TRIGGERS
 from feint.capabilities.audit.queries import QUERIES_SCHEMA
 from feint.measure.natural import NATURAL_SCHEMA
+from feint.measure.patch_threat import THREAT_SCHEMA
 from feint.report.schema import NUM, NUM_OR_NULL, NUMS, STR, obj, report_schema
 
 INTS: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
@@ -201,6 +202,8 @@ REPORT_SCHEMA["properties"]["adaptive"] = obj(
 REPORT_SCHEMA["required"] += ["passes", "adaptive"]
 # Optional: present when the audit ran with natural=True (feint audit --natural).
 REPORT_SCHEMA["properties"]["natural"] = NATURAL_SCHEMA
+# Optional: present when the audit ran with a patch threat (feint audit --threat patch:AREA).
+REPORT_SCHEMA["properties"]["patch"] = THREAT_SCHEMA
 # Present when the model was query-only: the queries the audit spent (feint.capabilities.audit.queries).
 REPORT_SCHEMA["properties"]["queries"] = QUERIES_SCHEMA
 # Present when a smoothed model had an L2 audit: the certified lower bound beside the attacks' upper bound.

@@ -14,7 +14,18 @@ import numpy as np
 
 from feint.capabilities.physical.measure import PIPELINE, rate_of
 from feint.report.gallery import tile_grid
-from feint.report.html import definitions, esc, figure, num, page, pct, provenance_html, table, verdict_box
+from feint.report.html import (
+    definitions,
+    esc,
+    figure,
+    num,
+    page,
+    pct,
+    pipeline_table,
+    provenance_html,
+    table,
+    verdict_box,
+)
 from feint.report.plots import heatmap, line_plot
 
 TILES = 6
@@ -117,10 +128,6 @@ def _examples(report: dict[str, Any], tiles: dict[str, np.ndarray]) -> str:
 
 def _settings(report: dict[str, Any]) -> str:
     s, m, d = report["settings"], report["model"], report["data"]
-    steps = [
-        [esc(t["name"]), esc(", ".join(f"{k}={v}" for k, v in t.items() if k != "name"))]
-        for t in s["pipeline"]["transforms"]
-    ]
     facts = [
         ("model", esc(m.get("name"))),
         ("data", f"{esc(d.get('name'))} ({num(d.get('n'))} inputs)"),
@@ -131,13 +138,7 @@ def _settings(report: dict[str, Any]) -> str:
         ("EOT", f"{s['eot_samples']} samples per step, {s['eot_steps']} steps" if s["eot"] else "off"),
         ("time", f"{num(report['seconds'])} s"),
     ]
-    return (
-        definitions(facts)
-        + "<h3>Print-and-photo steps (ranges drawn per image)</h3>"
-        + table(["step", "range"], steps)
-        + "<h3>Provenance</h3>"
-        + provenance_html(report)
-    )
+    return definitions(facts) + pipeline_table(s["pipeline"]) + "<h3>Provenance</h3>" + provenance_html(report)
 
 
 def render_physical_html(report: dict[str, Any], tiles: dict[str, np.ndarray]) -> str:

@@ -1,0 +1,1 @@
+"""Stickers, patches and universal perturbations: one printable pattern for many images, measured on held-out images and through the print-and-photo pipeline (Eykholt et al. 2018, Brown et al. 2017, Moosavi-Dezfooli et al. 2017)."""
