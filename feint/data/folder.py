@@ -24,7 +24,7 @@ IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif
 GREY_MODES = ("1", "L")
 
 
-def _list_images(root: Path) -> tuple[tuple[str, ...], list[Path], list[int]]:
+def list_images(root: Path) -> tuple[tuple[str, ...], list[Path], list[int]]:
     classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
     if not classes:
         raise DataError(
@@ -44,7 +44,7 @@ def _list_images(root: Path) -> tuple[tuple[str, ...], list[Path], list[int]]:
     return classes, files, labels
 
 
-def _open(p: Path) -> Image.Image:
+def open_image(p: Path) -> Image.Image:
     try:
         return Image.open(p)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -56,7 +56,7 @@ def _inspect(files: list[Path]) -> tuple[bool, int]:
     size: tuple[int, int] | None = None
     grey = True
     for p in files:
-        with _open(p) as im:
+        with open_image(p) as im:
             size = size or im.size
             if im.size != size:
                 raise DataError(
@@ -72,7 +72,7 @@ def _decode(files: list[Path], *, grey: bool) -> np.ndarray:
     """(N, C, H, W) uint8, C = 1 for greyscale, 3 for RGB."""
     arrays = []
     for p in files:
-        with _open(p) as im:
+        with open_image(p) as im:
             try:
                 arrays.append(np.asarray(im.convert("L" if grey else "RGB")))
             except (OSError, ValueError) as exc:  # a header that reads but pixel data that does not
@@ -87,7 +87,7 @@ def load_image_folder(path: str | os.PathLike[str], split: str) -> Dataset:
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"no image folder at {root}; pass a folder with one sub-folder of images per class")
-    classes, files, labels = _list_images(root)
+    classes, files, labels = list_images(root)
     y = np.asarray(labels, dtype=np.int64)
     idx = split_indices(y, split)
     grey, pixels = _inspect(files)  # every file, so train and test agree on size and channels

@@ -38,6 +38,7 @@ from feint.capabilities.audit import checks as ck
 from feint.capabilities.audit.gradient_flow import GradientTrace, trace_gradient
 from feint.capabilities.audit.presets import BYPASS
 from feint.capabilities.audit.randomness import check_seedable, choose_draws
+from feint.data.rows import Inputs
 from feint.oracles import Oracle, as_oracle
 from feint.validation import check_positive_int
 
@@ -123,7 +124,7 @@ def _bypass(
 
 def adapt(
     model: nn.Module | Oracle,
-    x: Tensor,
+    x: Inputs,
     y: Tensor,
     clean_correct: Tensor,
     *,
