@@ -251,6 +251,7 @@ def audit(
             approximations=approximations,
             eot_samples=eot_samples,
             redraws=redraws,
+            batch_size=batch_size,
         )
         if adaptation.access != "white-box" and access == "white-box":
             access = adaptation.access
