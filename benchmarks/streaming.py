@@ -191,7 +191,7 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     sizes = [int(s) for s in args.sizes.split(",")]
-    make_images(max(sizes + [args.throughput_files]))
+    make_images(max([*sizes, args.throughput_files]))
     make_weights()
     if args.part in ("throughput", "all"):
         throughput(args.throughput_files, args.repeats, 64)

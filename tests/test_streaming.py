@@ -164,3 +164,39 @@ def test_a_users_dataloader_and_the_attack_command_stream(tmp_path, digits60, mo
     with np.load(out, allow_pickle=False) as saved:
         assert saved["x_adv"].shape == (60, 1, 8, 8) and saved["success"].shape == (60,)
         assert np.abs(saved["x_adv"] - saved["x"]).max() <= 0.1 + 1e-6
+
+
+def test_a_resnet18_from_module_factory_and_safetensors_audits_a_colour_folder(tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    from feint.models import resolve
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from resnet import resnet18
+
+    torch.manual_seed(1)
+    weights = {k: v.clone() for k, v in resnet18().state_dict().items()}
+    weights["head.bias"] = torch.randn(10)  # other weights than the factory's: the file must be read
+    save_file(weights, str(tmp_path / "w.safetensors"))
+    assert torch.equal(
+        resolve("resnet:resnet18", weights=str(tmp_path / "w.safetensors")).target.head.bias, weights["head.bias"]
+    )
+    rng = np.random.default_rng(0)
+
+    def images(first: int, last: int, classes: int) -> None:
+        for i in range(first, last):
+            (tmp_path / "imgs" / f"c{i % classes}").mkdir(parents=True, exist_ok=True)
+            pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "imgs" / f"c{i % classes}" / f"{i}.png")
+
+    images(0, 4, 2)
+    args = ["audit", "--model", "resnet:resnet18", "--weights", str(tmp_path / "w.safetensors")]
+    args += ["--data", str(tmp_path / "imgs"), "--eps", "0,0.01", "--preset", "quick", "--batch-size", "5"]
+    args += ["--quiet", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "predicts 10 classes but imgs has 2" in result.output  # checked on one image
+    images(4, 14, 10)  # ten classes, as the model predicts
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["data"]["n"] == 14 and report["data"]["input_shape"] == [3, 16, 16]
