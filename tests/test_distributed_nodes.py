@@ -1,0 +1,101 @@
+"""Two torchrun launchers (two "nodes" on 127.0.0.1, a c10d rendezvous, gloo) audit a streamed folder of
+``.npz`` shards and write the report one process writes, figure for figure; a rank whose partners never
+arrive stops with one error after ``FEINT_DIST_TIMEOUT`` seconds and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from distributed_jobs import free_port
+from helpers import passes_across_ranks
+
+from feint.cli import main
+from feint.data import load
+
+TESTS = Path(__file__).resolve().parent
+CLOCKS = {"created", "timings", "seconds"}
+
+
+def no_clocks(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: no_clocks(v) for k, v in obj.items() if k not in CLOCKS}
+    if isinstance(obj, list):
+        return [no_clocks(v) for v in obj]
+    return obj
+
+
+def env() -> dict[str, str]:
+    path = os.pathsep.join([str(TESTS.parent), str(TESTS), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path, "FEINT_DIST_TIMEOUT": "60"}
+
+
+@pytest.fixture
+def shards(tmp_path: Path) -> Path:
+    d = load("digits", "test")
+    root = tmp_path / "shards"
+    root.mkdir()
+    for k in range(3):
+        x = (d.x[k * 16 : (k + 1) * 16].numpy() * 255).round().astype(np.uint8)
+        np.savez(root / f"part-{k}.npz", x=x, y=d.y[k * 16 : (k + 1) * 16].numpy())
+    return root
+
+
+def audit_args(data: Path) -> list[str]:
+    return ["audit", "--model", "streaming_model:linear", "--data", str(data), "--eps", "0,0.05,0.1"]
+
+
+@pytest.mark.slow
+def test_two_nodes_audit_what_one_process_audits(shards, tmp_path, monkeypatch) -> None:
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun is not None
+    args = [*audit_args(shards), "--preset", "quick", "--batch-size", "12", "--device", "cpu", "--quiet"]
+    rendezvous = ["--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-id", "feint-test"]
+    rendezvous += ["--rdzv-endpoint", f"127.0.0.1:{free_port()}"]
+    launcher = [torchrun, *rendezvous, "-m", "feint", *args, "--out", str(tmp_path / "two")]
+    nodes = [
+        subprocess.Popen(
+            launcher[:1] + ["--node-rank", str(r)] + launcher[1:],
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in range(2)
+    ]
+    monkeypatch.syspath_prepend(str(TESTS))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each rank runs: the figures are bit-identical at one thread
+    try:
+        one = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "one")])
+    finally:
+        torch.set_num_threads(before)
+    outputs = [node.communicate(timeout=120) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert one.exit_code == 0, one.output
+    assert sum(out.count("report:") for out, _ in outputs) == 1  # rank 0 alone prints and writes
+    reports = [json.loads((tmp_path / d / "report.json").read_text()) for d in ("one", "two")]
+    assert no_clocks(passes_across_ranks(reports[1])) == no_clocks(passes_across_ranks(reports[0]))
+    assert reports[0]["data"]["n"] == 48
+
+
+def test_a_rank_whose_partners_never_arrive_stops_with_one_error_and_writes_nothing(tmp_path) -> None:
+    launch = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}
+    launch |= {"MASTER_PORT": str(free_port()), "FEINT_DIST_TIMEOUT": "2"}
+    cmd = [sys.executable, "-m", "feint", *audit_args(Path("digits")), "--quiet", "--out", str(tmp_path / "out")]
+    done = subprocess.run(cmd, env={**env(), **launch}, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr[-2000:]
+    assert (
+        done.stderr.startswith("error: could not join torchrun's process group")
+        and "FEINT_DIST_TIMEOUT=2" in done.stderr
+    )
+    assert not (tmp_path / "out").exists()
