@@ -64,7 +64,7 @@ def test_two_nodes_audit_what_one_process_audits(shards, tmp_path, monkeypatch) 
     launcher = [torchrun, *rendezvous, "-m", "feint", *args, "--out", str(tmp_path / "two")]
     nodes = [
         subprocess.Popen(
-            launcher[:1] + ["--node-rank", str(r)] + launcher[1:],
+            [*launcher[:1], "--node-rank", str(r), *launcher[1:]],
             env=env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
