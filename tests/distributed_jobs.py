@@ -307,3 +307,19 @@ def commands_job(rank: int, *, folder: str, out: str) -> Any:
 
 
 JOBS = {"audit": audit_job, "train": train_job, "bad": bad_inputs_job, "recipes": recipes_job, "commands": commands_job}
+
+
+def oracle_audit_job(rank: int, *, n: int = 24, **kw: Any) -> Any:
+    """A query-only audit (scores of a linear digits model); its report and this rank's own queries."""
+    from streaming_model import linear
+
+    import feint
+    from feint.oracles import as_oracle
+
+    data = _data(n)
+    oracle = as_oracle(linear(), access="scores")
+    report = feint.audit(oracle, data.x, data.y, data_info=data.info, progress=False, **kw)
+    return {"report": report.to_dict(), "mine": oracle.queries}
+
+
+JOBS["oracle_audit"] = oracle_audit_job

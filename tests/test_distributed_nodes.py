@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from distributed_jobs import free_port
+from distributed_jobs import free_port, launch
 from helpers import passes_across_ranks
 
 from feint.cli import main
@@ -99,3 +99,26 @@ def test_a_rank_whose_partners_never_arrive_stops_with_one_error_and_writes_noth
         and "FEINT_DIST_TIMEOUT=2" in done.stderr
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_an_oracle_is_asked_for_each_clean_answer_once_across_the_ranks(tmp_path) -> None:
+    from streaming_model import linear
+
+    import feint
+    from feint.oracles import as_oracle
+
+    settings = {"eps": [0.0, 0.1], "preset": "quick", "batch_size": 6, "max_queries": 3000}
+    ranks = launch("oracle_audit", settings, tmp_path / "results")
+    assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
+    data = load("digits", "test").head(24)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        oracle = as_oracle(linear(), access="scores")
+        one = feint.audit(oracle, data.x, data.y, data_info=data.info, distributed=False, **settings)
+    finally:
+        torch.set_num_threads(before)
+    two = ranks[0]["result"]["report"]
+    assert two["queries"] == one["queries"] and two["worst_case"] == one["worst_case"]
+    assert ranks[0]["result"]["mine"] + ranks[1]["result"]["mine"] == oracle.queries  # no answer asked twice
+    assert ranks[1]["result"]["mine"] >= 12  # rank 1 answered its own clean batches (2 of 4)

@@ -413,6 +413,8 @@ def _finish(
     the worst points' file closes); every rank gets the same report dict."""
     report = None
     gallery: list[GalleryItem] = []
+    if account is not None:
+        account.gather()
     if fd.is_root():
         adv = adversarial_logits(setup, state)
         report = build_report(setup, state, adv, **described)
