@@ -1,6 +1,8 @@
-"""Two torchrun launchers (two "nodes" on 127.0.0.1, a c10d rendezvous, gloo) audit a streamed folder of
-``.npz`` shards and write the report one process writes, figure for figure; a rank whose partners never
-arrive stops with one error after ``FEINT_DIST_TIMEOUT`` seconds and writes nothing."""
+"""Scaling out without waste: two torchrun launchers (two "nodes" on 127.0.0.1, a c10d rendezvous, gloo)
+audit a streamed folder of ``.npz`` shards and write the report one process writes, figure for figure; a
+rank whose partners never arrive stops with one error after ``FEINT_DIST_TIMEOUT`` seconds and writes
+nothing; an oracle is asked each clean answer once across the ranks; ``transfer --matrix`` fits each
+model once across the ranks."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import torch
 from click.testing import CliRunner
 from distributed_jobs import free_port, launch
 from helpers import passes_across_ranks
+from streaming_model import linear
 
 from feint.cli import main
 from feint.data import load
@@ -101,24 +104,36 @@ def test_a_rank_whose_partners_never_arrive_stops_with_one_error_and_writes_noth
     assert not (tmp_path / "out").exists()
 
 
-def test_an_oracle_is_asked_for_each_clean_answer_once_across_the_ranks(tmp_path) -> None:
-    from streaming_model import linear
-
+@pytest.mark.slow
+def test_no_rank_repeats_another_ranks_work_oracle_answers_and_matrix_fits(tmp_path) -> None:
+    """One launch of two ranks for both (a start-up each costs seconds): a query-only audit asks the
+    oracle for each clean answer once; the transfer matrix fits each model once. Both equal one process."""
     import feint
+    from feint.capabilities.transfer.matrix import transfer_matrix
+    from feint.capabilities.transfer.techniques import TechniqueSettings
     from feint.oracles import as_oracle
 
-    settings = {"eps": [0.0, 0.1], "preset": "quick", "batch_size": 6, "max_queries": 3000}
-    ranks = launch("oracle_audit", settings, tmp_path / "results")
+    audit_kw = {"eps": [0.0, 0.1], "preset": "quick", "batch_size": 6, "max_queries": 3000}
+    matrix_kw = {"techniques": "lr,dt,knn,ens", "eps": 0.2, "batch_size": 8}
+    ranks = launch("no_waste", {"oracle": audit_kw, "matrix": matrix_kw}, tmp_path / "results")
     assert [r["exitcode"] for r in ranks] == [0, 0], [r.get("traceback") for r in ranks]
-    data = load("digits", "test").head(24)
+    oracle_runs, matrix_runs = [r["result"]["oracle"] for r in ranks], [r["result"]["matrix"] for r in ranks]
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # as each rank runs
     try:
+        data = load("digits", "test").head(24)
         oracle = as_oracle(linear(), access="scores")
-        one = feint.audit(oracle, data.x, data.y, data_info=data.info, distributed=False, **settings)
+        one = feint.audit(oracle, data.x, data.y, data_info=data.info, distributed=False, **audit_kw)
+        settings = TechniqueSettings(dnn_arch="mlp", dnn_epochs=1, substitute_epochs=2)
+        train, test = load("digits", "train").head(200), load("digits", "test").head(24)
+        one_matrix = transfer_matrix(train, test, settings=settings, **matrix_kw)
     finally:
         torch.set_num_threads(before)
-    two = ranks[0]["result"]["report"]
+    two = oracle_runs[0]["report"]
     assert two["queries"] == one["queries"] and two["worst_case"] == one["worst_case"]
-    assert ranks[0]["result"]["mine"] + ranks[1]["result"]["mine"] == oracle.queries  # no answer asked twice
-    assert ranks[1]["result"]["mine"] >= 12  # rank 1 answered its own clean batches (2 of 4)
+    assert oracle_runs[0]["mine"] + oracle_runs[1]["mine"] == oracle.queries  # no answer asked twice
+    assert oracle_runs[1]["mine"] >= 12  # rank 1 answered its own clean batches (2 of 4)
+    fits = sorted(tuple(f) for run in matrix_runs for f in run["fits"])
+    assert fits == sorted((t, 100) for t in ("dnn", "lr", "svm", "dt", "knn") for _ in "AB")  # once each, per half
+    assert all(run["fits"] for run in matrix_runs)  # shared between the ranks
+    assert no_clocks(matrix_runs[0]["report"]) == no_clocks({**one_matrix.data, "timings": None})
