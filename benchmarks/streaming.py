@@ -90,9 +90,7 @@ def child(n: int, batch_size: int) -> None:
     before = peak_mb()
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        report = feint.audit(
-            model, source, eps=[2 / 255], preset=cheap, adaptive=False, out=out, batch_size=batch_size
-        )
+        report = feint.audit(model, source, eps=[2 / 255], preset=cheap, adaptive=False, out=out, batch_size=batch_size)
         seconds = time.perf_counter() - t0
     print(
         json.dumps(

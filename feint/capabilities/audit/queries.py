@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from feint import distributed as fd
-
 from feint.capabilities.audit.escalate import RECORD as ESCALATION
 from feint.capabilities.audit.runner import AuditSetup
 from feint.capabilities.audit.state import AuditState
