@@ -117,7 +117,9 @@ def _clean_logits(model: nn.Module | Oracle, x: Inputs, y: Tensor, info: Dataset
         # batches disagree in width (issue 19, class 9).
         model.num_classes = info.num_classes if info is not None else int(y.max()) + 1
     if isinstance(model, nn.Module):
-        model_logits(model, x[:1])  # one clear error for a model that does not fit or returns probabilities
+        model_logits(
+            model, x if isinstance(x, Tensor) else x[:8]
+        )  # one clear error: a model that does not fit, or returns probabilities
     chunks = torch.arange(x.shape[0], device=x.device).split(batch_size)
 
     def work(c: int) -> dict[str, Tensor]:
