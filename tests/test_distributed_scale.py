@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -21,20 +20,12 @@ from click.testing import CliRunner
 from distributed_jobs import free_port, launch
 from helpers import passes_across_ranks
 from streaming_model import linear
+from test_distributed_commands import no_clocks
 
 from feint.cli import main
 from feint.data import load
 
 TESTS = Path(__file__).resolve().parent
-CLOCKS = {"created", "timings", "seconds"}
-
-
-def no_clocks(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: no_clocks(v) for k, v in obj.items() if k not in CLOCKS}
-    if isinstance(obj, list):
-        return [no_clocks(v) for v in obj]
-    return obj
 
 
 def env() -> dict[str, str]:
