@@ -88,11 +88,16 @@ def test_a_seeded_subset_picks_files_and_never_opens_the_others(tmp_path, digits
 
 def test_an_unreadable_file_stops_the_stream_or_is_skipped_and_counted(tmp_path, digits60, model):
     files = write_folder(tmp_path / "imgs", *digits60)
-    files[30].write_bytes(b"\x89PNG broken")
-    with pytest.raises(DataError, match=r"030\.png cannot be read.*--on-bad-file skip"):
+    files[30].write_bytes(b"\x89PNG broken")  # its header does not read: found before any decoding
+    with pytest.raises(DataError, match=r"cannot read image .*030\.png .*--on-bad-file skip"):
+        open_source(tmp_path / "imgs")
+    files[30].unlink()
+    files[40].write_bytes(files[40].read_bytes()[:60])  # a header that reads, pixel data cut short
+    with pytest.raises(DataError, match=r"image .*040\.png cannot be decoded .*--on-bad-file skip"):
         list(open_source(tmp_path / "imgs").batches(16, workers=0))
+    files[30].write_bytes(b"\x89PNG broken")
     report = audit(model, open_source(tmp_path / "imgs", on_bad_file="skip"), eps=EPS, preset="quick")
-    assert report["data"]["n"] == 59 and any("skipped 1 unreadable file" in note for note in report.notes)
+    assert report["data"]["n"] == 58 and any("skipped 2 unreadable file" in note for note in report.notes)
 
 
 def test_the_cli_names_a_bad_file_in_one_line_and_writes_nothing(tmp_path, digits60, monkeypatch):
@@ -103,7 +108,7 @@ def test_the_cli_names_a_bad_file_in_one_line_and_writes_nothing(tmp_path, digit
     args += ["--preset", "quick", "--quiet", "--out", str(tmp_path / "out")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
-    assert result.output.startswith("error: image") and "007.png cannot be read" in result.output
+    assert result.output.startswith("error: cannot read image") and "007.png" in result.output
     assert not (tmp_path / "out" / "report.json").exists()
     result = CliRunner().invoke(main, [*args, "--on-bad-file", "skip"])
     assert result.exit_code == 0, result.output

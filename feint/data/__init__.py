@@ -104,7 +104,7 @@ def open_source(
     elif Path(data).is_dir():
         from feint.data.folder_stream import FolderSource
 
-        source = FolderSource(data, split, on_bad_file=on_bad_file)
+        return FolderSource(data, split, n=n, seed=seed, on_bad_file=on_bad_file)  # picks before it reads
     else:
         raise DataError(
             f"{str(data)!r} is not a folder; stream a folder of images (one sub-folder per class), a folder of "

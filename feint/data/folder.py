@@ -51,21 +51,37 @@ def open_image(p: Path) -> Image.Image:
         raise DataError(f"cannot read image {p} ({exc}); fix or remove the file") from exc
 
 
-def _inspect(files: list[Path]) -> tuple[bool, int]:
-    """Check from the headers alone that all images share one size; (all greyscale?, pixels per image)."""
+def inspect_headers(files: list[Path], *, unreadable: list[int] | None = None) -> tuple[bool, tuple[int, int]]:
+    """Check from the headers alone that all images share one size: (all greyscale?, (width, height)).
+    A file that cannot be read raises, or (``unreadable`` given) has its position added there."""
     size: tuple[int, int] | None = None
+    first: Path | None = None
     grey = True
-    for p in files:
-        with open_image(p) as im:
-            size = size or im.size
+    for i, p in enumerate(files):
+        try:
+            im = open_image(p)
+        except DataError:
+            if unreadable is None:
+                raise
+            unreadable.append(i)
+            continue
+        with im:
+            size, first = size or im.size, first or p
             if im.size != size:
                 raise DataError(
-                    f"{p} is {im.size[0]}x{im.size[1]} but {files[0]} is {size[0]}x{size[1]}; "
+                    f"{p} is {im.size[0]}x{im.size[1]} but {first} is {size[0]}x{size[1]}; "
                     "feint needs images of one size: resize them all to one size first"
                 )
             grey = grey and im.mode in GREY_MODES
-    assert size is not None
-    return grey, size[0] * size[1]
+    if size is None:
+        raise DataError(f"none of the {len(files)} images can be read; check the files")
+    return grey, size
+
+
+def _inspect(files: list[Path]) -> tuple[bool, int]:
+    """(all greyscale?, pixels per image) from the headers: all images must share one size."""
+    grey, (w, h) = inspect_headers(files)
+    return grey, w * h
 
 
 def _decode(files: list[Path], *, grey: bool) -> np.ndarray:

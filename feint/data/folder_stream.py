@@ -1,10 +1,11 @@
 """An image folder (``root/<class>/<image>``) read in batches, decoded by Pillow in DataLoader workers.
 
-The channels come from the first image (greyscale: 1, else RGB: 3, an alpha channel dropped); an
-image of another size or kind stops the stream with one :class:`~feint.errors.DataError`. A file
-Pillow cannot read stops it too (``on_bad_file="stop"``, the default) or is skipped and counted
+The picked files' headers are read first: an image of another size stops the stream with one
+:class:`~feint.errors.DataError` before anything is decoded; the channels are 1 when every image is
+greyscale, else 3 (RGB, an alpha channel dropped). A file Pillow cannot read (its header, or later
+its pixel data) stops the stream too (``on_bad_file="stop"``, the default) or is skipped and counted
 (``"skip"``). The split is the one :func:`feint.data.folder.load_image_folder` uses, so a streamed
-folder holds the same files as a loaded one.
+folder holds the same files, in the same order and channels, as a loaded one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from feint.data.dataset import DatasetInfo, check_split, split_indices
-from feint.data.folder import GREY_MODES, list_images, open_image
+from feint.data.folder import inspect_headers, list_images
 from feint.data.stream import ON_BAD_FILE, Skipped, Source, pick
 from feint.errors import DataError
 
@@ -40,13 +41,11 @@ class ImageFiles(torch.utils.data.Dataset[Any]):
         p = self.files[i]
         try:
             with Image.open(p) as im:
-                if im.size != self.size:
-                    return str(p), f"is {im.size[0]}x{im.size[1]} but the first image is {self.size[0]}x{self.size[1]}"
-                if self.grey and im.mode not in GREY_MODES:
-                    return str(p), f"is {im.mode} but the first image is greyscale"
+                if im.size != self.size:  # changed since the headers were read
+                    return str(p), f"is now {im.size[0]}x{im.size[1]}, not {self.size[0]}x{self.size[1]}"
                 pixels = np.array(im.convert("L" if self.grey else "RGB"))
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            return str(p), f"cannot be read ({exc})"
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:  # pixel data that does not decode
+            return str(p), f"cannot be decoded ({exc})"
         x = torch.from_numpy(np.ascontiguousarray(pixels[None] if self.grey else pixels.transpose(2, 0, 1)))
         return x, int(self.labels[i])
 
@@ -56,44 +55,51 @@ def _keep_failures(items: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
     return items
 
 
-def _probe(files: list[Path]) -> tuple[tuple[int, int], bool]:
-    """(size, greyscale?) of the first image that opens (an unreadable one is reported when it is read)."""
-    for p in files:
-        try:
-            with open_image(p) as im:
-                return im.size, im.mode in GREY_MODES
-        except DataError:
-            continue
-    raise DataError(f"none of the {len(files)} images from {files[0].parent.parent} can be read; check the files")
+SKIP_HINT = "or skip such files (--on-bad-file skip, on_bad_file='skip' in Python)"
 
 
 class FolderSource(Source):
-    """The images of ``root/<class>/`` (``split``: the fixed 80/20 split, or ``"all"``)."""
+    """The images of ``root/<class>/`` (``split``: the fixed 80/20 split, or ``"all"``; ``n``: a seeded
+    subset of that many files). The picked files' headers are read first (cheap, no decoding): they
+    must share one size; the channels are 1 when every picked image is greyscale, else 3, as
+    :func:`feint.data.folder.load_image_folder` reads them."""
 
     def __init__(
         self,
         root: str | os.PathLike[str],
         split: str = "all",
         *,
+        n: int | None = None,
+        seed: int = 0,
         on_bad_file: str = "stop",
-        files: list[Path] | None = None,
-        labels: np.ndarray | None = None,
-        classes: tuple[str, ...] | None = None,
+        listed: tuple[tuple[str, ...], list[Path], np.ndarray] | None = None,
     ) -> None:
         check_split(split)
         if on_bad_file not in ON_BAD_FILE:
             raise DataError(f"on_bad_file={on_bad_file!r}; use one of {', '.join(ON_BAD_FILE)}")
-        self.root, self.split, self.on_bad_file, self.skipped = Path(root), split, on_bad_file, Skipped()
-        if files is None or labels is None or classes is None:
+        self.root, self.split, self.on_bad_file = Path(root), split, on_bad_file
+        if listed is None:
             if not self.root.is_dir():
                 raise DataError(
                     f"no image folder at {self.root}; pass a folder with one sub-folder of images per class"
                 )
             classes, every, found = list_images(self.root)
             keep = split_indices(np.asarray(found, dtype=np.int64), split)
-            files, labels = [every[i] for i in keep], np.asarray(found, dtype=np.int64)[keep]
-        self.files, self.labels, self.classes = files, labels, classes
-        self.size, self.grey = _probe(self.files)
+            listed = classes, [every[i] for i in keep], np.asarray(found, dtype=np.int64)[keep]
+        self.listed = listed
+        classes, files, labels = listed
+        idx = pick(len(files), n, seed)
+        unreadable: list[int] = []
+        try:
+            self.grey, self.size = inspect_headers(
+                [files[i] for i in idx], unreadable=unreadable if on_bad_file == "skip" else None
+            )
+        except DataError as exc:
+            raise DataError(f"{exc}; {SKIP_HINT}" if "cannot read image" in str(exc) else str(exc)) from None
+        self.unreadable = [str(files[idx[i]]) for i in unreadable]
+        idx = np.delete(idx, unreadable)
+        self.files, self.labels = [files[i] for i in idx], labels[idx]
+        self.skipped = Skipped(list(self.unreadable))
         shape = (1 if self.grey else 3, self.size[1], self.size[0])
         self.info = DatasetInfo(self.root.name, classes, shape, source=str(self.root))
 
@@ -101,28 +107,25 @@ class FolderSource(Source):
         return len(self.files)
 
     def subset(self, n: int | None, seed: int = 0) -> Source:
-        idx = pick(len(self), n, seed)
+        classes = self.listed[0]
         return FolderSource(
             self.root,
             self.split,
+            n=n,
+            seed=seed,
             on_bad_file=self.on_bad_file,
-            files=[self.files[i] for i in idx],
-            labels=self.labels[idx],
-            classes=self.classes,
+            listed=(classes, self.files, self.labels),
         )
 
     def raw_batches(self, batch_size: int, workers: int) -> Iterator[tuple[Tensor, Tensor]]:
-        self.skipped = Skipped()
+        self.skipped = Skipped(list(self.unreadable))
         images = ImageFiles(self.files, self.labels, grey=self.grey, size=self.size)
         loader = DataLoader(images, batch_size=batch_size, num_workers=workers, collate_fn=_keep_failures)
         for items in loader:
             good = [(x, y) for x, y in items if isinstance(x, Tensor)]
             for path, why in ((p, w) for p, w in items if not isinstance(p, Tensor)):
                 if self.on_bad_file == "stop":
-                    raise DataError(
-                        f"image {path} {why}; fix or remove the file, or skip such files "
-                        "(--on-bad-file skip, on_bad_file='skip' in Python)"
-                    )
+                    raise DataError(f"image {path} {why}; fix or remove the file, {SKIP_HINT}")
                 self.skipped.files.append(path)
             if good:
                 yield torch.stack([x for x, _ in good]), torch.tensor([y for _, y in good], dtype=torch.long)
