@@ -10,7 +10,6 @@ import os
 import numpy as np
 import pytest
 import torch
-from fastapi.testclient import TestClient
 from torch import nn
 
 import feint
@@ -67,7 +66,10 @@ def test_a_training_step_lowers_the_loss_on_the_device(digits_train, device) -> 
     assert losses[-1] < losses[0] and next(model.parameters()).device.type == device.type
 
 
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_the_server_answers_from_the_device(lenet_digits, small, device) -> None:
+    from fastapi.testclient import TestClient
+
     from feint.models.loading import LoadedModel
     from feint.server.app import create_app
     from feint.server.served import Served

@@ -13,7 +13,7 @@ import hashlib
 import math
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from torch import Tensor
 
 from feint.data.dataset import DatasetInfo
 from feint.data.rowfile import RowFile
-from feint.data.stream import DEFAULT_BATCH, Source, unit
+from feint.data.stream import DEFAULT_BATCH, Source, completed, unit
 from feint.errors import DataError
 
 
@@ -123,10 +123,7 @@ def spool(
     h.update(str((shape, dtype)).encode())
     store = RowFile(path, slots=1, n=n, shape=shape, dtype=dtype).open()
     assert store is not None and store.size == n * math.prod(shape) * dtype.itemsize
-    info = source.info
-    if not info.class_names:  # a user's Dataset that does not name its classes: its labels count them
-        info = replace(info, class_names=tuple(str(i) for i in range(int(y_all.max()) + 1)))
-    info = replace(info, input_shape=shape)  # type: ignore[arg-type]
+    info = completed(source.info, shape, y_all)
     note = source.skipped.note()
     return Spooled(
         Rows(store, device=torch.device("cpu"), digest=h.hexdigest(), keep=keep),

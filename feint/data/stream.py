@@ -100,12 +100,19 @@ class Source:
         if not parts:
             raise DataError(f"{self.info.source or self.info.name} yielded no inputs; check the data source")
         x, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-        return Dataset(x, y, replace(self.info, input_shape=tuple(x.shape[1:])), self.split)  # type: ignore[arg-type]
+        return Dataset(x, y, completed(self.info, tuple(x.shape[1:]), y), self.split)
 
     def preview(self) -> Dataset:
         """The first input alone (to check that a model fits the data before the stream is read)."""
         x, y = next(iter(self.batches(1, workers=0)))
         return Dataset(x, y, self.info, self.split)
+
+
+def completed(info: DatasetInfo, shape: tuple[int, ...], y: Tensor) -> DatasetInfo:
+    """``info`` with the input shape the stream had and, for a source that does not name its classes
+    (a user's Dataset without ``classes``), the classes its labels count: 0 .. the largest label."""
+    names = info.class_names or tuple(str(i) for i in range(int(y.max()) + 1))
+    return replace(info, class_names=names, input_shape=shape)  # type: ignore[arg-type]
 
 
 def unit(x: Tensor) -> Tensor:
@@ -138,8 +145,10 @@ def check_batch(x: Tensor, y: Tensor, k: int, first: tuple[tuple[int, ...], torc
         raise DataError(
             f"{where} has labels of shape {tuple(y.shape)}, dtype {y.dtype}; yield one class index per input"
         )
+    if y.numel() and int(y.min()) < 0:
+        raise DataError(f"{where} has a negative label {int(y.min())}; labels are class indices 0..K-1")
     k_classes = info.num_classes
-    if k_classes and y.numel() and (int(y.min()) < 0 or int(y.max()) >= k_classes):
+    if k_classes and y.numel() and int(y.max()) >= k_classes:
         raise DataError(f"{where} has label {int(y.max())} but the source has {k_classes} classes (0..{k_classes - 1})")
 
 
