@@ -34,7 +34,7 @@ from feint.cli.common import (
 from feint.data import Dataset, Source
 from feint.data.npz_writer import NpzWriter
 from feint.data.stream import DEFAULT_BATCH as DEFAULT_STREAM_BATCH
-from feint.errors import InputError
+from feint.errors import DataError, InputError
 from feint.io import check_writable
 from feint.models import LoadedModel, resolve
 from feint.oracles import Oracle
@@ -168,8 +168,10 @@ def attack_command(
                 success=result.success.cpu().numpy(),
             )
         parts.append([(e, light(r)) for e, r in runs])
+    if not parts:
+        raise DataError(f"no input of {data} could be read (every file was skipped); check the files")
     runs = [(e, joined([p[i][1] for p in parts])) for i, (e, _) in enumerate(parts[0])]
-    click.echo(f"clean accuracy:       {correct / len(dataset):.4f}")
+    click.echo(f"clean accuracy:       {correct / len(runs[0][1].y):.4f}")
     if len(runs) == 1:
         _print_one(runs[0][1], targeted is not None)
     else:
