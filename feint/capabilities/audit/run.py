@@ -223,6 +223,13 @@ def audit(
     check_labels(y, n=inputs.shape[0])
     check_budget(model, max_queries, surrogate)
     shared = fd.join(distributed, inputs.device)
+    if shared:  # before the first exchange (the clean logits): ranks started differently must not trade results
+        given: dict[str, Any] = {"eps": eps if eps is None or isinstance(eps, (int, float)) else list(eps)}
+        given |= {"norm": norm, "preset": preset if isinstance(preset, str) else preset.name, "seed": seed}
+        given |= {"batch_size": batch_size}
+        given |= {"adaptive": adaptive, "max_queries": max_queries, "eot_samples": eot_samples, "redraws": redraws}
+        fd.check_same_job(digests(given, inputs, y, model))
+        fd.check_enough_inputs(inputs.shape[0], "inputs to audit")
     progress = progress and fd.is_root()
     with fd.together("checking the output folder"):
         if out is not None and fd.is_root():  # rank 0 alone writes out
@@ -308,7 +315,6 @@ def audit(
         parts = digests(settings, inputs, y, model)
         if shared:
             fd.check_same_job(parts)
-            fd.check_enough_inputs(inputs.shape[0], "inputs to audit")
         with tempfile.TemporaryDirectory(prefix="feint-audit-") as scratch:
             state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
             notes += _idle_ranks(inputs.shape[0], batch_size) + stream_notes
