@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -47,8 +48,19 @@ CACHE = Path(__file__).resolve().parent / ".cache"
 ARCHS = {"lenet": {"channels": (16, 32), "hidden": 64}, "softmax": {}}
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
+
+
+def fresh_runs(script: str, sizes: list[int], *args: str) -> list[dict[str, Any]]:
+    """``script --child N *args`` for every N of ``sizes``, each in a fresh process (so that its
+    ``ru_maxrss`` is its own); the JSON of each run's last line."""
+    rows = []
+    for n in sizes:
+        cmd = [sys.executable, script, "--child", str(n), *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
 
 
 def model_folder(arch: str) -> Path:
@@ -123,22 +135,10 @@ def main() -> None:
         child(args.child, args.preset, args.batch_size, args.arch)
         return
     model_folder(args.arch)  # train once, outside the measured processes
-    rows = []
-    for n in (int(s) for s in args.sizes.split(",")):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child",
-            str(n),
-            "--preset",
-            args.preset,
-            "--batch-size",
-            str(args.batch_size),
-            "--arch",
-            args.arch,
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = fresh_runs(
+        __file__, sizes, "--preset", args.preset, "--batch-size", str(args.batch_size), "--arch", args.arch
+    )
     print(f"Fashion-MNIST, {args.arch}, {len(EPS)} eps, preset {args.preset}, batch size {args.batch_size}, 1 thread")
     print(f"{'inputs':>7}  {'peak RSS':>9}  {'audit adds':>10}  {'points on disk':>14}  {'time':>7}")
     for r in rows:

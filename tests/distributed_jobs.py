@@ -307,3 +307,44 @@ def commands_job(rank: int, *, folder: str, out: str) -> Any:
 
 
 JOBS = {"audit": audit_job, "train": train_job, "bad": bad_inputs_job, "recipes": recipes_job, "commands": commands_job}
+
+
+def oracle_audit_job(rank: int, *, n: int = 24, **kw: Any) -> Any:
+    """A query-only audit (scores of a linear digits model); its report and this rank's own queries."""
+    from streaming_model import linear
+
+    import feint
+    from feint.oracles import as_oracle
+
+    data = _data(n)
+    oracle = as_oracle(linear(), access="scores")
+    report = feint.audit(oracle, data.x, data.y, data_info=data.info, progress=False, **kw)
+    return {"report": report.to_dict(), "mine": oracle.queries}
+
+
+def matrix_job(rank: int, **kw: Any) -> Any:
+    """``transfer_matrix`` on digits; the report and the (technique, half size) of every fit this rank ran."""
+    import feint.capabilities.transfer.matrix as matrix
+    from feint.capabilities.transfer.techniques import TechniqueSettings
+    from feint.data import load
+
+    fits: list[list[Any]] = []
+    real = matrix.fit_techniques
+
+    def counted(names: list[str], data: Any, **options: Any) -> Any:
+        fits.append([*names, len(data)])
+        return real(names, data, **options)
+
+    matrix.fit_techniques = counted  # type: ignore[assignment]
+    settings = TechniqueSettings(dnn_arch="mlp", dnn_epochs=1, substitute_epochs=2)
+    train, test = load("digits", "train").head(200), load("digits", "test").head(24)
+    report = matrix.transfer_matrix(train, test, settings=settings, progress=False, **kw)
+    return {"report": report.data, "fits": fits}
+
+
+def no_waste_job(rank: int, *, oracle: dict[str, Any], matrix: dict[str, Any]) -> Any:
+    """:func:`oracle_audit_job` then :func:`matrix_job` in the same ranks (one start-up for both)."""
+    return {"oracle": oracle_audit_job(rank, **oracle), "matrix": matrix_job(rank, **matrix)}
+
+
+JOBS["no_waste"] = no_waste_job

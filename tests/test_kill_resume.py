@@ -137,7 +137,7 @@ def test_a_killed_blackbox_resumes_and_reports_what_an_uninterrupted_run_reports
 
 @pytest.mark.parametrize(
     ("dies", "where"),
-    [("1", "feint.capabilities.transfer.matrix:_batch"), ("0", "feint.capabilities.transfer.matrix:_batch")],
+    [("1", "feint.capabilities.transfer.matrix:fit_one"), ("0", "feint.capabilities.transfer.matrix:fit_one")],
 )
 def test_a_sigkilled_rank_of_transfer_matrix_ends_with_feints_one_line_error(
     dies: str, where: str, tmp_path: Path

@@ -6,7 +6,7 @@ only then recorded as a success or not (Foolbox 3's rule: never trust an attack'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -169,4 +169,35 @@ def best_of(a: AttackResult, b: AttackResult) -> AttackResult:
         access=a.access if a.access == b.access else "white-box",
         forward_rows=a.passes[0] + b.passes[0],
         backward_rows=a.backward_rows + b.backward_rows,
+    )
+
+
+def light(result: AttackResult) -> AttackResult:
+    """``result`` without its inputs and points (``x`` and ``x_adv`` empty): the per-row figures only,
+    so that a stream's results can be kept for every batch while memory stays flat."""
+    return replace(result, x=result.x[:0], x_adv=result.x_adv[:0])
+
+
+def joined(results: list[AttackResult]) -> AttackResult:
+    """The results of one attack on consecutive batches as one (rows in order; queries and passes summed)."""
+    first = results[0]
+    if len(results) == 1:
+        return first
+
+    def cat(name: str) -> Tensor:
+        return torch.cat([getattr(r, name) for r in results])
+
+    return replace(
+        first,
+        x=cat("x"),
+        x_adv=cat("x_adv"),
+        y=cat("y"),
+        target=cat("target") if first.target is not None else None,
+        success=cat("success"),
+        adv_logits=cat("adv_logits"),
+        distance=cat("distance"),
+        queries=sum(r.queries for r in results),
+        found_at=cat("found_at") if all(r.found_at is not None for r in results) else None,
+        forward_rows=sum(r.passes[0] for r in results),
+        backward_rows=sum(r.backward_rows for r in results),
     )

@@ -34,7 +34,9 @@ DISTRIBUTED_COMMANDS = frozenset({"audit", "train", "demo", "physical", "blackbo
 
 
 def _stopped_by_torchrun(signum: int, _frame: Any) -> NoReturn:
-    raise RankLostError(f"rank {fd.rank()} was stopped by torchrun (signal {signum}): another rank failed")
+    launch = fd.Launch.from_env()  # this rank's number in the job, also while it works alone (fd.alone)
+    rank = launch.rank if launch is not None else fd.rank()
+    raise RankLostError(f"rank {rank} was stopped by torchrun (signal {signum}): another rank failed")
 
 
 def _leaving(previous: Any) -> None:

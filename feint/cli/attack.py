@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -11,25 +11,31 @@ import numpy as np
 import torch
 
 from feint.attacks.registry import ATTACKS, AttackSpec, get_attack, run_attack
-from feint.attacks.result import AttackResult, predict_logits
+from feint.attacks.result import AttackResult, joined, light, predict_logits
 from feint.attacks.sweep import sweep
 from feint.cli.common import (
     COUNT,
     RefusedOption,
+    batch_size_option,
     check_model_fits_data,
     data_options,
     device_option,
-    load_data,
     model_options,
     n_inputs_option,
+    on_bad_file_option,
+    open_data,
     output_options,
     parse_floats,
     parse_params,
+    preview,
     resolve_device,
     seed_option,
 )
-from feint.errors import InputError
-from feint.io import check_writable, write_with
+from feint.data import Dataset, Source
+from feint.data.npz_writer import NpzWriter
+from feint.data.stream import DEFAULT_BATCH as DEFAULT_STREAM_BATCH
+from feint.errors import DataError, InputError
+from feint.io import check_writable
 from feint.models import LoadedModel, resolve
 from feint.oracles import Oracle
 
@@ -47,11 +53,6 @@ def _targets(mode: str, model: torch.nn.Module | Oracle, x: torch.Tensor, y: tor
             raise InputError("--targeted least-likely needs the model's logits; use random or next")
         return targets.least_likely_targets(model, x)
     return targets.next_class_targets(y, num_classes)
-
-
-def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
-    with open(path, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
 
 
 def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -96,6 +97,12 @@ def _list_attacks(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     "(--max-queries is a run's total budget in feint audit, blackbox and fool)",
 )
 @seed_option
+@batch_size_option(
+    None,
+    "inputs attacked together, each batch with its own seed (seed + batch number) [default: all at once; "
+    f"a folder: {DEFAULT_STREAM_BATCH}]",
+)
+@on_bad_file_option
 @output_options("write x, x_adv, y, prediction and success to this .npz", required=False)
 @device_option
 def attack_command(
@@ -113,6 +120,8 @@ def attack_command(
     n: int | None,
     max_queries: int | None,
     seed: int,
+    batch_size: int | None,
+    on_bad_file: str,
     out: str | None,
     device: str,
 ) -> None:
@@ -133,49 +142,82 @@ def attack_command(
     loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
     _check_access(loaded, spec)
     model = loaded.target
-    dataset = load_data(data, split, data_path, n, seed)
-    check_model_fits_data(loaded.config, dataset, model_spec, loaded.target)
-    x, y = dataset.x.to(dev), dataset.y.to(dev)
+    dataset = open_data(data, split, data_path, n, seed, on_bad_file)
+    check_model_fits_data(loaded.config, preview(dataset), model_spec, loaded.target)
     if max_queries is not None:
         budget = next((k for k in ("max_queries", "n_queries") if k in spec.parameters()), None)
         if budget is None:
             raise InputError(f"--queries-per-input sets a black-box attack's budget; {spec.name!r} has none")
         options[budget] = max_queries
+    click.echo(f"model: {loaded.spec}, {loaded.describe()}")
+    click.echo(f"attack: {attack_name} under the {norm_label(norm_used)} norm  inputs: {len(dataset)}")
+    writer = NpzWriter() if out is not None else None
+    parts: list[list[tuple[float | None, AttackResult]]] = []
+    correct = 0
+    for b, (xb, yb) in enumerate(_batches(dataset, batch_size)):
+        x, y = xb.to(dev), yb.to(dev)
+        runs = _attack_batch(spec, model, x, y, dict(options), budgets, targeted, seed + b)
+        correct += int((predict_logits(model, x).argmax(1) == y).sum())
+        if writer is not None:
+            result = runs[-1][1]
+            writer.append(
+                x=result.x.cpu().numpy(),
+                x_adv=result.x_adv.cpu().numpy(),
+                y=y.cpu().numpy(),
+                adv_pred=result.adv_pred.cpu().numpy(),
+                success=result.success.cpu().numpy(),
+            )
+        parts.append([(e, light(r)) for e, r in runs])
+    if not parts:
+        raise DataError(f"no input of {data} could be read (every file was skipped); check the files")
+    runs = [(e, joined([p[i][1] for p in parts])) for i, (e, _) in enumerate(parts[0])]
+    click.echo(f"clean accuracy:       {correct / len(runs[0][1].y):.4f}")
+    if len(runs) == 1:
+        _print_one(runs[0][1], targeted is not None)
+    else:
+        _print_table(runs, targeted is not None)
+    if writer is not None and out is not None:
+        last_eps, result = runs[-1]
+        writer.save(out, eps=np.asarray(result.threat.eps if last_eps is None else last_eps))
+        click.echo(f"adversarial inputs saved to {out}")
+    if isinstance(dataset, Source) and dataset.skipped.note():
+        click.echo(f"data: {dataset.skipped.note()}")
+    sent = getattr(loaded.oracle, "rows_sent", None)
+    if sent is not None:
+        click.echo(f"rows sent to the server (attack, clean check and retries): {sent}")
+
+
+def _batches(data: Dataset | Source, batch_size: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """A loaded dataset in batches of ``batch_size`` (all at once by default); a stream batch by batch."""
+    if isinstance(data, Source):
+        yield from data.batches(batch_size or DEFAULT_STREAM_BATCH)
+        return
+    step = batch_size or len(data)
+    for i in range(0, len(data), step):
+        yield data.x[i : i + step], data.y[i : i + step]
+
+
+def _attack_batch(
+    spec: AttackSpec,
+    model: torch.nn.Module | Oracle,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    options: dict[str, Any],
+    budgets: list[float] | None,
+    targeted: str | None,
+    seed: int,
+) -> list[tuple[float | None, AttackResult]]:
+    """The attack (at every budget) on one batch, with the batch's seed and targets."""
     if "seed" in spec.parameters():
         options.setdefault("seed", seed)
     if targeted is not None:
         options.update(targeted=True, target=_targets(targeted, model, x, y, seed))
         if "starts" in spec.parameters():
             options["starts"] = _starts(options["target"], x, y)
-    click.echo(f"model: {loaded.spec}, {loaded.describe()}")
-    click.echo(f"attack: {attack_name} under the {norm_label(norm_used)} norm  inputs: {len(y)}")
-    runs: list[tuple[float | None, AttackResult]]
     if budgets is None:
-        runs = [(None, run_attack(attack_name, model, x, y, **options))]
-    else:
-        swept = sweep(attack_name, model, x, y, eps=budgets, progress=sys.stderr.isatty(), **options)
-        runs = list(zip(swept.eps, swept.results, strict=True))
-    clean_acc = float((predict_logits(model, x).argmax(1) == y).float().mean())
-    click.echo(f"clean accuracy:       {clean_acc:.4f}")
-    if len(runs) == 1:
-        _print_one(runs[0][1], targeted is not None)
-    else:
-        _print_table(runs, targeted is not None)
-    if out is not None:
-        last_eps, result = runs[-1]
-        arrays = {
-            "x": result.x.cpu().numpy(),
-            "x_adv": result.x_adv.cpu().numpy(),
-            "y": y.cpu().numpy(),
-            "adv_pred": result.adv_pred.cpu().numpy(),
-            "success": result.success.cpu().numpy(),
-            "eps": np.asarray(result.threat.eps if last_eps is None else last_eps),
-        }
-        write_with(out, lambda tmp: _save_npz(tmp, arrays))
-        click.echo(f"adversarial inputs saved to {out}")
-    sent = getattr(loaded.oracle, "rows_sent", None)
-    if sent is not None:
-        click.echo(f"rows sent to the server (attack, clean check and retries): {sent}")
+        return [(None, run_attack(spec.name, model, x, y, **options))]
+    swept = sweep(spec.name, model, x, y, eps=budgets, progress=sys.stderr.isatty(), **options)
+    return list(zip(swept.eps, swept.results, strict=True))
 
 
 def _check_access(loaded: LoadedModel, spec: AttackSpec) -> None:

@@ -19,11 +19,13 @@ from feint.cli.common import (
     check_model_fits_data,
     data_options,
     device_option,
-    load_data,
     model_options,
     n_inputs_option,
+    on_bad_file_option,
+    open_data,
     output_options,
     parse_floats,
+    preview,
     quiet_option,
     resolve_device,
     resume_option,
@@ -94,6 +96,7 @@ from feint.models.loading import resolve_model
 @click.option(
     "--certify-alpha", default=0.001, show_default=True, type=float, help="with --certify: failure probability"
 )
+@on_bad_file_option
 @quiet_option
 @output_options("folder for report.json, report.html and the resumable state")
 @device_option
@@ -121,6 +124,7 @@ def audit_command(
     certify_sigma: float | None,
     certify_samples: int,
     certify_alpha: float,
+    on_bad_file: str,
     quiet: bool,
     out: str,
     device: str,
@@ -142,12 +146,12 @@ def audit_command(
         if fd.is_root():  # rank 0 alone writes --out
             check_writable(out, folder=True)
         loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
-        dataset = load_data(data, split, data_path, n, seed)
-        check_model_fits_data(loaded.config, dataset, model_spec, loaded.target)
+        dataset = open_data(data, split, data_path, n, seed, on_bad_file)  # a folder streams
+        check_model_fits_data(loaded.config, preview(dataset), model_spec, loaded.target)
         surrogate = None
         if surrogate_spec is not None:
             surrogate, config = resolve_model(surrogate_spec, device=str(dev))
-            check_model_fits_data(config, dataset, surrogate_spec, surrogate)
+            check_model_fits_data(config, preview(dataset), surrogate_spec, surrogate)
     report = audit(
         loaded.target if smoothing is None else smoothed(loaded, model_spec, smoothing),
         dataset,

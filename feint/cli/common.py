@@ -28,7 +28,8 @@ import click
 import torch
 import yaml
 
-from feint.data import Dataset, is_named, load
+from feint.data import Dataset, Source, is_named, is_streamable, load, open_source
+from feint.data.stream import ON_BAD_FILE
 from feint.errors import InputError
 
 LEGACY_SPELLINGS = {"--n": "--n-inputs"}
@@ -209,6 +210,34 @@ def load_data(name: str, split: str, path: str | None, n: int | None = None, see
     return data.sample(n, seed=seed)
 
 
+def open_data(
+    name: str, split: str, path: str | None, n: int | None = None, seed: int = 0, on_bad_file: str = "stop"
+) -> Dataset | Source:
+    """Like :func:`load_data`, but a folder (of class sub-folders or of ``.npz`` shards) is streamed
+    (:func:`feint.data.open_source`): a seeded subset of ``n`` files, read batch by batch later."""
+    if not is_streamable(name):
+        return load_data(name, split, path, n, seed)
+    if n is not None and n < 1:
+        raise InputError(f"--n-inputs must be at least 1, got {n}")
+    return open_source(name, "all" if _whole_own_data() else split, n=n, seed=seed, on_bad_file=on_bad_file)
+
+
+def preview(data: Dataset | Source) -> Dataset:
+    """A loaded dataset, or a stream's first input with its info (to check that a model fits it)."""
+    return data.preview() if isinstance(data, Source) else data
+
+
+def on_bad_file_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--on-bad-file``: a folder's unreadable file stops the run (default) or is skipped and counted."""
+    return click.option(
+        "--on-bad-file",
+        default="stop",
+        show_default=True,
+        type=click.Choice(ON_BAD_FILE),
+        help="a folder's file that cannot be read: stop with an error, or skip it and count it",
+    )(fn)
+
+
 def _whole_own_data() -> bool:
     """Whether the running command uses a user's own data whole: its ``--split`` says so and was not given."""
     ctx = click.get_current_context(silent=True)
@@ -302,7 +331,7 @@ def data_options(*, split: bool = True, default_split: str = "test", whole_own_d
             "--data",
             default="digits",
             show_default=True,
-            help="digits, mnist, fashion-mnist, cifar10, a .npz file or an image folder",
+            help="digits, mnist, fashion-mnist, cifar10, a .npz file, an image folder or a folder of .npz shards",
         ),
         click.option("--data-path", default=None, help="folder holding the dataset files (IDX, CIFAR batches)"),
     ]
@@ -357,7 +386,7 @@ def device_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")(fn)
 
 
-def batch_size_option(default: int, help: str | None = None) -> Decorator:
+def batch_size_option(default: int | None, help: str | None = None) -> Decorator:
     """``--batch-size``: inputs processed together, each batch with its own seeds; under torchrun
     batch c runs on rank c % K, so the results equal one process's at the same batch size."""
     return click.option(

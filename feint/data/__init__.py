@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+from torch.utils import data as torch_data
 
 from feint.data.dataset import SPLITS, Dataset, DatasetInfo, check_split
+from feint.data.shards import ShardSource, is_shard_folder
+from feint.data.stream import Source, TorchSource
 from feint.errors import DataError
 
 NAMES = ("digits", "mnist", "fashion-mnist", "cifar10")
@@ -25,8 +30,8 @@ def load(
 ) -> Dataset:
     """Load a dataset by name (``digits``, ``mnist``, ``fashion-mnist``, ``cifar10``) or from a path.
 
-    A path may be an ``.npz`` file with arrays ``x`` and ``y`` or a folder of images with one
-    sub-folder per class. ``path`` tells where the files of a named dataset lie (MNIST-style IDX
+    A path may be an ``.npz`` file with arrays ``x`` and ``y``, a folder of images with one
+    sub-folder per class, or a folder of ``.npz`` shards (read whole: :func:`open_source` streams them). ``path`` tells where the files of a named dataset lie (MNIST-style IDX
     files, CIFAR-10 python batches); otherwise ``$FEINT_DATA_DIR`` and the Debian locations are tried.
     ``split`` is ``"train"``, ``"test"`` or ``"all"``; left out, a named dataset gives its test
     split and your own file or folder is used whole (``"all"``).
@@ -52,6 +57,8 @@ def load(
         from feint.data.npz import load_npz
 
         return load_npz(p, split)
+    if is_shard_folder(p):
+        return ShardSource(p, split).materialize()
     if p.is_dir():
         from feint.data.folder import load_image_folder
 
@@ -64,4 +71,46 @@ def load(
     )
 
 
-__all__ = ["NAMES", "SPLITS", "Dataset", "DatasetInfo", "load"]
+def is_streamable(name: Any) -> bool:
+    """Whether ``name`` is a source :func:`open_source` streams: a folder (of class sub-folders or of
+    ``.npz`` shards), or a torch Dataset or DataLoader."""
+    if isinstance(name, (str, os.PathLike)):
+        return not is_named(name) and Path(name).is_dir()
+    return isinstance(name, (Source, torch_data.Dataset, torch_data.DataLoader))
+
+
+def open_source(
+    data: str | os.PathLike[str] | Source | torch_data.Dataset[Any] | torch_data.DataLoader[Any],
+    split: str = "all",
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    on_bad_file: str = "stop",
+    classes: Any = None,
+) -> Source:
+    """A data source read in batches (:mod:`feint.data.stream`), never whole: a folder of images with
+    one sub-folder per class, a folder of ``.npz`` shards, or your ``torch.utils.data.Dataset`` /
+    ``DataLoader`` (items or batches ``(x, y)``; ``classes``: names or their number, else the
+    dataset's ``classes``). ``split`` (folders): the fixed 80/20 split or ``"all"``. ``n``: a seeded
+    subset of ``n`` files or rows, picked before anything is read, in the source's order.
+    ``on_bad_file``: a file that cannot be read stops the stream (``"stop"``) or is skipped and
+    counted (``"skip"``; the audit's report says how many)."""
+    if isinstance(data, Source):
+        source = data
+    elif isinstance(data, (torch_data.Dataset, torch_data.DataLoader)):
+        source = TorchSource(data, classes=classes)
+    elif is_shard_folder(data):
+        source = ShardSource(data, split, on_bad_file=on_bad_file)
+    elif Path(data).is_dir():
+        from feint.data.folder_stream import FolderSource
+
+        return FolderSource(data, split, n=n, seed=seed, on_bad_file=on_bad_file)  # picks before it reads
+    else:
+        raise DataError(
+            f"{str(data)!r} is not a folder; stream a folder of images (one sub-folder per class), a folder of "
+            ".npz shards, or a torch Dataset (feint.load reads named datasets and single .npz files whole)"
+        )
+    return source.subset(n, seed) if n is not None else source
+
+
+__all__ = ["NAMES", "SPLITS", "Dataset", "DatasetInfo", "Source", "is_streamable", "load", "open_source"]

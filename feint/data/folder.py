@@ -24,7 +24,7 @@ IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif
 GREY_MODES = ("1", "L")
 
 
-def _list_images(root: Path) -> tuple[tuple[str, ...], list[Path], list[int]]:
+def list_images(root: Path) -> tuple[tuple[str, ...], list[Path], list[int]]:
     classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
     if not classes:
         raise DataError(
@@ -44,35 +44,51 @@ def _list_images(root: Path) -> tuple[tuple[str, ...], list[Path], list[int]]:
     return classes, files, labels
 
 
-def _open(p: Path) -> Image.Image:
+def open_image(p: Path) -> Image.Image:
     try:
         return Image.open(p)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(f"cannot read image {p} ({exc}); fix or remove the file") from exc
 
 
-def _inspect(files: list[Path]) -> tuple[bool, int]:
-    """Check from the headers alone that all images share one size; (all greyscale?, pixels per image)."""
+def inspect_headers(files: list[Path], *, unreadable: list[int] | None = None) -> tuple[bool, tuple[int, int]]:
+    """Check from the headers alone that all images share one size: (all greyscale?, (width, height)).
+    A file that cannot be read raises, or (``unreadable`` given) has its position added there."""
     size: tuple[int, int] | None = None
+    first: Path | None = None
     grey = True
-    for p in files:
-        with _open(p) as im:
-            size = size or im.size
+    for i, p in enumerate(files):
+        try:
+            im = open_image(p)
+        except DataError:
+            if unreadable is None:
+                raise
+            unreadable.append(i)
+            continue
+        with im:
+            size, first = size or im.size, first or p
             if im.size != size:
                 raise DataError(
-                    f"{p} is {im.size[0]}x{im.size[1]} but {files[0]} is {size[0]}x{size[1]}; "
+                    f"{p} is {im.size[0]}x{im.size[1]} but {first} is {size[0]}x{size[1]}; "
                     "feint needs images of one size: resize them all to one size first"
                 )
             grey = grey and im.mode in GREY_MODES
-    assert size is not None
-    return grey, size[0] * size[1]
+    if size is None:
+        raise DataError(f"none of the {len(files)} images can be read; check the files")
+    return grey, size
+
+
+def _inspect(files: list[Path]) -> tuple[bool, int]:
+    """(all greyscale?, pixels per image) from the headers: all images must share one size."""
+    grey, (w, h) = inspect_headers(files)
+    return grey, w * h
 
 
 def _decode(files: list[Path], *, grey: bool) -> np.ndarray:
     """(N, C, H, W) uint8, C = 1 for greyscale, 3 for RGB."""
     arrays = []
     for p in files:
-        with _open(p) as im:
+        with open_image(p) as im:
             try:
                 arrays.append(np.asarray(im.convert("L" if grey else "RGB")))
             except (OSError, ValueError) as exc:  # a header that reads but pixel data that does not
@@ -87,7 +103,7 @@ def load_image_folder(path: str | os.PathLike[str], split: str) -> Dataset:
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"no image folder at {root}; pass a folder with one sub-folder of images per class")
-    classes, files, labels = _list_images(root)
+    classes, files, labels = list_images(root)
     y = np.asarray(labels, dtype=np.int64)
     idx = split_indices(y, split)
     grey, pixels = _inspect(files)  # every file, so train and test agree on size and channels

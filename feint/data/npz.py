@@ -81,7 +81,8 @@ def to_labels(y: np.ndarray, n: int, *, where: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+def read_arrays(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a ``.npz`` (only ``keys`` when given), checked before any is read."""
     with open(path, "rb") as handle:
         magic = handle.read(6)
     if magic.startswith(b"\x93NUMPY"):
@@ -93,7 +94,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
         _check_members(path)
         with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+            return {k: f[k] for k in f.files if keys is None or k in keys}
     except ValueError as exc:  # object arrays and pickles need pickle, which is refused
         raise DataError(f"{path} is not a .npz of plain arrays ({exc}); save numeric arrays with np.savez") from exc
     except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
@@ -130,7 +131,7 @@ def _check_members(path: Path) -> None:
                     )
 
 
-def _pair(arrays: dict[str, np.ndarray], xkey: str, ykey: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def checked_pair(arrays: dict[str, np.ndarray], xkey: str, ykey: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     x = to_nchw(arrays[xkey], where=f"{path}: {xkey}")
     if len(x) == 0:
         raise DataError(f"{path}: {xkey} holds no images; store at least one")
@@ -138,7 +139,7 @@ def _pair(arrays: dict[str, np.ndarray], xkey: str, ykey: str, path: Path) -> tu
     return x, to_labels(arrays[ykey], len(x), where=f"{path}: {ykey}")
 
 
-def _class_names(arrays: dict[str, np.ndarray], y: np.ndarray, path: Path) -> tuple[str, ...]:
+def class_names(arrays: dict[str, np.ndarray], y: np.ndarray, path: Path) -> tuple[str, ...]:
     if "class_names" not in arrays:
         check_class_count(int(y.max()), where=str(path))
         return tuple(str(i) for i in range(int(y.max()) + 1))
@@ -152,7 +153,7 @@ def load_npz(path: str | os.PathLike[str], split: str) -> Dataset:
     """x (N, C, H, W) float32 in [0, 1] and y (N,) int64 from the arrays of a ``.npz`` file."""
     check_split(split)
     path = Path(path)
-    arrays = _read_arrays(path)
+    arrays = read_arrays(path)
     if "x" not in arrays or "y" not in arrays:
         found = ", ".join(sorted(arrays)) or "none"
         raise DataError(
@@ -160,17 +161,17 @@ def load_npz(path: str | os.PathLike[str], split: str) -> Dataset:
         )
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise DataError(f"{path} has only one of 'x_test' and 'y_test'; store both or neither")
-    train = _pair(arrays, "x", "y", path)
+    train = checked_pair(arrays, "x", "y", path)
     if "x_test" in arrays:
-        test = _pair(arrays, "x_test", "y_test", path)
+        test = checked_pair(arrays, "x_test", "y_test", path)
         if test[0].shape[1:] != train[0].shape[1:]:
             raise DataError(f"{path}: x_test images are {test[0].shape[1:]} but x images are {train[0].shape[1:]}")
         x, y = join_split(train, test, split)
-        names = _class_names(arrays, np.concatenate([train[1], test[1]]), path)
+        names = class_names(arrays, np.concatenate([train[1], test[1]]), path)
     else:
         idx = split_indices(train[1], split)
         x, y = train[0][idx], train[1][idx]
-        names = _class_names(arrays, train[1], path)
+        names = class_names(arrays, train[1], path)
     c, h, w = x.shape[1:]
     info = DatasetInfo(path.stem, names, (int(c), int(h), int(w)), source=str(path))
     return Dataset(as_unit_tensor(x), torch.from_numpy(y), info, split)

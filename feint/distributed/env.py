@@ -147,7 +147,8 @@ def start(device: str | torch.device = "cpu") -> torch.device:
     except (RuntimeError, ValueError) as exc:
         raise DistributedError(
             f"could not join torchrun's process group with {name} ({str(exc).splitlines()[0]}); "
-            "check MASTER_ADDR/MASTER_PORT and that every rank was started"
+            f"check MASTER_ADDR/MASTER_PORT and that every rank (on every node) was started; {TIMEOUT_ENV}="
+            f"{_timeout().total_seconds():g} seconds bounds the wait"
         ) from exc
     _state["started_here"] = True
     atexit.register(finish)

@@ -38,6 +38,7 @@ from feint.capabilities.audit import checks as ck
 from feint.capabilities.audit.gradient_flow import GradientTrace, trace_gradient
 from feint.capabilities.audit.presets import BYPASS
 from feint.capabilities.audit.randomness import check_seedable, choose_draws
+from feint.data.rows import Inputs
 from feint.oracles import Oracle, as_oracle
 from feint.validation import check_positive_int
 
@@ -84,9 +85,9 @@ def check_counts(eot_samples: int | None, redraws: int | None) -> None:
         check_positive_int(redraws, "redraws (--redraws)")
 
 
-def _probe_rows(clean_correct: Tensor) -> Tensor:
-    rows = clean_correct.nonzero().squeeze(1)[:PROBE]
-    return rows if rows.numel() > 0 else torch.arange(min(PROBE, clean_correct.numel()), device=clean_correct.device)
+def _probe_rows(clean_correct: Tensor, limit: int) -> Tensor:
+    rows = clean_correct.nonzero().squeeze(1)[:limit]
+    return rows if rows.numel() > 0 else torch.arange(min(limit, clean_correct.numel()), device=clean_correct.device)
 
 
 def _gradient_check(trace: GradientTrace) -> ck.Check:
@@ -123,7 +124,7 @@ def _bypass(
 
 def adapt(
     model: nn.Module | Oracle,
-    x: Tensor,
+    x: Inputs,
     y: Tensor,
     clean_correct: Tensor,
     *,
@@ -134,8 +135,11 @@ def adapt(
     approximations: Mapping[str, Approximation] | None = None,
     eot_samples: int | None = None,
     redraws: int | None = None,
+    batch_size: int = PROBE,
 ) -> Adaptation:
-    """Probe ``model`` and return what its attacks should get (see the module docstring)."""
+    """Probe ``model`` and return what its attacks should get (see the module docstring). The probe
+    runs on at most :data:`PROBE` clean-correct inputs, and no more than ``batch_size`` (one forward
+    and backward pass on them at once: a big model at the audit's batch size fits, more might not)."""
     check_counts(eot_samples, redraws)
     approximations = dict(approximations or {})
     if isinstance(model, Oracle) or not enabled:
@@ -146,7 +150,7 @@ def adapt(
         access = "white-box" if isinstance(model, nn.Module) else "oracle"
         section = {"enabled": False, "checks": [], "gradient": None, "randomized": None, "notes": []}
         return Adaptation(model, model if isinstance(model, nn.Module) else None, access, section)
-    rows = _probe_rows(clean_correct)
+    rows = _probe_rows(clean_correct, min(PROBE, batch_size))
     xp, yp = x[rows], y[rows]
     n = int(rows.numel())
     if approximations:

@@ -165,8 +165,9 @@ def check_query_only(access: str) -> Check:
     )
 
 
-def check_deterministic(model: nn.Module | Any, x: Tensor) -> Check:
-    """Two forward passes (or two queries of an oracle) on the same inputs must agree."""
+def check_deterministic(model: nn.Module | Any, x: Tensor, *, batch_size: int = 512) -> Check:
+    """Two forward passes (or two queries of an oracle) on the same inputs must agree (in batches of
+    ``batch_size``: a big model's activations on many inputs at once would not fit)."""
     name = "outputs are deterministic"
     if not isinstance(model, nn.Module):
         from feint.attacks.result import predict_logits
@@ -175,7 +176,8 @@ def check_deterministic(model: nn.Module | Any, x: Tensor) -> Check:
         a, b = a.nan_to_num(neginf=-1e9), b.nan_to_num(neginf=-1e9)
     else:
         with eval_mode(model), torch.no_grad():
-            a, b = model(x), model(x)
+            chunks = x.split(batch_size)
+            a, b = torch.cat([model(c) for c in chunks]), torch.cat([model(c) for c in chunks])
     if not torch.equal(a.argmax(1), b.argmax(1)):
         return Check(
             name,

@@ -116,7 +116,7 @@ def run_checks(setup: AuditSetup, state: AuditState, preset: Preset) -> list[ck.
     rows = setup.clean_correct.nonzero().squeeze(1)[:GRADIENT_SAMPLES]
     assert isinstance(setup.model, nn.Module)
     if rows.numel() > 0:
-        out.append(ck.check_gradients(setup.model, setup.x[rows], setup.y[rows]))
+        out.append(ck.check_gradients(setup.model, setup.x[rows], setup.y[rows], batch_size=setup.batch_size))
     out.append(_determinism(setup))
     return out
 
@@ -133,4 +133,4 @@ def _determinism(setup: AuditSetup) -> ck.Check:
             f"the model is randomized: the attacks averaged {setup.model.draws} draws (EOT) and the robust "
             "accuracies are evaluated over seeded redraws (see the adaptive section)",
         )
-    return ck.check_deterministic(setup.model, setup.x[:GRADIENT_SAMPLES])
+    return ck.check_deterministic(setup.model, setup.x[:GRADIENT_SAMPLES], batch_size=setup.batch_size)

@@ -21,6 +21,7 @@ from torch import Tensor
 from feint.capabilities.audit.adaptive import RECORD as ADAPTIVE
 from feint.capabilities.audit.randomness import redraw_seed
 from feint.capabilities.audit.redraws import candidates
+from feint.data.rows import whole
 from feint.defenses.smoothing import Smoothed
 from feint.measure.certified import certified_accuracy, guarantee
 from feint.report.schema import INT, NUM, NUMS, STR, obj
@@ -74,10 +75,11 @@ def measure_interval(model: Any, setup: Any, state: Any, final: dict[int, Tensor
     attacks' candidates) by g's vote; keep the section in the state (a resumed audit keeps it)."""
     if not isinstance(model, Smoothed) or setup.norm != "2" or RECORD in state.records or state.points is None:
         return
-    gen = torch.Generator(device=setup.x.device)
+    x = whole(setup.x)  # a streamed source's rows too: certifying reads every input
+    gen = torch.Generator(device=x.device)
     gen.manual_seed(redraw_seed(setup.seed, 2_000))
-    answers = model.certify(setup.x, generator=gen)
-    clean = _votes_right(model, setup.x, setup.y, gen)
+    answers = model.certify(x, generator=gen)
+    clean = _votes_right(model, x, setup.y, gen)
     certified = certified_accuracy(answers.prediction, answers.radius, setup.y, setup.eps)
     empirical, contradictions = [], []
     for e, eps in enumerate(setup.eps):
@@ -86,7 +88,7 @@ def measure_interval(model: Any, setup: Any, state: Any, final: dict[int, Tensor
         empirical.append(float(robust.float().mean()))
         sure = (answers.prediction == setup.y) & (answers.radius >= eps)
         contradictions.append(int((sure & ~robust).sum()))
-    n, count = model.n, int(setup.x.shape[0])
+    n, count = model.n, int(x.shape[0])
     state.records[RECORD] = {
         "sigma": model.sigma,
         "n0": model.n0,

@@ -17,8 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
+from feint import distributed as fd
 from feint.capabilities.audit.escalate import RECORD as ESCALATION
 from feint.capabilities.audit.runner import AuditSetup
 from feint.capabilities.audit.state import AuditState
@@ -98,6 +100,7 @@ class Account:
     start: int
     refused: int
     resumed: int = 0
+    elsewhere: int = 0  # under torchrun: what the other ranks' oracles answered (:meth:`gather`)
 
     @classmethod
     def open(cls, model: Any, max_queries: int | None) -> Account | None:
@@ -112,9 +115,16 @@ class Account:
         if self.oracle.max_queries is not None:
             self.oracle.max_queries = max(self.oracle.queries, self.oracle.max_queries - self.resumed)
 
+    def gather(self) -> None:
+        """Under torchrun each rank asks the oracle for its own batches only (the clean answers too):
+        count the other ranks' queries, so that the spend is the job's (every rank calls this)."""
+        mine = self.oracle.queries - self.start
+        total = int(fd.all_reduce_sum(torch.tensor([mine], dtype=torch.long), "counting the queries")[0])
+        self.elsewhere = total - mine
+
     @property
     def spent(self) -> int:
-        return self.oracle.queries - self.start + self.resumed
+        return self.oracle.queries - self.start + self.elsewhere + self.resumed
 
     @property
     def exhausted(self) -> bool:

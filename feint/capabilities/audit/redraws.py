@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from feint.attacks.eot import ExpectationOverDraws
 from feint.capabilities.audit.adaptive import RECORD, Adaptation
 from feint.capabilities.audit.randomness import deepen, margins, redraw_figures, redraw_seed, redraw_verdicts
+from feint.data.rows import whole
 
 # The final EOT-PGD of a randomized model (Athalye, Carlini & Wagner 2018, sec. 4.2: EOT-PGD run to the
 # end): steps, draws per step (at least), and the expected losses it climbs, each from its own random
@@ -35,7 +36,7 @@ DEEPEN_LOSSES = ("margin", "ce")
 def candidates(setup: Any, state: Any, e: int) -> Tensor:
     """(N, C, H, W) each input's candidate point at eps index ``e``: the worst-case point where an attack
     broke it, else the attacks' point nearest to breaking it (kept on a randomized model), else the clean input."""
-    points = setup.x.clone()
+    points = whole(setup.x).clone()  # a streamed source's rows too: the redraws of a random model read every input
     broken = (state.broken_by[e] >= 0).nonzero().squeeze(1)
     if broken.numel():
         points[broken] = state.worst_points(e, broken).to(points.device, points.dtype)

@@ -51,6 +51,8 @@ from feint.capabilities.audit.runner import AuditSetup, robust_now, run_min_norm
 from feint.capabilities.audit.state import AuditState, digests, fingerprint
 from feint.data.dataset import Dataset, DatasetInfo
 from feint.data.inputs import unpack
+from feint.data.rows import Inputs, Rows, spool
+from feint.data.stream import Source
 from feint.devices import place
 from feint.io import check_writable, remove_stale_temps
 from feint.measure.defaults import default_eps
@@ -75,7 +77,7 @@ DEFAULT_BATCH = 1000
 Callback = Callable[[str, int, int], None]
 
 
-def _eps_grid(eps: Sequence[float] | float | None, info: DatasetInfo | None, norm: str, x: Tensor) -> tuple[float, ...]:
+def _eps_grid(eps: Sequence[float] | float | None, info: DatasetInfo | None, norm: str, x: Inputs) -> tuple[float, ...]:
     if eps is None:
         name = info.name if info is not None else None
         bounds = info.bounds if info is not None else (0.0, 1.0)
@@ -107,22 +109,33 @@ def _register_attacks() -> None:
             continue
 
 
-def _clean_logits(model: nn.Module | Oracle, x: Tensor, y: Tensor, info: DatasetInfo | None) -> Tensor:
-    if isinstance(model, Oracle):
-        if model.num_classes is None:
-            # A label-only oracle (e.g. `feint serve --output label`) does not say how many classes it
-            # has; the data does. Sized by the labels of one batch instead, the one-hot answers of two
-            # batches disagree in width (issue 19, class 9).
-            model.num_classes = info.num_classes if info is not None else int(y.max()) + 1
-        return oracle_logits(model, x)
-    model_logits(model, x)  # one clear error for a model that does not fit or returns probabilities
-    return predict_logits(model, x)
+def _clean_logits(model: nn.Module | Oracle, x: Inputs, y: Tensor, info: DatasetInfo | None, batch_size: int) -> Tensor:
+    """(N, K) clean logits, batch by batch; under torchrun each rank answers its own batches (an
+    oracle is asked once per input, not once per rank) and every rank gets them all."""
+    if isinstance(model, Oracle) and model.num_classes is None:
+        # A label-only oracle (e.g. `feint serve --output label`) does not say how many classes it
+        # has; the data does. Sized by the labels of one batch instead, the one-hot answers of two
+        # batches disagree in width (issue 19, class 9).
+        model.num_classes = info.num_classes if info is not None else int(y.max()) + 1
+    if isinstance(model, nn.Module):
+        model_logits(
+            model, x if isinstance(x, Tensor) else x[:8]
+        )  # one clear error: a model that does not fit, or returns probabilities
+    chunks = torch.arange(x.shape[0], device=x.device).split(batch_size)
+
+    def work(c: int) -> dict[str, Tensor]:
+        rows = x[chunks[c]]
+        return {"logits": oracle_logits(model, rows) if isinstance(model, Oracle) else predict_logits(model, rows)}
+
+    return torch.cat(
+        [part["logits"] for _, part in fd.map_chunks(len(chunks), work, device=x.device, what="clean logits")]
+    )
 
 
 @fd.alone_unless_distributed
 def audit(
     model: nn.Module | Oracle,
-    x: Tensor | Dataset,
+    x: Tensor | Dataset | Source,
     y: Tensor | None = None,
     *,
     eps: Sequence[float] | float | None = None,
@@ -153,8 +166,11 @@ def audit(
     """Audit ``model`` on ``(x, y)`` over an eps grid with a preset of attacks; returns the
     ``feint.audit/2`` :class:`~feint.report.Report` (saved to ``out`` when given).
 
-    ``x`` is a :class:`~feint.data.dataset.Dataset` (``feint.load("digits")``; then no ``y``) or a
-    tensor (N, C, H, W) with labels ``y`` (N,). The default eps grid is the dataset's
+    ``x`` is a :class:`~feint.data.dataset.Dataset` (``feint.load("digits")``; then no ``y``), a
+    tensor (N, C, H, W) with labels ``y`` (N,), or a streamed source (:func:`feint.data.open_source`:
+    an image folder, a folder of ``.npz`` shards, your torch Dataset): it is read batch by batch into
+    a file (decoding in DataLoader workers) and the attacks read their rows from there, so memory
+    stays flat in the number of inputs. The default eps grid is the dataset's
     (:func:`feint.measure.defaults.default_eps`; ``feint audit`` uses the same), which needs its name:
     from the Dataset or ``data_info``; plain tensors get a grid relative to the bounds. ``split``
     names the split in the report (default: the Dataset's). ``n`` audits the first ``n`` inputs.
@@ -196,21 +212,29 @@ def audit(
     and every rank returns the same report, equal to a single process's (timings aside).
     """
     t0 = time.perf_counter()
-    x, y, data_info, split = unpack(x, y, data_info, split)
-    model, x, y = place(device, model), place(device, x), place(device, y)
     norm = parse_norm(norm)
     check_choice(norm, AUDIT_NORMS, "audit norm")
     check_positive_int(batch_size, "batch_size (--batch-size)")
-    bounds = data_info.bounds if data_info is not None else (0.0, 1.0)
     if n is not None:
         check_positive_int(n, "n")
-        x, y = x[:n], y[:n]
-    check_images(x, bounds=bounds)
-    check_labels(y, n=x.shape[0])
+    inputs, y, data_info, split, stream_notes = _inputs(x, y, data_info, split, n, batch_size)
+    model, y = place(device, model), place(device, y)
+    inputs = inputs.to(device) if isinstance(inputs, Rows) and device is not None else place(device, inputs)
+    bounds = data_info.bounds if data_info is not None else (0.0, 1.0)
+    if isinstance(inputs, Tensor):
+        check_images(inputs, bounds=bounds)
+        inputs = inputs.detach().clamp(*bounds)  # values within the check's tolerance outside: onto the bounds
+    check_labels(y, n=inputs.shape[0])
     check_budget(model, max_queries, surrogate)
     patch_areas = _patch_areas(threats, model)
-    x = x.detach().clamp(*bounds)  # values within the check's tolerance outside: onto the bounds
-    shared = fd.join(distributed, x.device)
+    shared = fd.join(distributed, inputs.device)
+    if shared:  # before the first exchange (the clean logits): ranks started differently must not trade results
+        given: dict[str, Any] = {"eps": eps if eps is None or isinstance(eps, (int, float)) else list(eps)}
+        given |= {"norm": norm, "preset": preset if isinstance(preset, str) else preset.name, "seed": seed}
+        given |= {"batch_size": batch_size}
+        given |= {"adaptive": adaptive, "max_queries": max_queries, "eot_samples": eot_samples, "redraws": redraws}
+        fd.check_same_job(digests(given, inputs, y, model))
+        fd.check_enough_inputs(inputs.shape[0], "inputs to audit")
     progress = progress and fd.is_root()
     with fd.together("checking the output folder"):
         if out is not None and fd.is_root():  # rank 0 alone writes out
@@ -221,17 +245,17 @@ def audit(
     # The torch RNG starts from the seed (and the caller's is restored): a randomized model's draws repeat.
     with (
         eval_mode(model) if isinstance(model, nn.Module) else nullcontext(),
-        seeded(seed, x.device),
+        seeded(seed, inputs.device),
         counting_passes(model) as passes,
         query_budget(model, max_queries),
     ):
-        clean_logits = _clean_logits(model, x, y, data_info)
+        clean_logits = _clean_logits(model, inputs, y, data_info, batch_size)
         num_classes = clean_logits.shape[1]
-        check_labels(y, n=x.shape[0], num_classes=num_classes)
-        grid = _eps_grid(eps, data_info, norm, x)
+        check_labels(y, n=inputs.shape[0], num_classes=num_classes)
+        grid = _eps_grid(eps, data_info, norm, inputs)
         adaptation = adapt(
             model,
-            x,
+            inputs,
             y,
             clean_logits.argmax(1) == y,
             num_classes=num_classes,
@@ -241,6 +265,7 @@ def audit(
             approximations=approximations,
             eot_samples=eot_samples,
             redraws=redraws,
+            batch_size=batch_size,
         )
         if adaptation.access != "white-box" and access == "white-box":
             access = adaptation.access
@@ -260,7 +285,7 @@ def audit(
         plans = (*chosen.attacks, AttackPlan(NOISE, "black-box", standalone=True))
         setup = AuditSetup(
             adaptation.model,
-            x,
+            inputs,
             y,
             clean_logits,
             clean_logits.argmax(1) == y,
@@ -284,7 +309,7 @@ def audit(
             "attacks": {p.key: dict(p.params) for p in plans},
             "escalation": {p.key: dict(p.params) for p in chosen.escalation},
             **({"max_queries": max_queries} if max_queries is not None else {}),
-            **({"surrogate": digests({}, x[:1], y[:1], surrogate)["weights"]} if surrogate is not None else {}),
+            **({"surrogate": digests({}, inputs[:1], y[:1], surrogate)["weights"]} if surrogate is not None else {}),
             **({"certify": certified} if (certified := interval_settings(model, norm)) is not None else {}),
             "adaptive": {
                 "enabled": adaptive,
@@ -293,13 +318,12 @@ def audit(
                 "redraws": redraws,
             },
         }
-        parts = digests(settings, x, y, model)
+        parts = digests(settings, inputs, y, model)
         if shared:
             fd.check_same_job(parts)
-            fd.check_enough_inputs(x.shape[0], "inputs to audit")
         with tempfile.TemporaryDirectory(prefix="feint-audit-") as scratch:
             state, notes = start_state(setup, fingerprint(parts), out, resume, scratch)
-            notes += _idle_ranks(x.shape[0], batch_size) + interval_notes(model, norm)
+            notes += _idle_ranks(inputs.shape[0], batch_size) + stream_notes + interval_notes(model, norm)
             if account is not None:
                 account.resume(state)
             record(state, adaptation)
@@ -315,7 +339,7 @@ def audit(
                 measure_interval(model, setup, state, evaluate_redraws(setup, state, adaptation))
                 if checks is None and fd.is_root():  # run here, so that the total counts their passes
                     checks = run_checks(setup, state, chosen)
-                keep_total(state, passes, resumed, x.device)
+                keep_total(state, passes, resumed, inputs.device)
                 if out is not None and fd.is_root():
                     state.save(out)
                 described = {
@@ -329,13 +353,36 @@ def audit(
                     "access": {"level": access, "note": model_note or "", "white_box_attacks": access == "white-box"},
                     "original": model,
                 }
-                natural_part = _natural_section(natural, model, x, y, bounds, progress)
-                patch_part = _patch_section(patch_areas, model, x, y, bounds, seed, progress)
+                natural_part = _natural_section(natural, model, inputs, y, bounds, progress)
+                patch_part = _patch_section(patch_areas, model, inputs, y, bounds, seed, progress)
                 report = _finish(setup, state, described, natural_part, account, notes, patch_part)
             finally:
                 if state.points is not None:
                     state.points.close()
+                if isinstance(inputs, Rows):
+                    inputs.close()
     return report.save(out) if out is not None and fd.is_root() else report
+
+
+def _inputs(
+    x: Tensor | Dataset | Source,
+    y: Tensor | None,
+    info: DatasetInfo | None,
+    split: str | None,
+    n: int | None,
+    batch: int,
+) -> tuple[Inputs, Tensor, DatasetInfo | None, str | None, list[str]]:
+    """``(x, y, info, split, notes)``: a streamed source copied batch by batch to a file (the first ``n``
+    inputs) and read from there; tensors and Datasets as they are (their first ``n``)."""
+    if not isinstance(x, Source):
+        xt, yt, info, split = unpack(x, y, info, split)
+        return (xt, yt, info, split, []) if n is None else (xt[:n], yt[:n], info, split, [])
+    if y is not None:
+        from feint.errors import InputError
+
+        raise InputError("pass a data source alone: its labels come with it, not as y")
+    spooled = spool(x, batch_size=min(batch, 256), limit=n)
+    return spooled.x, spooled.y, info or spooled.info, split or spooled.split, list(spooled.notes)
 
 
 def _idle_ranks(n: int, batch_size: int) -> list[str]:
@@ -350,14 +397,15 @@ def _idle_ranks(n: int, batch_size: int) -> list[str]:
 
 
 def _natural_section(
-    wanted: bool, model: Any, x: Tensor, y: Tensor, bounds: tuple[float, float], progress: bool
+    wanted: bool, model: Any, x: Inputs, y: Tensor, bounds: tuple[float, float], progress: bool
 ) -> Callable[[], dict[str, Any]] | None:
     """The natural-variation section's maker (:mod:`feint.measure.natural`), or None when not wanted."""
     if not wanted:
         return None
     from feint.measure.natural import natural_variation
 
-    return lambda: natural_variation(model, x, y, bounds=bounds, progress=progress)
+    whole = x.materialize() if isinstance(x, Rows) else x  # the natural section reads every input at once
+    return lambda: natural_variation(model, whole, y, bounds=bounds, progress=progress)
 
 
 def _patch_areas(threats: Sequence[str], model: nn.Module | Oracle) -> list[float]:
@@ -373,14 +421,15 @@ def _patch_areas(threats: Sequence[str], model: nn.Module | Oracle) -> list[floa
 
 
 def _patch_section(
-    areas: list[float], model: Any, x: Tensor, y: Tensor, bounds: tuple[float, float], seed: int, progress: bool
+    areas: list[float], model: Any, x: Inputs, y: Tensor, bounds: tuple[float, float], seed: int, progress: bool
 ) -> Callable[[], dict[str, Any]] | None:
     """The patch threat section's maker (:mod:`feint.measure.patch_threat`), or None without ``threats``."""
     if not areas:
         return None
     from feint.measure.patch_threat import patch_threat
 
-    return lambda: patch_threat(model, x, y, areas=areas, bounds=bounds, seed=seed, progress=progress)
+    whole = x.materialize() if isinstance(x, Rows) else x  # the universal patch trains on every input
+    return lambda: patch_threat(model, whole, y, areas=areas, bounds=bounds, seed=seed, progress=progress)
 
 
 def _finish(
@@ -398,6 +447,8 @@ def _finish(
     the worst points' file closes); every rank gets the same report dict."""
     report = None
     gallery: list[GalleryItem] = []
+    if account is not None:
+        account.gather()
     if fd.is_root():
         adv = adversarial_logits(setup, state)
         report = build_report(setup, state, adv, **described)

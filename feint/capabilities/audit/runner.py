@@ -28,6 +28,7 @@ from feint.attacks.registry import get_attack, run_attack
 from feint.attacks.result import AttackResult, finalize
 from feint.capabilities.audit.presets import NOISE, AttackPlan
 from feint.capabilities.audit.state import AuditState
+from feint.data.rows import Inputs
 from feint.errors import NonFiniteLogits
 from feint.measure.baselines import random_noise
 from feint.measure.metrics import goodfellow_row, perturbation_sizes
@@ -45,7 +46,7 @@ class AuditSetup:
     """Everything fixed during an audit; ``plans`` include the noise baseline, last."""
 
     model: nn.Module | Oracle
-    x: Tensor
+    x: Inputs  # a tensor, or a streamed source's rows on disk (feint.data.rows): read per batch
     y: Tensor
     clean_logits: Tensor
     clean_correct: Tensor

@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from feint.capabilities.audit.points import PointStore
+from feint.data.rows import Inputs, Rows
 from feint.distributed.checks import digest_json, digest_tensors
 from feint.io import write_json, write_with
 from feint.oracles import Oracle
@@ -39,14 +40,15 @@ STATE_FILE = "state.json"
 CORE = ("broken_by", "carried", "worst_logits", "worst_sizes")
 
 
-def digests(settings: dict[str, Any], x: Tensor, y: Tensor, model: nn.Module | Oracle) -> dict[str, str]:
+def digests(settings: dict[str, Any], x: Inputs, y: Tensor, model: nn.Module | Oracle) -> dict[str, str]:
     """sha256 of the settings (as sorted JSON), of the inputs and labels, of the model's state
     (an oracle's kind and name: a query-only model cannot show its weights) and of feint's code."""
     if isinstance(model, nn.Module):
         weights = digest_tensors(*model.state_dict().values())
     else:
         weights = digest_json({"oracle": type(model).__name__, "name": model.name})
-    return {"settings": digest_json(settings), "data": digest_tensors(x, y), "weights": weights, "code": code_digest()}
+    data = digest_json([x.digest, digest_tensors(y)]) if isinstance(x, Rows) else digest_tensors(x, y)
+    return {"settings": digest_json(settings), "data": data, "weights": weights, "code": code_digest()}
 
 
 def fingerprint(parts: dict[str, str]) -> str:

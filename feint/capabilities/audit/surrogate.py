@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from feint.capabilities.audit.runner import AuditSetup
+from feint.data.rows import whole
 from feint.errors import InputError
 from feint.oracles import Oracle, QueryBudgetExhausted
 from feint.training.substitute import SubstituteConfig, train_substitute
@@ -51,7 +52,7 @@ def fit_surrogate(setup: AuditSetup, *, progress: bool = False) -> tuple[nn.Modu
     before = oracle.queries
     try:
         state = train_substitute(
-            oracle, setup.x, config=config, num_classes=num_classes, bounds=setup.bounds, progress=progress
+            oracle, whole(setup.x), config=config, num_classes=num_classes, bounds=setup.bounds, progress=progress
         )
     except (QueryBudgetExhausted, InputError) as exc:
         if isinstance(exc, InputError) and "budget" not in str(exc):

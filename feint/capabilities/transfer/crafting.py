@@ -30,7 +30,6 @@ from feint.attacks.linear import hyperplane_step, linear_module
 from feint.attacks.tree_path import tree_path_attack
 from feint.capabilities.transfer.techniques import TechniqueSettings, one_blas_thread, technique_oracle
 from feint.data.dataset import Dataset
-from feint.oracles.base import Oracle
 
 METHODS = {
     "dnn": "FGSM on the network's gradients",
@@ -56,6 +55,16 @@ class Crafted:
     needed_max: float | None = None
     label_queries: int | None = None
 
+    @classmethod
+    def of(cls, technique: str, parts: dict[str, Tensor], *, label_queries: int | None = None) -> Crafted:
+        """The :class:`Crafted` of a source's batches' fields concatenated (``x_adv``; the path
+        attack's ``over`` and ``needed`` per row)."""
+        if technique != "dt":
+            return cls(technique, METHODS[technique], parts["x_adv"], label_queries=label_queries)
+        over = parts["over"]
+        needed_max = float(parts["needed"][over].max()) if bool(over.any()) else None
+        return cls(technique, METHODS[technique], parts["x_adv"], int(over.sum()), needed_max)
+
     def note(self, eps: float, n: int) -> str | None:
         if not self.over_budget:
             return None
@@ -66,12 +75,11 @@ class Crafted:
         )
 
 
-def substitute_for(oracle: Oracle, data: Dataset, settings: TechniqueSettings) -> torch.nn.Module:
-    """A feint network trained on ``data``'s inputs labelled by ``oracle`` (a non-differentiable source)."""
+def substitute_for(labels: Tensor, data: Dataset, settings: TechniqueSettings) -> torch.nn.Module:
+    """A feint network trained on ``data``'s inputs with ``labels``, a non-differentiable source's (N,)."""
     from feint.training import train
 
-    labels = oracle.labels(data.x).to(data.x.device)
-    labelled = Dataset(data.x, labels, data.info, data.split)
+    labelled = Dataset(data.x, labels.to(data.x.device), data.info, data.split)
     seed, epochs = settings.seed, settings.substitute_epochs
     return train(
         settings.substitute_arch,
@@ -97,11 +105,7 @@ class Source:
 
     def crafted(self, parts: dict[str, Tensor]) -> Crafted:
         """The :class:`Crafted` of the batches' fields concatenated."""
-        if self.technique != "dt":
-            return Crafted(self.technique, self.method, parts["x_adv"], label_queries=self.label_queries)
-        over = parts["over"]
-        needed_max = float(parts["needed"][over].max()) if bool(over.any()) else None
-        return Crafted(self.technique, self.method, parts["x_adv"], int(over.sum()), needed_max)
+        return Crafted.of(self.technique, parts, label_queries=self.label_queries)
 
 
 def _plain(x_adv: Tensor) -> dict[str, Tensor]:
@@ -130,12 +134,25 @@ def source(technique: str, model: Any, *, train_data: Dataset, settings: Techniq
         return Source(technique, method, path)
     info = train_data.info
     oracle = technique_oracle(model, input_shape=info.input_shape, num_classes=info.num_classes, name=technique)
-    substitute = substitute_for(oracle, train_data, settings)
+    return _substitute_source(technique, oracle.labels(train_data.x), train_data, settings, oracle.queries)
+
+
+def ensemble_source(labels: Tensor, *, train_data: Dataset, settings: TechniqueSettings) -> Source:
+    """The ensemble as a source, from its (N,) labels of ``train_data`` (its members' vote): FGSM on a
+    substitute trained on them; one label query per training input, as its oracle would have counted."""
+    return _substitute_source("ens", labels, train_data, settings, int(labels.numel()))
+
+
+def _substitute_source(
+    technique: str, labels: Tensor, train_data: Dataset, settings: TechniqueSettings, queries: int
+) -> Source:
+    substitute = substitute_for(labels, train_data, settings)
+    bounds = train_data.info.bounds
     return Source(
         technique,
-        method,
+        METHODS[technique],
         lambda x, y, eps: _plain(fgsm(substitute, x, y, eps=eps, bounds=bounds).x_adv),
-        label_queries=oracle.queries,
+        label_queries=queries,
     )
 
 

@@ -14,10 +14,13 @@ targets answer labels only. Two matrices of misclassification rates, sources x t
 A rate counts every held-out input the target misclassifies (its clean error is reported beside).
 Shapes: train/test datasets NCHW in their bounds.
 
-The held-out inputs are crafted and labelled in batches of ``batch_size``. Under torchrun batch
-``c`` runs on rank ``c % K`` and the per-input labels are gathered; fitting the twelve models (and
-the substitutes of kNN and the ensemble) is not per input: every rank fits the same ones from the
-same seeds, which is checked, so K ranks measure exactly what one process measures.
+The held-out inputs are crafted in batches of ``batch_size``. Under torchrun the work is shared by
+model, not by input: technique ``u`` (the chosen ones, then any member the ensemble needs) is
+fitted on both halves, crafts as a source and labels as a target on rank ``u % K`` alone; the
+crafted inputs and the labels are gathered. The ensemble's labels are the hard majority vote of
+its members' labels (ties to the smallest class, as scikit-learn's ``VotingClassifier``), so it
+needs no model of its own; its substitute learns the vote on half A. Every model is fitted once,
+with the seeds one process uses, so K ranks measure exactly what one process measures.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ import torch
 from torch import Tensor
 
 from feint import distributed as fd
-from feint.capabilities.transfer.crafting import Crafted, Source, source
+from feint.capabilities.transfer.crafting import Crafted, ensemble_source, source
 from feint.capabilities.transfer.matrix_page import render_html
 from feint.capabilities.transfer.matrix_report import REPORT_SCHEMA, SCHEMA, summary
 from feint.capabilities.transfer.techniques import (
+    MEMBERS,
     TECHNIQUES,
     TechniqueSettings,
     fit_techniques,
@@ -74,21 +78,8 @@ def split_halves(data: Dataset, seed: int) -> tuple[Dataset, Dataset]:
     return replace(data, x=data.x[pick[0]], y=data.y[pick[0]]), replace(data, x=data.x[pick[1]], y=data.y[pick[1]])
 
 
-def _wrong(oracles: dict[str, Oracle], x: Tensor, y: Tensor) -> Tensor:
-    """(N, T) bool: each target misclassifies each input."""
-    return torch.stack([oracles[t].labels(x).to(y.device) != y for t in oracles], dim=1)
-
-
 def _rates(wrong: Tensor) -> list[float]:
     return [float(wrong[:, t].float().mean()) for t in range(wrong.shape[1])]
-
-
-def _oracles(models: dict[str, Any], data: Dataset, half: str) -> dict[str, Oracle]:
-    info = data.info
-    return {
-        t: technique_oracle(m, input_shape=info.input_shape, num_classes=info.num_classes, name=f"{t} ({half})")
-        for t, m in models.items()
-    }
 
 
 def _sizes(x: Tensor, c: Crafted) -> dict[str, Any]:
@@ -136,24 +127,23 @@ def transfer_matrix(
                  n_inputs=len(test), what="held-out inputs")  # fmt: skip
     half_a, half_b = split_halves(train, settings.seed)
     milestone(progress, f"matrix: training {len(names)} techniques on two halves of {len(train)} inputs")
-    with fd.alone():  # not per input: every rank fits the same models
-        models_a = fit_techniques(names, half_a, settings=settings)
-        models_b = fit_techniques(names, half_b, settings=settings)
-        sources = {s: source(s, models_a[s], train_data=half_a, settings=settings) for s in names}
     x, y = test.x.to(train.x.device), test.y.to(train.x.device)
-    targets_a, targets_b = _oracles(models_a, half_a, "half A"), _oracles(models_b, half_b, "half B")
-    if fd.active():  # the same models on every rank: their labels of a few inputs agree
-        fd.check_same_job(
-            {"models": fd.digest_tensors(_wrong(targets_a, x[:64], y[:64]), _wrong(targets_b, x[:64], y[:64]))}
-        )
-    got = fd.map_rows(
-        x.shape[0], batch_size, lambda rows, _c: _batch(sources, targets_a, targets_b, x[rows], y[rows], eps),
-        device=x.device, keep_on_root={f"x_adv {s}" for s in names}, what="matrix: crafting and labelling",
-    )  # fmt: skip
-    milestone(progress, f"matrix: crafted with {', '.join(names)} and labelled by every target")
+    units = names + [m for m in MEMBERS if "ens" in names and m not in names]  # unit u: rank u % K
+    mine = [u for i, u in enumerate(units) if fd.owner(i) == fd.rank()]
+    with fd.alone():  # each model on its own rank, in this process
+        models = {u: (fit_one(u, half_a, settings), fit_one(u, half_b, settings)) for u in mine if u != "ens"}
+    per_unit = _Units(units, names, models, x, y, half_a)
+    votes = per_unit.map("labels of half A", per_unit.train_labels) if "ens" in names else {}
+    crafted_parts = per_unit.map("matrix: crafting", lambda u: per_unit.craft(u, votes, settings, eps, batch_size))
+    milestone(progress, f"matrix: crafted with {', '.join(names)}")
+    adversarial = [x] + [crafted_parts[s]["x_adv"] for s in names]
+    labelled = per_unit.map("matrix: labelling", lambda u: per_unit.label(u, adversarial))
     if not fd.is_root():
         return Report(fd.broadcast_json(None, "sharing the report"), render_html, summary)
-    crafted = {s: sources[s].crafted({k: got[f"{k} {s}"] for k in ("x_adv", "over", "needed")}) for s in names}
+    got = _wrong_by_target(names, labelled, y, train.info.num_classes)
+    crafted = {
+        s: Crafted.of(s, crafted_parts[s], label_queries=len(half_a) if s in ("knn", "ens") else None) for s in names
+    }
     same = [_rates(got[f"wrong A {s}"]) for s in names]
     disjoint = [_rates(got[f"wrong B {s}"]) for s in names]
     clean_a, clean_b = _rates(got["wrong A clean"]), _rates(got["wrong B clean"])
@@ -202,20 +192,104 @@ def transfer_matrix(
     return made.save(out) if out is not None else made
 
 
-def _batch(
-    sources: dict[str, Source],
-    targets_a: dict[str, Oracle],
-    targets_b: dict[str, Oracle],
-    x: Tensor,
-    y: Tensor,
-    eps: float,
+def fit_one(technique: str, data: Dataset, settings: TechniqueSettings) -> Any:
+    """One technique fitted on ``data`` (a member of the ensemble, never the vote itself)."""
+    return fit_techniques([technique], data, settings=settings)[technique]
+
+
+class _Units:
+    """The per-technique work of one rank: the models it fitted (``models[u]``: half A, half B)."""
+
+    def __init__(
+        self,
+        units: list[str],
+        sources: list[str],
+        models: dict[str, tuple[Any, Any]],
+        x: Tensor,
+        y: Tensor,
+        half_a: Dataset,
+    ) -> None:
+        self.units, self.sources, self.models, self.x, self.y, self.half_a = units, sources, models, x, y, half_a
+
+    def map(self, what: str, work: Any) -> dict[str, dict[str, Tensor]]:
+        """``work(u)`` for every unit on its own rank, every unit's fields on every rank."""
+        return {
+            self.units[c]: part
+            for c, part in fd.map_chunks(
+                len(self.units), lambda c: work(self.units[c]), device=self.x.device, what=what
+            )
+        }
+
+    def oracle(self, u: str, half: int) -> Oracle:
+        info = self.half_a.info
+        name = f"{u} ({'half A' if half == 0 else 'half B'})"
+        return technique_oracle(
+            self.models[u][half], input_shape=info.input_shape, num_classes=info.num_classes, name=name
+        )
+
+    def train_labels(self, u: str) -> dict[str, Tensor]:
+        """A member's labels of half A's inputs (the ensemble's substitute learns their vote)."""
+        if u == "ens":
+            return {"labels": self.y.new_zeros(0)}
+        return {"labels": self.oracle(u, 0).labels(self.half_a.x).to(self.y.device)}
+
+    def craft(
+        self, u: str, votes: dict[str, dict[str, Tensor]], settings: TechniqueSettings, eps: float, batch: int
+    ) -> dict[str, Tensor]:
+        """A source's adversarial versions of every held-out input (in batches), with the path attack's
+        per-row ``over`` and ``needed``; nothing for a member that is only in the ensemble."""
+        if u not in self.sources:
+            return _nothing(self.x)
+        if u == "ens":
+            members = torch.stack([votes[m]["labels"] for m in MEMBERS], dim=1)
+            made = ensemble_source(
+                vote(members, self.half_a.info.num_classes), train_data=self.half_a, settings=settings
+            )
+        else:
+            made = source(u, self.models[u][0], train_data=self.half_a, settings=settings)
+        parts = [made.batch(self.x[rows], self.y[rows], eps) for rows in fd.batch_slices(self.x.shape[0], batch)]
+        return {k: torch.cat([p[k] for p in parts]) for k in ("x_adv", "over", "needed")}
+
+    def label(self, u: str, adversarial: list[Tensor]) -> dict[str, Tensor]:
+        """A member's labels of the clean and every source's inputs, by its half-A and half-B models:
+        (N, sets) each; nothing for the ensemble (its labels are the vote)."""
+        if u == "ens":
+            empty = self.y.new_zeros((0, len(adversarial)))
+            return {"A": empty, "B": empty}
+        return {
+            half: torch.stack([self.oracle(u, i).labels(a).to(self.y.device) for a in adversarial], dim=1)
+            for i, half in enumerate(("A", "B"))
+        }
+
+
+def _nothing(x: Tensor) -> dict[str, Tensor]:
+    return {"x_adv": x[:0], "over": torch.zeros(0, dtype=torch.bool, device=x.device), "needed": x.new_zeros(0)}
+
+
+def vote(labels: Tensor, num_classes: int) -> Tensor:
+    """(N, M) members' labels -> (N,) their hard majority vote, a tie going to the smallest class
+    (scikit-learn's ``VotingClassifier(voting="hard")``: argmax of the counts)."""
+    counts = torch.nn.functional.one_hot(labels.long(), num_classes).sum(1)
+    return counts.argmax(1)
+
+
+def _wrong_by_target(
+    names: list[str], labelled: dict[str, dict[str, Tensor]], y: Tensor, num_classes: int
 ) -> dict[str, Tensor]:
-    """One batch: every source's adversarial inputs and which targets of each half misclassify them
-    (and the clean inputs)."""
-    out = {"wrong A clean": _wrong(targets_a, x, y), "wrong B clean": _wrong(targets_b, x, y)}
-    for s, src in sources.items():
-        made = src.batch(x, y, eps)
-        out |= {f"{k} {s}": v for k, v in made.items()}
-        out[f"wrong A {s}"] = _wrong(targets_a, made["x_adv"], y)
-        out[f"wrong B {s}"] = _wrong(targets_b, made["x_adv"], y)
-    return out
+    """``wrong {half} {set}`` (N, T) bool: which target of each half misclassifies the clean inputs
+    (``set`` "clean") and each source's (``set`` the source)."""
+    got: dict[str, Tensor] = {}
+    sets = ["clean", *names]
+    for half in ("A", "B"):
+        per_target = []
+        for t in names:
+            if t == "ens":
+                members = torch.stack([labelled[m][half] for m in MEMBERS], dim=2)  # (N, sets, members)
+                labels = vote(members.flatten(0, 1), num_classes).view(members.shape[:2])
+            else:
+                labels = labelled[t][half]
+            per_target.append(labels != y[:, None])
+        wrong = torch.stack(per_target, dim=2)  # (N, sets, T)
+        for i, name in enumerate(sets):
+            got[f"wrong {half} {name}"] = wrong[:, i]
+    return got
