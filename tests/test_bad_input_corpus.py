@@ -10,6 +10,8 @@ file may appear or change anywhere in the row's folder or the shared run directo
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import sys
 from pathlib import Path
@@ -31,6 +33,17 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, digits_train, digits_t
     out = tmp_path_factory.mktemp("corpus") / "run"
     train("softmax", digits_train, digits_test, epochs=2, lr=0.01, out=out, progress=False)
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def every_feint_module_imported() -> None:
+    """Import all of feint before any row patches a name: a module first imported while a name is
+    patched (``from feint.x import name`` at its top) would keep the patch for the rest of the session."""
+    import feint
+
+    for module in pkgutil.walk_packages(feint.__path__, "feint."):
+        if not module.name.endswith("__main__"):  # that one runs the command line
+            importlib.import_module(module.name)
 
 
 def snapshot(*folders: Path) -> dict[str, tuple[int, int]]:

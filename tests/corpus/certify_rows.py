@@ -11,7 +11,7 @@ from corpus.models import linear
 from feint.errors import InputError
 
 CERTIFY = ("certify", "--model", "{run}", "--n-inputs", "8", "--quiet")
-NO_CERTIFYING = ("feint.capabilities.certify.measure.certify_inputs",)
+NO_CERTIFYING = ("feint.capabilities.certify.run.certify_inputs",)  # where the room looks it up
 NO_AUDIT = ("feint.capabilities.audit.run.audit",)
 
 
