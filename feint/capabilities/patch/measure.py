@@ -185,7 +185,7 @@ def measure_patch(
         "physical": _physical(model, result, xh, yh, ok, s, pipeline),
         "printability": _printability(result, baseline, colours),
     }
-    milestone(progress, f"patch: held-out success {figures['success']['rate']}")
+    milestone(progress, f"patch: held-out success {figures['success']['rate']:.3f}")
     show = torch.nonzero(ok).flatten()[:GALLERY]
     images = result.apply(xh[show], generator=torch.Generator(x.device).manual_seed(s.seed * 7919))
     gallery = {
