@@ -83,6 +83,8 @@ def _params(draw: st.DrawFn, name: str, width: float, dim: int, classes: int) ->
         params["steps"] = draw(st.one_of(st.none(), small))  # None: the schedule derived from eps (capped)
     if "n_queries" in accepted:
         params["n_queries"] = draw(st.integers(2, 12))  # a start and the final check
+    if name == "hopskipjump":  # from the least it takes (a query and the final check) to a few iterations
+        params["max_queries"] = draw(st.integers(2, 300))
     if "early_stop" in accepted:
         params["early_stop"] = draw(st.booleans())
     if "seed" in accepted:
