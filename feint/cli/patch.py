@@ -10,11 +10,9 @@ from feint.cli.common import (
     COUNT,
     Bounded,
     batch_size_option,
-    check_model_fits_data,
     data_options,
     device_option,
-    load_data,
-    load_together,
+    load_module_and_data,
     model_options,
     n_inputs_option,
     output_options,
@@ -108,7 +106,6 @@ def patch_command(
     (Moosavi-Dezfooli et al. 2017) on part of the data; measure it on the held-out rest."""
     from feint.attacks.patches import load_mask
     from feint.capabilities.patch.run import patch
-    from feint.models import resolve
 
     budget = parse_floats(eps, "--eps")
     if kind == "universal" and not budget:
@@ -120,18 +117,10 @@ def patch_command(
         raise InputError(f"--mask-at takes two fractions row,col (e.g. 0.5,0.5), got {mask_at!r}")
     dev = resolve_device(device)
 
-    def load() -> tuple:
-        loaded = resolve(model_spec, weights=weights, device=str(dev), trust=trust_file)
-        if loaded.module is None:
-            raise InputError(
-                f"feint patch trains its pattern by gradients, but {model_spec} gives {loaded.describe()}; "
-                "give a white-box torch model (a run directory, module:factory or .onnx that converts)"
-            )
-        dataset = load_data(data, split, data_path, n, seed)
-        check_model_fits_data(loaded.config, dataset, model_spec, loaded.module)
-        return loaded, dataset
-
-    loaded, dataset = load_together("loading the model and the data", out, load)
+    loaded, dataset = load_module_and_data(
+        out, model_spec=model_spec, weights=weights, trust=trust_file, device=dev, data=data, split=split,
+        data_path=data_path, n=n, seed=seed, why="feint patch trains its pattern by gradients",
+    )  # fmt: skip
     height, width = dataset.info.input_shape[-2:]
     shape = mask if mask in ("square", "strips") else load_mask(mask, height, width)
     report = patch(

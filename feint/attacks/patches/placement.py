@@ -72,11 +72,6 @@ def paste(x: Tensor, patch: Tensor, placement: Placement, generator: torch.Gener
     return x * (1 - cover) + drawn, cover
 
 
-def covered_fraction(patch: Tensor, height: int, width: int, scale: float = 1.0) -> float:
-    """The fraction of an image the patch covers at ``scale``."""
-    return float(patch.shape[-2] * patch.shape[-1] * scale**2 / (height * width))
-
-
 def scale_for_area(patch: Tensor, height: int, width: int, area: float) -> float:
     """The scale factor at which the patch covers ``area`` of the image."""
     return math.sqrt(area * height * width / (patch.shape[-2] * patch.shape[-1]))
