@@ -17,7 +17,12 @@ probability ``p_A >= p_A_lower > 1/2``, g is constant within the L2 radius
   the base model f.
 
 The draws are batched: the noisy copies of many inputs go through the base model together, in
-passes of ``batch_size`` rows. As a ``nn.Module``, :class:`Smoothed` answers one noisy draw per
+passes of ``batch_size`` rows, each run as a query-only oracle runs a module
+(:class:`feint.oracles.forward.ModuleForward`: no gradients, cache-sized chunks and, on the CPU,
+the channels_last layout whose oneDNN kernels run a small CNN 2-3 times faster per row than the
+plain layout; the logits equal the plain pass's up to float rounding). Counts of at least
+:data:`~feint.oracles.frozen.FREEZE_ROWS` rows use a frozen copy of the base model where one passes
+its checks (:mod:`feint.oracles.frozen`; a further 1.5 times faster on that CNN). As a ``nn.Module``, :class:`Smoothed` answers one noisy draw per
 forward pass (the base model's logits at ``x + delta``): a randomized model, which the audit attacks
 with EOT over the noise (Athalye, Carlini & Wagner 2018). Shapes: x (N, C, H, W); counts (N, K).
 """
@@ -31,6 +36,8 @@ import torch
 from torch import Tensor, nn
 
 from feint.errors import InputError
+from feint.oracles.forward import ModuleForward
+from feint.oracles.frozen import FREEZE_ROWS
 from feint.validation import check_positive_int, eval_mode
 
 ABSTAIN = -1
@@ -158,6 +165,7 @@ class Smoothed(nn.Module):
         rows = self.batch_size if batch_size is None else batch_size
         check_positive_int(rows, "batch_size (rows per pass through the base model)")
         parts = []
+        forward = ModuleForward(self.base, freeze=num * x.shape[0] >= FREEZE_ROWS)
         with eval_mode(self.base):
             for chunk in x.split(rows):
                 m = chunk.shape[0]
@@ -168,7 +176,7 @@ class Smoothed(nn.Module):
                     k = min(per_pass, left)
                     batch = chunk.repeat(k, *([1] * (chunk.dim() - 1)))
                     noise = torch.randn(batch.shape, generator=generator, device=batch.device, dtype=batch.dtype)
-                    logits = self.base(batch + self.sigma * noise)
+                    logits = forward(batch + self.sigma * noise)
                     found = torch.zeros(m, logits.shape[1], dtype=torch.long, device=x.device)
                     found.scatter_add_(
                         1, logits.argmax(1).view(k, m).T, torch.ones(m, k, dtype=torch.long, device=x.device)

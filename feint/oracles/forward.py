@@ -18,6 +18,9 @@ matters more than anything in the attack. :class:`ModuleForward` runs a module
   on logits), as they do between two batch sizes. A module whose forward cannot take that
   layout (e.g. it calls ``.view`` on a convolution's output) is run in the plain layout from its
   first failure on.
+
+With ``freeze=True`` (for callers that plan many rows: randomized smoothing's counts), CPU inputs go
+through a checked frozen copy of the module (:mod:`feint.oracles.frozen`) where one can be built.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from feint.oracles.frozen import frozen_copy
 from feint.validation import check_logits, eval_mode
 
 CPU_ROWS = 128
@@ -49,8 +53,9 @@ def default_rows(model: nn.Module) -> int:
 class ModuleForward:
     """Logits (N, K) of a torch module for inputs (N, C, H, W), run as the module docstring says."""
 
-    def __init__(self, model: nn.Module, *, batch_size: int | None = None) -> None:
+    def __init__(self, model: nn.Module, *, batch_size: int | None = None, freeze: bool = False) -> None:
         self.model = model
+        self.freeze = freeze
         self.batch_size = default_rows(model) if batch_size is None else batch_size
         self.channels_last = True
         self._plain = Chunked(model, self.batch_size)
@@ -60,6 +65,9 @@ class ModuleForward:
 
     def __call__(self, x: Tensor) -> Tensor:
         with eval_mode(self.model), torch.no_grad():
+            frozen = frozen_copy(self.model, x[: self.batch_size]) if self.freeze else None
+            if frozen is not None:
+                return check_logits(torch.cat([frozen(part) for part in x.split(self.batch_size)]), n=x.shape[0])
             weights = self._kernels() if self.channels_last and x.dim() == 4 else {}
             if weights:
                 try:  # one swap of the weights for all the chunks
