@@ -8,12 +8,13 @@ sigma, on the same inputs with the same n0, n and alpha, the script prints, from
    ``PyTorchRandomizedSmoothing.certify`` (Cohen, Rosenfeld & Kolter 2019 both); the two draw
    different noise, so they may differ by sampling error: the tolerance printed is two standard
    errors of the difference of two proportions over the inputs.
-2. Time per certified input, feint against ART at the same rows per pass and at ART's default
-   (32), on a subset: one torch thread, glibc told to keep freed memory, interleaved repeats in
+2. Time per certified input at ``--speed-n`` draws, feint against ART at the same rows per pass and
+   at ART's default (32), on a subset: one torch thread, glibc told to keep freed memory, interleaved repeats in
    alternating order, the median of per-repeat ratios with its quartiles (the helpers of
    ``benchmarks/attack_speed.py``). Both pass the same rows through the model: n0 + n per input.
-   On the CNN the model's forward pass is nearly all of the time, so batching cannot gain much;
-   the same timing on cheaper models (``--speed-archs``: an MLP, a linear softmax) shows what
+   On the CNN the model's forward pass is nearly all of the time, so what counts is how feint runs
+   it (channels_last, and a checked frozen copy for counts of 20,000 rows or more); the same timing
+   on cheaper models (``--speed-archs``: an MLP, a linear softmax) shows what
    feint's batched sampling saves where the drawing and the per-batch overhead dominate.
 3. The empirical upper bound: EOT-PGD (L2, Athalye et al. 2018: PGD on the logits averaged over
    draws of the noise) on the smoothed classifier at each radius, each final point judged by the
@@ -23,11 +24,13 @@ sigma, on the same inputs with the same n0, n and alpha, the script prints, from
     flock /tmp/feint-heavy.lock python benchmarks/certify.py [--sigmas 0.25,0.5] [--n-inputs 100] [--n 500]
 
 Measured with the defaults (100 inputs, n0 100, n 500, alpha 0.001, 256 rows per pass, one thread;
-docs/benchmarks.md has the table): certified accuracy at radii 0 / 0.25 / 0.5 / 1.0 equal to ART's
-(sigma 0.25: 0.78 / 0.72 / 0.58 / 0.00 both; sigma 0.5: 0.73 / 0.68 / 0.59 / 0.38, ART 0.36), below
-EOT-PGD's upper bound at every radius (0.79 / 0.76 / 0.70 / 0.45; 0.74 / 0.71 / 0.66 / 0.53); ART /
-feint time per input 1.09 and 1.10 on the CNN (its forward pass is nearly all of the time: the 3x
-target is not met there), 3.1 on an MLP and 4.8 on a linear model.
+timing at 10,000 draws on 4 inputs; docs/benchmarks.md has the table): certified accuracy at radii
+0 / 0.25 / 0.5 / 1.0 equal to ART's (sigma 0.25: 0.78 / 0.72 / 0.58 / 0.00 both; sigma 0.5:
+0.73 / 0.68 / 0.59 / 0.38, ART 0.36), below EOT-PGD's upper bound at every radius (0.79 / 0.76 /
+0.70 / 0.45; 0.74 / 0.71 / 0.66 / 0.53); ART / feint time per input 4.10 and 3.66 on the CNN (ART at
+its default 32 rows: 4.02, 3.57), 2.83 on an MLP and 4.00 on a linear model. Before feint ran the
+counts through channels_last and its frozen copy (feint/oracles/frozen.py) the CNN's ratios were
+1.09 and 1.10: the forward pass is nearly all the time there, and batching alone cannot gain much.
 """
 
 from __future__ import annotations
