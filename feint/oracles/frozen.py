@@ -15,7 +15,8 @@ where it is checked:
 
 - it is traced in eval mode without any :class:`torch.jit.TracerWarning` (a warning means the
   trace may not hold for other inputs: Python control flow on tensor values, a size turned
-  into a constant), and torch's own trace check passes on a second batch of another size;
+  into a constant), and torch's own trace check passes on a second batch of another size (of the
+  probe's rows, a third are traced and the rest checked);
 - its logits on the probe rows equal the module's within :data:`TOLERANCE` (a random module, one
   with Python-side state, or a frozen graph that rounds differently beyond that is refused);
 - it is rebuilt when any parameter or buffer of the module changes (storage or version counter),
@@ -62,11 +63,11 @@ def frozen_copy(model: nn.Module, probe: Tensor) -> Any | None:
 
 
 def _build(model: nn.Module, probe: Tensor) -> Any | None:
-    half = probe.shape[0] // 2
+    part = max(1, probe.shape[0] // 3)  # the trace's check then runs on a batch of another size
     with eval_mode(model), torch.no_grad(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            traced = torch.jit.trace(model, probe[:half], check_inputs=[(probe[half:],)], check_tolerance=TOLERANCE)
+            traced = torch.jit.trace(model, probe[:part], check_inputs=[(probe[part:],)], check_tolerance=TOLERANCE)
             frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
             got, want = frozen(probe), model(probe)
         except Exception:  # any failure of an optional tier means: run the module as it is
