@@ -94,3 +94,14 @@ def test_smoothing_counts_are_the_same_through_the_frozen_copy(monkeypatch: pyte
     assert int(frozen.sum()) == int(plain.sum()) == 2 * num
     # the logits agree to float rounding: a draw's class can differ only at a tie that close
     assert int((frozen - plain).abs().sum()) <= num // 1000
+
+
+def test_the_certify_report_says_how_the_draws_went_through_the_model() -> None:
+    import feint
+    from feint.capabilities.certify.measure import FROZEN, PLAIN
+
+    x, y = torch.rand(3, 1, 16, 16), torch.tensor([0, 1, 2])
+    many = feint.certify(conv_net(), x, y, sigma=0.25, n0=10, n=FREEZE_ROWS // 3 + 1, progress=False)
+    few = feint.certify(conv_net(), x, y, sigma=0.25, n0=10, n=100, progress=False)
+    assert many.data["timings"]["forward"] == FROZEN
+    assert few.data["timings"]["forward"] == PLAIN

@@ -80,3 +80,8 @@ def _build(model: nn.Module, probe: Tensor) -> Any | None:
     if not bool(torch.isfinite(got).all()) or float((got - want).abs().max()) > TOLERANCE * scale:
         return None
     return frozen
+
+
+def in_use(model: nn.Module) -> bool:
+    """Whether a checked frozen copy of ``model`` exists (one was built and passed its checks)."""
+    return any(copy is not None for _, copy in _copies.get(model, {}).values())

@@ -19,17 +19,21 @@ from torch import Tensor
 
 from feint.capabilities.certify.state import load_groups, save_groups
 from feint.defenses.smoothing import Smoothed
+from feint.oracles.frozen import in_use as frozen_in_use
 from feint.progress import bar, milestone
 from feint.validation import eval_mode
 
 CHECKPOINT_PASSES = 64
+FROZEN = "a frozen copy of the model (TorchScript, checked to give its logits; feint/oracles/frozen.py)"
+PLAIN = "the model itself, without gradients (channels_last on the CPU)"
 
 
 @dataclass(frozen=True)
 class Certified:
     """Per input (N,): CERTIFY's class (-1: abstain), radius (NaN: abstain), lower bound of the class's
     probability, the majority vote of the ``n`` draws and whether the base model (no noise) is right;
-    ``seconds`` spent certifying (runs before a resume included) and the groups found already done."""
+    ``seconds`` spent certifying (runs before a resume included), the groups found already done and how
+    this run passed the noisy draws through the model (``forward``, in words)."""
 
     prediction: Tensor
     radius: Tensor
@@ -39,6 +43,7 @@ class Certified:
     seconds: float
     resumed: int
     notes: list[str]
+    forward: str = "the model itself"
 
 
 def group_size(smoothed: Smoothed, n: int) -> int:
@@ -102,4 +107,5 @@ def certify_inputs(
         seconds=sum(float(group["seconds"]) for group in ordered),
         resumed=resumed,
         notes=[note] if note else [],
+        forward=FROZEN if frozen_in_use(smoothed.base) else PLAIN,
     )

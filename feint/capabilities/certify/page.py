@@ -117,6 +117,7 @@ def _settings(report: dict[str, Any]) -> str:
                 ("data", f"{esc(d.get('name'))} ({esc(d.get('split'))}, {num(d.get('n'))} inputs)"),
                 ("total time", f"{num(t['total_seconds'])} s ({num(t['resumed_groups'])} groups resumed)"),
                 ("forward rows per input", num(t["forward_rows_per_input"])),
+                ("noisy draws passed through", esc(t["forward"])),
             ]
         )
         + "<h3>Provenance</h3>"

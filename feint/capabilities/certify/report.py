@@ -57,7 +57,13 @@ REPORT_SCHEMA: dict[str, Any] = report_schema(
         ),
         "guarantee": STR,
         "timings": obj(
-            {"total_seconds": NUM, "seconds_per_input": NUM, "forward_rows_per_input": INT, "resumed_groups": INT}
+            {
+                "total_seconds": NUM,
+                "seconds_per_input": NUM,
+                "forward_rows_per_input": INT,
+                "resumed_groups": INT,
+                "forward": STR,
+            }
         ),
     },
 )
@@ -104,6 +110,7 @@ def build_certify_report(
             "seconds_per_input": certified.seconds / count,
             "forward_rows_per_input": settings["n0"] + n + 1,
             "resumed_groups": certified.resumed,
+            "forward": certified.forward,
         },
     }
     return json_safe(report)
