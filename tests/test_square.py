@@ -93,3 +93,41 @@ def test_square_rejects_bad_settings(lenet_digits: nn.Module, batch) -> None:
 def test_p_schedule_only_shrinks(p: float, it: int) -> None:
     assert p_schedule(p, it + 1, 1000) <= p_schedule(p, it, 1000) <= p
     assert p_schedule(p, it, 1000) >= p / 2**9
+
+
+class MeanScore(nn.Module):
+    """Two classes; class 0's lead over class 1 is ``lead - mean(x)``: the search makes progress on it by
+    raising pixels, and no point of a small ball can cross it where ``lead`` is large."""
+
+    def __init__(self, lead: float) -> None:
+        super().__init__()
+        self.lead = lead
+
+    def forward(self, x: Tensor) -> Tensor:
+        gap = self.lead - x.flatten(1).mean(1)
+        return torch.stack([gap, torch.zeros_like(gap)], 1)
+
+
+def test_square_stops_stalled_searches_and_keeps_gaining_ones() -> None:
+    """With a stall factor an input whose margin cannot fall stops at the first checkpoint (a twentieth of
+    the budget), while one whose margin keeps falling is searched until it breaks."""
+    x, y = torch.full((6, 1, 8, 8), 0.5), torch.zeros(6, dtype=torch.long)
+    stuck = MeanScore(lead=50.0)  # the margin falls by at most eps = 0.1 of 49.5: never to 0.8 of it
+    full = square(stuck, x, y, eps=0.1, n_queries=200, p_init=0.8)
+    stopped = square(stuck, x, y, eps=0.1, n_queries=200, p_init=0.8, stall_factor=0.8)
+    assert full.queries == 6 * 200 and not full.success.any()
+    assert stopped.queries == 6 * (1 + 10 + 1) and not stopped.success.any()  # init, 10 steps, final check
+    gaining = MeanScore(lead=0.57)  # broken once the mean pixel rises from 0.5 past 0.57 (the ball allows 0.6)
+    res = square(gaining, x, y, eps=0.1, n_queries=200, p_init=0.8, stall_factor=0.8)
+    assert bool(res.success.all()) and float((res.x_adv - x).abs().max()) <= 0.1 + 1e-6
+
+
+def test_stall_rule_checkpoints_and_bad_factor() -> None:
+    from feint.attacks.stall import StallRule
+
+    rule = StallRule(5000, 0.8)
+    due = {steps: rule.required(steps) for steps in range(5000) if rule.required(steps) is not None}
+    assert due == pytest.approx({250: 0.8, 500: 0.64, 1000: 0.512, 2000: 0.8**4, 4000: 0.8**5})
+    for bad in (0.0, 1.0, -0.5):
+        with pytest.raises(InputError, match="stall_factor"):
+            square(MeanScore(1.0), torch.zeros(1, 1, 4, 4), torch.zeros(1, dtype=torch.long), eps=0.1, stall_factor=bad)

@@ -7,7 +7,10 @@ attack runs under ``torch.no_grad()``). Each iteration changes one random square
 the margin loss ``z_y - max_{j != y} z_j`` (``max_{j != t} z_j - z_t`` when targeted). ``p`` starts
 at ``p_init`` and is halved on the paper's schedule (at 10, 50, 200, ... of 10,000 iterations,
 rescaled to the budget). Samples stop as soon as they are fooled (per-sample early stopping);
-the result's ``found_at`` says when, as a share of the per-sample budget.
+the result's ``found_at`` says when, as a share of the per-sample budget. With ``stall_factor``
+a sample's search also stops where it has stalled: at a twentieth of the budget and every doubling
+after it, where its margin loss has not fallen to ``stall_factor ** k`` of its value at the start
+(:class:`feint.attacks.stall.StallRule`); the paper's budget then bounds the inputs still gaining.
 
 The attack takes a :class:`~feint.oracles.ScoreOracle` (a torch module is wrapped at score access):
 probabilities are used as log-probabilities, whose margins equal the logits'. ``n_queries`` is
@@ -34,6 +37,7 @@ from feint.attacks.core import margin_loss, resolve_target
 from feint.attacks.oracle_run import check_query_budget, oracle_run
 from feint.attacks.registry import register_attack
 from feint.attacks.result import AttackResult
+from feint.attacks.stall import StallRule
 from feint.errors import InputError
 from feint.oracles import Oracle, QueryBudgetExhausted
 from feint.oracles.logits import oracle_logits
@@ -146,6 +150,7 @@ def square(
     norm: str = "inf",
     n_queries: int = 1000,
     p_init: float | None = None,
+    stall_factor: float | None = None,
     targeted: bool = False,
     target: Tensor | None = None,
     bounds: tuple[float, float] = (0.0, 1.0),
@@ -159,6 +164,7 @@ def square(
     p_init = (0.05 if threat.norm == "inf" else 0.8) if p_init is None else float(p_init)
     if not 0.0 < p_init <= 1.0:
         raise InputError(f"p_init must lie in (0, 1], got {p_init!r}")
+    stall = None if stall_factor is None else StallRule(n_queries, float(stall_factor))
     target = resolve_target(y, target, targeted)
     with oracle_run(model, x, y, threat, target=target) as run, torch.no_grad():
         threat = threat.fitted(run.x[0].numel())
@@ -176,8 +182,12 @@ def square(
         # convergence gauge: inputs fooled late mean a larger budget would fool more).
         found_at = torch.where(loss_best < 0, 1.0 / n_queries, math.inf).to(run.x.device)
         n_iters = n_queries - 2
+        searching, loss_start = loss_best >= 0, loss_best.clone()
         for it in range(n_iters):
-            active = (loss_best >= 0).nonzero().squeeze(1)
+            stalled = stall.stalled(it, loss_best, loss_start) if stall is not None else None
+            if stalled is not None:
+                searching &= ~stalled
+            active = (searching & (loss_best >= 0)).nonzero().squeeze(1)
             active = active[: int(min(active.numel(), run.oracle.remaining))]
             if active.numel() == 0:
                 break

@@ -24,8 +24,8 @@ per eps, on three *triggers* (:data:`feint.capabilities.audit.presets.TRIGGERS`)
   search on the model's own forward);
 - ``search``: decided during the ladder, once that first search has run: at some eps it broke more
   inputs than the gradient attacks through BPDA had there (at least the threshold), so the
-  approximation is poor for this model. It fires at every eps: the longer search (to AutoAttack's
-  own Square budget) runs there, and the rest of the ladder does not;
+  approximation is poor for this model. It fires at every eps, and the rest of the ladder does not
+  run there (a rung that names the trigger still would);
 
 and runs the preset's escalation ladder on the inputs still robust there. A rung runs at an eps
 where the rung that ran before it there still broke at least the threshold, or where a trigger it
@@ -201,7 +201,7 @@ def search_wins(
     why = (
         "the score-based search beat the gradient attacks through BPDA ("
         + "; ".join(wins)
-        + "): the approximation is poor for this model, so the longer search runs and the rest of the ladder does not"
+        + "): the approximation is poor for this model, so the rest of the ladder does not run"
     )
     for e in range(len(setup.eps)):
         if setup.eps[e] == 0 or not bool(robust_now(setup, state, e).any()):
