@@ -181,15 +181,18 @@ def test_bpda_audit_searches_the_true_forward(lenet_digits, data) -> None:  # ty
 
 def test_bypass_ladder_shape() -> None:
     """The search comes first: AutoAttack's Square budget with its large windows and the stall rule, on
-    the bypass trigger; then the preset's own ladder, fresh."""
-    from feint.capabilities.audit.presets import AUTOATTACK_SQUARE, BYPASS, get_preset
+    the bypass trigger; then a second seed of it at the smallest eps where it beat BPDA; then the
+    preset's own ladder, fresh."""
+    from feint.capabilities.audit.presets import AUTOATTACK_SQUARE, BYPASS, SEARCH_WINS, get_preset
 
     standard = get_preset("standard")
     ladder = standard.through_bypass().escalation
-    search, own = ladder[0], ladder[1:]
+    search, second, own = ladder[0], ladder[1], ladder[2:]
     assert own == standard.escalation and own[0].fresh and BYPASS not in own[0].opens_on
     assert search.opens_on == (BYPASS,) and search.fresh and search.name == "square" and search.gauge == "late"
     assert search.params["n_queries"] == AUTOATTACK_SQUARE and 0 < search.params["stall_factor"] < 1
+    assert second.opens_on == (SEARCH_WINS,) and second.fresh and second.smallest_eps and second.key != search.key
+    assert second.name == "square" and 0 < second.params["stall_factor"] <= search.params["stall_factor"]
     assert get_preset("thorough").through_bypass() == get_preset("thorough")  # no ladder: nothing to append
 
 
@@ -249,8 +252,28 @@ def test_a_search_that_beats_bpda_replaces_the_gradient_ladder_and_resumes(lenet
     assert any("search" in r["triggers"] for r in reasons)
     assert any("beat the gradient attacks through BPDA" in why for r in reasons for why in r["reasons"])
     rungs = [r["attack"] for r in first["escalation"]["rungs"]]
-    assert rungs == ["square-large x5000"]
+    assert rungs[0] == "square-large x5000" and set(rungs) <= {"square-large x5000", "square-large x5000 seed 2"}
     broke = {r["attack"]: r["broke"] for r in first["adaptive"]["rungs"]}
     assert sum(broke["square-large x5000"]) > sum(broke["apgd-ce"])
     again = feint.audit(misled(lenet_digits), x, y, **run).data
     assert again["escalation"] == first["escalation"] and again["worst_case"] == first["worst_case"]
+
+
+def test_the_second_search_runs_only_at_the_smallest_eps(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
+    """Where the search beat BPDA, its second seed runs at one eps only: the smallest with inputs left
+    robust (its breaks are carried to every larger eps)."""
+    from feint.capabilities.audit.presets import AttackPlan, Preset
+
+    x, y, info = data
+    ladder = (AttackPlan("pgd", "white-box", {"steps": 20}, label="pgd x20"),)
+    preset = Preset("short", (AttackPlan("apgd-ce", "white-box", {"steps": 5, "restarts": 1}),), escalation=ladder)
+    r = feint.audit(
+        misled(lenet_digits), x, y, eps=[0.05, 0.1, 0.2], preset=preset, progress=False, data_info=info
+    ).data
+    assert validate(r, REPORT_SCHEMA) == []
+    second = [rung for rung in r["escalation"]["rungs"] if rung["attack"].endswith("seed 2")]
+    assert len(second) <= 1 and all(len(rung["eps"]) == 1 for rung in second)
+    searched = [d["eps"] for d in r["escalation"]["reasons"] if "search" in d["triggers"]]
+    assert bool(second) == bool(searched)
+    if second:  # the smallest eps where the search trigger fired
+        assert second[0]["eps"] == [min(searched)]

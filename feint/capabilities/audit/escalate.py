@@ -25,7 +25,8 @@ per eps, on three *triggers* (:data:`feint.capabilities.audit.presets.TRIGGERS`)
 - ``search``: decided during the ladder, once that first search has run: at some eps it broke more
   inputs than the gradient attacks through BPDA had there (at least the threshold), so the
   approximation is poor for this model. It fires at every eps, and the rest of the ladder does not
-  run there (a rung that names the trigger still would);
+  run there, except the rungs that name the trigger (a second seed of the search, at the smallest eps
+  only: :meth:`~feint.capabilities.audit.presets.Preset.through_bypass`);
 
 and runs the preset's escalation ladder on the inputs still robust there. A rung runs at an eps
 where the rung that ran before it there still broke at least the threshold, or where a trigger it
@@ -154,6 +155,8 @@ def escalate(
         # where the search beat BPDA, only the searches run (the first, on a resumed audit, too)
         if not {SEARCH_WINS, BYPASS} & set(plan.opens_on):
             active -= {e for e, triggers in fired.items() if SEARCH_WINS in triggers}
+        if plan.smallest_eps and active:
+            active = {min(active, key=lambda e: setup.eps[e])}
         if not active:
             continue
         if plan.name == SURROGATE:
