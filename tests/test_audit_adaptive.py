@@ -238,14 +238,14 @@ def test_noisy_standard_audit_runs_no_ladder_and_pushes_every_input(lenet_digits
 def test_a_search_that_beats_bpda_replaces_the_gradient_ladder_and_resumes(lenet_digits, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Where BPDA's gradient points the wrong way, the first search on the true forward breaks more than the
     attacks through BPDA (a short APGD here, so that only its random start can break anything: a margin no
-    CPU's rounding crosses): the search trigger fires, the preset's ladder does not run,
-    and a resumed audit gives the same report."""
+    CPU's rounding crosses): the search trigger fires, the preset's ladder does not run, the search's
+    second seed runs at the smallest eps only, and a resumed audit gives the same report."""
     from feint.capabilities.audit.presets import AttackPlan, Preset
 
     x, y, info = data
     ladder = (AttackPlan("pgd", "white-box", {"steps": 20}, label="pgd x20"),)
     preset = Preset("short", (AttackPlan("apgd-ce", "white-box", {"steps": 5, "restarts": 1}),), escalation=ladder)
-    run = {"eps": [0.2], "progress": False, "data_info": info, "seed": 0, "out": tmp_path, "preset": preset}
+    run = {"eps": [0.1, 0.2], "progress": False, "data_info": info, "seed": 0, "out": tmp_path, "preset": preset}
     first = feint.audit(misled(lenet_digits), x, y, **run).data
     assert validate(first, REPORT_SCHEMA) == []
     reasons = first["escalation"]["reasons"]
@@ -253,27 +253,11 @@ def test_a_search_that_beats_bpda_replaces_the_gradient_ladder_and_resumes(lenet
     assert any("beat the gradient attacks through BPDA" in why for r in reasons for why in r["reasons"])
     rungs = [r["attack"] for r in first["escalation"]["rungs"]]
     assert rungs[0] == "square-large x5000" and set(rungs) <= {"square-large x5000", "square-large x5000 seed 2"}
+    # the search's second seed runs at one eps only: the smallest where the search trigger fired
+    second = [rung for rung in first["escalation"]["rungs"] if rung["attack"].endswith("seed 2")]
+    searched = [d["eps"] for d in reasons if "search" in d["triggers"]]
+    assert bool(second) == bool(searched) and all(rung["eps"] == [min(searched)] for rung in second)
     broke = {r["attack"]: r["broke"] for r in first["adaptive"]["rungs"]}
     assert sum(broke["square-large x5000"]) > sum(broke["apgd-ce"])
     again = feint.audit(misled(lenet_digits), x, y, **run).data
     assert again["escalation"] == first["escalation"] and again["worst_case"] == first["worst_case"]
-
-
-def test_the_second_search_runs_only_at_the_smallest_eps(lenet_digits, data) -> None:  # type: ignore[no-untyped-def]
-    """Where the search beat BPDA, its second seed runs at one eps only: the smallest with inputs left
-    robust (its breaks are carried to every larger eps)."""
-    from feint.capabilities.audit.presets import AttackPlan, Preset
-
-    x, y, info = data
-    ladder = (AttackPlan("pgd", "white-box", {"steps": 20}, label="pgd x20"),)
-    preset = Preset("short", (AttackPlan("apgd-ce", "white-box", {"steps": 5, "restarts": 1}),), escalation=ladder)
-    r = feint.audit(
-        misled(lenet_digits), x, y, eps=[0.05, 0.1, 0.2], preset=preset, progress=False, data_info=info
-    ).data
-    assert validate(r, REPORT_SCHEMA) == []
-    second = [rung for rung in r["escalation"]["rungs"] if rung["attack"].endswith("seed 2")]
-    assert len(second) <= 1 and all(len(rung["eps"]) == 1 for rung in second)
-    searched = [d["eps"] for d in r["escalation"]["reasons"] if "search" in d["triggers"]]
-    assert bool(second) == bool(searched)
-    if second:  # the smallest eps where the search trigger fired
-        assert second[0]["eps"] == [min(searched)]
