@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from feint.errors import InputError
 from feint.oracles.forward import ModuleForward
 from feint.oracles.frozen import FREEZE_ROWS
-from feint.validation import check_positive_int, eval_mode
+from feint.validation import check_positive_int
 
 ABSTAIN = -1
 N0 = 100  # the selection draws of Cohen et al. 2019
@@ -165,26 +165,26 @@ class Smoothed(nn.Module):
         rows = self.batch_size if batch_size is None else batch_size
         check_positive_int(rows, "batch_size (rows per pass through the base model)")
         parts = []
+        # eval mode and no gradients come with the oracle's forward (as for every module oracle)
         forward = ModuleForward(self.base, freeze=num * x.shape[0] >= FREEZE_ROWS)
-        with eval_mode(self.base):
-            for chunk in x.split(rows):
-                m = chunk.shape[0]
-                per_pass = max(1, rows // m)
-                total: Tensor | None = None
-                left = num
-                while left > 0:
-                    k = min(per_pass, left)
-                    batch = chunk.repeat(k, *([1] * (chunk.dim() - 1)))
-                    noise = torch.randn(batch.shape, generator=generator, device=batch.device, dtype=batch.dtype)
-                    logits = forward(batch + self.sigma * noise)
-                    found = torch.zeros(m, logits.shape[1], dtype=torch.long, device=x.device)
-                    found.scatter_add_(
-                        1, logits.argmax(1).view(k, m).T, torch.ones(m, k, dtype=torch.long, device=x.device)
-                    )
-                    total = found if total is None else total + found
-                    left -= k
-                assert total is not None
-                parts.append(total)
+        for chunk in x.split(rows):
+            m = chunk.shape[0]
+            per_pass = max(1, rows // m)
+            total: Tensor | None = None
+            left = num
+            while left > 0:
+                k = min(per_pass, left)
+                batch = chunk.repeat(k, *([1] * (chunk.dim() - 1)))
+                noise = torch.randn(batch.shape, generator=generator, device=batch.device, dtype=batch.dtype)
+                logits = forward(batch + self.sigma * noise)
+                found = torch.zeros(m, logits.shape[1], dtype=torch.long, device=x.device)
+                found.scatter_add_(
+                    1, logits.argmax(1).view(k, m).T, torch.ones(m, k, dtype=torch.long, device=x.device)
+                )
+                total = found if total is None else total + found
+                left -= k
+            assert total is not None
+            parts.append(total)
         return torch.cat(parts)
 
     def predict(

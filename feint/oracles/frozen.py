@@ -3,8 +3,8 @@
 Randomized smoothing's Monte Carlo counts (Cohen, Rosenfeld & Kolter 2019) send 10^4-10^5 noisy
 copies of each input through the same model, forward only: the forward pass is the whole cost.
 On the CPU, TorchScript freezing (:func:`torch.jit.freeze` + :func:`torch.jit.optimize_for_inference`)
-folds the weights into the graph, prepacks them for oneDNN and fuses each convolution with the
-activation after it. Measured on Fashion-MNIST's small LeNet, one thread, chunks of 128 rows:
+folds the weights into the graph and hands convolutions to oneDNN with prepacked weights (torch's
+documentation of ``optimize_for_inference`` also lists fusing a convolution with the activation after it). Measured on Fashion-MNIST's small LeNet, one thread, chunks of 128 rows:
 45 us a row frozen, 70 us in the channels_last layout (:class:`feint.oracles.forward.ModuleForward`),
 165-200 us in the plain layout. Alternatives tried on the same model: ``torch.compile`` with
 inductor's freezing (27 s to compile, then 65 us a row), onnxruntime after an ONNX export (61 us).
